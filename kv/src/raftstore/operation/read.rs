@@ -1,0 +1,101 @@
+//! # Reads: leader lease, then ReadIndex
+//!
+//! A read must see every write acknowledged before it arrived. The leader
+//! serves it from an engine snapshot once two things hold: it is still the
+//! leader, and it has applied everything committed when the read arrived.
+//!
+//! * **Lease** — if a quorum confirmed this leader at time `t` (a ReadIndex
+//!   round trip or the commit of an entry proposed in this term at `t`), no
+//!   other leader can exist before `t + election timeout`: with
+//!   `check_quorum`, followers refuse votes while they hear from a leader.
+//!   The lease ([`super::super::Config::leader_lease`]) stays two ticks
+//!   shorter. Under a valid lease, and once the leader applied an entry of
+//!   its own term, a read is served at once.
+//! * **ReadIndex** — otherwise the reads that arrived in one loop iteration
+//!   share one `read_index` request; when it returns (a quorum answered a
+//!   heartbeat) the leader waits until it applied that index, then serves
+//!   them all from one snapshot, and renews its lease.
+//!
+//! A leader that steps down fails its waiting reads with `NotLeader`.
+
+use std::time::Instant;
+
+use super::super::config::Config;
+use super::super::msg::{ReadCallback, ReadResponse, RequestContext};
+use super::super::peer::{Peer, ReadIndexRequest};
+use crate::Error;
+use crate::engine::EngineRef;
+
+impl Peer {
+    pub fn on_read(&mut self, ctx: &RequestContext, cb: ReadCallback, engine: &EngineRef) {
+        if let Err(e) = self.check_request(ctx) {
+            let _ = cb.send(Err(e));
+            return;
+        }
+        if self.lease_valid(Instant::now()) {
+            let _ = cb.send(Ok(ReadResponse { snapshot: engine.snapshot(), region: self.region().clone() }));
+            return;
+        }
+        self.queued_reads.push(cb);
+    }
+
+    /// Sends one ReadIndex for the reads queued this iteration. A new leader
+    /// must first commit an entry of its term (raft-rs drops the request
+    /// otherwise), so reads stay queued until then.
+    pub fn flush_reads(&mut self) {
+        if self.queued_reads.is_empty() || !self.is_leader() || !self.raft.raft.commit_to_current_term() {
+            return;
+        }
+        let id = self.next_read_id;
+        self.next_read_id += 1;
+        self.raft.read_index(id.to_be_bytes().to_vec());
+        self.inflight_reads.push_back(ReadIndexRequest {
+            id,
+            cbs: std::mem::take(&mut self.queued_reads),
+            sent_at: Instant::now(),
+            read_index: None,
+        });
+    }
+
+    pub fn on_read_states(&mut self, states: Vec<raft::ReadState>, cfg: &Config) {
+        for rs in states {
+            let Ok(bytes) = <[u8; 8]>::try_from(rs.request_ctx.as_slice()) else { continue };
+            let id = u64::from_be_bytes(bytes);
+            let Some(req) = self.inflight_reads.iter_mut().find(|r| r.id == id) else { continue };
+            req.read_index = Some(rs.index);
+            let sent_at = req.sent_at;
+            self.renew_lease(sent_at, cfg);
+        }
+    }
+
+    /// Serves the reads whose read index is applied. Called after the
+    /// iteration's apply batch is written, so the snapshot includes it.
+    pub fn serve_ready_reads(&mut self, engine: &EngineRef) {
+        let applied = self.storage().applied_index;
+        while let Some(front) = self.inflight_reads.front() {
+            match front.read_index {
+                Some(idx) if idx <= applied => {}
+                _ => break,
+            }
+            let req = self.inflight_reads.pop_front().expect("front exists");
+            let snapshot = engine.snapshot();
+            for cb in req.cbs {
+                let _ = cb.send(Ok(ReadResponse { snapshot: snapshot.clone(), region: self.region().clone() }));
+            }
+        }
+    }
+
+    /// Fails reads that waited longer than the request timeout (a leader
+    /// cut off from its quorum hears nothing back).
+    pub fn expire_reads(&mut self, now: Instant, cfg: &Config) {
+        while let Some(front) = self.inflight_reads.front() {
+            if now.saturating_duration_since(front.sent_at) < cfg.request_timeout {
+                break;
+            }
+            let req = self.inflight_reads.pop_front().expect("front exists");
+            for cb in req.cbs {
+                let _ = cb.send(Err(Error::Timeout("read index not confirmed by a quorum".into())));
+            }
+        }
+    }
+}

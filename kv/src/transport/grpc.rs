@@ -1,0 +1,243 @@
+//! The sending end of the raft transport over gRPC.
+//!
+//! ```text
+//!  store loop ──send──> RaftClient ──filter──> per-store queue ──> sender task
+//!                                                                  │ batches what queued up
+//!                                                                  v
+//!                                              client stream Raft(stream RaftMessageBatch)
+//!  MsgSnapshot ──> snapshot task: Snapshot(stream SnapshotChunk), data in chunks,
+//!                  then SnapshotStatus back to the store loop
+//! ```
+//!
+//! A sender task resolves its store's address through PD, connects, and
+//! keeps one stream open. If the stream breaks it reports the affected
+//! peers unreachable (raft-rs then probes instead of pipelining), backs off
+//! and reconnects, re-resolving the address: a restarted store may have
+//! moved. Messages are never retried by the transport; raft retransmits.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use pd::PdClient;
+use protobuf::Message as _;
+use proto::raft_serverpb::raft_transport_client::RaftTransportClient;
+use proto::raft_serverpb::{RaftMessage, RaftMessageBatch, SnapshotChunk};
+use tokio::sync::mpsc;
+use tonic::transport::{Channel, Endpoint};
+
+use super::{FilterAction, MessageFilter, Transport};
+use crate::raftstore::{StoreMsg, StoreRouter};
+
+const MAX_BATCH: usize = 512;
+
+#[derive(Clone)]
+pub struct RaftClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store_id: u64,
+    pd: PdClient,
+    router: StoreRouter,
+    filter: Option<Arc<dyn MessageFilter>>,
+    runtime: tokio::runtime::Handle,
+    queues: Mutex<HashMap<u64, mpsc::UnboundedSender<RaftMessage>>>,
+    snap_chunk_size: usize,
+}
+
+impl RaftClient {
+    pub fn new(
+        store_id: u64,
+        pd: PdClient,
+        router: StoreRouter,
+        filter: Option<Arc<dyn MessageFilter>>,
+        runtime: tokio::runtime::Handle,
+        snap_chunk_size: usize,
+    ) -> Self {
+        RaftClient {
+            inner: Arc::new(Inner {
+                store_id,
+                pd,
+                router,
+                filter,
+                runtime,
+                queues: Mutex::new(HashMap::new()),
+                snap_chunk_size: snap_chunk_size.max(1),
+            }),
+        }
+    }
+
+    fn enqueue(inner: &Arc<Inner>, msg: RaftMessage) {
+        let to_store = msg.to_peer.as_ref().map_or(0, |p| p.store_id);
+        if is_snapshot(&msg) {
+            let inner2 = inner.clone();
+            inner.runtime.spawn(async move { send_snapshot(inner2, msg).await });
+            return;
+        }
+        let mut queues = inner.queues.lock();
+        let tx = queues.entry(to_store).or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            inner.runtime.spawn(run_sender(inner.clone(), to_store, rx));
+            tx
+        });
+        if let Err(mpsc::error::SendError(msg)) = tx.send(msg) {
+            // The sender task ended (runtime shutting down); start afresh.
+            queues.remove(&to_store);
+            drop(queues);
+            Self::enqueue(inner, msg);
+        }
+    }
+}
+
+impl Transport for RaftClient {
+    fn send(&self, msg: RaftMessage) {
+        let to_store = msg.to_peer.as_ref().map_or(0, |p| p.store_id);
+        let action = match &self.inner.filter {
+            Some(f) => f.action(self.inner.store_id, to_store, &msg),
+            None => FilterAction::Deliver,
+        };
+        match action {
+            FilterAction::Deliver => Self::enqueue(&self.inner, msg),
+            FilterAction::Drop => {}
+            FilterAction::Delay(d) => {
+                let inner = self.inner.clone();
+                self.inner.runtime.spawn(async move {
+                    tokio::time::sleep(d).await;
+                    RaftClient::enqueue(&inner, msg);
+                });
+            }
+        }
+    }
+}
+
+fn is_snapshot(msg: &RaftMessage) -> bool {
+    // The message type is the first field of an eraftpb.Message; decoding
+    // the whole message is the simple, robust way to read it.
+    raft::eraftpb::Message::parse_from_bytes(&msg.message)
+        .map(|m| m.get_msg_type() == raft::eraftpb::MessageType::MsgSnapshot)
+        .unwrap_or(false)
+}
+
+async fn connect(inner: &Inner, store_id: u64) -> Result<RaftTransportClient<Channel>, String> {
+    let store = inner.pd.get_store(store_id).await.map_err(|e| e.to_string())?;
+    let endpoint = Endpoint::from_shared(format!("http://{}", store.address))
+        .map_err(|e| e.to_string())?
+        .connect_timeout(Duration::from_secs(3))
+        .tcp_nodelay(true);
+    let channel = endpoint.connect().await.map_err(|e| e.to_string())?;
+    Ok(RaftTransportClient::new(channel)
+        .max_decoding_message_size(usize::MAX)
+        .max_encoding_message_size(usize::MAX))
+}
+
+fn report_unreachable(inner: &Inner, msgs: &[RaftMessage]) {
+    let mut seen = std::collections::HashSet::new();
+    for m in msgs {
+        let to = m.to_peer.as_ref().map_or(0, |p| p.id);
+        if seen.insert((m.region_id, to)) {
+            let _ = inner.router.send(StoreMsg::Unreachable { region_id: m.region_id, to_peer_id: to });
+        }
+    }
+}
+
+/// Keeps a stream to one store and forwards batches over it.
+async fn run_sender(inner: Arc<Inner>, to_store: u64, mut rx: mpsc::UnboundedReceiver<RaftMessage>) {
+    let mut backoff = Duration::from_millis(50);
+    'reconnect: loop {
+        // Wait for something to send before connecting.
+        let Some(first) = rx.recv().await else { return };
+        let mut client = match connect(&inner, to_store).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(to_store, "raft connect failed: {e}");
+                let mut dropped = vec![first];
+                while let Ok(m) = rx.try_recv() {
+                    dropped.push(m);
+                }
+                report_unreachable(&inner, &dropped);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+                continue 'reconnect;
+            }
+        };
+        backoff = Duration::from_millis(50);
+        let (batch_tx, batch_rx) = mpsc::channel::<RaftMessageBatch>(64);
+        let stream = tokio_stream::wrappers::ReceiverStream::new(batch_rx);
+        let mut call = Box::pin(async move { client.raft(stream).await });
+        let mut pending = Some(first);
+        loop {
+            let mut msgs = Vec::new();
+            if let Some(m) = pending.take() {
+                msgs.push(m);
+            } else {
+                tokio::select! {
+                    m = rx.recv() => match m {
+                        Some(m) => msgs.push(m),
+                        None => return,
+                    },
+                    res = &mut call => {
+                        tracing::debug!(to_store, "raft stream closed: {:?}", res.err());
+                        continue 'reconnect;
+                    }
+                }
+            }
+            while msgs.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(m) => msgs.push(m),
+                    Err(_) => break,
+                }
+            }
+            let batch = RaftMessageBatch { msgs };
+            tokio::select! {
+                sent = batch_tx.send(batch) => {
+                    if let Err(mpsc::error::SendError(batch)) = sent {
+                        report_unreachable(&inner, &batch.msgs);
+                        continue 'reconnect;
+                    }
+                }
+                res = &mut call => {
+                    tracing::debug!(to_store, "raft stream closed: {:?}", res.err());
+                    continue 'reconnect;
+                }
+            }
+        }
+    }
+}
+
+/// Sends one snapshot message: the raft message without its data first,
+/// then the data in chunks; reports the outcome to the store loop.
+async fn send_snapshot(inner: Arc<Inner>, mut msg: RaftMessage) {
+    let to_store = msg.to_peer.as_ref().map_or(0, |p| p.store_id);
+    let to_peer_id = msg.to_peer.as_ref().map_or(0, |p| p.id);
+    let region_id = msg.region_id;
+    let result = async {
+        let mut raft_msg =
+            raft::eraftpb::Message::parse_from_bytes(&msg.message).map_err(|e| e.to_string())?;
+        let data = std::mem::take(&mut raft_msg.mut_snapshot().data);
+        msg.message = raft_msg.write_to_bytes().map_err(|e| e.to_string())?;
+        let mut chunks = Vec::new();
+        let mut first = Some(msg);
+        let mut rest: &[u8] = &data;
+        loop {
+            let n = rest.len().min(inner.snap_chunk_size);
+            chunks.push(SnapshotChunk { message: first.take(), data: rest[..n].to_vec() });
+            rest = &rest[n..];
+            if rest.is_empty() {
+                break;
+            }
+        }
+        let mut client = connect(&inner, to_store).await?;
+        client
+            .snapshot(tokio_stream::iter(chunks))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(())
+    }
+    .await;
+    if let Err(e) = &result {
+        tracing::warn!(region_id, to_store, "sending snapshot failed: {e}");
+    }
+    let _ = inner.router.send(StoreMsg::SnapshotStatus { region_id, to_peer_id, ok: result.is_ok() });
+}

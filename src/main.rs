@@ -1,0 +1,139 @@
+//! `duet`: one binary for every component.
+//!
+//! * `duet pd` — the placement driver;
+//! * `duet kv` — a kv store;
+//! * `duet playground` — PD and N kv stores in one process, talking real
+//!   gRPC on loopback, for trying duet on one machine.
+//!
+//! Logs go to stderr (`RUST_LOG` filters them); stdout carries only what a
+//! script may read (the playground's `ready`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+mod cluster;
+
+#[derive(Parser)]
+#[command(name = "duet", version, about = "duet: a distributed HTAP SQL database")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the placement driver.
+    Pd {
+        #[arg(long, default_value = "127.0.0.1:2379")]
+        addr: String,
+        #[arg(long, default_value = "./duet-data/pd")]
+        data_dir: PathBuf,
+        /// Seconds without a heartbeat before a store is Down and its peers
+        /// are replaced.
+        #[arg(long, default_value_t = 1800)]
+        max_store_down_time: u64,
+    },
+    /// Run a kv store.
+    Kv {
+        #[arg(long, default_value = "127.0.0.1:2379")]
+        pd: String,
+        #[arg(long, default_value = "127.0.0.1:20160")]
+        addr: String,
+        /// The address to advertise to PD, if not `--addr`.
+        #[arg(long)]
+        advertise_addr: Option<String>,
+        #[arg(long, default_value = "./duet-data/kv")]
+        data_dir: PathBuf,
+        /// Store labels, `key=value`, repeatable.
+        #[arg(long = "label")]
+        labels: Vec<String>,
+        /// Split regions above this many bytes.
+        #[arg(long, default_value_t = 96 * 1024 * 1024)]
+        region_split_size: u64,
+    },
+    /// Run PD and N kv stores in one process.
+    Playground {
+        #[arg(long, default_value = "./duet-data")]
+        data_dir: PathBuf,
+        #[arg(long, default_value_t = 2379)]
+        pd_port: u16,
+        #[arg(long, default_value_t = 20160)]
+        kv_base_port: u16,
+        #[arg(long, default_value_t = 3)]
+        kv_stores: u16,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn parse_labels(labels: &[String]) -> Result<Vec<(String, String)>> {
+    labels
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => bail!("label {l:?} is not key=value"),
+        })
+        .collect()
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("duet")
+        .build()
+        .context("start the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Pd { addr, data_dir, max_store_down_time } => {
+                let cfg = pd::server::PdConfig {
+                    data_dir,
+                    max_store_down_time: Duration::from_secs(max_store_down_time),
+                    ..Default::default()
+                };
+                let pd = cluster::start_pd(cfg, &addr).await?;
+                eprintln!("duet pd serving on {}", pd.addr());
+                cluster::wait_for_signal().await;
+                pd.shutdown().await;
+            }
+            Command::Kv { pd, addr, advertise_addr, data_dir, labels, region_split_size } => {
+                let raftstore = kv::raftstore::Config { region_split_size, ..Default::default() };
+                let cfg = kv::server::KvConfig {
+                    advertise_addr: advertise_addr.unwrap_or_else(|| addr.clone()),
+                    data_dir,
+                    pd_addr: pd,
+                    labels: parse_labels(&labels)?,
+                    raftstore,
+                };
+                let store = cluster::start_kv(cfg, &addr).await?;
+                eprintln!("duet kv store {} serving on {}", store.store_id(), store.addr());
+                cluster::wait_for_signal().await;
+                store.shutdown().await;
+            }
+            Command::Playground { data_dir, pd_port, kv_base_port, kv_stores } => {
+                if kv_stores == 0 {
+                    bail!("--kv-stores must be at least 1");
+                }
+                let playground =
+                    cluster::Playground::start(&data_dir, pd_port, kv_base_port, kv_stores).await?;
+                playground.wait_ready(Duration::from_secs(120)).await?;
+                println!("ready");
+                eprintln!(
+                    "duet playground: PD at 127.0.0.1:{pd_port}, {kv_stores} kv stores from port {kv_base_port}\n\
+                     try: duet-ctl --pd 127.0.0.1:{pd_port} store list"
+                );
+                cluster::wait_for_signal().await;
+                playground.shutdown().await;
+            }
+        }
+        Ok(())
+    })
+}
