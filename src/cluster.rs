@@ -115,7 +115,7 @@ async fn cluster_ready(client: &pd::client::PdClient, stores: usize, voters: usi
     if up < stores {
         return Ok(false);
     }
-    let first = client.get_region(vec![]).await?;
+    let first = client.get_region(&[]).await?;
     let Some(region) = first.region else { return Ok(false) };
     let n = region.peers.iter().filter(|p| p.role == proto::metapb::PeerRole::Voter as i32).count();
     Ok(n >= voters && first.leader.is_some_and(|l| l.id != 0) && first.pending_peers.is_empty())

@@ -16,7 +16,7 @@ use proto::raft_cmdpb::{CmdType, Request as RaftRequest};
 use tokio::sync::oneshot;
 use tonic::{Request, Response, Status};
 
-use crate::engine::{CF_DEFAULT, Peekable};
+use crate::engine::CF_DEFAULT;
 use crate::raftstore::{ReadResponse, RequestContext, StoreMsg, StoreRouter};
 use crate::{Error, Result, keys};
 

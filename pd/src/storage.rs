@@ -88,7 +88,7 @@ impl MetaBackend for RocksBackend {
             }
             let mut opts = rocksdb::WriteOptions::default();
             opts.set_sync(sync);
-            Ok(db.write_opt(&wb, &opts)?)
+            Ok(db.write_opt(wb, &opts)?)
         })
     }
 

@@ -270,7 +270,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("store {id} is being removed");
         }
         Command::Region(RegionCmd::List) => {
-            let regions = pd.scan_regions(vec![], vec![], 0).await?;
+            let regions = pd.scan_regions(&[], &[], 0).await?;
             print_regions(&regions, as_json, false);
         }
         Command::Region(RegionCmd::Show { id }) => {
@@ -281,7 +281,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             print_regions(&[r], as_json, true);
         }
         Command::Region(RegionCmd::Key { key }) => {
-            let r = pd.get_region(key.into_bytes()).await?;
+            let r = pd.get_region(key.as_bytes()).await?;
             print_regions(&[r], as_json, true);
         }
         Command::Tso => {

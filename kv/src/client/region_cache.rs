@@ -64,7 +64,7 @@ impl RegionCache {
         if let Some(loc) = self.cached(key) {
             return Ok(loc);
         }
-        let resp = self.pd.get_region(key.to_vec()).await?;
+        let resp = self.pd.get_region(key).await?;
         let region = resp.region.ok_or_else(|| Error::RegionNotFound(0))?;
         let loc = RegionLocation { region, leader: resp.leader.filter(|l| l.id != 0) };
         self.insert(loc.clone());

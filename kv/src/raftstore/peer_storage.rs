@@ -412,7 +412,7 @@ mod tests {
     use raft::Storage;
 
     use super::*;
-    use crate::engine::{Engine, MemoryEngine};
+    use crate::engine::MemoryEngine;
 
     fn region() -> metapb::Region {
         metapb::Region {

@@ -39,7 +39,7 @@ impl Store {
             if !peer.raft.has_ready() {
                 continue;
             }
-            let mut rd = peer.raft.ready();
+            let rd = peer.raft.ready();
             let mut state_changed = false;
             if !rd.snapshot().is_empty() {
                 let old = peer.region().clone();
@@ -185,6 +185,7 @@ fn send_messages(peer: &Peer, msgs: Vec<raft::eraftpb::Message>, transport: &dyn
             tracing::debug!(region_id = region.id, to = m.to, "message to unknown peer dropped");
             continue;
         };
+        let is_snapshot = m.get_msg_type() == raft::eraftpb::MessageType::MsgSnapshot;
         let message = match m.write_to_bytes() {
             Ok(b) => b,
             Err(e) => {
@@ -192,7 +193,7 @@ fn send_messages(peer: &Peer, msgs: Vec<raft::eraftpb::Message>, transport: &dyn
                 continue;
             }
         };
-        transport.send(RaftMessage {
+        let msg = RaftMessage {
             region_id: region.id,
             from_peer: Some(peer.peer.clone()),
             to_peer: Some(to_peer),
@@ -201,6 +202,11 @@ fn send_messages(peer: &Peer, msgs: Vec<raft::eraftpb::Message>, transport: &dyn
             start_key: region.start_key.clone(),
             end_key: region.end_key.clone(),
             is_tombstone: false,
-        });
+        };
+        if is_snapshot {
+            transport.send_snapshot(msg);
+        } else {
+            transport.send(msg);
+        }
     }
 }

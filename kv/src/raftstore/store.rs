@@ -33,7 +33,7 @@ use super::msg::{PeerStatus, StoreMsg};
 use super::peer::{Peer, clone_err};
 use super::peer_storage::{clear_raft_state, clear_region_data};
 use super::worker::{PdTask, SplitCheckTask};
-use crate::engine::{CF_RAFT, EngineRef, Peekable, WriteBatch};
+use crate::engine::{CF_RAFT, EngineRef, WriteBatch};
 use crate::transport::Transport;
 use crate::{Error, Result, keys};
 
@@ -140,7 +140,19 @@ impl Store {
             let Some(me) = region.peers.iter().find(|p| p.store_id == self.store_id).cloned() else {
                 continue;
             };
-            let peer = Peer::new(self.store_id, &self.cfg, self.engine.clone(), region, me.id)?;
+            let mut peer = Peer::new(self.store_id, &self.cfg, self.engine.clone(), region, me.id)?;
+            // A region whose only voter is this peer need not wait out an
+            // election timeout (a freshly bootstrapped cluster).
+            let voters: Vec<u64> = peer
+                .region()
+                .peers
+                .iter()
+                .filter(|p| p.role == metapb::PeerRole::Voter as i32)
+                .map(|p| p.id)
+                .collect();
+            if voters == [me.id] {
+                peer.raft.campaign()?;
+            }
             self.insert_peer(peer);
         }
         tracing::info!(store_id = self.store_id, regions = self.peers.len(), "store loaded its regions");

@@ -69,9 +69,9 @@ impl RaftClient {
         }
     }
 
-    fn enqueue(inner: &Arc<Inner>, msg: RaftMessage) {
+    fn enqueue(inner: &Arc<Inner>, msg: RaftMessage, snapshot: bool) {
         let to_store = msg.to_peer.as_ref().map_or(0, |p| p.store_id);
-        if is_snapshot(&msg) {
+        if snapshot {
             let inner2 = inner.clone();
             inner.runtime.spawn(async move { send_snapshot(inner2, msg).await });
             return;
@@ -86,38 +86,40 @@ impl RaftClient {
             // The sender task ended (runtime shutting down); start afresh.
             queues.remove(&to_store);
             drop(queues);
-            Self::enqueue(inner, msg);
+            Self::enqueue(inner, msg, false);
         }
     }
 }
 
-impl Transport for RaftClient {
-    fn send(&self, msg: RaftMessage) {
+impl RaftClient {
+    fn filtered_send(&self, msg: RaftMessage, snapshot: bool) {
         let to_store = msg.to_peer.as_ref().map_or(0, |p| p.store_id);
         let action = match &self.inner.filter {
             Some(f) => f.action(self.inner.store_id, to_store, &msg),
             None => FilterAction::Deliver,
         };
         match action {
-            FilterAction::Deliver => Self::enqueue(&self.inner, msg),
+            FilterAction::Deliver => Self::enqueue(&self.inner, msg, snapshot),
             FilterAction::Drop => {}
             FilterAction::Delay(d) => {
                 let inner = self.inner.clone();
                 self.inner.runtime.spawn(async move {
                     tokio::time::sleep(d).await;
-                    RaftClient::enqueue(&inner, msg);
+                    RaftClient::enqueue(&inner, msg, snapshot);
                 });
             }
         }
     }
 }
 
-fn is_snapshot(msg: &RaftMessage) -> bool {
-    // The message type is the first field of an eraftpb.Message; decoding
-    // the whole message is the simple, robust way to read it.
-    raft::eraftpb::Message::parse_from_bytes(&msg.message)
-        .map(|m| m.get_msg_type() == raft::eraftpb::MessageType::MsgSnapshot)
-        .unwrap_or(false)
+impl Transport for RaftClient {
+    fn send(&self, msg: RaftMessage) {
+        self.filtered_send(msg, false);
+    }
+
+    fn send_snapshot(&self, msg: RaftMessage) {
+        self.filtered_send(msg, true);
+    }
 }
 
 async fn connect(inner: &Inner, store_id: u64) -> Result<RaftTransportClient<Channel>, String> {

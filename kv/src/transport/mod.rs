@@ -22,7 +22,12 @@ pub use grpc::RaftClient;
 pub use service::RaftService;
 
 pub trait Transport: Send + Sync + 'static {
+    /// Queues a message for its store. Never blocks.
     fn send(&self, msg: RaftMessage);
+
+    /// Sends a message that carries a raft snapshot (`MsgSnapshot`); the
+    /// store reports the outcome back with `StoreMsg::SnapshotStatus`.
+    fn send_snapshot(&self, msg: RaftMessage);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -252,7 +252,7 @@ impl RegionMap {
 
     /// The region containing `key`.
     pub fn get_by_key(&self, key: &[u8]) -> Option<&RegionInfo> {
-        let (_, id) = self.by_start.range::<[u8], _>(..=key).next_back()?;
+        let (_, id) = self.by_start.range::<[u8], _>((std::ops::Bound::Unbounded, std::ops::Bound::Included(key))).next_back()?;
         self.regions.get(id).filter(|r| r.contains(key))
     }
 
