@@ -154,6 +154,7 @@ impl Peer {
         self.written_bytes += written;
         self.written_keys += cmd.requests.len() as u64;
         self.size_diff_hint += written;
+        self.keys_diff_hint += cmd.requests.len() as u64;
         Ok(())
     }
 }

@@ -46,7 +46,7 @@ impl Default for Config {
             raft_log_gc_tick_interval: Duration::from_secs(3),
             region_split_size: 96 * 1024 * 1024,
             split_region_check_tick_interval: Duration::from_secs(10),
-            pd_heartbeat_tick_interval: Duration::from_secs(10),
+            pd_heartbeat_tick_interval: Duration::from_secs(2),
             pd_store_heartbeat_tick_interval: Duration::from_secs(10),
             max_peer_down_duration: Duration::from_secs(300),
             request_timeout: Duration::from_secs(10),

@@ -64,6 +64,8 @@ pub struct Peer {
     pub approximate_keys: u64,
     /// Bytes written since the last split check.
     pub size_diff_hint: u64,
+    /// Keys written since the last split check.
+    pub keys_diff_hint: u64,
     pub written_bytes: u64,
     pub written_keys: u64,
     pub read_bytes: u64,
@@ -129,6 +131,7 @@ impl Peer {
             approximate_size: 0,
             approximate_keys: 0,
             size_diff_hint: 0,
+            keys_diff_hint: 0,
             written_bytes: 0,
             written_keys: 0,
             read_bytes: 0,

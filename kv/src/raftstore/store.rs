@@ -505,6 +505,7 @@ impl Store {
             peer.split_checking = true;
             peer.split_checked_once = true;
             peer.size_diff_hint = 0;
+            peer.keys_diff_hint = 0;
             let task = SplitCheckTask {
                 region: peer.region().clone(),
                 snapshot: self.engine.snapshot(),

@@ -30,8 +30,9 @@ impl Peer {
             bytes_read: self.read_bytes,
             keys_written: self.written_keys,
             keys_read: self.read_keys,
-            approximate_size: self.approximate_size,
-            approximate_keys: self.approximate_keys,
+            // The last split check's measure plus what was written since.
+            approximate_size: self.approximate_size + self.size_diff_hint,
+            approximate_keys: self.approximate_keys + self.keys_diff_hint,
             term: self.term(),
         };
         self.reported_pending = !req.pending_peers.is_empty();

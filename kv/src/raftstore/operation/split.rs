@@ -169,6 +169,7 @@ impl Peer {
         self.approximate_size /= 2;
         self.approximate_keys /= 2;
         self.size_diff_hint = 0;
+        self.keys_diff_hint = 0;
         let was_leader = self.is_leader();
         ctx.results.push((self.region_id(), ApplyResult::Split { right, was_leader }));
         Ok(())
