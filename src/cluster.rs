@@ -9,14 +9,19 @@ use kv::server::{KvConfig, KvServer};
 use pd::server::{PdConfig, PdHandle};
 
 pub async fn start_pd(cfg: PdConfig, addr: &str) -> Result<PdHandle> {
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("bind PD on {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("bind PD on {addr}"))?;
     let data_dir = cfg.data_dir.display().to_string();
-    pd::server::start(cfg, listener).await.with_context(|| format!("start PD with data dir {data_dir}"))
+    pd::server::start(cfg, listener)
+        .await
+        .with_context(|| format!("start PD with data dir {data_dir}"))
 }
 
 pub async fn start_kv(cfg: KvConfig, addr: &str) -> Result<KvServer> {
-    let listener =
-        tokio::net::TcpListener::bind(addr).await.with_context(|| format!("bind kv store on {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("bind kv store on {addr}"))?;
     let pd_addr = cfg.pd_addr.clone();
     // PD may still be starting (as in the playground, or under a service
     // manager): wait for it a little.
@@ -28,7 +33,11 @@ pub async fn start_kv(cfg: KvConfig, addr: &str) -> Result<KvServer> {
             Err(kv::Error::Pd(e)) if e.is_retryable() && Instant::now() < deadline => {
                 tracing::info!("waiting for PD at {pd_addr}: {e}");
                 tokio::time::sleep(Duration::from_millis(500)).await;
-                listener = Some(tokio::net::TcpListener::bind(addr).await.context("re-bind kv store")?);
+                listener = Some(
+                    tokio::net::TcpListener::bind(addr)
+                        .await
+                        .context("re-bind kv store")?,
+                );
             }
             Err(e) => return Err(e).with_context(|| format!("start kv store (PD at {pd_addr})")),
         }
@@ -59,9 +68,17 @@ pub struct Playground {
 }
 
 impl Playground {
-    pub async fn start(data_dir: &Path, pd_port: u16, kv_base_port: u16, kv_stores: u16) -> Result<Playground> {
+    pub async fn start(
+        data_dir: &Path,
+        pd_port: u16,
+        kv_base_port: u16,
+        kv_stores: u16,
+    ) -> Result<Playground> {
         let pd_addr = format!("127.0.0.1:{pd_port}");
-        let pd_cfg = PdConfig { data_dir: data_dir.join("pd"), ..Default::default() };
+        let pd_cfg = PdConfig {
+            data_dir: data_dir.join("pd"),
+            ..Default::default()
+        };
         let pd = start_pd(pd_cfg, &pd_addr).await?;
         let mut stores = Vec::new();
         for i in 0..kv_stores {
@@ -78,7 +95,12 @@ impl Playground {
             };
             stores.push(start_kv(cfg, &addr).await?);
         }
-        Ok(Playground { pd, stores, pd_addr, expected_stores: kv_stores as usize })
+        Ok(Playground {
+            pd,
+            stores,
+            pd_addr,
+            expected_stores: kv_stores as usize,
+        })
     }
 
     /// Waits until every store is Up and the first region has its voters
@@ -106,17 +128,31 @@ impl Playground {
     }
 }
 
-async fn cluster_ready(client: &pd::client::PdClient, stores: usize, voters: usize) -> Result<bool> {
+async fn cluster_ready(
+    client: &pd::client::PdClient,
+    stores: usize,
+    voters: usize,
+) -> Result<bool> {
     let all = client.get_all_stores(true).await?;
     let up = all
         .iter()
-        .filter(|s| s.store.as_ref().is_some_and(|s| s.state == proto::metapb::StoreState::Up as i32))
+        .filter(|s| {
+            s.store
+                .as_ref()
+                .is_some_and(|s| s.state == proto::metapb::StoreState::Up as i32)
+        })
         .count();
     if up < stores {
         return Ok(false);
     }
     let first = client.get_region(&[]).await?;
-    let Some(region) = first.region else { return Ok(false) };
-    let n = region.peers.iter().filter(|p| p.role == proto::metapb::PeerRole::Voter as i32).count();
+    let Some(region) = first.region else {
+        return Ok(false);
+    };
+    let n = region
+        .peers
+        .iter()
+        .filter(|p| p.role == proto::metapb::PeerRole::Voter as i32)
+        .count();
     Ok(n >= voters && first.leader.is_some_and(|l| l.id != 0) && first.pending_peers.is_empty())
 }

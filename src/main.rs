@@ -17,7 +17,11 @@ use clap::{Parser, Subcommand};
 mod cluster;
 
 #[derive(Parser)]
-#[command(name = "duet", version, about = "duet: a distributed HTAP SQL database")]
+#[command(
+    name = "duet",
+    version,
+    about = "duet: a distributed HTAP SQL database"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -70,7 +74,10 @@ enum Command {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn parse_labels(labels: &[String]) -> Result<Vec<(String, String)>> {

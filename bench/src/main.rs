@@ -47,13 +47,17 @@ fn key(i: u64) -> Vec<u8> {
 }
 
 async fn run(load: Load, put: bool) -> Result<()> {
-    let client = RawClient::connect(&load.pd).await.with_context(|| format!("cannot reach PD at {}", load.pd))?;
+    let client = RawClient::connect(&load.pd)
+        .await
+        .with_context(|| format!("cannot reach PD at {}", load.pd))?;
     if !put {
         // Make sure the keys being read exist.
         let value = vec![b'v'; load.value_size];
         let prefill = load.keys.min(2_000);
         for chunk in (0..prefill).collect::<Vec<_>>().chunks(100) {
-            client.batch_put(chunk.iter().map(|i| (key(*i), value.clone())).collect()).await?;
+            client
+                .batch_put(chunk.iter().map(|i| (key(*i), value.clone())).collect())
+                .await?;
         }
         eprintln!("prefilled {prefill} keys");
     }
@@ -71,7 +75,11 @@ async fn run(load: Load, put: bool) -> Result<()> {
             while Instant::now() < deadline {
                 let k = key(rand::rng().random_range(0..read_keys));
                 let t = Instant::now();
-                let r = if put { client.put(k, value.clone()).await } else { client.get(k).await.map(|_| ()) };
+                let r = if put {
+                    client.put(k, value.clone()).await
+                } else {
+                    client.get(k).await.map(|_| ())
+                };
                 match r {
                     Ok(()) => mine.push(t.elapsed()),
                     Err(_) => errors += 1,
@@ -88,7 +96,11 @@ async fn run(load: Load, put: bool) -> Result<()> {
     let (mut lats, errors) = latencies.take();
     lats.sort();
     let n = lats.len();
-    let pct = |p: f64| lats.get(((n as f64 * p) as usize).min(n.saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        lats.get(((n as f64 * p) as usize).min(n.saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     println!(
         "{} threads={} ops={} errors={} ops_per_sec={:.0} p50_ms={:.2} p99_ms={:.2}",
         if put { "raw-put" } else { "raw-get" },

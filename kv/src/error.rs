@@ -7,11 +7,19 @@ use proto::metapb;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("region {region_id}: not leader (leader: {leader:?})")]
-    NotLeader { region_id: u64, leader: Option<metapb::Peer> },
+    NotLeader {
+        region_id: u64,
+        leader: Option<metapb::Peer>,
+    },
     #[error("region {0} not found on this store")]
     RegionNotFound(u64),
     #[error("key {key:?} not in region {region_id}")]
-    KeyNotInRegion { key: Vec<u8>, region_id: u64, start_key: Vec<u8>, end_key: Vec<u8> },
+    KeyNotInRegion {
+        key: Vec<u8>,
+        region_id: u64,
+        start_key: Vec<u8>,
+        end_key: Vec<u8>,
+    },
     #[error("epoch not match; current regions: {}", .0.len())]
     EpochNotMatch(Vec<metapb::Region>),
     #[error("store id mismatch: request for {requested}, this is {actual}")]
@@ -62,13 +70,26 @@ impl Error {
 
     /// The region error to send to a client, if this is one.
     pub fn to_region_error(&self) -> Option<errorpb::Error> {
-        let mut e = errorpb::Error { message: self.to_string(), ..Default::default() };
+        let mut e = errorpb::Error {
+            message: self.to_string(),
+            ..Default::default()
+        };
         match self {
             Error::NotLeader { region_id, leader } => {
-                e.not_leader = Some(errorpb::NotLeader { region_id: *region_id, leader: leader.clone() })
+                e.not_leader = Some(errorpb::NotLeader {
+                    region_id: *region_id,
+                    leader: *leader,
+                })
             }
-            Error::RegionNotFound(id) => e.region_not_found = Some(errorpb::RegionNotFound { region_id: *id }),
-            Error::KeyNotInRegion { key, region_id, start_key, end_key } => {
+            Error::RegionNotFound(id) => {
+                e.region_not_found = Some(errorpb::RegionNotFound { region_id: *id })
+            }
+            Error::KeyNotInRegion {
+                key,
+                region_id,
+                start_key,
+                end_key,
+            } => {
                 e.key_not_in_region = Some(errorpb::KeyNotInRegion {
                     key: key.clone(),
                     region_id: *region_id,
@@ -77,7 +98,9 @@ impl Error {
                 })
             }
             Error::EpochNotMatch(regions) => {
-                e.epoch_not_match = Some(errorpb::EpochNotMatch { current_regions: regions.clone() })
+                e.epoch_not_match = Some(errorpb::EpochNotMatch {
+                    current_regions: regions.clone(),
+                })
             }
             Error::StoreNotMatch { requested, actual } => {
                 e.store_not_match = Some(errorpb::StoreNotMatch {
@@ -87,10 +110,14 @@ impl Error {
             }
             Error::StaleCommand => e.stale_command = Some(errorpb::StaleCommand {}),
             Error::ServerIsBusy(reason) | Error::Timeout(reason) => {
-                e.server_is_busy = Some(errorpb::ServerIsBusy { reason: reason.clone() })
+                e.server_is_busy = Some(errorpb::ServerIsBusy {
+                    reason: reason.clone(),
+                })
             }
             Error::ShuttingDown => {
-                e.server_is_busy = Some(errorpb::ServerIsBusy { reason: "shutting down".into() })
+                e.server_is_busy = Some(errorpb::ServerIsBusy {
+                    reason: "shutting down".into(),
+                })
             }
             _ => return None,
         }
@@ -100,7 +127,10 @@ impl Error {
     /// The inverse of [`Error::to_region_error`], on the client side.
     pub fn from_region_error(e: errorpb::Error) -> Error {
         if let Some(nl) = e.not_leader {
-            return Error::NotLeader { region_id: nl.region_id, leader: nl.leader };
+            return Error::NotLeader {
+                region_id: nl.region_id,
+                leader: nl.leader,
+            };
         }
         if let Some(r) = e.region_not_found {
             return Error::RegionNotFound(r.region_id);
@@ -117,7 +147,10 @@ impl Error {
             return Error::EpochNotMatch(m.current_regions);
         }
         if let Some(s) = e.store_not_match {
-            return Error::StoreNotMatch { requested: s.request_store_id, actual: s.actual_store_id };
+            return Error::StoreNotMatch {
+                requested: s.request_store_id,
+                actual: s.actual_store_id,
+            };
         }
         if e.stale_command.is_some() {
             return Error::StaleCommand;

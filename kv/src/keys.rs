@@ -39,7 +39,11 @@ pub fn data_key(key: &[u8]) -> Vec<u8> {
 
 /// The data key of a region's end: `DATA_MAX_KEY` for an unbounded region.
 pub fn data_end_key(end_key: &[u8]) -> Vec<u8> {
-    if end_key.is_empty() { DATA_MAX_KEY.to_vec() } else { data_key(end_key) }
+    if end_key.is_empty() {
+        DATA_MAX_KEY.to_vec()
+    } else {
+        data_key(end_key)
+    }
 }
 
 pub fn origin_key(data_key: &[u8]) -> &[u8] {
@@ -89,7 +93,10 @@ pub fn region_state_key(region_id: u64) -> Vec<u8> {
 
 /// The range of all region state keys, to load every region at start.
 pub fn region_meta_range() -> (Vec<u8>, Vec<u8>) {
-    (REGION_META_PREFIX.to_vec(), vec![REGION_META_PREFIX[0], REGION_META_PREFIX[1] + 1])
+    (
+        REGION_META_PREFIX.to_vec(),
+        vec![REGION_META_PREFIX[0], REGION_META_PREFIX[1] + 1],
+    )
 }
 
 pub fn region_id_of_state_key(key: &[u8]) -> u64 {

@@ -75,7 +75,9 @@ impl KvServer {
         engine: EngineRef,
         filter: Option<Arc<dyn MessageFilter>>,
     ) -> Result<KvServer> {
-        let addr = listener.local_addr().map_err(|e| Error::Transport(e.to_string()))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::Transport(e.to_string()))?;
         let pd = PdClient::connect(&cfg.pd_addr).await?;
         let store_id = ensure_store_id(&engine, &pd).await?;
         let store_meta = metapb::Store {
@@ -84,7 +86,10 @@ impl KvServer {
             labels: cfg
                 .labels
                 .iter()
-                .map(|(k, v)| metapb::StoreLabel { key: k.clone(), value: v.clone() })
+                .map(|(k, v)| metapb::StoreLabel {
+                    key: k.clone(),
+                    value: v.clone(),
+                })
                 .collect(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             state: metapb::StoreState::Up as i32,
@@ -127,8 +132,11 @@ impl KvServer {
         let (grpc_stop, stop_rx) = oneshot::channel::<()>();
         let raft_service = RaftTransportServer::new(RaftService::new(router.clone()))
             .max_decoding_message_size(usize::MAX);
-        let kv_service = KvGrpcServer::new(KvService::new(router.clone(), cfg.raftstore.request_timeout))
-            .max_decoding_message_size(64 * 1024 * 1024);
+        let kv_service = KvGrpcServer::new(KvService::new(
+            router.clone(),
+            cfg.raftstore.request_timeout,
+        ))
+        .max_decoding_message_size(64 * 1024 * 1024);
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let grpc_task = tokio::spawn(async move {
             let result = tonic::transport::Server::builder()

@@ -32,13 +32,20 @@ impl KvService {
 
     async fn read(&self, ctx: Option<Context>) -> Result<ReadResponse> {
         let (tx, rx) = oneshot::channel();
-        self.router.send(StoreMsg::Read { ctx: RequestContext::from(ctx), cb: tx })?;
+        self.router.send(StoreMsg::Read {
+            ctx: RequestContext::from(ctx),
+            cb: tx,
+        })?;
         self.wait(rx).await
     }
 
     async fn write(&self, ctx: Option<Context>, requests: Vec<RaftRequest>) -> Result<()> {
         let (tx, rx) = oneshot::channel();
-        self.router.send(StoreMsg::Write { ctx: RequestContext::from(ctx), requests, cb: tx })?;
+        self.router.send(StoreMsg::Write {
+            ctx: RequestContext::from(ctx),
+            requests,
+            cb: tx,
+        })?;
         self.wait(rx).await
     }
 
@@ -52,11 +59,23 @@ impl KvService {
 }
 
 fn put(key: Vec<u8>, value: Vec<u8>) -> RaftRequest {
-    RaftRequest { cmd_type: CmdType::Put as i32, cf: CF_DEFAULT.into(), key, value, end_key: vec![] }
+    RaftRequest {
+        cmd_type: CmdType::Put as i32,
+        cf: CF_DEFAULT.into(),
+        key,
+        value,
+        end_key: vec![],
+    }
 }
 
 fn delete(key: Vec<u8>) -> RaftRequest {
-    RaftRequest { cmd_type: CmdType::Delete as i32, cf: CF_DEFAULT.into(), key, value: vec![], end_key: vec![] }
+    RaftRequest {
+        cmd_type: CmdType::Delete as i32,
+        cf: CF_DEFAULT.into(),
+        key,
+        value: vec![],
+        end_key: vec![],
+    }
 }
 
 /// Splits an error into the region error a client retries on, or a
@@ -84,7 +103,10 @@ fn in_region(read: &ReadResponse, key: &[u8]) -> Result<()> {
 
 #[tonic::async_trait]
 impl Kv for KvService {
-    async fn raw_get(&self, req: Request<RawGetRequest>) -> std::result::Result<Response<RawGetResponse>, Status> {
+    async fn raw_get(
+        &self,
+        req: Request<RawGetRequest>,
+    ) -> std::result::Result<Response<RawGetResponse>, Status> {
         let req = req.into_inner();
         let result = async {
             let read = self.read(req.context).await?;
@@ -93,11 +115,21 @@ impl Kv for KvService {
         }
         .await;
         Ok(Response::new(match result {
-            Ok(Some(value)) => RawGetResponse { value, ..Default::default() },
-            Ok(None) => RawGetResponse { not_found: true, ..Default::default() },
+            Ok(Some(value)) => RawGetResponse {
+                value,
+                ..Default::default()
+            },
+            Ok(None) => RawGetResponse {
+                not_found: true,
+                ..Default::default()
+            },
             Err(e) => {
                 let (region_error, error) = split_err(e);
-                RawGetResponse { region_error, error, ..Default::default() }
+                RawGetResponse {
+                    region_error,
+                    error,
+                    ..Default::default()
+                }
             }
         }))
     }
@@ -120,21 +152,34 @@ impl Kv for KvService {
         }
         .await;
         Ok(Response::new(match result {
-            Ok(pairs) => RawBatchGetResponse { pairs, ..Default::default() },
+            Ok(pairs) => RawBatchGetResponse {
+                pairs,
+                ..Default::default()
+            },
             Err(e) => match split_err(e) {
-                (Some(region_error), _) => RawBatchGetResponse { region_error: Some(region_error), ..Default::default() },
+                (Some(region_error), _) => RawBatchGetResponse {
+                    region_error: Some(region_error),
+                    ..Default::default()
+                },
                 (None, msg) => return Err(Status::internal(msg)),
             },
         }))
     }
 
-    async fn raw_put(&self, req: Request<RawPutRequest>) -> std::result::Result<Response<RawPutResponse>, Status> {
+    async fn raw_put(
+        &self,
+        req: Request<RawPutRequest>,
+    ) -> std::result::Result<Response<RawPutResponse>, Status> {
         let req = req.into_inner();
-        let (region_error, error) = match self.write(req.context, vec![put(req.key, req.value)]).await {
-            Ok(()) => (None, String::new()),
-            Err(e) => split_err(e),
-        };
-        Ok(Response::new(RawPutResponse { region_error, error }))
+        let (region_error, error) =
+            match self.write(req.context, vec![put(req.key, req.value)]).await {
+                Ok(()) => (None, String::new()),
+                Err(e) => split_err(e),
+            };
+        Ok(Response::new(RawPutResponse {
+            region_error,
+            error,
+        }))
     }
 
     async fn raw_batch_put(
@@ -147,7 +192,10 @@ impl Kv for KvService {
             Ok(()) => (None, String::new()),
             Err(e) => split_err(e),
         };
-        Ok(Response::new(RawBatchPutResponse { region_error, error }))
+        Ok(Response::new(RawBatchPutResponse {
+            region_error,
+            error,
+        }))
     }
 
     async fn raw_delete(
@@ -159,7 +207,10 @@ impl Kv for KvService {
             Ok(()) => (None, String::new()),
             Err(e) => split_err(e),
         };
-        Ok(Response::new(RawDeleteResponse { region_error, error }))
+        Ok(Response::new(RawDeleteResponse {
+            region_error,
+            error,
+        }))
     }
 
     async fn raw_batch_delete(
@@ -172,10 +223,16 @@ impl Kv for KvService {
             Ok(()) => (None, String::new()),
             Err(e) => split_err(e),
         };
-        Ok(Response::new(RawBatchDeleteResponse { region_error, error }))
+        Ok(Response::new(RawBatchDeleteResponse {
+            region_error,
+            error,
+        }))
     }
 
-    async fn raw_scan(&self, req: Request<RawScanRequest>) -> std::result::Result<Response<RawScanResponse>, Status> {
+    async fn raw_scan(
+        &self,
+        req: Request<RawScanRequest>,
+    ) -> std::result::Result<Response<RawScanResponse>, Status> {
         let req = req.into_inner();
         let result = async {
             let read = self.read(req.context).await?;
@@ -187,20 +244,38 @@ impl Kv for KvService {
                 (false, true) => req.end_key.clone(),
                 (false, false) => req.end_key.clone().min(r.end_key.clone()),
             };
-            let limit = if req.limit == 0 { usize::MAX } else { req.limit as usize };
+            let limit = if req.limit == 0 {
+                usize::MAX
+            } else {
+                req.limit as usize
+            };
             let mut kvs = Vec::new();
-            read.snapshot.scan(CF_DEFAULT, &keys::data_key(&start), &keys::data_end_key(&end), &mut |k, v| {
-                let value = if req.key_only { Vec::new() } else { v.to_vec() };
-                kvs.push(KvPair { key: keys::origin_key(k).to_vec(), value });
-                kvs.len() < limit
-            })?;
+            read.snapshot.scan(
+                CF_DEFAULT,
+                &keys::data_key(&start),
+                &keys::data_end_key(&end),
+                &mut |k, v| {
+                    let value = if req.key_only { Vec::new() } else { v.to_vec() };
+                    kvs.push(KvPair {
+                        key: keys::origin_key(k).to_vec(),
+                        value,
+                    });
+                    kvs.len() < limit
+                },
+            )?;
             Ok(kvs)
         }
         .await;
         Ok(Response::new(match result {
-            Ok(kvs) => RawScanResponse { kvs, ..Default::default() },
+            Ok(kvs) => RawScanResponse {
+                kvs,
+                ..Default::default()
+            },
             Err(e) => match split_err(e) {
-                (Some(region_error), _) => RawScanResponse { region_error: Some(region_error), ..Default::default() },
+                (Some(region_error), _) => RawScanResponse {
+                    region_error: Some(region_error),
+                    ..Default::default()
+                },
                 (None, msg) => return Err(Status::internal(msg)),
             },
         }))

@@ -50,25 +50,40 @@ enum Command {
 #[derive(Subcommand)]
 enum StoreCmd {
     List,
-    Show { id: u64 },
+    Show {
+        id: u64,
+    },
     /// Take a store out of the cluster: its peers move away, then it is Tombstone.
-    Remove { id: u64 },
+    Remove {
+        id: u64,
+    },
 }
 
 #[derive(Subcommand)]
 enum RegionCmd {
     List,
-    Show { id: u64 },
+    Show {
+        id: u64,
+    },
     /// The region holding KEY.
-    Key { key: String },
+    Key {
+        key: String,
+    },
 }
 
 #[derive(Subcommand)]
 enum RawCmd {
-    Put { key: String, value: String },
+    Put {
+        key: String,
+        value: String,
+    },
     /// Print the value alone; exit 1 if the key is absent.
-    Get { key: String },
-    Delete { key: String },
+    Get {
+        key: String,
+    },
+    Delete {
+        key: String,
+    },
     /// Pairs in [START, END).
     Scan {
         start: String,
@@ -115,17 +130,27 @@ fn escape(key: &[u8]) -> String {
 }
 
 fn state_name(state: i32) -> String {
-    metapb::StoreState::try_from(state).map_or_else(|_| format!("unknown({state})"), |s| s.as_str_name().to_string())
+    metapb::StoreState::try_from(state).map_or_else(
+        |_| format!("unknown({state})"),
+        |s| s.as_str_name().to_string(),
+    )
 }
 
 fn role_name(role: i32) -> &'static str {
-    if role == metapb::PeerRole::Learner as i32 { "Learner" } else { "Voter" }
+    if role == metapb::PeerRole::Learner as i32 {
+        "Learner"
+    } else {
+        "Voter"
+    }
 }
 
 fn store_json(s: &pdpb::StoreInfo) -> Value {
     let store = s.store.clone().unwrap_or_default();
-    let labels: serde_json::Map<String, Value> =
-        store.labels.iter().map(|l| (l.key.clone(), Value::String(l.value.clone()))).collect();
+    let labels: serde_json::Map<String, Value> = store
+        .labels
+        .iter()
+        .map(|l| (l.key.clone(), Value::String(l.value.clone())))
+        .collect();
     json!({
         "id": store.id,
         "address": store.address,
@@ -154,7 +179,7 @@ fn region_json(r: &pdpb::GetRegionResponse) -> Value {
         "leader": r.leader.as_ref().filter(|l| l.id != 0).map(|l| json!({"id": l.id, "store_id": l.store_id})),
         "pending_peers": r.pending_peers.iter().map(peer_json).collect::<Vec<_>>(),
         "down_peers": r.down_peers.iter().map(|d| {
-            let p = d.peer.clone().unwrap_or_default();
+            let p = d.peer.unwrap_or_default();
             json!({"peer": peer_json(&p), "down_seconds": d.down_seconds})
         }).collect::<Vec<_>>(),
         "approximate_size": r.approximate_size,
@@ -171,7 +196,11 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) {
         }
     }
     let line = |cells: Vec<String>| {
-        let parts: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect();
         println!("{}", parts.join("  ").trim_end());
     };
     line(header.iter().map(|h| h.to_string()).collect());
@@ -189,7 +218,11 @@ fn print_stores(stores: &[pdpb::StoreInfo], as_json: bool) {
         .iter()
         .map(|s| {
             let st = s.store.clone().unwrap_or_default();
-            let labels: Vec<String> = st.labels.iter().map(|l| format!("{}={}", l.key, l.value)).collect();
+            let labels: Vec<String> = st
+                .labels
+                .iter()
+                .map(|l| format!("{}={}", l.key, l.value))
+                .collect();
             vec![
                 st.id.to_string(),
                 st.address,
@@ -200,7 +233,10 @@ fn print_stores(stores: &[pdpb::StoreInfo], as_json: bool) {
             ]
         })
         .collect();
-    table(&["ID", "ADDRESS", "STATE", "LABELS", "REGIONS", "LEADERS"], rows);
+    table(
+        &["ID", "ADDRESS", "STATE", "LABELS", "REGIONS", "LEADERS"],
+        rows,
+    );
 }
 
 fn print_regions(regions: &[pdpb::GetRegionResponse], as_json: bool, single: bool) {
@@ -223,8 +259,18 @@ fn print_regions(regions: &[pdpb::GetRegionResponse], as_json: bool, single: boo
                 .iter()
                 .map(|p| {
                     let lead = r.leader.as_ref().is_some_and(|l| l.id == p.id);
-                    let learner = if p.role == metapb::PeerRole::Learner as i32 { "(L)" } else { "" };
-                    format!("{}@{}{}{}", p.id, p.store_id, learner, if lead { "*" } else { "" })
+                    let learner = if p.role == metapb::PeerRole::Learner as i32 {
+                        "(L)"
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "{}@{}{}{}",
+                        p.id,
+                        p.store_id,
+                        learner,
+                        if lead { "*" } else { "" }
+                    )
                 })
                 .collect();
             vec![
@@ -241,13 +287,25 @@ fn print_regions(regions: &[pdpb::GetRegionResponse], as_json: bool, single: boo
         })
         .collect();
     table(
-        &["ID", "START", "END", "CONF/VER", "PEERS (id@store, *leader)", "PENDING", "DOWN", "SIZE", "KEYS"],
+        &[
+            "ID",
+            "START",
+            "END",
+            "CONF/VER",
+            "PEERS (id@store, *leader)",
+            "PENDING",
+            "DOWN",
+            "SIZE",
+            "KEYS",
+        ],
         rows,
     );
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
-    let pd = PdClient::connect(&cli.pd).await.with_context(|| format!("cannot reach PD at {}", cli.pd))?;
+    let pd = PdClient::connect(&cli.pd)
+        .await
+        .with_context(|| format!("cannot reach PD at {}", cli.pd))?;
     let as_json = cli.json;
     match cli.command {
         Command::Store(StoreCmd::List) => {
@@ -256,7 +314,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Store(StoreCmd::Show { id }) => {
             let stores = pd.get_all_stores(false).await?;
-            let Some(s) = stores.iter().find(|s| s.store.as_ref().is_some_and(|st| st.id == id)) else {
+            let Some(s) = stores
+                .iter()
+                .find(|s| s.store.as_ref().is_some_and(|st| st.id == id))
+            else {
                 bail!("store {id} not found");
             };
             if as_json {
@@ -287,14 +348,25 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tso => {
             let ts = pd.get_ts().await?;
             if as_json {
-                println!("{}", json!({"ts": ts, "physical_ms": pd::tso::physical(ts), "logical": pd::tso::logical(ts)}));
+                println!(
+                    "{}",
+                    json!({"ts": ts, "physical_ms": pd::tso::physical(ts), "logical": pd::tso::logical(ts)})
+                );
             } else {
                 println!("{ts}");
-                eprintln!("physical: {} ms, logical: {}", pd::tso::physical(ts), pd::tso::logical(ts));
+                eprintln!(
+                    "physical: {} ms, logical: {}",
+                    pd::tso::physical(ts),
+                    pd::tso::logical(ts)
+                );
             }
         }
         Command::Raw(cmd) => return raw(pd, cmd, as_json).await,
-        Command::Operator(OperatorCmd::Add { kind, region, store }) => {
+        Command::Operator(OperatorCmd::Add {
+            kind,
+            region,
+            store,
+        }) => {
             let kind = match kind {
                 OperatorKindArg::TransferLeader => pdpb::OperatorKind::TransferLeader,
                 OperatorKindArg::AddPeer => pdpb::OperatorKind::AddPeer,
@@ -350,13 +422,21 @@ fn print_operators(ops: &[pdpb::OperatorInfo], as_json: bool) {
                 o.region_id.to_string(),
                 o.desc.clone(),
                 o.source.clone(),
-                format!("{}/{}: {}", o.current_step, o.steps.len(), o.steps.join(" -> ")),
+                format!(
+                    "{}/{}: {}",
+                    o.current_step,
+                    o.steps.len(),
+                    o.steps.join(" -> ")
+                ),
                 format!("{}ms", o.age_ms),
                 o.status.clone(),
             ]
         })
         .collect();
-    table(&["REGION", "KIND", "SOURCE", "STEPS", "AGE", "STATUS"], rows);
+    table(
+        &["REGION", "KIND", "SOURCE", "STEPS", "AGE", "STATUS"],
+        rows,
+    );
 }
 
 async fn raw(pd: PdClient, cmd: RawCmd, as_json: bool) -> Result<ExitCode> {
@@ -389,11 +469,17 @@ async fn raw(pd: PdClient, cmd: RawCmd, as_json: bool) -> Result<ExitCode> {
         }
         RawCmd::Scan { start, end, limit } => {
             let kvs = client
-                .scan(start.into_bytes(), end.map(String::into_bytes).unwrap_or_default(), limit)
+                .scan(
+                    start.into_bytes(),
+                    end.map(String::into_bytes).unwrap_or_default(),
+                    limit,
+                )
                 .await?;
             if as_json {
-                let v: Vec<Value> =
-                    kvs.iter().map(|(k, v)| json!({"key": escape(k), "value": escape(v)})).collect();
+                let v: Vec<Value> = kvs
+                    .iter()
+                    .map(|(k, v)| json!({"key": escape(k), "value": escape(v)}))
+                    .collect();
                 println!("{}", Value::Array(v));
             } else {
                 for (k, v) in kvs {
@@ -407,7 +493,10 @@ async fn raw(pd: PdClient, cmd: RawCmd, as_json: bool) -> Result<ExitCode> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

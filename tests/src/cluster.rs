@@ -107,11 +107,21 @@ impl Cluster {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let server = self.start_server(&dir, addr, listener).await?;
-        self.stores.push(StoreSlot { id: server.store_id(), addr, dir, server: Some(server) });
+        self.stores.push(StoreSlot {
+            id: server.store_id(),
+            addr,
+            dir,
+            server: Some(server),
+        });
         Ok(idx)
     }
 
-    async fn start_server(&self, dir: &std::path::Path, addr: SocketAddr, listener: TcpListener) -> Result<KvServer> {
+    async fn start_server(
+        &self,
+        dir: &std::path::Path,
+        addr: SocketAddr,
+        listener: TcpListener,
+    ) -> Result<KvServer> {
         std::fs::create_dir_all(dir)?;
         let cfg = KvConfig {
             advertise_addr: addr.to_string(),
@@ -130,7 +140,10 @@ impl Cluster {
     }
 
     fn slot(&self, store_id: u64) -> Result<usize> {
-        self.stores.iter().position(|s| s.id == store_id).context("no such store")
+        self.stores
+            .iter()
+            .position(|s| s.id == store_id)
+            .context("no such store")
     }
 
     pub async fn stop_store(&mut self, store_id: u64) -> Result<()> {
@@ -147,7 +160,11 @@ impl Cluster {
         let (dir, addr) = (self.stores[i].dir.clone(), self.stores[i].addr);
         let listener = bind_retry(addr).await?;
         let server = self.start_server(&dir, addr, listener).await?;
-        assert_eq!(server.store_id(), store_id, "a restarted store keeps its id");
+        assert_eq!(
+            server.store_id(),
+            store_id,
+            "a restarted store keeps its id"
+        );
         self.stores[i].server = Some(server);
         Ok(())
     }
@@ -179,11 +196,16 @@ impl Cluster {
 
     /// The value of a raw key in one store's engine, bypassing Raft.
     pub fn engine_get(&self, store_id: u64, key: &[u8]) -> Option<Vec<u8>> {
-        self.engine(store_id)?.get(CF_DEFAULT, &kv::keys::data_key(key)).ok().flatten()
+        self.engine(store_id)?
+            .get(CF_DEFAULT, &kv::keys::data_key(key))
+            .ok()
+            .flatten()
     }
 
     pub async fn peer_status(&self, store_id: u64) -> Vec<PeerStatus> {
-        let Ok(i) = self.slot(store_id) else { return vec![] };
+        let Ok(i) = self.slot(store_id) else {
+            return vec![];
+        };
         match &self.stores[i].server {
             Some(s) => s.router().status().await.unwrap_or_default(),
             None => vec![],
@@ -195,7 +217,8 @@ impl Cluster {
         for s in &self.stores {
             for st in self.peer_status(s.id).await {
                 let r = &st.region;
-                let inside = key >= r.start_key.as_slice() && (r.end_key.is_empty() || key < r.end_key.as_slice());
+                let inside = key >= r.start_key.as_slice()
+                    && (r.end_key.is_empty() || key < r.end_key.as_slice());
                 if st.is_leader && inside && !r.peers.is_empty() {
                     return Some((s.id, st));
                 }
@@ -224,9 +247,13 @@ impl Cluster {
         wait_until("first region replicated", Duration::from_secs(30), || {
             let pd = pd.clone();
             async move {
-                let Ok(r) = pd.get_region(&[]).await else { return false };
+                let Ok(r) = pd.get_region(&[]).await else {
+                    return false;
+                };
                 let Some(region) = r.region else { return false };
-                voter_count(&region) >= voters && r.leader.is_some_and(|l| l.id != 0) && r.pending_peers.is_empty()
+                voter_count(&region) >= voters
+                    && r.leader.is_some_and(|l| l.id != 0)
+                    && r.pending_peers.is_empty()
             }
         })
         .await
@@ -243,7 +270,11 @@ impl Cluster {
 }
 
 pub fn voter_count(region: &metapb::Region) -> usize {
-    region.peers.iter().filter(|p| p.role == metapb::PeerRole::Voter as i32).count()
+    region
+        .peers
+        .iter()
+        .filter(|p| p.role == metapb::PeerRole::Voter as i32)
+        .count()
 }
 
 /// Binds an address a stopped server just released.

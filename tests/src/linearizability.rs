@@ -74,7 +74,11 @@ pub fn check_register(ops: &[Event]) -> bool {
         }
         let is_done = |i: usize| done[i / 64] & (1 << (i % 64)) != 0;
         // The earliest return among pending operations bounds who may go next.
-        let min_ret = (0..n).filter(|&i| !is_done(i)).map(|i| ret_time(&ops[i])).min().unwrap_or(u128::MAX);
+        let min_ret = (0..n)
+            .filter(|&i| !is_done(i))
+            .map(|i| ret_time(&ops[i]))
+            .min()
+            .unwrap_or(u128::MAX);
         let mut i = from;
         while i < n {
             if !is_done(i) && ops[i].call <= min_ret {
@@ -104,7 +108,12 @@ mod tests {
     use super::*;
 
     fn ev(op: Op, call: u128, ret: Option<u128>) -> Event {
-        Event { key: 1, op, call, ret }
+        Event {
+            key: 1,
+            op,
+            call,
+            ret,
+        }
     }
 
     #[test]
@@ -153,7 +162,12 @@ mod tests {
     #[test]
     fn keys_are_checked_independently() {
         let mut h = vec![ev(Op::Put(1), 0, Some(1))];
-        h.push(Event { key: 2, op: Op::Get(Some(1)), call: 2, ret: Some(3) });
+        h.push(Event {
+            key: 2,
+            op: Op::Get(Some(1)),
+            call: 2,
+            ret: Some(3),
+        });
         assert_eq!(check(&h), Err(2));
     }
 }

@@ -18,7 +18,10 @@ async fn raw_get_put_is_linearizable_across_leader_failure() -> anyhow::Result<(
     let stop_at = start + Duration::from_secs(6);
     let mut clients = Vec::new();
     for c in 0..4u64 {
-        let client = cluster.raw_client().await?.with_timeout(Duration::from_secs(3));
+        let client = cluster
+            .raw_client()
+            .await?
+            .with_timeout(Duration::from_secs(3));
         let history = history.clone();
         clients.push(tokio::spawn(async move {
             let mut n = 0u64;
@@ -28,13 +31,25 @@ async fn raw_get_put_is_linearizable_across_leader_failure() -> anyhow::Result<(
                 if rand::rng().random_bool(0.5) {
                     n += 1;
                     let value = c * 1_000_000 + n;
-                    let r = client.put(key.to_be_bytes().to_vec(), value.to_be_bytes().to_vec()).await;
+                    let r = client
+                        .put(key.to_be_bytes().to_vec(), value.to_be_bytes().to_vec())
+                        .await;
                     let ret = r.is_ok().then(|| start.elapsed().as_nanos());
-                    history.lock().push(Event { key, op: Op::Put(value), call, ret });
+                    history.lock().push(Event {
+                        key,
+                        op: Op::Put(value),
+                        call,
+                        ret,
+                    });
                 } else if let Ok(v) = client.get(key.to_be_bytes().to_vec()).await {
                     let ret = start.elapsed().as_nanos();
                     let v = v.map(|b| u64::from_be_bytes(b.try_into().expect("8-byte value")));
-                    history.lock().push(Event { key, op: Op::Get(v), call, ret: Some(ret) });
+                    history.lock().push(Event {
+                        key,
+                        op: Op::Get(v),
+                        call,
+                        ret: Some(ret),
+                    });
                 }
             }
         }));
@@ -44,7 +59,9 @@ async fn raw_get_put_is_linearizable_across_leader_failure() -> anyhow::Result<(
         history.lock().len() >= 100
     })
     .await?;
-    let (leader, _) = cluster.wait_leader_of(&0u64.to_be_bytes(), Duration::from_secs(10)).await?;
+    let (leader, _) = cluster
+        .wait_leader_of(&0u64.to_be_bytes(), Duration::from_secs(10))
+        .await?;
     cluster.stop_store(leader).await?;
     for c in clients {
         c.await?;

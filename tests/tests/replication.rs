@@ -36,7 +36,9 @@ async fn failover_keeps_acknowledged_writes() -> anyhow::Result<()> {
     let mut cluster = Cluster::start(3).await?;
     let client = cluster.raw_client().await?;
     for i in 0..20 {
-        client.put(format!("key{i:02}").into_bytes(), b"before".to_vec()).await?;
+        client
+            .put(format!("key{i:02}").into_bytes(), b"before".to_vec())
+            .await?;
     }
     let (old_leader, status) = cluster.wait_leader_of(b"key00", T).await?;
     cluster.network.isolate(old_leader, &cluster.store_ids());
@@ -45,10 +47,15 @@ async fn failover_keeps_acknowledged_writes() -> anyhow::Result<()> {
     })
     .await?;
     for i in 0..20 {
-        assert_eq!(client.get(format!("key{i:02}").into_bytes()).await?, Some(b"before".to_vec()));
+        assert_eq!(
+            client.get(format!("key{i:02}").into_bytes()).await?,
+            Some(b"before".to_vec())
+        );
     }
     for i in 20..40 {
-        client.put(format!("key{i:02}").into_bytes(), b"after".to_vec()).await?;
+        client
+            .put(format!("key{i:02}").into_bytes(), b"after".to_vec())
+            .await?;
     }
     cluster.network.heal();
 
@@ -56,12 +63,22 @@ async fn failover_keeps_acknowledged_writes() -> anyhow::Result<()> {
     let (leader, _) = cluster.wait_leader_of(b"key00", T).await?;
     cluster.stop_store(leader).await?;
     for i in 0..40 {
-        let want = if i < 20 { b"before".to_vec() } else { b"after".to_vec() };
-        assert_eq!(client.get(format!("key{i:02}").into_bytes()).await?, Some(want));
+        let want = if i < 20 {
+            b"before".to_vec()
+        } else {
+            b"after".to_vec()
+        };
+        assert_eq!(
+            client.get(format!("key{i:02}").into_bytes()).await?,
+            Some(want)
+        );
     }
     client.put(b"key99".to_vec(), b"last".to_vec()).await?;
     cluster.restart_store(leader).await?;
-    wait_until("restarted store catches up", T, || async { cluster.engine_get(leader, b"key99").is_some() }).await?;
+    wait_until("restarted store catches up", T, || async {
+        cluster.engine_get(leader, b"key99").is_some()
+    })
+    .await?;
     cluster.shutdown().await;
     Ok(())
 }
@@ -74,7 +91,12 @@ async fn full_restart_loses_nothing() -> anyhow::Result<()> {
     let mut cluster = Cluster::start(3).await?;
     let client = cluster.raw_client().await?;
     for i in 0..50 {
-        client.put(format!("r{i:03}").into_bytes(), format!("v{i}").into_bytes()).await?;
+        client
+            .put(
+                format!("r{i:03}").into_bytes(),
+                format!("v{i}").into_bytes(),
+            )
+            .await?;
     }
     let pd = cluster.pd_client().await?;
     let mut max_before = 0;
@@ -99,7 +121,10 @@ async fn full_restart_loses_nothing() -> anyhow::Result<()> {
     }
     let pd = cluster.pd_client().await?;
     let after = pd.get_ts().await?;
-    assert!(after > max_before, "tso went backwards: {after} <= {max_before}");
+    assert!(
+        after > max_before,
+        "tso went backwards: {after} <= {max_before}"
+    );
     let all = client.scan(b"r".to_vec(), b"s".to_vec(), 0).await?;
     assert_eq!(all.len(), 50);
     cluster.shutdown().await;

@@ -29,42 +29,59 @@ async fn split_under_writes() -> anyhow::Result<()> {
     }
     let pd = cluster.pd_client().await?;
     wait_until("several regions", Duration::from_secs(30), || async {
-        pd.scan_regions(&[], &[], 0).await.map(|r| r.len()).unwrap_or(0) >= 4
+        pd.scan_regions(&[], &[], 0)
+            .await
+            .map(|r| r.len())
+            .unwrap_or(0)
+            >= 4
     })
     .await?;
     for w in 0..4 {
         for i in 0..150 {
             let key = format!("w{w}-{i:04}");
-            assert_eq!(client.get(key.clone().into_bytes()).await?, Some(vec![b'x'; 200]), "{key}");
+            assert_eq!(
+                client.get(key.clone().into_bytes()).await?,
+                Some(vec![b'x'; 200]),
+                "{key}"
+            );
         }
     }
-    assert_eq!(client.scan(b"w".to_vec(), b"x".to_vec(), 0).await?.len(), 600);
+    assert_eq!(
+        client.scan(b"w".to_vec(), b"x".to_vec(), 0).await?.len(),
+        600
+    );
 
     // PD's map and the stores' regions agree once heartbeats settle.
-    wait_until("PD agrees with the stores", Duration::from_secs(30), || async {
-        let Ok(regions) = pd.scan_regions(&[], &[], 0).await else { return false };
-        let mut leaders = BTreeMap::new();
-        for id in cluster.store_ids() {
-            for st in cluster.peer_status(id).await {
-                if st.is_leader {
-                    leaders.insert(st.region.id, st.region.clone());
+    wait_until(
+        "PD agrees with the stores",
+        Duration::from_secs(30),
+        || async {
+            let Ok(regions) = pd.scan_regions(&[], &[], 0).await else {
+                return false;
+            };
+            let mut leaders = BTreeMap::new();
+            for id in cluster.store_ids() {
+                for st in cluster.peer_status(id).await {
+                    if st.is_leader {
+                        leaders.insert(st.region.id, st.region.clone());
+                    }
                 }
             }
-        }
-        // Contiguous cover of the key space.
-        let mut prev_end: Vec<u8> = vec![];
-        for r in &regions {
-            let region = r.region.clone().unwrap_or_default();
-            if region.start_key != prev_end {
-                return false;
+            // Contiguous cover of the key space.
+            let mut prev_end: Vec<u8> = vec![];
+            for r in &regions {
+                let region = r.region.clone().unwrap_or_default();
+                if region.start_key != prev_end {
+                    return false;
+                }
+                prev_end = region.end_key.clone();
+                if leaders.get(&region.id) != Some(&region) {
+                    return false;
+                }
             }
-            prev_end = region.end_key.clone();
-            if leaders.get(&region.id) != Some(&region) {
-                return false;
-            }
-        }
-        prev_end.is_empty() && leaders.len() == regions.len()
-    })
+            prev_end.is_empty() && leaders.len() == regions.len()
+        },
+    )
     .await?;
     cluster.shutdown().await;
     Ok(())

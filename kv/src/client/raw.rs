@@ -17,6 +17,9 @@ use crate::{Error, Result};
 /// How long one client operation keeps retrying before it gives up.
 pub const DEFAULT_OP_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Keys (with their payloads) that one region holds.
+type Group<T> = (RegionLocation, Vec<(Vec<u8>, T)>);
+
 #[derive(Clone)]
 pub struct RawClient {
     cache: Arc<RegionCache>,
@@ -25,7 +28,9 @@ pub struct RawClient {
 
 fn status_err(s: tonic::Status) -> Error {
     match s.code() {
-        tonic::Code::Internal | tonic::Code::InvalidArgument => Error::Other(s.message().to_string()),
+        tonic::Code::Internal | tonic::Code::InvalidArgument => {
+            Error::Other(s.message().to_string())
+        }
         _ => Error::Transport(format!("{}: {}", s.code(), s.message())),
     }
 }
@@ -46,7 +51,10 @@ impl RawClient {
     }
 
     pub fn new(pd: PdClient) -> RawClient {
-        RawClient { cache: Arc::new(RegionCache::new(pd)), timeout: DEFAULT_OP_TIMEOUT }
+        RawClient {
+            cache: Arc::new(RegionCache::new(pd)),
+            timeout: DEFAULT_OP_TIMEOUT,
+        }
     }
 
     /// Gives up on an operation after `timeout` of retries.
@@ -79,7 +87,7 @@ impl RawClient {
             let ctx = Context {
                 region_id: loc.region.id,
                 region_epoch: loc.region.region_epoch,
-                peer: Some(peer.clone()),
+                peer: Some(peer),
             };
             match f(client, ctx, loc.clone()).await {
                 Ok(v) => return Ok(v),
@@ -88,11 +96,17 @@ impl RawClient {
         }
     }
 
-    async fn route(&self, key: &[u8]) -> Result<(RegionLocation, proto::metapb::Peer, KvClient<Channel>)> {
+    async fn route(
+        &self,
+        key: &[u8],
+    ) -> Result<(RegionLocation, proto::metapb::Peer, KvClient<Channel>)> {
         let loc = self.cache.locate(key).await?;
         let Some(peer) = loc.target() else {
             self.cache.invalidate(loc.region.id);
-            return Err(Error::NotLeader { region_id: loc.region.id, leader: None });
+            return Err(Error::NotLeader {
+                region_id: loc.region.id,
+                leader: None,
+            });
         };
         let addr = self.cache.store_addr(peer.store_id).await?;
         let client = self.cache.kv_client(&addr)?;
@@ -109,8 +123,11 @@ impl RawClient {
     ) -> Result<()> {
         let region_id = loc.region.id;
         match e {
-            Error::NotLeader { leader: Some(ref l), .. } if l.id != peer.id && l.id != 0 => {
-                self.cache.update_leader(region_id, l.clone());
+            Error::NotLeader {
+                leader: Some(ref l),
+                ..
+            } if l.id != peer.id && l.id != 0 => {
+                self.cache.update_leader(region_id, *l);
                 if backoff.attempts() < 3 {
                     return Ok(());
                 }
@@ -126,7 +143,9 @@ impl RawClient {
                 self.cache.invalidate_store(peer.store_id);
                 self.cache.invalidate(region_id);
             }
-            Error::RegionNotFound(_) | Error::KeyNotInRegion { .. } => self.cache.invalidate(region_id),
+            Error::RegionNotFound(_) | Error::KeyNotInRegion { .. } => {
+                self.cache.invalidate(region_id)
+            }
             Error::Transport(_) => {
                 self.cache.invalidate_store(peer.store_id);
                 self.cache.rotate_leader(region_id, peer);
@@ -139,11 +158,18 @@ impl RawClient {
 
     pub async fn get(&self, key: Vec<u8>) -> Result<Option<Vec<u8>>> {
         self.call(&key, |mut c, ctx, _| {
-            let req = RawGetRequest { context: Some(ctx), key: key.clone() };
+            let req = RawGetRequest {
+                context: Some(ctx),
+                key: key.clone(),
+            };
             async move {
                 let resp = c.raw_get(req).await.map_err(status_err)?.into_inner();
                 check(resp.region_error, &resp.error)?;
-                Ok(if resp.not_found { None } else { Some(resp.value) })
+                Ok(if resp.not_found {
+                    None
+                } else {
+                    Some(resp.value)
+                })
             }
         })
         .await
@@ -151,7 +177,11 @@ impl RawClient {
 
     pub async fn put(&self, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
         self.call(&key, |mut c, ctx, _| {
-            let req = RawPutRequest { context: Some(ctx), key: key.clone(), value: value.clone() };
+            let req = RawPutRequest {
+                context: Some(ctx),
+                key: key.clone(),
+                value: value.clone(),
+            };
             async move {
                 let resp = c.raw_put(req).await.map_err(status_err)?.into_inner();
                 check(resp.region_error, &resp.error)
@@ -162,7 +192,10 @@ impl RawClient {
 
     pub async fn delete(&self, key: Vec<u8>) -> Result<()> {
         self.call(&key, |mut c, ctx, _| {
-            let req = RawDeleteRequest { context: Some(ctx), key: key.clone() };
+            let req = RawDeleteRequest {
+                context: Some(ctx),
+                key: key.clone(),
+            };
             async move {
                 let resp = c.raw_delete(req).await.map_err(status_err)?.into_inner();
                 check(resp.region_error, &resp.error)
@@ -173,11 +206,20 @@ impl RawClient {
 
     /// Pairs in `[start, end)` (empty `end`: to the end), at most `limit`
     /// (0: no limit), in key order, across as many regions as needed.
-    pub async fn scan(&self, start: Vec<u8>, end: Vec<u8>, limit: u32) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    pub async fn scan(
+        &self,
+        start: Vec<u8>,
+        end: Vec<u8>,
+        limit: u32,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut out = Vec::new();
         let mut key = start;
         loop {
-            let want = if limit == 0 { 0 } else { limit - out.len() as u32 };
+            let want = if limit == 0 {
+                0
+            } else {
+                limit - out.len() as u32
+            };
             let (kvs, region_end) = self
                 .call(&key, |mut c, ctx, loc| {
                     let req = RawScanRequest {
@@ -206,11 +248,15 @@ impl RawClient {
     }
 
     /// Groups keys by the region that holds them (as the cache knows it).
-    async fn group<T>(&self, items: Vec<(Vec<u8>, T)>) -> Result<Vec<(RegionLocation, Vec<(Vec<u8>, T)>)>> {
-        let mut groups: BTreeMap<u64, (RegionLocation, Vec<(Vec<u8>, T)>)> = BTreeMap::new();
+    async fn group<T>(&self, items: Vec<(Vec<u8>, T)>) -> Result<Vec<Group<T>>> {
+        let mut groups: BTreeMap<u64, Group<T>> = BTreeMap::new();
         for (k, v) in items {
             let loc = self.cache.locate(&k).await?;
-            groups.entry(loc.region.id).or_insert_with(|| (loc, Vec::new())).1.push((k, v));
+            groups
+                .entry(loc.region.id)
+                .or_insert_with(|| (loc, Vec::new()))
+                .1
+                .push((k, v));
         }
         Ok(groups.into_values().collect())
     }
@@ -221,10 +267,19 @@ impl RawClient {
             let groups = self.group(std::mem::take(&mut pending)).await?;
             for (loc, group) in groups {
                 let first = group[0].0.clone();
-                let kvs: Vec<KvPair> = group.iter().map(|(k, v)| KvPair { key: k.clone(), value: v.clone() }).collect();
+                let kvs: Vec<KvPair> = group
+                    .iter()
+                    .map(|(k, v)| KvPair {
+                        key: k.clone(),
+                        value: v.clone(),
+                    })
+                    .collect();
                 let result = self
                     .call(&first, |mut c, ctx, now| {
-                        let req = RawBatchPutRequest { context: Some(ctx), pairs: kvs.clone() };
+                        let req = RawBatchPutRequest {
+                            context: Some(ctx),
+                            pairs: kvs.clone(),
+                        };
                         let same = now.region.id == loc.region.id;
                         async move {
                             if !same {
@@ -255,7 +310,10 @@ impl RawClient {
                 let keys: Vec<Vec<u8>> = group.iter().map(|(k, _)| k.clone()).collect();
                 let result = self
                     .call(&keys[0], |mut c, ctx, now| {
-                        let req = RawBatchGetRequest { context: Some(ctx), keys: keys.clone() };
+                        let req = RawBatchGetRequest {
+                            context: Some(ctx),
+                            keys: keys.clone(),
+                        };
                         let same = now.region.id == loc.region.id;
                         async move {
                             if !same {

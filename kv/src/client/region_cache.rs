@@ -32,8 +32,12 @@ impl RegionLocation {
 
     /// The leader, or a guess among the voters to start from.
     pub fn target(&self) -> Option<metapb::Peer> {
-        self.leader.clone().or_else(|| {
-            self.region.peers.iter().find(|p| p.role == metapb::PeerRole::Voter as i32).cloned()
+        self.leader.or_else(|| {
+            self.region
+                .peers
+                .iter()
+                .find(|p| p.role == metapb::PeerRole::Voter as i32)
+                .cloned()
         })
     }
 }
@@ -66,7 +70,10 @@ impl RegionCache {
         }
         let resp = self.pd.get_region(key).await?;
         let region = resp.region.ok_or_else(|| Error::RegionNotFound(0))?;
-        let loc = RegionLocation { region, leader: resp.leader.filter(|l| l.id != 0) };
+        let loc = RegionLocation {
+            region,
+            leader: resp.leader.filter(|l| l.id != 0),
+        };
         self.insert(loc.clone());
         Ok(loc)
     }
@@ -117,10 +124,17 @@ impl RegionCache {
     pub fn rotate_leader(&self, region_id: u64, failed: &metapb::Peer) {
         let mut regions = self.regions.write();
         if let Some(loc) = regions.values_mut().find(|l| l.region.id == region_id) {
-            let voters: Vec<&metapb::Peer> =
-                loc.region.peers.iter().filter(|p| p.role == metapb::PeerRole::Voter as i32).collect();
-            let pos = voters.iter().position(|p| p.id == failed.id).map_or(0, |i| i + 1);
-            loc.leader = voters.get(pos % voters.len().max(1)).map(|p| (*p).clone());
+            let voters: Vec<&metapb::Peer> = loc
+                .region
+                .peers
+                .iter()
+                .filter(|p| p.role == metapb::PeerRole::Voter as i32)
+                .collect();
+            let pos = voters
+                .iter()
+                .position(|p| p.id == failed.id)
+                .map_or(0, |i| i + 1);
+            loc.leader = voters.get(pos % voters.len().max(1)).map(|p| *(*p));
         }
     }
 
@@ -131,7 +145,10 @@ impl RegionCache {
             return;
         }
         for region in current {
-            self.insert(RegionLocation { region, leader: None });
+            self.insert(RegionLocation {
+                region,
+                leader: None,
+            });
         }
     }
 
@@ -160,7 +177,8 @@ impl RegionCache {
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(15))
             .tcp_nodelay(true);
-        let client = KvClient::new(endpoint.connect_lazy()).max_decoding_message_size(256 * 1024 * 1024);
+        let client =
+            KvClient::new(endpoint.connect_lazy()).max_decoding_message_size(256 * 1024 * 1024);
         self.conns.write().insert(addr.to_string(), client.clone());
         Ok(client)
     }

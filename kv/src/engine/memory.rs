@@ -25,7 +25,9 @@ struct MemorySnapshot {
 impl MemoryEngine {
     pub fn new() -> Self {
         let maps = Arc::new(vec![BTreeMap::new(); ALL_CFS.len()]);
-        MemoryEngine { maps: Arc::new(RwLock::new(maps)) }
+        MemoryEngine {
+            maps: Arc::new(RwLock::new(maps)),
+        }
     }
 }
 
@@ -37,7 +39,11 @@ fn cf_index(cf: &str) -> Result<usize> {
 }
 
 fn bounds(start: &[u8], end: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
-    let upper = if end.is_empty() { Bound::Unbounded } else { Bound::Excluded(end.to_vec()) };
+    let upper = if end.is_empty() {
+        Bound::Unbounded
+    } else {
+        Bound::Excluded(end.to_vec())
+    };
     (Bound::Included(start.to_vec()), upper)
 }
 
@@ -74,7 +80,13 @@ impl Peekable for MemorySnapshot {
         Ok(self.maps[cf_index(cf)?].get(key).cloned())
     }
 
-    fn scan(&self, cf: &str, s: &[u8], e: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+    fn scan(
+        &self,
+        cf: &str,
+        s: &[u8],
+        e: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
         scan_maps(&self.maps, cf, s, e, false, f)
     }
 
@@ -96,7 +108,13 @@ impl Peekable for MemoryEngine {
         Ok(self.maps.read()[cf_index(cf)?].get(key).cloned())
     }
 
-    fn scan(&self, cf: &str, s: &[u8], e: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+    fn scan(
+        &self,
+        cf: &str,
+        s: &[u8],
+        e: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
         let maps = self.maps.read().clone();
         scan_maps(&maps, cf, s, e, false, f)
     }
@@ -115,14 +133,18 @@ impl Peekable for MemoryEngine {
 
 impl Engine for MemoryEngine {
     fn snapshot(&self) -> SnapshotRef {
-        Arc::new(MemorySnapshot { maps: self.maps.read().clone() })
+        Arc::new(MemorySnapshot {
+            maps: self.maps.read().clone(),
+        })
     }
 
     fn write(&self, batch: &WriteBatch, _sync: bool) -> Result<()> {
         // Validate first so a bad batch changes nothing.
         for op in batch.ops() {
             let cf = match op {
-                BatchOp::Put { cf, .. } | BatchOp::Delete { cf, .. } | BatchOp::DeleteRange { cf, .. } => cf,
+                BatchOp::Put { cf, .. }
+                | BatchOp::Delete { cf, .. }
+                | BatchOp::DeleteRange { cf, .. } => cf,
             };
             cf_index(cf)?;
         }
@@ -138,8 +160,10 @@ impl Engine for MemoryEngine {
                 }
                 BatchOp::DeleteRange { cf, start, end } => {
                     let map = &mut maps[cf_index(cf)?];
-                    let doomed: Vec<Vec<u8>> =
-                        map.range(bounds(start, end)).map(|(k, _)| k.clone()).collect();
+                    let doomed: Vec<Vec<u8>> = map
+                        .range(bounds(start, end))
+                        .map(|(k, _)| k.clone())
+                        .collect();
                     for k in doomed {
                         map.remove(&k);
                     }
@@ -151,6 +175,9 @@ impl Engine for MemoryEngine {
 
     fn used_size(&self) -> u64 {
         let maps = self.maps.read();
-        maps.iter().flat_map(|m| m.iter()).map(|(k, v)| (k.len() + v.len()) as u64).sum()
+        maps.iter()
+            .flat_map(|m| m.iter())
+            .map(|(k, v)| (k.len() + v.len()) as u64)
+            .sum()
     }
 }

@@ -81,9 +81,20 @@ pub trait Engine: Peekable + 'static {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BatchOp {
-    Put { cf: &'static str, key: Vec<u8>, value: Vec<u8> },
-    Delete { cf: &'static str, key: Vec<u8> },
-    DeleteRange { cf: &'static str, start: Vec<u8>, end: Vec<u8> },
+    Put {
+        cf: &'static str,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    Delete {
+        cf: &'static str,
+        key: Vec<u8>,
+    },
+    DeleteRange {
+        cf: &'static str,
+        start: Vec<u8>,
+        end: Vec<u8>,
+    },
 }
 
 /// Writes applied atomically, in order.

@@ -8,9 +8,7 @@ use std::mem::ManuallyDrop;
 use std::path::Path;
 use std::sync::Arc;
 
-use rocksdb::{
-    ColumnFamilyDescriptor, DB, IteratorMode, Options, ReadOptions, WriteOptions,
-};
+use rocksdb::{ColumnFamilyDescriptor, DB, IteratorMode, Options, ReadOptions, WriteOptions};
 
 use super::{ALL_CFS, BatchOp, Engine, Peekable, Snapshot, SnapshotRef, WriteBatch};
 use crate::{Error, Result};
@@ -48,7 +46,8 @@ impl RocksEngine {
 }
 
 fn cf_handle<'a>(db: &'a DB, name: &str) -> Result<&'a rocksdb::ColumnFamily> {
-    db.cf_handle(name).ok_or_else(|| Error::Engine(format!("unknown column family {name}")))
+    db.cf_handle(name)
+        .ok_or_else(|| Error::Engine(format!("unknown column family {name}")))
 }
 
 fn read_opts(start: &[u8], end: &[u8]) -> ReadOptions {
@@ -79,11 +78,21 @@ impl Peekable for RocksEngine {
         Ok(self.db.get_cf(self.cf(cf)?, key)?)
     }
 
-    fn scan(&self, cf: &str, s: &[u8], e: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+    fn scan(
+        &self,
+        cf: &str,
+        s: &[u8],
+        e: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
         if !e.is_empty() && s >= e {
             return Ok(());
         }
-        iterate(self.db.iterator_cf_opt(self.cf(cf)?, read_opts(s, e), IteratorMode::Start), f)
+        iterate(
+            self.db
+                .iterator_cf_opt(self.cf(cf)?, read_opts(s, e), IteratorMode::Start),
+            f,
+        )
     }
 
     fn scan_reverse(
@@ -96,7 +105,11 @@ impl Peekable for RocksEngine {
         if !e.is_empty() && s >= e {
             return Ok(());
         }
-        iterate(self.db.iterator_cf_opt(self.cf(cf)?, read_opts(s, e), IteratorMode::End), f)
+        iterate(
+            self.db
+                .iterator_cf_opt(self.cf(cf)?, read_opts(s, e), IteratorMode::End),
+            f,
+        )
     }
 }
 
@@ -107,7 +120,10 @@ impl Engine for RocksEngine {
         // for as long as the `RocksSnapshot` exists; `Drop` releases the
         // snapshot before the `Arc` can drop the database.
         let snap: rocksdb::Snapshot<'static> = unsafe { std::mem::transmute(snap) };
-        Arc::new(RocksSnapshot { snap: ManuallyDrop::new(snap), db: self.db.clone() })
+        Arc::new(RocksSnapshot {
+            snap: ManuallyDrop::new(snap),
+            db: self.db.clone(),
+        })
     }
 
     fn write(&self, batch: &WriteBatch, sync: bool) -> Result<()> {
@@ -132,7 +148,10 @@ impl Engine for RocksEngine {
             .iter()
             .filter_map(|cf| {
                 let handle = self.db.cf_handle(cf)?;
-                self.db.property_int_value_cf(handle, "rocksdb.total-sst-files-size").ok().flatten()
+                self.db
+                    .property_int_value_cf(handle, "rocksdb.total-sst-files-size")
+                    .ok()
+                    .flatten()
             })
             .sum()
     }
@@ -155,12 +174,22 @@ impl Peekable for RocksSnapshot {
         Ok(self.snap.get_cf(cf_handle(&self.db, cf)?, key)?)
     }
 
-    fn scan(&self, cf: &str, s: &[u8], e: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+    fn scan(
+        &self,
+        cf: &str,
+        s: &[u8],
+        e: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
         if !e.is_empty() && s >= e {
             return Ok(());
         }
         let cf = cf_handle(&self.db, cf)?;
-        iterate(self.snap.iterator_cf_opt(cf, read_opts(s, e), IteratorMode::Start), f)
+        iterate(
+            self.snap
+                .iterator_cf_opt(cf, read_opts(s, e), IteratorMode::Start),
+            f,
+        )
     }
 
     fn scan_reverse(
@@ -174,9 +203,12 @@ impl Peekable for RocksSnapshot {
             return Ok(());
         }
         let cf = cf_handle(&self.db, cf)?;
-        iterate(self.snap.iterator_cf_opt(cf, read_opts(s, e), IteratorMode::End), f)
+        iterate(
+            self.snap
+                .iterator_cf_opt(cf, read_opts(s, e), IteratorMode::End),
+            f,
+        )
     }
 }
 
 impl Snapshot for RocksSnapshot {}
-

@@ -31,7 +31,10 @@ use crate::{Error, Result, keys};
 /// What applying a batch of entries asks the store to do afterwards.
 pub enum ApplyResult {
     /// The region split; `right` is the new region, to be created here.
-    Split { right: metapb::Region, was_leader: bool },
+    Split {
+        right: metapb::Region,
+        was_leader: bool,
+    },
     /// Membership changed; `removed_self` means this peer must go.
     ConfChanged { removed_self: bool },
 }
@@ -108,7 +111,11 @@ impl Peer {
         let cmd = match RaftCmdRequest::decode(&entry.data[..]) {
             Ok(cmd) => cmd,
             Err(e) => {
-                tracing::error!(region_id = self.region_id(), index = entry.index, "bad command: {e}");
+                tracing::error!(
+                    region_id = self.region_id(),
+                    index = entry.index,
+                    "bad command: {e}"
+                );
                 return Err(e.into());
             }
         };
@@ -147,7 +154,10 @@ impl Peer {
                     ctx.wb.delete_range(cf, keys::data_key(&req.key), end);
                 }
                 Err(_) => {
-                    return Err(Error::InvalidArgument(format!("unknown cmd type {}", req.cmd_type)));
+                    return Err(Error::InvalidArgument(format!(
+                        "unknown cmd type {}",
+                        req.cmd_type
+                    )));
                 }
             }
         }
@@ -158,4 +168,3 @@ impl Peer {
         Ok(())
     }
 }
-

@@ -29,15 +29,31 @@ pub async fn ensure_store_id(engine: &EngineRef, pd: &PdClient) -> Result<u64> {
     }
     let store_id = pd.alloc_id().await?;
     let mut wb = WriteBatch::default();
-    wb.put(CF_RAFT, keys::STORE_IDENT_KEY.to_vec(), StoreIdent { cluster_id: 0, store_id }.encode_to_vec());
+    wb.put(
+        CF_RAFT,
+        keys::STORE_IDENT_KEY.to_vec(),
+        StoreIdent {
+            cluster_id: 0,
+            store_id,
+        }
+        .encode_to_vec(),
+    );
     engine.write(&wb, true)?;
     Ok(store_id)
 }
 
 /// Bootstraps the cluster with a first region on this store if nobody has.
-pub async fn bootstrap_cluster(engine: &EngineRef, pd: &PdClient, store: &metapb::Store) -> Result<()> {
+pub async fn bootstrap_cluster(
+    engine: &EngineRef,
+    pd: &PdClient,
+    store: &metapb::Store,
+) -> Result<()> {
     let prepared = match engine.get(CF_RAFT, keys::PREPARE_BOOTSTRAP_KEY)? {
-        Some(v) => Some(RegionLocalState::decode(v.as_slice())?.region.unwrap_or_default()),
+        Some(v) => Some(
+            RegionLocalState::decode(v.as_slice())?
+                .region
+                .unwrap_or_default(),
+        ),
         None => None,
     };
     if pd.is_bootstrapped().await? {
@@ -55,12 +71,26 @@ pub async fn bootstrap_cluster(engine: &EngineRef, pd: &PdClient, store: &metapb
                 id: region_id,
                 start_key: vec![],
                 end_key: vec![],
-                region_epoch: Some(metapb::RegionEpoch { conf_ver: 1, version: 1 }),
-                peers: vec![metapb::Peer { id: peer_id, store_id: store.id, role: 0 }],
+                region_epoch: Some(metapb::RegionEpoch {
+                    conf_ver: 1,
+                    version: 1,
+                }),
+                peers: vec![metapb::Peer {
+                    id: peer_id,
+                    store_id: store.id,
+                    role: 0,
+                }],
             };
             let mut wb = WriteBatch::default();
-            let marker = RegionLocalState { state: PeerState::Normal as i32, region: Some(region.clone()) };
-            wb.put(CF_RAFT, keys::PREPARE_BOOTSTRAP_KEY.to_vec(), marker.encode_to_vec());
+            let marker = RegionLocalState {
+                state: PeerState::Normal as i32,
+                region: Some(region.clone()),
+            };
+            wb.put(
+                CF_RAFT,
+                keys::PREPARE_BOOTSTRAP_KEY.to_vec(),
+                marker.encode_to_vec(),
+            );
             PeerStorage::write_initial_state(&mut wb, &region);
             engine.write(&wb, true)?;
             region
@@ -68,7 +98,11 @@ pub async fn bootstrap_cluster(engine: &EngineRef, pd: &PdClient, store: &metapb
     };
     match pd.bootstrap(store.clone(), region.clone()).await {
         Ok(()) => {
-            tracing::info!(store_id = store.id, region_id = region.id, "bootstrapped the cluster");
+            tracing::info!(
+                store_id = store.id,
+                region_id = region.id,
+                "bootstrapped the cluster"
+            );
             let mut wb = WriteBatch::default();
             wb.delete(CF_RAFT, keys::PREPARE_BOOTSTRAP_KEY.to_vec());
             engine.write(&wb, true)?;
@@ -87,7 +121,10 @@ async fn finish_or_erase(engine: &EngineRef, pd: &PdClient, region: &metapb::Reg
     };
     let mut wb = WriteBatch::default();
     if !ours {
-        tracing::info!(region_id = region.id, "another store bootstrapped the cluster; erasing prepared region");
+        tracing::info!(
+            region_id = region.id,
+            "another store bootstrapped the cluster; erasing prepared region"
+        );
         clear_raft_state(&mut wb, region);
     }
     wb.delete(CF_RAFT, keys::PREPARE_BOOTSTRAP_KEY.to_vec());

@@ -24,7 +24,11 @@ pub struct RequestContext {
 impl From<Option<proto::kvrpcpb::Context>> for RequestContext {
     fn from(ctx: Option<proto::kvrpcpb::Context>) -> Self {
         let ctx = ctx.unwrap_or_default();
-        RequestContext { region_id: ctx.region_id, region_epoch: ctx.region_epoch, peer: ctx.peer }
+        RequestContext {
+            region_id: ctx.region_id,
+            region_epoch: ctx.region_epoch,
+            peer: ctx.peer,
+        }
     }
 }
 
@@ -56,8 +60,15 @@ pub struct PeerStatus {
 pub enum StoreMsg {
     /// A raft message from another store.
     Raft(Box<RaftMessage>),
-    Read { ctx: RequestContext, cb: ReadCallback },
-    Write { ctx: RequestContext, requests: Vec<Request>, cb: WriteCallback },
+    Read {
+        ctx: RequestContext,
+        cb: ReadCallback,
+    },
+    Write {
+        ctx: RequestContext,
+        requests: Vec<Request>,
+        cb: WriteCallback,
+    },
     /// The split checker measured a region.
     SplitCheckResult {
         region_id: u64,
@@ -76,8 +87,15 @@ pub enum StoreMsg {
     },
     /// An operator step from PD for a region this store leads.
     PdOperator(Box<RegionHeartbeatResponse>),
-    SnapshotStatus { region_id: u64, to_peer_id: u64, ok: bool },
-    Unreachable { region_id: u64, to_peer_id: u64 },
+    SnapshotStatus {
+        region_id: u64,
+        to_peer_id: u64,
+        ok: bool,
+    },
+    Unreachable {
+        region_id: u64,
+        to_peer_id: u64,
+    },
     /// Status of every peer on this store.
     Status(oneshot::Sender<Vec<PeerStatus>>),
     Shutdown,

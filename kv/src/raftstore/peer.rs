@@ -116,7 +116,11 @@ impl Peer {
             .iter()
             .find(|p| p.id == peer_id)
             .cloned()
-            .unwrap_or(metapb::Peer { id: peer_id, store_id, role: PeerRole::Voter as i32 });
+            .unwrap_or(metapb::Peer {
+                id: peer_id,
+                store_id,
+                role: PeerRole::Voter as i32,
+            });
         let raft = RawNode::new(&raft_cfg, storage, &raft_logger())?;
         Ok(Peer {
             store_id,
@@ -193,7 +197,10 @@ impl Peer {
     }
 
     pub fn not_leader(&self) -> Error {
-        Error::NotLeader { region_id: self.region_id(), leader: self.leader() }
+        Error::NotLeader {
+            region_id: self.region_id(),
+            leader: self.leader(),
+        }
     }
 
     pub fn status(&self) -> PeerStatus {
@@ -249,7 +256,7 @@ impl Peer {
     fn header(&self) -> RaftRequestHeader {
         RaftRequestHeader {
             region_id: self.region_id(),
-            peer: Some(self.peer.clone()),
+            peer: Some(self.peer),
             region_epoch: Some(self.epoch()),
         }
     }
@@ -281,7 +288,12 @@ impl Peer {
     }
 
     /// Proposes client writes after checking the request and its keys.
-    pub fn propose_write(&mut self, ctx: &RequestContext, requests: Vec<Request>, cb: WriteCallback) {
+    pub fn propose_write(
+        &mut self,
+        ctx: &RequestContext,
+        requests: Vec<Request>,
+        cb: WriteCallback,
+    ) {
         let checked = self.check_request(ctx).and_then(|()| {
             requests.iter().try_for_each(|r| {
                 self.check_key(&r.key)?;
@@ -298,7 +310,11 @@ impl Peer {
             let _ = cb.send(Err(e));
             return;
         }
-        let cmd = RaftCmdRequest { header: Some(self.header()), requests, admin_request: None };
+        let cmd = RaftCmdRequest {
+            header: Some(self.header()),
+            requests,
+            admin_request: None,
+        };
         let mut cb = Some(cb);
         if let Err(e) = self.propose_inner(cmd, &mut cb)
             && let Some(cb) = cb
@@ -352,7 +368,12 @@ impl Peer {
 
     /// The `metapb::Peer` for a raft id: from the region, else from the cache.
     pub fn find_peer(&self, id: u64) -> Option<metapb::Peer> {
-        self.region().peers.iter().find(|p| p.id == id).cloned().or_else(|| self.peer_cache.get(&id).cloned())
+        self.region()
+            .peers
+            .iter()
+            .find(|p| p.id == id)
+            .cloned()
+            .or_else(|| self.peer_cache.get(&id).cloned())
     }
 
     pub fn lease_valid(&self, now: Instant) -> bool {
@@ -388,7 +409,11 @@ impl Peer {
     }
 
     /// Peers the leader has not heard from for `max_down`.
-    pub fn down_peers(&self, now: Instant, max_down: std::time::Duration) -> Vec<(metapb::Peer, u64)> {
+    pub fn down_peers(
+        &self,
+        now: Instant,
+        max_down: std::time::Duration,
+    ) -> Vec<(metapb::Peer, u64)> {
         self.region()
             .peers
             .iter()
@@ -396,7 +421,7 @@ impl Peer {
             .filter_map(|p| {
                 let last = self.peer_heartbeats.get(&p.id)?;
                 let silent = now.saturating_duration_since(*last);
-                (silent >= max_down).then(|| (p.clone(), silent.as_secs()))
+                (silent >= max_down).then_some((*p, silent.as_secs()))
             })
             .collect()
     }
@@ -424,9 +449,10 @@ impl Peer {
 /// `Error` is not `Clone` (it wraps foreign errors); region errors are.
 pub fn clone_err(e: &Error) -> Error {
     match e {
-        Error::NotLeader { region_id, leader } => {
-            Error::NotLeader { region_id: *region_id, leader: leader.clone() }
-        }
+        Error::NotLeader { region_id, leader } => Error::NotLeader {
+            region_id: *region_id,
+            leader: *leader,
+        },
         Error::EpochNotMatch(r) => Error::EpochNotMatch(r.clone()),
         Error::RegionNotFound(id) => Error::RegionNotFound(*id),
         Error::StaleCommand => Error::StaleCommand,

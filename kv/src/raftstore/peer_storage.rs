@@ -21,13 +21,13 @@
 //! [`RAFT_INIT_LOG_INDEX`]/[`RAFT_INIT_LOG_TERM`], as in TiKV, so a peer that
 //! joins later always needs a snapshot first: there is no entry 1 to replay.
 
-use protobuf::Message as PbMessage;
 use prost::Message as _;
 use proto::metapb::{self, PeerRole};
 use proto::raft_serverpb::{
     CfData, PeerState, RaftApplyState, RaftLocalState, RaftTruncatedState, RegionLocalState,
     SnapshotData,
 };
+use protobuf::Message as PbMessage;
 use raft::eraftpb::{ConfState, Entry, HardState, Snapshot};
 use raft::{GetEntriesContext, RaftState, StorageError};
 
@@ -123,8 +123,16 @@ impl PeerStorage {
             hard_state: hs.write_to_bytes().expect("encode hard state"),
             last_index: RAFT_INIT_LOG_INDEX,
         };
-        wb.put(CF_RAFT, keys::raft_state_key(region.id), raft_state.encode_to_vec());
-        wb.put(CF_RAFT, keys::apply_state_key(region.id), initial_apply_state(region).encode_to_vec());
+        wb.put(
+            CF_RAFT,
+            keys::raft_state_key(region.id),
+            raft_state.encode_to_vec(),
+        );
+        wb.put(
+            CF_RAFT,
+            keys::apply_state_key(region.id),
+            initial_apply_state(region).encode_to_vec(),
+        );
         write_region_state(wb, region, PeerState::Normal);
     }
 
@@ -147,7 +155,10 @@ impl PeerStorage {
         if idx == self.truncated_index {
             return Ok(self.truncated_term);
         }
-        match self.engine.get(CF_RAFT, &keys::raft_log_key(self.region.id, idx))? {
+        match self
+            .engine
+            .get(CF_RAFT, &keys::raft_log_key(self.region.id, idx))?
+        {
             Some(v) => Ok(Entry::parse_from_bytes(&v)?.term),
             None if idx == RAFT_INIT_LOG_INDEX && self.last_index == RAFT_INIT_LOG_INDEX => {
                 Ok(RAFT_INIT_LOG_TERM)
@@ -165,7 +176,11 @@ impl PeerStorage {
         let Some(last) = entries.last() else { return };
         let region_id = self.region.id;
         for e in entries {
-            wb.put(CF_RAFT, keys::raft_log_key(region_id, e.index), e.write_to_bytes().expect("encode entry"));
+            wb.put(
+                CF_RAFT,
+                keys::raft_log_key(region_id, e.index),
+                e.write_to_bytes().expect("encode entry"),
+            );
         }
         if last.index < self.last_index {
             wb.delete_range(
@@ -186,7 +201,11 @@ impl PeerStorage {
     }
 
     pub fn write_raft_state(&self, wb: &mut WriteBatch) {
-        wb.put(CF_RAFT, keys::raft_state_key(self.region.id), self.raft_local_state().encode_to_vec());
+        wb.put(
+            CF_RAFT,
+            keys::raft_state_key(self.region.id),
+            self.raft_local_state().encode_to_vec(),
+        );
     }
 
     pub fn apply_state(&self) -> RaftApplyState {
@@ -196,19 +215,27 @@ impl PeerStorage {
                 index: self.truncated_index,
                 term: self.truncated_term,
             }),
-            conf_state: conf_state_from_region(&self.region).write_to_bytes().expect("encode"),
+            conf_state: conf_state_from_region(&self.region)
+                .write_to_bytes()
+                .expect("encode"),
         }
     }
 
     pub fn write_apply_state(&self, wb: &mut WriteBatch) {
-        wb.put(CF_RAFT, keys::apply_state_key(self.region.id), self.apply_state().encode_to_vec());
+        wb.put(
+            CF_RAFT,
+            keys::apply_state_key(self.region.id),
+            self.apply_state().encode_to_vec(),
+        );
     }
 
     /// Builds a snapshot of the region at the applied index.
     pub fn generate_snapshot(&self) -> Result<Snapshot> {
         let data = region_snapshot_data(self.engine.as_ref(), &self.region)?;
-        let mut snap = Snapshot::default();
-        snap.data = data.encode_to_vec().into();
+        let mut snap = Snapshot {
+            data: data.encode_to_vec().into(),
+            ..Default::default()
+        };
         let meta = snap.mut_metadata();
         meta.index = self.applied_index;
         meta.term = self.applied_term;
@@ -218,7 +245,11 @@ impl PeerStorage {
 
     /// Installs a received snapshot: replaces the region's data and states in
     /// `wb` and the in-memory state. Returns the region it describes.
-    pub fn apply_snapshot(&mut self, snap: &Snapshot, wb: &mut WriteBatch) -> Result<metapb::Region> {
+    pub fn apply_snapshot(
+        &mut self,
+        snap: &Snapshot,
+        wb: &mut WriteBatch,
+    ) -> Result<metapb::Region> {
         let data = SnapshotData::decode(&snap.data[..])?;
         let region = data.region.clone().unwrap_or_default();
         let meta = snap.get_metadata();
@@ -288,8 +319,15 @@ fn initial_apply_state(_region: &metapb::Region) -> RaftApplyState {
 }
 
 pub fn write_region_state(wb: &mut WriteBatch, region: &metapb::Region, state: PeerState) {
-    let st = RegionLocalState { state: state as i32, region: Some(region.clone()) };
-    wb.put(CF_RAFT, keys::region_state_key(region.id), st.encode_to_vec());
+    let st = RegionLocalState {
+        state: state as i32,
+        region: Some(region.clone()),
+    };
+    wb.put(
+        CF_RAFT,
+        keys::region_state_key(region.id),
+        st.encode_to_vec(),
+    );
 }
 
 /// Deletes every data key of the region's range, in all data CFs.
@@ -311,12 +349,18 @@ pub fn clear_raft_state(wb: &mut WriteBatch, region: &metapb::Region) {
 }
 
 /// Reads every key of the region's range in the data CFs.
-pub fn region_snapshot_data(reader: &dyn Peekable, region: &metapb::Region) -> Result<SnapshotData> {
+pub fn region_snapshot_data(
+    reader: &dyn Peekable,
+    region: &metapb::Region,
+) -> Result<SnapshotData> {
     let start = keys::data_key(&region.start_key);
     let end = keys::data_end_key(&region.end_key);
     let mut data = Vec::new();
     for cf in DATA_CFS {
-        let mut cf_data = CfData { cf: cf.to_string(), ..Default::default() };
+        let mut cf_data = CfData {
+            cf: cf.to_string(),
+            ..Default::default()
+        };
         reader.scan(cf, &start, &end, &mut |k, v| {
             cf_data.keys.push(k.to_vec());
             cf_data.values.push(v.to_vec());
@@ -324,7 +368,10 @@ pub fn region_snapshot_data(reader: &dyn Peekable, region: &metapb::Region) -> R
         })?;
         data.push(cf_data);
     }
-    Ok(SnapshotData { region: Some(region.clone()), data })
+    Ok(SnapshotData {
+        region: Some(region.clone()),
+        data,
+    })
 }
 
 impl raft::Storage for PeerStorage {
@@ -355,16 +402,21 @@ impl raft::Storage for PeerStorage {
         let end = keys::raft_log_key(self.region.id, high);
         let mut decode_err = None;
         self.engine
-            .scan(CF_RAFT, &start, &end, &mut |_, v| match Entry::parse_from_bytes(v) {
-                Ok(e) => {
-                    entries.push(e);
-                    true
-                }
-                Err(e) => {
-                    decode_err = Some(e);
-                    false
-                }
-            })
+            .scan(
+                CF_RAFT,
+                &start,
+                &end,
+                &mut |_, v| match Entry::parse_from_bytes(v) {
+                    Ok(e) => {
+                        entries.push(e);
+                        true
+                    }
+                    Err(e) => {
+                        decode_err = Some(e);
+                        false
+                    }
+                },
+            )
             .map_err(raft_err)?;
         if let Some(e) = decode_err {
             return Err(raft_err(e.into()));
@@ -399,7 +451,9 @@ impl raft::Storage for PeerStorage {
 
     fn snapshot(&self, request_index: u64, _to: u64) -> raft::Result<Snapshot> {
         if !self.is_initialized() || self.applied_index < request_index {
-            return Err(raft::Error::Store(StorageError::SnapshotTemporarilyUnavailable));
+            return Err(raft::Error::Store(
+                StorageError::SnapshotTemporarilyUnavailable,
+            ));
         }
         self.generate_snapshot().map_err(raft_err)
     }
@@ -417,14 +471,26 @@ mod tests {
     fn region() -> metapb::Region {
         metapb::Region {
             id: 1,
-            peers: vec![metapb::Peer { id: 2, store_id: 1, role: 0 }],
-            region_epoch: Some(metapb::RegionEpoch { conf_ver: 1, version: 1 }),
+            peers: vec![metapb::Peer {
+                id: 2,
+                store_id: 1,
+                role: 0,
+            }],
+            region_epoch: Some(metapb::RegionEpoch {
+                conf_ver: 1,
+                version: 1,
+            }),
             ..Default::default()
         }
     }
 
     fn entry(index: u64, term: u64) -> Entry {
-        Entry { index, term, data: vec![index as u8].into(), ..Default::default() }
+        Entry {
+            index,
+            term,
+            data: vec![index as u8].into(),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -448,9 +514,19 @@ mod tests {
         s.write_raft_state(&mut wb);
         engine.write(&wb, true).unwrap();
         assert_eq!(s.last_index().unwrap(), 7);
-        let got = s.entries(6, 8, None, GetEntriesContext::empty(false)).unwrap();
-        assert_eq!(got.iter().map(|e| (e.index, e.term)).collect::<Vec<_>>(), vec![(6, 6), (7, 7)]);
-        assert!(engine.get(CF_RAFT, &keys::raft_log_key(1, 8)).unwrap().is_none());
+        let got = s
+            .entries(6, 8, None, GetEntriesContext::empty(false))
+            .unwrap();
+        assert_eq!(
+            got.iter().map(|e| (e.index, e.term)).collect::<Vec<_>>(),
+            vec![(6, 6), (7, 7)]
+        );
+        assert!(
+            engine
+                .get(CF_RAFT, &keys::raft_log_key(1, 8))
+                .unwrap()
+                .is_none()
+        );
 
         let reloaded = PeerStorage::load(engine.clone(), region()).unwrap();
         assert_eq!((reloaded.last_index, reloaded.last_term), (7, 7));
@@ -460,8 +536,14 @@ mod tests {
         s.compact_to(6, 6, &mut wb);
         engine.write(&wb, true).unwrap();
         assert_eq!(s.first_index().unwrap(), 7);
-        assert!(matches!(s.term(5), Err(raft::Error::Store(StorageError::Compacted))));
-        assert!(s.entries(6, 8, None, GetEntriesContext::empty(false)).is_err());
+        assert!(matches!(
+            s.term(5),
+            Err(raft::Error::Store(StorageError::Compacted))
+        ));
+        assert!(
+            s.entries(6, 8, None, GetEntriesContext::empty(false))
+                .is_err()
+        );
     }
 
     #[test]
@@ -469,7 +551,11 @@ mod tests {
         let engine: EngineRef = Arc::new(MemoryEngine::new());
         let mut wb = WriteBatch::default();
         PeerStorage::write_initial_state(&mut wb, &region());
-        wb.put(crate::engine::CF_DEFAULT, keys::data_key(b"a"), b"1".to_vec());
+        wb.put(
+            crate::engine::CF_DEFAULT,
+            keys::data_key(b"a"),
+            b"1".to_vec(),
+        );
         engine.write(&wb, true).unwrap();
         let s = PeerStorage::load(engine.clone(), region()).unwrap();
         let snap = s.snapshot(0, 2).unwrap();
@@ -477,16 +563,33 @@ mod tests {
 
         let other: EngineRef = Arc::new(MemoryEngine::new());
         let mut wb = WriteBatch::default();
-        wb.put(crate::engine::CF_DEFAULT, keys::data_key(b"stale"), b"x".to_vec());
+        wb.put(
+            crate::engine::CF_DEFAULT,
+            keys::data_key(b"stale"),
+            b"x".to_vec(),
+        );
         other.write(&wb, true).unwrap();
-        let bare = metapb::Region { id: 1, ..Default::default() };
+        let bare = metapb::Region {
+            id: 1,
+            ..Default::default()
+        };
         let mut t = PeerStorage::load(other.clone(), bare).unwrap();
         let mut wb = WriteBatch::default();
         let r = t.apply_snapshot(&snap, &mut wb).unwrap();
         other.write(&wb, true).unwrap();
         assert_eq!(r.peers.len(), 1);
-        assert_eq!(other.get(crate::engine::CF_DEFAULT, &keys::data_key(b"a")).unwrap(), Some(b"1".to_vec()));
-        assert_eq!(other.get(crate::engine::CF_DEFAULT, &keys::data_key(b"stale")).unwrap(), None);
+        assert_eq!(
+            other
+                .get(crate::engine::CF_DEFAULT, &keys::data_key(b"a"))
+                .unwrap(),
+            Some(b"1".to_vec())
+        );
+        assert_eq!(
+            other
+                .get(crate::engine::CF_DEFAULT, &keys::data_key(b"stale"))
+                .unwrap(),
+            None
+        );
         assert_eq!((t.first_index().unwrap(), t.last_index().unwrap()), (6, 5));
     }
 }

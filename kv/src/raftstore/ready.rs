@@ -15,16 +15,16 @@
 
 use std::time::Instant;
 
-use protobuf::Message as _;
 use proto::raft_serverpb::RaftMessage;
+use protobuf::Message as _;
 use raft::{Ready, StateRole};
 
 use super::apply::{ApplyContext, ApplyResult};
 use super::peer::Peer;
 use super::store::Store;
 use super::worker::PdTask;
-use crate::engine::WriteBatch;
 use crate::Result;
+use crate::engine::WriteBatch;
 
 impl Store {
     pub(super) fn handle_readies(&mut self) -> Result<()> {
@@ -43,10 +43,16 @@ impl Store {
             let mut state_changed = false;
             if !rd.snapshot().is_empty() {
                 let old = peer.region().clone();
-                let region = peer.storage_mut().apply_snapshot(rd.snapshot(), &mut raft_wb)?;
-                tracing::info!(region_id = *id, index = rd.snapshot().get_metadata().index, "applying snapshot");
+                let region = peer
+                    .storage_mut()
+                    .apply_snapshot(rd.snapshot(), &mut raft_wb)?;
+                tracing::info!(
+                    region_id = *id,
+                    index = rd.snapshot().get_metadata().index,
+                    "applying snapshot"
+                );
                 if let Some(me) = region.peers.iter().find(|p| p.id == peer.peer_id()) {
-                    peer.peer = me.clone();
+                    peer.peer = *me;
                 }
                 range_changes.push((old, region));
                 state_changed = true;
@@ -83,7 +89,12 @@ impl Store {
                             peer.peer_heartbeats.insert(p.id, now);
                         }
                         became_leader.push(id);
-                        tracing::info!(region_id = id, peer_id = peer.peer_id(), term = peer.term(), "became leader");
+                        tracing::info!(
+                            region_id = id,
+                            peer_id = peer.peer_id(),
+                            term = peer.term(),
+                            "became leader"
+                        );
                     }
                     _ => peer.on_lost_leadership(),
                 }
@@ -140,7 +151,12 @@ impl Store {
                 if self.peers.contains_key(&right.id) {
                     return Ok(());
                 }
-                let Some(me) = right.peers.iter().find(|p| p.store_id == self.store_id).cloned() else {
+                let Some(me) = right
+                    .peers
+                    .iter()
+                    .find(|p| p.store_id == self.store_id)
+                    .cloned()
+                else {
                     return Ok(());
                 };
                 let mut peer = super::peer::Peer::new(
@@ -175,14 +191,22 @@ impl Store {
     }
 }
 
-fn send_messages(peer: &Peer, msgs: Vec<raft::eraftpb::Message>, transport: &dyn crate::transport::Transport) {
+fn send_messages(
+    peer: &Peer,
+    msgs: Vec<raft::eraftpb::Message>,
+    transport: &dyn crate::transport::Transport,
+) {
     if msgs.is_empty() {
         return;
     }
     let region = peer.region();
     for m in msgs {
         let Some(to_peer) = peer.find_peer(m.to) else {
-            tracing::debug!(region_id = region.id, to = m.to, "message to unknown peer dropped");
+            tracing::debug!(
+                region_id = region.id,
+                to = m.to,
+                "message to unknown peer dropped"
+            );
             continue;
         };
         let is_snapshot = m.get_msg_type() == raft::eraftpb::MessageType::MsgSnapshot;
@@ -195,7 +219,7 @@ fn send_messages(peer: &Peer, msgs: Vec<raft::eraftpb::Message>, transport: &dyn
         };
         let msg = RaftMessage {
             region_id: region.id,
-            from_peer: Some(peer.peer.clone()),
+            from_peer: Some(peer.peer),
             to_peer: Some(to_peer),
             region_epoch: region.region_epoch,
             message,

@@ -23,9 +23,9 @@ use std::time::Instant;
 
 use crossbeam::channel::{Receiver, RecvTimeoutError, Sender};
 use prost::Message as _;
-use protobuf::Message as _;
 use proto::metapb;
 use proto::raft_serverpb::{PeerState, RaftMessage, RegionLocalState};
+use protobuf::Message as _;
 use raft::eraftpb::MessageType;
 
 use super::config::Config;
@@ -137,7 +137,12 @@ impl Store {
                 continue;
             }
             let region = state.region.unwrap_or_default();
-            let Some(me) = region.peers.iter().find(|p| p.store_id == self.store_id).cloned() else {
+            let Some(me) = region
+                .peers
+                .iter()
+                .find(|p| p.store_id == self.store_id)
+                .cloned()
+            else {
                 continue;
             };
             let mut peer = Peer::new(self.store_id, &self.cfg, self.engine.clone(), region, me.id)?;
@@ -155,13 +160,18 @@ impl Store {
             }
             self.insert_peer(peer);
         }
-        tracing::info!(store_id = self.store_id, regions = self.peers.len(), "store loaded its regions");
+        tracing::info!(
+            store_id = self.store_id,
+            regions = self.peers.len(),
+            "store loaded its regions"
+        );
         Ok(())
     }
 
     pub(super) fn insert_peer(&mut self, peer: Peer) {
         if peer.is_initialized() {
-            self.region_ranges.insert(keys::data_end_key(&peer.region().end_key), peer.region_id());
+            self.region_ranges
+                .insert(keys::data_end_key(&peer.region().end_key), peer.region_id());
         }
         self.peers.insert(peer.region_id(), peer);
     }
@@ -176,14 +186,19 @@ impl Store {
                 self.region_ranges.remove(&key);
             }
         }
-        self.region_ranges.insert(keys::data_end_key(&new.end_key), new.id);
+        self.region_ranges
+            .insert(keys::data_end_key(&new.end_key), new.id);
     }
 
     /// An initialized region other than `except` overlapping `[start, end)`.
     pub(super) fn find_overlap(&self, start: &[u8], end: &[u8], except: u64) -> Option<u64> {
         let start = keys::data_key(start);
         let end = keys::data_end_key(end);
-        for (_, id) in self.region_ranges.range(keys::data_key(b"")..).filter(|(e, _)| **e > start) {
+        for (_, id) in self
+            .region_ranges
+            .range(keys::data_key(b"")..)
+            .filter(|(e, _)| **e > start)
+        {
             if *id == except {
                 continue;
             }
@@ -267,12 +282,23 @@ impl Store {
                     let _ = cb.send(Err(Error::RegionNotFound(ctx.region_id)));
                 }
             },
-            StoreMsg::SplitCheckResult { region_id, epoch, size, keys, split_key } => {
-                self.on_split_check_result(region_id, epoch, size, keys, split_key)
-            }
-            StoreMsg::ProposeSplit { region_id, epoch, split_key, new_region_id, new_peer_ids } => {
+            StoreMsg::SplitCheckResult {
+                region_id,
+                epoch,
+                size,
+                keys,
+                split_key,
+            } => self.on_split_check_result(region_id, epoch, size, keys, split_key),
+            StoreMsg::ProposeSplit {
+                region_id,
+                epoch,
+                split_key,
+                new_region_id,
+                new_peer_ids,
+            } => {
                 if let Some(peer) = self.peers.get_mut(&region_id)
-                    && let Err(e) = peer.propose_split(epoch, split_key, new_region_id, new_peer_ids)
+                    && let Err(e) =
+                        peer.propose_split(epoch, split_key, new_region_id, new_peer_ids)
                 {
                     tracing::info!(region_id, "split not proposed: {e}");
                 }
@@ -284,13 +310,24 @@ impl Store {
                     tracing::debug!(region_id = resp.region_id, "operator step not taken: {e}");
                 }
             }
-            StoreMsg::SnapshotStatus { region_id, to_peer_id, ok } => {
+            StoreMsg::SnapshotStatus {
+                region_id,
+                to_peer_id,
+                ok,
+            } => {
                 if let Some(peer) = self.peers.get_mut(&region_id) {
-                    let status = if ok { raft::SnapshotStatus::Finish } else { raft::SnapshotStatus::Failure };
+                    let status = if ok {
+                        raft::SnapshotStatus::Finish
+                    } else {
+                        raft::SnapshotStatus::Failure
+                    };
                     peer.raft.report_snapshot(to_peer_id, status);
                 }
             }
-            StoreMsg::Unreachable { region_id, to_peer_id } => {
+            StoreMsg::Unreachable {
+                region_id,
+                to_peer_id,
+            } => {
                 if let Some(peer) = self.peers.get_mut(&region_id) {
                     peer.raft.report_unreachable(to_peer_id);
                 }
@@ -303,10 +340,13 @@ impl Store {
     }
 
     fn on_raft_message(&mut self, msg: RaftMessage) -> Result<()> {
-        let to = msg.to_peer.clone().unwrap_or_default();
-        let from = msg.from_peer.clone().unwrap_or_default();
+        let to = msg.to_peer.unwrap_or_default();
+        let from = msg.from_peer.unwrap_or_default();
         if to.store_id != self.store_id {
-            return Err(Error::StoreNotMatch { requested: to.store_id, actual: self.store_id });
+            return Err(Error::StoreNotMatch {
+                requested: to.store_id,
+                actual: self.store_id,
+            });
         }
         if msg.is_tombstone {
             return self.on_tombstone_message(&msg);
@@ -318,7 +358,12 @@ impl Store {
         {
             if to.id > peer.peer_id() {
                 // Our peer was removed and the region re-added one here.
-                tracing::info!(region_id, old = peer.peer_id(), new = to.id, "replacing stale peer");
+                tracing::info!(
+                    region_id,
+                    old = peer.peer_id(),
+                    new = to.id,
+                    "replacing stale peer"
+                );
                 self.destroy_peer(region_id, true)?;
             } else {
                 return Ok(());
@@ -342,7 +387,7 @@ impl Store {
         {
             let gc = RaftMessage {
                 region_id,
-                from_peer: Some(peer.peer.clone()),
+                from_peer: Some(peer.peer),
                 to_peer: Some(from),
                 region_epoch: Some(local_epoch),
                 is_tombstone: true,
@@ -359,7 +404,11 @@ impl Store {
 
     /// Creates an uninitialized peer for a message from a region's leader
     /// that this store does not know yet (a peer PD just added here).
-    fn maybe_create_peer(&mut self, msg: &RaftMessage, raft_msg: &raft::eraftpb::Message) -> Result<bool> {
+    fn maybe_create_peer(
+        &mut self,
+        msg: &RaftMessage,
+        raft_msg: &raft::eraftpb::Message,
+    ) -> Result<bool> {
         let from_leader = matches!(
             raft_msg.get_msg_type(),
             MessageType::MsgAppend | MessageType::MsgHeartbeat | MessageType::MsgSnapshot
@@ -369,9 +418,16 @@ impl Store {
         }
         let region_id = msg.region_id;
         let msg_epoch = msg.region_epoch.unwrap_or_default();
-        if let Some(v) = self.engine.get(CF_RAFT, &keys::region_state_key(region_id))? {
+        if let Some(v) = self
+            .engine
+            .get(CF_RAFT, &keys::region_state_key(region_id))?
+        {
             let state = RegionLocalState::decode(v.as_slice())?;
-            let local = state.region.as_ref().and_then(|r| r.region_epoch).unwrap_or_default();
+            let local = state
+                .region
+                .as_ref()
+                .and_then(|r| r.region_epoch)
+                .unwrap_or_default();
             let local_peer = state
                 .region
                 .as_ref()
@@ -384,15 +440,26 @@ impl Store {
                 return Ok(false);
             }
         }
-        if self.find_overlap(&msg.start_key, &msg.end_key, region_id).is_some() {
+        if self
+            .find_overlap(&msg.start_key, &msg.end_key, region_id)
+            .is_some()
+        {
             // This store has not applied the split that created the region
             // yet; the split will create the peer.
             return Ok(false);
         }
-        let to = msg.to_peer.clone().unwrap_or_default();
-        let region = metapb::Region { id: region_id, ..Default::default() };
+        let to = msg.to_peer.unwrap_or_default();
+        let region = metapb::Region {
+            id: region_id,
+            ..Default::default()
+        };
         let peer = Peer::new(self.store_id, &self.cfg, self.engine.clone(), region, to.id)?;
-        tracing::info!(store_id = self.store_id, region_id, peer_id = to.id, "created peer from message");
+        tracing::info!(
+            store_id = self.store_id,
+            region_id,
+            peer_id = to.id,
+            "created peer from message"
+        );
         self.insert_peer(peer);
         Ok(true)
     }
@@ -403,7 +470,11 @@ impl Store {
         let data = proto::raft_serverpb::SnapshotData::decode(&raft_msg.get_snapshot().data[..])?;
         let region = data.region.unwrap_or_default();
         if let Some(other) = self.find_overlap(&region.start_key, &region.end_key, msg.region_id) {
-            tracing::info!(region_id = msg.region_id, other, "snapshot overlaps another region; dropped");
+            tracing::info!(
+                region_id = msg.region_id,
+                other,
+                "snapshot overlaps another region; dropped"
+            );
             return Ok(false);
         }
         Ok(true)
@@ -411,11 +482,17 @@ impl Store {
 
     fn on_tombstone_message(&mut self, msg: &RaftMessage) -> Result<()> {
         let region_id = msg.region_id;
-        let Some(peer) = self.peers.get(&region_id) else { return Ok(()) };
+        let Some(peer) = self.peers.get(&region_id) else {
+            return Ok(());
+        };
         let to_id = msg.to_peer.as_ref().map_or(0, |p| p.id);
         let msg_epoch = msg.region_epoch.unwrap_or_default();
         if peer.peer_id() == to_id && peer.epoch().conf_ver < msg_epoch.conf_ver {
-            tracing::info!(region_id, peer_id = to_id, "peer was removed from its region; destroying");
+            tracing::info!(
+                region_id,
+                peer_id = to_id,
+                "peer was removed from its region; destroying"
+            );
             self.destroy_peer(region_id, false)?;
         }
         Ok(())
@@ -424,7 +501,9 @@ impl Store {
     /// Removes a peer and its raft state; its data too unless another peer
     /// of the same region (`replacing`) takes over the range at once.
     pub(super) fn destroy_peer(&mut self, region_id: u64, replacing: bool) -> Result<()> {
-        let Some(mut peer) = self.peers.remove(&region_id) else { return Ok(()) };
+        let Some(mut peer) = self.peers.remove(&region_id) else {
+            return Ok(());
+        };
         let region = peer.region().clone();
         if peer.is_initialized() {
             let key = keys::data_end_key(&region.end_key);
@@ -445,7 +524,12 @@ impl Store {
                 let _ = cb.send(Err(clone_err(&err)));
             }
         }
-        tracing::info!(store_id = self.store_id, region_id, peer_id = peer.peer_id(), "peer destroyed");
+        tracing::info!(
+            store_id = self.store_id,
+            region_id,
+            peer_id = peer.peer_id(),
+            "peer destroyed"
+        );
         Ok(())
     }
 
@@ -525,7 +609,9 @@ impl Store {
         keys: u64,
         split_key: Option<Vec<u8>>,
     ) {
-        let Some(peer) = self.peers.get_mut(&region_id) else { return };
+        let Some(peer) = self.peers.get_mut(&region_id) else {
+            return;
+        };
         peer.split_checking = false;
         if peer.epoch().version != epoch.version {
             return;
@@ -535,13 +621,18 @@ impl Store {
         if let Some(split_key) = split_key
             && peer.is_leader()
         {
-            let _ = self.pd_tasks.send(PdTask::AskSplit { region: peer.region().clone(), split_key });
+            let _ = self.pd_tasks.send(PdTask::AskSplit {
+                region: peer.region().clone(),
+                split_key,
+            });
         }
     }
 
     /// Reports a region this store leads to PD.
     pub(super) fn heartbeat_pd(&mut self, region_id: u64) {
-        let Some(peer) = self.peers.get_mut(&region_id) else { return };
+        let Some(peer) = self.peers.get_mut(&region_id) else {
+            return;
+        };
         if !peer.is_leader() || !peer.is_initialized() {
             return;
         }
@@ -561,4 +652,3 @@ impl Store {
         let _ = self.pd_tasks.send(PdTask::StoreHeartbeat(stats));
     }
 }
-

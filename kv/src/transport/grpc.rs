@@ -21,9 +21,9 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use pd::PdClient;
-use protobuf::Message as _;
 use proto::raft_serverpb::raft_transport_client::RaftTransportClient;
 use proto::raft_serverpb::{RaftMessage, RaftMessageBatch, SnapshotChunk};
+use protobuf::Message as _;
 use tokio::sync::mpsc;
 use tonic::transport::{Channel, Endpoint};
 
@@ -73,7 +73,9 @@ impl RaftClient {
         let to_store = msg.to_peer.as_ref().map_or(0, |p| p.store_id);
         if snapshot {
             let inner2 = inner.clone();
-            inner.runtime.spawn(async move { send_snapshot(inner2, msg).await });
+            inner
+                .runtime
+                .spawn(async move { send_snapshot(inner2, msg).await });
             return;
         }
         let mut queues = inner.queues.lock();
@@ -123,7 +125,11 @@ impl Transport for RaftClient {
 }
 
 async fn connect(inner: &Inner, store_id: u64) -> Result<RaftTransportClient<Channel>, String> {
-    let store = inner.pd.get_store(store_id).await.map_err(|e| e.to_string())?;
+    let store = inner
+        .pd
+        .get_store(store_id)
+        .await
+        .map_err(|e| e.to_string())?;
     let endpoint = Endpoint::from_shared(format!("http://{}", store.address))
         .map_err(|e| e.to_string())?
         .connect_timeout(Duration::from_secs(3))
@@ -139,13 +145,20 @@ fn report_unreachable(inner: &Inner, msgs: &[RaftMessage]) {
     for m in msgs {
         let to = m.to_peer.as_ref().map_or(0, |p| p.id);
         if seen.insert((m.region_id, to)) {
-            let _ = inner.router.send(StoreMsg::Unreachable { region_id: m.region_id, to_peer_id: to });
+            let _ = inner.router.send(StoreMsg::Unreachable {
+                region_id: m.region_id,
+                to_peer_id: to,
+            });
         }
     }
 }
 
 /// Keeps a stream to one store and forwards batches over it.
-async fn run_sender(inner: Arc<Inner>, to_store: u64, mut rx: mpsc::UnboundedReceiver<RaftMessage>) {
+async fn run_sender(
+    inner: Arc<Inner>,
+    to_store: u64,
+    mut rx: mpsc::UnboundedReceiver<RaftMessage>,
+) {
     let mut backoff = Duration::from_millis(50);
     'reconnect: loop {
         // Wait for something to send before connecting.
@@ -224,7 +237,10 @@ async fn send_snapshot(inner: Arc<Inner>, mut msg: RaftMessage) {
         let mut rest: &[u8] = &data;
         loop {
             let n = rest.len().min(inner.snap_chunk_size);
-            chunks.push(SnapshotChunk { message: first.take(), data: rest[..n].to_vec() });
+            chunks.push(SnapshotChunk {
+                message: first.take(),
+                data: rest[..n].to_vec(),
+            });
             rest = &rest[n..];
             if rest.is_empty() {
                 break;
@@ -241,5 +257,9 @@ async fn send_snapshot(inner: Arc<Inner>, mut msg: RaftMessage) {
     if let Err(e) = &result {
         tracing::warn!(region_id, to_store, "sending snapshot failed: {e}");
     }
-    let _ = inner.router.send(StoreMsg::SnapshotStatus { region_id, to_peer_id, ok: result.is_ok() });
+    let _ = inner.router.send(StoreMsg::SnapshotStatus {
+        region_id,
+        to_peer_id,
+        ok: result.is_ok(),
+    });
 }

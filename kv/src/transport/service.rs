@@ -1,9 +1,9 @@
 //! The receiving end of the raft transport: a tonic service that hands
 //! every message to the store loop, reassembling chunked snapshots first.
 
-use protobuf::Message as _;
 use proto::raft_serverpb::raft_transport_server::RaftTransport;
 use proto::raft_serverpb::{Done, RaftMessageBatch, SnapshotChunk};
+use protobuf::Message as _;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::raftstore::{StoreMsg, StoreRouter};
@@ -20,7 +20,10 @@ impl RaftService {
 
 #[tonic::async_trait]
 impl RaftTransport for RaftService {
-    async fn raft(&self, request: Request<Streaming<RaftMessageBatch>>) -> Result<Response<Done>, Status> {
+    async fn raft(
+        &self,
+        request: Request<Streaming<RaftMessageBatch>>,
+    ) -> Result<Response<Done>, Status> {
         let mut stream = request.into_inner();
         while let Some(batch) = stream.message().await? {
             for msg in batch.msgs {
@@ -32,7 +35,10 @@ impl RaftTransport for RaftService {
         Ok(Response::new(Done {}))
     }
 
-    async fn snapshot(&self, request: Request<Streaming<SnapshotChunk>>) -> Result<Response<Done>, Status> {
+    async fn snapshot(
+        &self,
+        request: Request<Streaming<SnapshotChunk>>,
+    ) -> Result<Response<Done>, Status> {
         let mut stream = request.into_inner();
         let mut head = None;
         let mut data = Vec::new();
@@ -42,7 +48,8 @@ impl RaftTransport for RaftService {
             }
             data.extend_from_slice(&chunk.data);
         }
-        let mut msg = head.ok_or_else(|| Status::invalid_argument("snapshot stream without a message"))?;
+        let mut msg =
+            head.ok_or_else(|| Status::invalid_argument("snapshot stream without a message"))?;
         let mut raft_msg = raft::eraftpb::Message::parse_from_bytes(&msg.message)
             .map_err(|e| Status::invalid_argument(format!("bad raft message: {e}")))?;
         raft_msg.mut_snapshot().data = data.into();

@@ -15,12 +15,7 @@ use super::super::config::Config;
 use super::super::peer::Peer;
 
 /// Where to compact, or `None`: pure, over the leader's view.
-pub fn compact_index(
-    applied: u64,
-    truncated: u64,
-    min_matched: u64,
-    cfg: &Config,
-) -> Option<u64> {
+pub fn compact_index(applied: u64, truncated: u64, min_matched: u64, cfg: &Config) -> Option<u64> {
     if applied <= truncated || applied - truncated < cfg.raft_log_gc_threshold {
         return None;
     }
@@ -48,19 +43,28 @@ impl Peer {
             .map(|(_, pr)| pr.matched)
             .min()
             .unwrap_or(storage.applied_index);
-        let Some(idx) = compact_index(storage.applied_index, storage.truncated_index, min_matched, cfg)
-        else {
+        let Some(idx) = compact_index(
+            storage.applied_index,
+            storage.truncated_index,
+            min_matched,
+            cfg,
+        ) else {
             return;
         };
         if idx <= self.last_compacted_idx {
             return;
         }
-        let Some(term) = storage.entry_term(idx) else { return };
+        let Some(term) = storage.entry_term(idx) else {
+            return;
+        };
         let cmd = RaftCmdRequest {
             header: None,
             requests: vec![],
             admin_request: Some(AdminRequest {
-                compact_log: Some(CompactLogRequest { compact_index: idx, compact_term: term }),
+                compact_log: Some(CompactLogRequest {
+                    compact_index: idx,
+                    compact_term: term,
+                }),
                 ..Default::default()
             }),
         };
@@ -79,14 +83,17 @@ impl Peer {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn compaction_waits_for_followers_until_the_count_limit() {
-        let cfg = Config { raft_log_gc_threshold: 10, raft_log_gc_count_limit: 100, ..Config::default() };
+        let cfg = Config {
+            raft_log_gc_threshold: 10,
+            raft_log_gc_count_limit: 100,
+            ..Config::default()
+        };
         // Too few entries.
         assert_eq!(compact_index(15, 10, 15, &cfg), None);
         // Followers keep up: compact to the slowest match.

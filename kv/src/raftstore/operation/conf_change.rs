@@ -11,11 +11,11 @@
 //! removed asks the store to destroy it once the batch is written.
 
 use prost::Message as _;
-use protobuf::Message as _;
 use proto::metapb::{self, PeerRole};
 use proto::pdpb::{ConfChangeType as PdChangeType, RegionHeartbeatResponse};
 use proto::raft_cmdpb::RaftCmdRequest;
 use proto::raft_serverpb::PeerState;
+use protobuf::Message as _;
 use raft::eraftpb::{ConfChange, ConfChangeType, Entry};
 
 use super::super::apply::{ApplyContext, ApplyResult};
@@ -39,12 +39,14 @@ pub fn change_peers(
             }
             r.peers[i].role = PeerRole::Voter as i32;
         }
-        (ConfChangeType::AddNode, None) => {
-            r.peers.push(metapb::Peer { role: PeerRole::Voter as i32, ..peer.clone() })
-        }
-        (ConfChangeType::AddLearnerNode, None) => {
-            r.peers.push(metapb::Peer { role: PeerRole::Learner as i32, ..peer.clone() })
-        }
+        (ConfChangeType::AddNode, None) => r.peers.push(metapb::Peer {
+            role: PeerRole::Voter as i32,
+            ..*peer
+        }),
+        (ConfChangeType::AddLearnerNode, None) => r.peers.push(metapb::Peer {
+            role: PeerRole::Learner as i32,
+            ..*peer
+        }),
         (ConfChangeType::AddLearnerNode, Some(_)) => return None,
         (ConfChangeType::RemoveNode, Some(i)) => {
             r.peers.remove(i);
@@ -65,7 +67,10 @@ impl Peer {
             .admin_request
             .and_then(|a| a.change_peer)
             .and_then(|c| c.peer)
-            .unwrap_or(metapb::Peer { id: cc.node_id, ..Default::default() });
+            .unwrap_or(metapb::Peer {
+                id: cc.node_id,
+                ..Default::default()
+            });
         let proposed_epoch = cmd.header.and_then(|h| h.region_epoch).unwrap_or_default();
         let current = self.epoch();
         if proposed_epoch.conf_ver != current.conf_ver {
@@ -94,12 +99,13 @@ impl Peer {
         if removed_self {
             self.pending_remove = true;
         } else if let Some(me) = self.region().peers.iter().find(|p| p.id == self.peer_id()) {
-            self.peer = me.clone();
+            self.peer = *me;
         }
         if change == ConfChangeType::RemoveNode {
             self.peer_heartbeats.remove(&peer.id);
         }
-        ctx.results.push((self.region_id(), ApplyResult::ConfChanged { removed_self }));
+        ctx.results
+            .push((self.region_id(), ApplyResult::ConfChanged { removed_self }));
         Ok(())
     }
 
@@ -115,12 +121,17 @@ impl Peer {
             return Err(Error::EpochNotMatch(vec![self.region().clone()]));
         }
         if let Some(change) = &resp.change_peer {
-            let peer = change.peer.clone().unwrap_or_default();
+            let peer = change.peer.unwrap_or_default();
             let change_type = match PdChangeType::try_from(change.change_type) {
                 Ok(PdChangeType::AddNode) => ConfChangeType::AddNode,
                 Ok(PdChangeType::RemoveNode) => ConfChangeType::RemoveNode,
                 Ok(PdChangeType::AddLearnerNode) => ConfChangeType::AddLearnerNode,
-                Err(_) => return Err(Error::InvalidArgument(format!("change type {}", change.change_type))),
+                Err(_) => {
+                    return Err(Error::InvalidArgument(format!(
+                        "change type {}",
+                        change.change_type
+                    )));
+                }
             };
             if change_type == ConfChangeType::RemoveNode && peer.id == self.peer_id() {
                 // A leader does not remove itself: hand over first.
@@ -138,8 +149,12 @@ impl Peer {
             return self.propose_conf_change(cc, peer);
         }
         if let Some(t) = &resp.transfer_leader {
-            let peer = t.peer.clone().unwrap_or_default();
-            let target = self.region().peers.iter().find(|p| p.id == peer.id || (peer.id == 0 && p.store_id == peer.store_id));
+            let peer = t.peer.unwrap_or_default();
+            let target = self
+                .region()
+                .peers
+                .iter()
+                .find(|p| p.id == peer.id || (peer.id == 0 && p.store_id == peer.store_id));
             if let Some(target) = target.cloned()
                 && target.id != self.peer_id()
                 && target.role == PeerRole::Voter as i32
@@ -170,15 +185,26 @@ mod tests {
     fn region() -> metapb::Region {
         metapb::Region {
             id: 1,
-            region_epoch: Some(metapb::RegionEpoch { conf_ver: 1, version: 1 }),
-            peers: vec![metapb::Peer { id: 2, store_id: 1, role: 0 }],
+            region_epoch: Some(metapb::RegionEpoch {
+                conf_ver: 1,
+                version: 1,
+            }),
+            peers: vec![metapb::Peer {
+                id: 2,
+                store_id: 1,
+                role: 0,
+            }],
             ..Default::default()
         }
     }
 
     #[test]
     fn learner_added_promoted_removed() {
-        let p = metapb::Peer { id: 3, store_id: 2, role: 0 };
+        let p = metapb::Peer {
+            id: 3,
+            store_id: 2,
+            role: 0,
+        };
         let r = change_peers(&region(), ConfChangeType::AddLearnerNode, &p).unwrap();
         assert_eq!(r.peers[1].role, PeerRole::Learner as i32);
         assert_eq!(r.region_epoch.unwrap().conf_ver, 2);

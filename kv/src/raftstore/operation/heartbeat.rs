@@ -19,11 +19,14 @@ impl Peer {
         let down_peers = self
             .down_peers(now, cfg.max_peer_down_duration)
             .into_iter()
-            .map(|(peer, secs)| PeerStats { peer: Some(peer), down_seconds: secs })
+            .map(|(peer, secs)| PeerStats {
+                peer: Some(peer),
+                down_seconds: secs,
+            })
             .collect();
         let req = RegionHeartbeatRequest {
             region: Some(self.region().clone()),
-            leader: Some(self.peer.clone()),
+            leader: Some(self.peer),
             down_peers,
             pending_peers: self.pending_peers(),
             bytes_written: self.written_bytes,

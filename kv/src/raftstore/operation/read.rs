@@ -33,7 +33,10 @@ impl Peer {
             return;
         }
         if self.lease_valid(Instant::now()) {
-            let _ = cb.send(Ok(ReadResponse { snapshot: engine.snapshot(), region: self.region().clone() }));
+            let _ = cb.send(Ok(ReadResponse {
+                snapshot: engine.snapshot(),
+                region: self.region().clone(),
+            }));
             return;
         }
         self.queued_reads.push(cb);
@@ -43,7 +46,10 @@ impl Peer {
     /// must first commit an entry of its term (raft-rs drops the request
     /// otherwise), so reads stay queued until then.
     pub fn flush_reads(&mut self) {
-        if self.queued_reads.is_empty() || !self.is_leader() || !self.raft.raft.commit_to_current_term() {
+        if self.queued_reads.is_empty()
+            || !self.is_leader()
+            || !self.raft.raft.commit_to_current_term()
+        {
             return;
         }
         let id = self.next_read_id;
@@ -59,9 +65,13 @@ impl Peer {
 
     pub fn on_read_states(&mut self, states: Vec<raft::ReadState>, cfg: &Config) {
         for rs in states {
-            let Ok(bytes) = <[u8; 8]>::try_from(rs.request_ctx.as_slice()) else { continue };
+            let Ok(bytes) = <[u8; 8]>::try_from(rs.request_ctx.as_slice()) else {
+                continue;
+            };
             let id = u64::from_be_bytes(bytes);
-            let Some(req) = self.inflight_reads.iter_mut().find(|r| r.id == id) else { continue };
+            let Some(req) = self.inflight_reads.iter_mut().find(|r| r.id == id) else {
+                continue;
+            };
             req.read_index = Some(rs.index);
             let sent_at = req.sent_at;
             self.renew_lease(sent_at, cfg);
@@ -80,7 +90,10 @@ impl Peer {
             let req = self.inflight_reads.pop_front().expect("front exists");
             let snapshot = engine.snapshot();
             for cb in req.cbs {
-                let _ = cb.send(Ok(ReadResponse { snapshot: snapshot.clone(), region: self.region().clone() }));
+                let _ = cb.send(Ok(ReadResponse {
+                    snapshot: snapshot.clone(),
+                    region: self.region().clone(),
+                }));
             }
         }
     }
@@ -94,7 +107,9 @@ impl Peer {
             }
             let req = self.inflight_reads.pop_front().expect("front exists");
             for cb in req.cbs {
-                let _ = cb.send(Err(Error::Timeout("read index not confirmed by a quorum".into())));
+                let _ = cb.send(Err(Error::Timeout(
+                    "read index not confirmed by a quorum".into(),
+                )));
             }
         }
     }

@@ -41,7 +41,11 @@ pub struct SplitCheck {
 }
 
 /// Measures a region and finds its middle key. Pure over a snapshot.
-pub fn check_region(reader: &dyn Peekable, region: &metapb::Region, split_size: u64) -> Result<SplitCheck> {
+pub fn check_region(
+    reader: &dyn Peekable,
+    region: &metapb::Region,
+    split_size: u64,
+) -> Result<SplitCheck> {
     let start = keys::data_key(&region.start_key);
     let end = keys::data_end_key(&region.end_key);
     // Sizes per user key, merged over the data CFs in key order.
@@ -75,7 +79,11 @@ pub fn check_region(reader: &dyn Peekable, region: &metapb::Region, split_size: 
             }
         }
     }
-    Ok(SplitCheck { size: total, keys: count, split_key })
+    Ok(SplitCheck {
+        size: total,
+        keys: count,
+        split_key,
+    })
 }
 
 /// Builds the two halves of a split. Pure.
@@ -104,7 +112,10 @@ pub fn split_region(
         )));
     }
     let epoch = region.region_epoch.unwrap_or_default();
-    let new_epoch = metapb::RegionEpoch { conf_ver: epoch.conf_ver, version: epoch.version + 1 };
+    let new_epoch = metapb::RegionEpoch {
+        conf_ver: epoch.conf_ver,
+        version: epoch.version + 1,
+    };
     let mut left = region.clone();
     left.end_key = split_key.to_vec();
     left.region_epoch = Some(new_epoch);
@@ -117,7 +128,11 @@ pub fn split_region(
             .peers
             .iter()
             .zip(new_peer_ids)
-            .map(|(p, id)| metapb::Peer { id: *id, store_id: p.store_id, role: p.role })
+            .map(|(p, id)| metapb::Peer {
+                id: *id,
+                store_id: p.store_id,
+                role: p.role,
+            })
             .collect(),
     };
     Ok((left, right))
@@ -140,7 +155,11 @@ impl Peer {
             header: None,
             requests: vec![],
             admin_request: Some(AdminRequest {
-                split: Some(SplitRequest { split_key, new_region_id, new_peer_ids }),
+                split: Some(SplitRequest {
+                    split_key,
+                    new_region_id,
+                    new_peer_ids,
+                }),
                 ..Default::default()
             }),
         };
@@ -156,7 +175,12 @@ impl Peer {
         if epoch.version != self.epoch().version {
             return Err(Error::EpochNotMatch(vec![self.region().clone()]));
         }
-        let (left, right) = split_region(self.region(), &split.split_key, split.new_region_id, &split.new_peer_ids)?;
+        let (left, right) = split_region(
+            self.region(),
+            &split.split_key,
+            split.new_region_id,
+            &split.new_peer_ids,
+        )?;
         write_region_state(&mut ctx.wb, &left, PeerState::Normal);
         PeerStorage::write_initial_state(&mut ctx.wb, &right);
         tracing::info!(
@@ -171,7 +195,8 @@ impl Peer {
         self.size_diff_hint = 0;
         self.keys_diff_hint = 0;
         let was_leader = self.is_leader();
-        ctx.results.push((self.region_id(), ApplyResult::Split { right, was_leader }));
+        ctx.results
+            .push((self.region_id(), ApplyResult::Split { right, was_leader }));
         Ok(())
     }
 }
@@ -186,10 +211,21 @@ mod tests {
             id: 1,
             start_key: start.to_vec(),
             end_key: end.to_vec(),
-            region_epoch: Some(metapb::RegionEpoch { conf_ver: 3, version: 4 }),
+            region_epoch: Some(metapb::RegionEpoch {
+                conf_ver: 3,
+                version: 4,
+            }),
             peers: vec![
-                metapb::Peer { id: 10, store_id: 1, role: 0 },
-                metapb::Peer { id: 11, store_id: 2, role: 1 },
+                metapb::Peer {
+                    id: 10,
+                    store_id: 1,
+                    role: 0,
+                },
+                metapb::Peer {
+                    id: 11,
+                    store_id: 2,
+                    role: 1,
+                },
             ],
         }
     }
@@ -197,11 +233,30 @@ mod tests {
     #[test]
     fn split_builds_adjacent_halves_with_bumped_versions() {
         let (l, r) = split_region(&region(b"a", b"z"), b"m", 7, &[70, 71]).unwrap();
-        assert_eq!((l.start_key.as_slice(), l.end_key.as_slice()), (&b"a"[..], &b"m"[..]));
-        assert_eq!((r.start_key.as_slice(), r.end_key.as_slice()), (&b"m"[..], &b"z"[..]));
+        assert_eq!(
+            (l.start_key.as_slice(), l.end_key.as_slice()),
+            (&b"a"[..], &b"m"[..])
+        );
+        assert_eq!(
+            (r.start_key.as_slice(), r.end_key.as_slice()),
+            (&b"m"[..], &b"z"[..])
+        );
         assert_eq!(l.region_epoch.unwrap().version, 5);
-        assert_eq!(r.region_epoch.unwrap(), metapb::RegionEpoch { conf_ver: 3, version: 5 });
-        assert_eq!(r.peers[1], metapb::Peer { id: 71, store_id: 2, role: 1 });
+        assert_eq!(
+            r.region_epoch.unwrap(),
+            metapb::RegionEpoch {
+                conf_ver: 3,
+                version: 5
+            }
+        );
+        assert_eq!(
+            r.peers[1],
+            metapb::Peer {
+                id: 71,
+                store_id: 2,
+                role: 1
+            }
+        );
         assert!(split_region(&region(b"a", b"z"), b"a", 7, &[70, 71]).is_err());
         assert!(split_region(&region(b"a", b"z"), b"z", 7, &[70, 71]).is_err());
         assert!(split_region(&region(b"a", b""), b"zz", 7, &[70]).is_err());
@@ -213,7 +268,11 @@ mod tests {
         let engine = MemoryEngine::new();
         let mut wb = WriteBatch::default();
         for i in 0..100u32 {
-            wb.put(CF_DEFAULT, keys::data_key(format!("k{i:03}").as_bytes()), vec![0; 96]);
+            wb.put(
+                CF_DEFAULT,
+                keys::data_key(format!("k{i:03}").as_bytes()),
+                vec![0; 96],
+            );
         }
         // Outside the region: not counted.
         wb.put(CF_DEFAULT, keys::data_key(b"zzz"), vec![0; 10_000]);

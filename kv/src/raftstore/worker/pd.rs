@@ -13,11 +13,21 @@ use crate::raftstore::{StoreMsg, StoreRouter};
 pub enum PdTask {
     RegionHeartbeat(Box<RegionHeartbeatRequest>),
     StoreHeartbeat(StoreStats),
-    AskSplit { region: metapb::Region, split_key: Vec<u8> },
-    ReportSplit { left: metapb::Region, right: metapb::Region },
+    AskSplit {
+        region: metapb::Region,
+        split_key: Vec<u8>,
+    },
+    ReportSplit {
+        left: metapb::Region,
+        right: metapb::Region,
+    },
 }
 
-pub async fn run_pd_worker(pd: PdClient, mut rx: mpsc::UnboundedReceiver<PdTask>, router: StoreRouter) {
+pub async fn run_pd_worker(
+    pd: PdClient,
+    mut rx: mpsc::UnboundedReceiver<PdTask>,
+    router: StoreRouter,
+) {
     while let Some(task) = rx.recv().await {
         let pd = pd.clone();
         let router = router.clone();
