@@ -109,6 +109,7 @@ impl KvServer {
         );
         let (pd_tx, pd_rx) = tokio::sync::mpsc::unbounded_channel();
         let pd_task = tokio::spawn(run_pd_worker(pd.clone(), pd_rx, router.clone()));
+        let read_flow = Arc::new(crate::raftstore::ReadFlow::default());
         let (split_tx, split_rx) = crossbeam::channel::unbounded();
         let split_router = router.clone();
         let split_thread = std::thread::Builder::new()
@@ -123,6 +124,7 @@ impl KvServer {
             Arc::new(transport),
             pd_tx,
             split_tx,
+            read_flow.clone(),
         )?;
         let store_thread = std::thread::Builder::new()
             .name(format!("raftstore-{store_id}"))
@@ -135,6 +137,7 @@ impl KvServer {
         let kv_service = KvGrpcServer::new(KvService::new(
             router.clone(),
             cfg.raftstore.request_timeout,
+            read_flow,
         ))
         .max_decoding_message_size(64 * 1024 * 1024);
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);

@@ -7,6 +7,7 @@
 //! errors go back in `region_error` so the client can refresh its routing
 //! and retry; nothing else is retried here.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use proto::errorpb;
@@ -17,17 +18,31 @@ use tokio::sync::oneshot;
 use tonic::{Request, Response, Status};
 
 use crate::engine::CF_DEFAULT;
-use crate::raftstore::{ReadResponse, RequestContext, StoreMsg, StoreRouter};
+use crate::raftstore::{ReadFlow, ReadResponse, RequestContext, StoreMsg, StoreRouter};
 use crate::{Error, Result, keys};
 
 pub struct KvService {
     router: StoreRouter,
     timeout: Duration,
+    read_flow: Arc<ReadFlow>,
 }
 
 impl KvService {
-    pub fn new(router: StoreRouter, timeout: Duration) -> Self {
-        KvService { router, timeout }
+    pub fn new(router: StoreRouter, timeout: Duration, read_flow: Arc<ReadFlow>) -> Self {
+        KvService {
+            router,
+            timeout,
+            read_flow,
+        }
+    }
+
+    fn record_read<'a>(&self, region_id: u64, pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) {
+        let (mut bytes, mut keys) = (0, 0);
+        for (k, v) in pairs {
+            bytes += (k.len() + v.len()) as u64;
+            keys += 1;
+        }
+        self.read_flow.record(region_id, bytes, keys);
     }
 
     async fn read(&self, ctx: Option<Context>) -> Result<ReadResponse> {
@@ -111,7 +126,14 @@ impl Kv for KvService {
         let result = async {
             let read = self.read(req.context).await?;
             in_region(&read, &req.key)?;
-            read.snapshot.get(CF_DEFAULT, &keys::data_key(&req.key))
+            let value = read.snapshot.get(CF_DEFAULT, &keys::data_key(&req.key))?;
+            if let Some(v) = &value {
+                self.record_read(
+                    read.region.id,
+                    std::iter::once((req.key.as_slice(), v.as_slice())),
+                );
+            }
+            Ok(value)
         }
         .await;
         Ok(Response::new(match result {
@@ -148,6 +170,10 @@ impl Kv for KvService {
                     pairs.push(KvPair { key, value });
                 }
             }
+            self.record_read(
+                read.region.id,
+                pairs.iter().map(|p| (p.key.as_slice(), p.value.as_slice())),
+            );
             Ok(pairs)
         }
         .await;

@@ -39,6 +39,7 @@
 pub mod apply;
 pub mod bootstrap;
 pub mod config;
+pub mod flow;
 pub mod msg;
 pub mod operation;
 pub mod peer;
@@ -48,5 +49,6 @@ pub mod store;
 pub mod worker;
 
 pub use config::Config;
+pub use flow::ReadFlow;
 pub use msg::{PeerStatus, ReadResponse, RequestContext, StoreMsg};
 pub use store::{Store, StoreRouter};

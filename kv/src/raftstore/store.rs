@@ -81,6 +81,7 @@ pub struct Store {
     pub(super) transport: Arc<dyn Transport>,
     pub(super) pd_tasks: tokio::sync::mpsc::UnboundedSender<PdTask>,
     split_checker: Sender<SplitCheckTask>,
+    read_flow: Arc<super::ReadFlow>,
     ticks: Ticks,
     started_at: u64,
     stopped: bool,
@@ -95,6 +96,7 @@ impl Store {
         transport: Arc<dyn Transport>,
         pd_tasks: tokio::sync::mpsc::UnboundedSender<PdTask>,
         split_checker: Sender<SplitCheckTask>,
+        read_flow: Arc<super::ReadFlow>,
     ) -> Result<Store> {
         let now = Instant::now();
         let mut store = Store {
@@ -107,6 +109,7 @@ impl Store {
             transport,
             pd_tasks,
             split_checker,
+            read_flow,
             ticks: Ticks {
                 raft: now,
                 gc: now,
@@ -636,6 +639,9 @@ impl Store {
         if !peer.is_leader() || !peer.is_initialized() {
             return;
         }
+        let (bytes, keys) = self.read_flow.take(region_id);
+        peer.read_bytes += bytes;
+        peer.read_keys += keys;
         let req = peer.region_heartbeat(&self.cfg);
         let _ = self.pd_tasks.send(PdTask::RegionHeartbeat(Box::new(req)));
     }
