@@ -30,7 +30,7 @@ use tokio::task::JoinHandle as TaskHandle;
 use crate::engine::{EngineRef, RocksEngine};
 use crate::raftstore::bootstrap::{bootstrap_cluster, ensure_store_id};
 use crate::raftstore::worker::{run_pd_worker, run_split_checker};
-use crate::raftstore::{Config, Store, StoreMsg, StoreRouter};
+use crate::raftstore::{Config, Store, StoreIo, StoreMsg, StoreRouter};
 use crate::service::KvService;
 use crate::transport::{MessageFilter, RaftClient, RaftService};
 use crate::{Error, Result};
@@ -116,16 +116,14 @@ impl KvServer {
             .name(format!("split-check-{store_id}"))
             .spawn(move || run_split_checker(split_rx, split_router))
             .map_err(|e| Error::Other(e.to_string()))?;
-        let store = Store::new(
-            store_id,
-            cfg.raftstore.clone(),
-            engine.clone(),
+        let io = StoreIo {
             rx,
-            Arc::new(transport),
-            pd_tx,
-            split_tx,
-            read_flow.clone(),
-        )?;
+            transport: Arc::new(transport),
+            pd_tasks: pd_tx,
+            split_checker: split_tx,
+            read_flow: read_flow.clone(),
+        };
+        let store = Store::new(store_id, cfg.raftstore.clone(), engine.clone(), io)?;
         let store_thread = std::thread::Builder::new()
             .name(format!("raftstore-{store_id}"))
             .spawn(move || store.run())

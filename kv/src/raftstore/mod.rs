@@ -51,4 +51,4 @@ pub mod worker;
 pub use config::Config;
 pub use flow::ReadFlow;
 pub use msg::{PeerStatus, ReadResponse, RequestContext, StoreMsg};
-pub use store::{Store, StoreRouter};
+pub use store::{Store, StoreIo, StoreRouter};

@@ -61,6 +61,15 @@ impl StoreRouter {
     }
 }
 
+/// What connects a store loop to the rest of the process.
+pub struct StoreIo {
+    pub rx: Receiver<StoreMsg>,
+    pub transport: Arc<dyn Transport>,
+    pub pd_tasks: tokio::sync::mpsc::UnboundedSender<PdTask>,
+    pub split_checker: Sender<SplitCheckTask>,
+    pub read_flow: Arc<super::ReadFlow>,
+}
+
 /// Deadlines of the periodic work.
 struct Ticks {
     raft: Instant,
@@ -88,16 +97,14 @@ pub struct Store {
 }
 
 impl Store {
-    pub fn new(
-        store_id: u64,
-        cfg: Config,
-        engine: EngineRef,
-        rx: Receiver<StoreMsg>,
-        transport: Arc<dyn Transport>,
-        pd_tasks: tokio::sync::mpsc::UnboundedSender<PdTask>,
-        split_checker: Sender<SplitCheckTask>,
-        read_flow: Arc<super::ReadFlow>,
-    ) -> Result<Store> {
+    pub fn new(store_id: u64, cfg: Config, engine: EngineRef, io: StoreIo) -> Result<Store> {
+        let StoreIo {
+            rx,
+            transport,
+            pd_tasks,
+            split_checker,
+            read_flow,
+        } = io;
         let now = Instant::now();
         let mut store = Store {
             store_id,
