@@ -62,13 +62,26 @@ async fn raw_get_put_is_linearizable_across_leader_failure() -> anyhow::Result<(
     let (leader, _) = cluster
         .wait_leader_of(&0u64.to_be_bytes(), Duration::from_secs(10))
         .await?;
+    let killed_at = start.elapsed().as_nanos();
     cluster.stop_store(leader).await?;
     for c in clients {
         c.await?;
     }
     let history = history.lock().clone();
     let completed = history.iter().filter(|e| e.ret.is_some()).count();
+    let after_kill = history
+        .iter()
+        .filter(|e| e.call > killed_at && e.ret.is_some())
+        .count();
+    let unknown = history.iter().filter(|e| e.ret.is_none()).count();
+    eprintln!(
+        "{completed} operations completed ({after_kill} after the leader was stopped), {unknown} puts with unknown outcome"
+    );
     assert!(completed > 50, "too few operations completed: {completed}");
+    assert!(
+        after_kill > 10,
+        "the cluster did not serve after the leader failure: {after_kill}"
+    );
     let checked = std::thread::Builder::new()
         .stack_size(64 << 20)
         .spawn(move || check(&history))?

@@ -111,7 +111,8 @@ mod tests {
     fn hb(c: &Cluster, id: u64, edit: impl FnOnce(&mut RegionInfo)) -> pdpb::RegionHeartbeatRequest {
         let mut r = c.regions().get(id).unwrap().clone();
         if r.leader.is_none() {
-            r.leader = r.voters().next().copied();
+            let first = r.voters().next().copied();
+            r.leader = first;
         }
         edit(&mut r);
         pdpb::RegionHeartbeatRequest {
