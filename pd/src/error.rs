@@ -86,7 +86,10 @@ impl Error {
             | Error::Storage(_)
             | Error::Other(_) => (ErrorType::Unknown, self.to_string()),
         };
-        let mut error = pdpb::Error { message, ..Default::default() };
+        let mut error = pdpb::Error {
+            message,
+            ..Default::default()
+        };
         error.set_type(ty);
         ResponseHeader { error: Some(error) }
     }
@@ -111,7 +114,10 @@ impl Error {
 
 impl From<tonic::Status> for Error {
     fn from(status: tonic::Status) -> Self {
-        Error::Transport { code: status.code(), message: status.message().to_string() }
+        Error::Transport {
+            code: status.code(),
+            message: status.message().to_string(),
+        }
     }
 }
 
@@ -173,7 +179,13 @@ mod tests {
 
     #[test]
     fn only_transport_failures_are_retryable() {
-        assert!(Error::Unreachable { addr: "x".into(), message: "refused".into() }.is_retryable());
+        assert!(
+            Error::Unreachable {
+                addr: "x".into(),
+                message: "refused".into()
+            }
+            .is_retryable()
+        );
         assert!(Error::from(tonic::Status::unavailable("gone")).is_retryable());
         assert!(!Error::from(tonic::Status::unimplemented("no")).is_retryable());
         assert!(!Error::NotBootstrapped.is_retryable());

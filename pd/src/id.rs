@@ -37,7 +37,11 @@ impl IdAllocator {
     /// Resumes after a persisted `end` (0 for a new cluster).
     pub fn new(persisted_end: u64, step: u64) -> Self {
         let start = persisted_end.max(1);
-        IdAllocator { next: start, end: start, step: step.max(1) }
+        IdAllocator {
+            next: start,
+            end: start,
+            step: step.max(1),
+        }
     }
 
     /// The next id. When the reserved range is used up, `save` is called with
@@ -65,7 +69,10 @@ impl IdService {
     pub fn load(storage: Storage) -> Result<Self> {
         let end = storage.load_id_end()?;
         tracing::info!(resume_at = end.max(1), "id allocator loaded");
-        Ok(IdService { alloc: Mutex::new(IdAllocator::new(end, DEFAULT_ID_STEP)), storage })
+        Ok(IdService {
+            alloc: Mutex::new(IdAllocator::new(end, DEFAULT_ID_STEP)),
+            storage,
+        })
     }
 
     /// A fresh, never used id.

@@ -61,7 +61,9 @@ impl RocksBackend {
         opts.create_if_missing(true);
         opts.set_keep_log_file_num(4);
         let db = rocksdb::DB::open(&opts, path)?;
-        Ok(RocksBackend { db: RwLock::new(Some(db)) })
+        Ok(RocksBackend {
+            db: RwLock::new(Some(db)),
+        })
     }
 
     fn with_db<T>(&self, f: impl FnOnce(&rocksdb::DB) -> Result<T>) -> Result<T> {
@@ -252,7 +254,11 @@ impl Storage {
             .iter()
             .map(|r| WriteOp::Put(id_key(REGION_PREFIX, r.id), r.encode_to_vec()))
             .collect();
-        batch.extend(delete.iter().map(|id| WriteOp::Delete(id_key(REGION_PREFIX, *id))));
+        batch.extend(
+            delete
+                .iter()
+                .map(|id| WriteOp::Delete(id_key(REGION_PREFIX, *id))),
+        );
         if batch.is_empty() {
             return Ok(());
         }
@@ -293,21 +299,42 @@ mod tests {
     use super::*;
 
     fn region(id: u64, start: &[u8]) -> metapb::Region {
-        metapb::Region { id, start_key: start.to_vec(), ..Default::default() }
+        metapb::Region {
+            id,
+            start_key: start.to_vec(),
+            ..Default::default()
+        }
     }
 
     fn exercise(storage: &Storage) {
         assert!(!storage.is_bootstrapped().unwrap());
-        let store = metapb::Store { id: 1, address: "a:1".into(), ..Default::default() };
+        let store = metapb::Store {
+            id: 1,
+            address: "a:1".into(),
+            ..Default::default()
+        };
         storage.save_bootstrap(&store, &region(2, b"")).unwrap();
         assert!(storage.is_bootstrapped().unwrap());
-        storage.save_regions(&[&region(300, b"m"), &region(4, b"c")], &[2]).unwrap();
-        let ids: Vec<u64> = storage.load_regions().unwrap().iter().map(|r| r.id).collect();
+        storage
+            .save_regions(&[&region(300, b"m"), &region(4, b"c")], &[2])
+            .unwrap();
+        let ids: Vec<u64> = storage
+            .load_regions()
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect();
         assert_eq!(ids, vec![4, 300]);
         assert_eq!(storage.load_stores().unwrap(), vec![store]);
         storage.save_id_end(1000).unwrap();
         storage.save_tso_bound(77).unwrap();
-        assert_eq!((storage.load_id_end().unwrap(), storage.load_tso_bound().unwrap()), (1000, 77));
+        assert_eq!(
+            (
+                storage.load_id_end().unwrap(),
+                storage.load_tso_bound().unwrap()
+            ),
+            (1000, 77)
+        );
     }
 
     #[test]

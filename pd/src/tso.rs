@@ -146,14 +146,22 @@ impl TimestampOracle {
     /// Resumes from the bound in `storage`.
     pub fn load(storage: Storage, window: Duration) -> Result<Self> {
         let saved = storage.load_tso_bound()?;
-        tracing::info!(saved_bound_ms = saved, "timestamp oracle resumes above saved bound");
-        Ok(TimestampOracle { alloc: Mutex::new(TsoAllocator::new(saved, window)), storage })
+        tracing::info!(
+            saved_bound_ms = saved,
+            "timestamp oracle resumes above saved bound"
+        );
+        Ok(TimestampOracle {
+            alloc: Mutex::new(TsoAllocator::new(saved, window)),
+            storage,
+        })
     }
 
     /// `count` timestamps; returns the last.
     pub fn get(&self, count: u32) -> Result<u64> {
         let mut alloc = self.alloc.lock();
-        alloc.alloc(count, crate::unix_ms(), |bound| self.storage.save_tso_bound(bound))
+        alloc.alloc(count, crate::unix_ms(), |bound| {
+            self.storage.save_tso_bound(bound)
+        })
     }
 }
 
@@ -183,11 +191,22 @@ mod tests {
         let mut tso = TsoAllocator::new(0, WINDOW);
         let mut saved = Vec::new();
         let mut last = 0;
-        for (now, count) in [(1000, 1), (1000, 5), (1000, 1), (1001, 3), (999, 1), (1001, 2)] {
+        for (now, count) in [
+            (1000, 1),
+            (1000, 5),
+            (1000, 1),
+            (1001, 3),
+            (999, 1),
+            (1001, 2),
+        ] {
             let ts = tso.alloc(count, now, saving(&mut saved)).unwrap();
             let first = ts - u64::from(count) + 1;
             assert!(first > last, "{first} after {last}");
-            assert_eq!(physical(first), physical(ts), "a batch shares one physical part");
+            assert_eq!(
+                physical(first),
+                physical(ts),
+                "a batch shares one physical part"
+            );
             last = ts;
         }
         // The clock went back to 999, time stood still: physical stays at 1001.
@@ -200,7 +219,9 @@ mod tests {
     fn logical_overflow_advances_physical() {
         let mut tso = TsoAllocator::new(0, WINDOW);
         let mut saved = Vec::new();
-        let a = tso.alloc((MAX_LOGICAL - 10) as u32, 50, saving(&mut saved)).unwrap();
+        let a = tso
+            .alloc((MAX_LOGICAL - 10) as u32, 50, saving(&mut saved))
+            .unwrap();
         assert_eq!((physical(a), logical(a)), (50, MAX_LOGICAL - 10));
         let b = tso.alloc(100, 50, saving(&mut saved)).unwrap();
         assert_eq!((physical(b), logical(b)), (51, 100));
@@ -233,13 +254,19 @@ mod tests {
         let ts = second.alloc(1, 2_000, saving(&mut saved)).unwrap();
         assert!(ts > last);
         assert_eq!(physical(ts), bound + 1);
-        assert_eq!(saved, vec![bound + 1 + 3000], "a new bound is saved before serving");
+        assert_eq!(
+            saved,
+            vec![bound + 1 + 3000],
+            "a new bound is saved before serving"
+        );
     }
 
     #[test]
     fn failed_save_hands_out_nothing() {
         let mut tso = TsoAllocator::new(0, WINDOW);
-        let err = tso.alloc(1, 100, |_| Err(Error::Storage("disk full".into()))).unwrap_err();
+        let err = tso
+            .alloc(1, 100, |_| Err(Error::Storage("disk full".into())))
+            .unwrap_err();
         assert!(matches!(err, Error::Storage(_)));
         let ts = tso.alloc(1, 100, |_| Ok(())).unwrap();
         assert_eq!((physical(ts), logical(ts)), (100, 1));

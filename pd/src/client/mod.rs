@@ -17,7 +17,7 @@
 //! callers. Calls that must not run twice (`bootstrap`, `add_operator`) are
 //! not retried; the caller sees the transport error.
 //!
-//! Timestamps go through [`tso`]: concurrent `get_ts` calls are batched into
+//! Timestamps go through the `tso` submodule: concurrent `get_ts` calls are batched into
 //! one request on a shared stream.
 
 mod tso;
@@ -48,7 +48,9 @@ pub struct PdClient {
 
 impl std::fmt::Debug for PdClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PdClient").field("addr", &self.addr).finish()
+        f.debug_struct("PdClient")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -81,8 +83,15 @@ impl PdClient {
     /// Connects to PD at `addr` (`host:port`, or a full `http://` URL).
     /// Fails with [`Error::Unreachable`] if PD cannot be reached within 3 s.
     pub async fn connect(addr: &str) -> Result<Self> {
-        let url = if addr.contains("://") { addr.to_string() } else { format!("http://{addr}") };
-        let unreachable = |message: String| Error::Unreachable { addr: addr.to_string(), message };
+        let url = if addr.contains("://") {
+            addr.to_string()
+        } else {
+            format!("http://{addr}")
+        };
+        let unreachable = |message: String| Error::Unreachable {
+            addr: addr.to_string(),
+            message,
+        };
         let endpoint = Endpoint::from_shared(url)
             .map_err(|e| Error::InvalidArgument(format!("bad PD address {addr:?}: {e}")))?
             .connect_timeout(CONNECT_TIMEOUT)
@@ -90,14 +99,19 @@ impl PdClient {
             .http2_keep_alive_interval(Duration::from_secs(10))
             .keep_alive_timeout(Duration::from_secs(5))
             .keep_alive_while_idle(true);
-        let channel = tokio::time::timeout(CONNECT_TIMEOUT + Duration::from_secs(1), endpoint.connect())
-            .await
-            .map_err(|_| unreachable(format!("no connection within {CONNECT_TIMEOUT:?}")))?
-            .map_err(|e| unreachable(chain(&e)))?;
+        let channel =
+            tokio::time::timeout(CONNECT_TIMEOUT + Duration::from_secs(1), endpoint.connect())
+                .await
+                .map_err(|_| unreachable(format!("no connection within {CONNECT_TIMEOUT:?}")))?
+                .map_err(|e| unreachable(chain(&e)))?;
         let rpc = GrpcClient::new(channel);
         let tso = std::sync::Arc::new(tso::TsoDispatcher::spawn(rpc.clone()));
         tracing::debug!(addr, "connected to PD");
-        Ok(PdClient { addr: addr.to_string(), rpc, tso })
+        Ok(PdClient {
+            addr: addr.to_string(),
+            rpc,
+            tso,
+        })
     }
 
     /// The address this client talks to.
@@ -138,7 +152,9 @@ impl PdClient {
     /// A fresh cluster-wide unique id.
     pub async fn alloc_id(&self) -> Result<u64> {
         let resp = self
-            .call(true, |mut c| async move { c.alloc_id(request(pdpb::AllocIdRequest {})).await })
+            .call(true, |mut c| async move {
+                c.alloc_id(request(pdpb::AllocIdRequest {})).await
+            })
             .await?;
         check(resp.header.as_ref())?;
         Ok(resp.id)
@@ -147,7 +163,8 @@ impl PdClient {
     pub async fn is_bootstrapped(&self) -> Result<bool> {
         let resp = self
             .call(true, |mut c| async move {
-                c.is_bootstrapped(request(pdpb::IsBootstrappedRequest {})).await
+                c.is_bootstrapped(request(pdpb::IsBootstrappedRequest {}))
+                    .await
             })
             .await?;
         check(resp.header.as_ref())?;
@@ -156,7 +173,10 @@ impl PdClient {
 
     /// Bootstraps the cluster; [`Error::AlreadyBootstrapped`] if someone did.
     pub async fn bootstrap(&self, store: metapb::Store, region: metapb::Region) -> Result<()> {
-        let req = pdpb::BootstrapRequest { store: Some(store), region: Some(region) };
+        let req = pdpb::BootstrapRequest {
+            store: Some(store),
+            region: Some(region),
+        };
         let resp = self
             .call(false, |mut c| {
                 let req = req.clone();
@@ -182,18 +202,22 @@ impl PdClient {
     pub async fn get_store(&self, store_id: StoreId) -> Result<metapb::Store> {
         let resp = self
             .call(true, |mut c| async move {
-                c.get_store(request(pdpb::GetStoreRequest { store_id })).await
+                c.get_store(request(pdpb::GetStoreRequest { store_id }))
+                    .await
             })
             .await?;
         check(resp.header.as_ref())?;
-        resp.store.ok_or_else(|| Error::StoreNotFound(format!("store {store_id}")))
+        resp.store
+            .ok_or_else(|| Error::StoreNotFound(format!("store {store_id}")))
     }
 
     /// All stores with their region and leader counts.
     pub async fn get_all_stores(&self, exclude_tombstone: bool) -> Result<Vec<pdpb::StoreInfo>> {
         let resp = self
             .call(true, |mut c| async move {
-                let req = pdpb::GetAllStoresRequest { exclude_tombstone_stores: exclude_tombstone };
+                let req = pdpb::GetAllStoresRequest {
+                    exclude_tombstone_stores: exclude_tombstone,
+                };
                 c.get_all_stores(request(req)).await
             })
             .await?;
@@ -204,9 +228,8 @@ impl PdClient {
     pub async fn store_heartbeat(&self, stats: pdpb::StoreStats) -> Result<()> {
         let req = pdpb::StoreHeartbeatRequest { stats: Some(stats) };
         let resp = self
-            .call(true, |mut c| {
-                let req = req.clone();
-                async move { c.store_heartbeat(request(req)).await }
+            .call(true, |mut c| async move {
+                c.store_heartbeat(request(req)).await
             })
             .await?;
         check(resp.header.as_ref())
@@ -230,7 +253,9 @@ impl PdClient {
 
     /// The region containing `key`.
     pub async fn get_region(&self, key: &[u8]) -> Result<pdpb::GetRegionResponse> {
-        let req = pdpb::GetRegionRequest { region_key: key.to_vec() };
+        let req = pdpb::GetRegionRequest {
+            region_key: key.to_vec(),
+        };
         let resp = self
             .call(true, |mut c| {
                 let req = req.clone();
@@ -244,7 +269,8 @@ impl PdClient {
     pub async fn get_region_by_id(&self, region_id: RegionId) -> Result<pdpb::GetRegionResponse> {
         let resp = self
             .call(true, |mut c| async move {
-                c.get_region_by_id(request(pdpb::GetRegionByIdRequest { region_id })).await
+                c.get_region_by_id(request(pdpb::GetRegionByIdRequest { region_id }))
+                    .await
             })
             .await?;
         check(resp.header.as_ref())?;
@@ -259,8 +285,11 @@ impl PdClient {
         end: &[u8],
         limit: u32,
     ) -> Result<Vec<pdpb::GetRegionResponse>> {
-        let req =
-            pdpb::ScanRegionsRequest { start_key: start.to_vec(), end_key: end.to_vec(), limit };
+        let req = pdpb::ScanRegionsRequest {
+            start_key: start.to_vec(),
+            end_key: end.to_vec(),
+            limit,
+        };
         let resp = self
             .call(true, |mut c| {
                 let req = req.clone();
@@ -273,7 +302,9 @@ impl PdClient {
 
     /// Ids for splitting `region`: a new region id and one peer id per peer.
     pub async fn ask_split(&self, region: metapb::Region) -> Result<pdpb::AskSplitResponse> {
-        let req = pdpb::AskSplitRequest { region: Some(region) };
+        let req = pdpb::AskSplitRequest {
+            region: Some(region),
+        };
         let resp = self
             .call(true, |mut c| {
                 let req = req.clone();
@@ -285,7 +316,10 @@ impl PdClient {
     }
 
     pub async fn report_split(&self, left: metapb::Region, right: metapb::Region) -> Result<()> {
-        let req = pdpb::ReportSplitRequest { left: Some(left), right: Some(right) };
+        let req = pdpb::ReportSplitRequest {
+            left: Some(left),
+            right: Some(right),
+        };
         let resp = self
             .call(true, |mut c| {
                 let req = req.clone();
@@ -302,12 +336,20 @@ impl PdClient {
         region_id: RegionId,
         store_id: StoreId,
     ) -> Result<pdpb::OperatorInfo> {
-        let req = pdpb::AddOperatorRequest { kind: kind as i32, region_id, store_id };
+        let req = pdpb::AddOperatorRequest {
+            kind: kind as i32,
+            region_id,
+            store_id,
+        };
         let resp = self
-            .call(false, |mut c| async move { c.add_operator(request(req)).await })
+            .call(
+                false,
+                |mut c| async move { c.add_operator(request(req)).await },
+            )
             .await?;
         check(resp.header.as_ref())?;
-        resp.operator.ok_or_else(|| Error::Other("AddOperator answered without operator".into()))
+        resp.operator
+            .ok_or_else(|| Error::Other("AddOperator answered without operator".into()))
     }
 
     /// The running operators.
@@ -324,7 +366,8 @@ impl PdClient {
     pub async fn get_schedulers(&self) -> Result<Vec<pdpb::SchedulerInfo>> {
         let resp = self
             .call(true, |mut c| async move {
-                c.get_schedulers(request(pdpb::GetSchedulersRequest {})).await
+                c.get_schedulers(request(pdpb::GetSchedulersRequest {}))
+                    .await
             })
             .await?;
         check(resp.header.as_ref())?;
@@ -335,7 +378,8 @@ impl PdClient {
     pub async fn remove_store(&self, store_id: StoreId) -> Result<()> {
         let resp = self
             .call(true, |mut c| async move {
-                c.remove_store(request(pdpb::RemoveStoreRequest { store_id })).await
+                c.remove_store(request(pdpb::RemoveStoreRequest { store_id }))
+                    .await
             })
             .await?;
         check(resp.header.as_ref())

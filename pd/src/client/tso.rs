@@ -133,7 +133,10 @@ async fn open(rpc: &mut GrpcClient<Channel>) -> Result<TsoStream> {
         .await
         .map_err(|_| deadline("opening the TSO stream"))??
         .into_inner();
-    Ok(TsoStream { requests, responses })
+    Ok(TsoStream {
+        requests,
+        responses,
+    })
 }
 
 async fn exchange(s: &mut TsoStream, count: u32) -> Result<u64> {
@@ -141,7 +144,10 @@ async fn exchange(s: &mut TsoStream, count: u32) -> Result<u64> {
         code: tonic::Code::Unavailable,
         message: "TSO stream closed by PD".into(),
     };
-    s.requests.send(pdpb::TsoRequest { count }).await.map_err(|_| closed())?;
+    s.requests
+        .send(pdpb::TsoRequest { count })
+        .await
+        .map_err(|_| closed())?;
     let resp = tokio::time::timeout(RPC_TIMEOUT, s.responses.message())
         .await
         .map_err(|_| deadline("waiting for timestamps"))??
@@ -149,13 +155,21 @@ async fn exchange(s: &mut TsoStream, count: u32) -> Result<u64> {
     if let Some(e) = Error::from_header(resp.header.as_ref()) {
         return Err(e);
     }
-    let ts = resp.timestamp.ok_or_else(|| Error::Other("TSO response without timestamp".into()))?;
+    let ts = resp
+        .timestamp
+        .ok_or_else(|| Error::Other("TSO response without timestamp".into()))?;
     if resp.count != count {
-        return Err(Error::Other(format!("asked PD for {count} timestamps, got {}", resp.count)));
+        return Err(Error::Other(format!(
+            "asked PD for {count} timestamps, got {}",
+            resp.count
+        )));
     }
     Ok(tso::compose(ts.physical as u64, ts.logical as u64))
 }
 
 fn deadline(what: &str) -> Error {
-    Error::Transport { code: tonic::Code::DeadlineExceeded, message: format!("timed out {what}") }
+    Error::Transport {
+        code: tonic::Code::DeadlineExceeded,
+        message: format!("timed out {what}"),
+    }
 }

@@ -52,16 +52,23 @@ impl Cluster {
         if self.cfg.enable_replica_checker
             && !self.operators.contains(region_id)
             && self.check_replicas(region_id, now)
+            && let Some(resp) = self.dispatch(region_id, now)
         {
-            if let Some(resp) = self.dispatch(region_id, now) {
-                return Ok(resp);
-            }
+            return Ok(resp);
         }
-        Ok(pdpb::RegionHeartbeatResponse { header: ok_header(), region_id, ..Default::default() })
+        Ok(pdpb::RegionHeartbeatResponse {
+            header: ok_header(),
+            region_id,
+            ..Default::default()
+        })
     }
 
     /// The command of the region's operator, as a heartbeat answer.
-    fn dispatch(&mut self, region_id: RegionId, now: Instant) -> Option<pdpb::RegionHeartbeatResponse> {
+    fn dispatch(
+        &mut self,
+        region_id: RegionId,
+        now: Instant,
+    ) -> Option<pdpb::RegionHeartbeatResponse> {
         let region = self.regions.get(region_id)?;
         let cmd = self.operators.dispatch(region, now)?;
         tracing::debug!(region_id, command = %cmd, "operator step sent");
@@ -71,9 +78,12 @@ impl Cluster {
     /// The region containing `key`.
     pub fn get_region(&self, key: &[u8]) -> Result<pdpb::GetRegionResponse> {
         self.ensure_bootstrapped()?;
-        self.regions.get_by_key(key).map(RegionInfo::to_response).ok_or_else(|| {
-            Error::RegionNotFound(format!("no region contains key \"{}\"", key.escape_ascii()))
-        })
+        self.regions
+            .get_by_key(key)
+            .map(RegionInfo::to_response)
+            .ok_or_else(|| {
+                Error::RegionNotFound(format!("no region contains key \"{}\"", key.escape_ascii()))
+            })
     }
 
     pub fn get_region_by_id(&self, id: RegionId) -> Result<pdpb::GetRegionResponse> {
@@ -93,7 +103,12 @@ impl Cluster {
         limit: usize,
     ) -> Result<Vec<pdpb::GetRegionResponse>> {
         self.ensure_bootstrapped()?;
-        Ok(self.regions.scan(start, end, limit).into_iter().map(RegionInfo::to_response).collect())
+        Ok(self
+            .regions
+            .scan(start, end, limit)
+            .into_iter()
+            .map(RegionInfo::to_response)
+            .collect())
     }
 }
 
@@ -108,7 +123,11 @@ mod tests {
     use super::*;
 
     /// Heartbeat for `region` as stored in the cluster, after `edit`.
-    fn hb(c: &Cluster, id: u64, edit: impl FnOnce(&mut RegionInfo)) -> pdpb::RegionHeartbeatRequest {
+    fn hb(
+        c: &Cluster,
+        id: u64,
+        edit: impl FnOnce(&mut RegionInfo),
+    ) -> pdpb::RegionHeartbeatRequest {
         let mut r = c.regions().get(id).unwrap().clone();
         if r.leader.is_none() {
             let first = r.voters().next().copied();
@@ -167,7 +186,12 @@ mod tests {
                         r.pending_peers.push(peer); // receiving its snapshot
                     }
                     ConfChangeType::AddNode => {
-                        r.meta.peers.iter_mut().find(|p| p.id == peer.id).unwrap().set_role(PeerRole::Voter);
+                        r.meta
+                            .peers
+                            .iter_mut()
+                            .find(|p| p.id == peer.id)
+                            .unwrap()
+                            .set_role(PeerRole::Voter);
                     }
                     ConfChangeType::RemoveNode => r.meta.peers.retain(|p| p.id != peer.id),
                 }
@@ -176,7 +200,8 @@ mod tests {
             // While the learner is pending, PD waits.
             if cp.change_type() == ConfChangeType::AddLearnerNode {
                 assert_eq!(describe(&resp), "nothing");
-                c.region_heartbeat(&hb(&c, 2, |r| r.pending_peers.clear()), now).unwrap();
+                c.region_heartbeat(&hb(&c, 2, |r| r.pending_peers.clear()), now)
+                    .unwrap();
             }
         }
         let ids: Vec<u64> = {
@@ -186,20 +211,41 @@ mod tests {
         };
         assert_eq!(ids, vec![1, 4, 5]);
         assert_eq!(log.len(), 4, "{log:?}");
-        assert!(log[0].starts_with("AddLearnerNode") && log[1].starts_with("AddNode"), "{log:?}");
+        assert!(
+            log[0].starts_with("AddLearnerNode") && log[1].starts_with("AddNode"),
+            "{log:?}"
+        );
     }
 
     #[test]
     fn stale_heartbeat_is_refused_and_not_stored() {
         let t0 = Instant::now();
         let (mut c, _) = bootstrapped(t0);
-        c.region_heartbeat(&hb(&c, 2, |r| r.meta.region_epoch = Some(metapb::RegionEpoch { conf_ver: 3, version: 4 })), t0).unwrap();
+        c.region_heartbeat(
+            &hb(&c, 2, |r| {
+                r.meta.region_epoch = Some(metapb::RegionEpoch {
+                    conf_ver: 3,
+                    version: 4,
+                })
+            }),
+            t0,
+        )
+        .unwrap();
         let stale = hb(&c, 2, |r| {
-            r.meta.region_epoch = Some(metapb::RegionEpoch { conf_ver: 3, version: 3 });
+            r.meta.region_epoch = Some(metapb::RegionEpoch {
+                conf_ver: 3,
+                version: 3,
+            });
             r.meta.end_key = b"zzz".to_vec();
         });
-        assert!(matches!(c.region_heartbeat(&stale, t0), Err(Error::StaleRegion(_))));
-        assert!(c.get_region(b"zzzz").is_ok(), "the stale range was not stored");
+        assert!(matches!(
+            c.region_heartbeat(&stale, t0),
+            Err(Error::StaleRegion(_))
+        ));
+        assert!(
+            c.get_region(b"zzzz").is_ok(),
+            "the stale range was not stored"
+        );
     }
 
     #[test]
@@ -208,7 +254,10 @@ mod tests {
         let (c, _) = bootstrapped(t0);
         assert_eq!(c.get_region(b"k").unwrap().region.unwrap().id, 2);
         assert_eq!(c.get_region_by_id(2).unwrap().region.unwrap().id, 2);
-        assert!(matches!(c.get_region_by_id(99), Err(Error::RegionNotFound(_))));
+        assert!(matches!(
+            c.get_region_by_id(99),
+            Err(Error::RegionNotFound(_))
+        ));
         assert_eq!(c.scan_regions(b"", b"", 0).unwrap().len(), 1);
     }
 }

@@ -28,23 +28,30 @@ pub fn validate_store(store: &metapb::Store) -> Result<()> {
         return Err(Error::InvalidArgument("store id 0".into()));
     }
     if store.address.is_empty() {
-        return Err(Error::InvalidArgument(format!("store {} has no address", store.id)));
+        return Err(Error::InvalidArgument(format!(
+            "store {} has no address",
+            store.id
+        )));
     }
     Ok(())
 }
 
 impl Cluster {
     fn known_store(&self, id: StoreId) -> Result<&StoreInfo> {
-        self.stores.get(&id).ok_or_else(|| Error::StoreNotFound(format!("store {id} does not exist")))
+        self.stores
+            .get(&id)
+            .ok_or_else(|| Error::StoreNotFound(format!("store {id} does not exist")))
     }
 
     /// Registers a store or updates its address, labels and version. The
     /// administrative state PD holds (Up or Offline) is kept.
     pub fn put_store(&mut self, mut store: metapb::Store, now: Instant) -> Result<()> {
         validate_store(&store)?;
-        if let Some(clash) = self.stores.values().find(|s| {
-            s.id() != store.id && !s.is_tombstone() && s.meta.address == store.address
-        }) {
+        if let Some(clash) = self
+            .stores
+            .values()
+            .find(|s| s.id() != store.id && !s.is_tombstone() && s.meta.address == store.address)
+        {
             return Err(Error::InvalidArgument(format!(
                 "address {} is already used by store {}",
                 store.address,
@@ -135,7 +142,9 @@ impl Cluster {
         let store = self.known_store(id)?;
         match store.admin_state() {
             StoreState::Tombstone => {
-                return Err(Error::StoreTombstone(format!("store {id} is already removed")));
+                return Err(Error::StoreTombstone(format!(
+                    "store {id} is already removed"
+                )));
             }
             StoreState::Offline => return Ok(()),
             _ => {}
@@ -150,8 +159,12 @@ impl Cluster {
             .filter(|s| s.admin_state() == StoreState::Up && !s.is_columnar())
             .count();
         if remaining < self.cfg.schedule.max_replicas {
-            tracing::warn!(store_id = id, remaining, max_replicas = self.cfg.schedule.max_replicas,
-                "store set offline, but too few stores remain to hold its replicas");
+            tracing::warn!(
+                store_id = id,
+                remaining,
+                max_replicas = self.cfg.schedule.max_replicas,
+                "store set offline, but too few stores remain to hold its replicas"
+            );
         } else {
             tracing::info!(store_id = id, "store set offline");
         }
@@ -164,7 +177,9 @@ impl Cluster {
         let empty: Vec<StoreId> = self
             .stores
             .values()
-            .filter(|s| s.admin_state() == StoreState::Offline && self.regions.peer_count(s.id()) == 0)
+            .filter(|s| {
+                s.admin_state() == StoreState::Offline && self.regions.peer_count(s.id()) == 0
+            })
             .map(StoreInfo::id)
             .collect();
         for id in &empty {
@@ -191,7 +206,14 @@ mod tests {
     }
 
     fn beat(c: &mut Cluster, id: u64, now: Instant) -> Result<()> {
-        c.store_heartbeat(pdpb::StoreStats { store_id: id, ..Default::default() }, now, 1)
+        c.store_heartbeat(
+            pdpb::StoreStats {
+                store_id: id,
+                ..Default::default()
+            },
+            now,
+            1,
+        )
     }
 
     #[test]
@@ -214,12 +236,18 @@ mod tests {
         assert_eq!(c.get_store(4, t2).unwrap().0.address, "10.0.0.4:20160");
         let mut thief = store(5);
         thief.address = "10.0.0.4:20160".into();
-        assert!(matches!(c.put_store(thief, t2), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            c.put_store(thief, t2),
+            Err(Error::InvalidArgument(_))
+        ));
 
         // Store 4 holds nothing: removal makes it tombstone at once.
         c.remove_store(4).unwrap();
         assert_eq!(state(&c, 4, t2), StoreState::Tombstone);
-        assert!(matches!(c.put_store(store(4), t2), Err(Error::StoreTombstone(_))));
+        assert!(matches!(
+            c.put_store(store(4), t2),
+            Err(Error::StoreTombstone(_))
+        ));
         assert!(matches!(beat(&mut c, 4, t2), Err(Error::StoreTombstone(_))));
         assert!(matches!(c.remove_store(4), Err(Error::StoreTombstone(_))));
         assert!(matches!(c.remove_store(9), Err(Error::StoreNotFound(_))));
@@ -230,7 +258,12 @@ mod tests {
         c.put_store(reuse, t2).unwrap();
 
         let all = c.all_stores(true, t2);
-        assert_eq!(all.iter().map(|s| s.store.as_ref().unwrap().id).collect::<Vec<_>>(), vec![1, 6]);
+        assert_eq!(
+            all.iter()
+                .map(|s| s.store.as_ref().unwrap().id)
+                .collect::<Vec<_>>(),
+            vec![1, 6]
+        );
         assert_eq!((all[0].region_count, all[0].leader_count), (1, 0));
         assert_eq!(c.all_stores(false, t2).len(), 3);
     }

@@ -102,10 +102,17 @@ impl Cluster {
                 Ok(()) => {
                     regions.put(info);
                 }
-                Err(e) => tracing::warn!(region_id = info.id(), error = %e, "skipping stale persisted region"),
+                Err(e) => {
+                    tracing::warn!(region_id = info.id(), error = %e, "skipping stale persisted region")
+                }
             }
         }
-        tracing::info!(bootstrapped, stores = stores.len(), regions = regions.len(), "cluster loaded");
+        tracing::info!(
+            bootstrapped,
+            stores = stores.len(),
+            regions = regions.len(),
+            "cluster loaded"
+        );
         Ok(Cluster {
             cfg,
             storage,
@@ -126,7 +133,11 @@ impl Cluster {
     }
 
     pub(crate) fn ensure_bootstrapped(&self) -> Result<()> {
-        if self.bootstrapped { Ok(()) } else { Err(Error::NotBootstrapped) }
+        if self.bootstrapped {
+            Ok(())
+        } else {
+            Err(Error::NotBootstrapped)
+        }
     }
 
     pub fn regions(&self) -> &RegionMap {
@@ -154,14 +165,23 @@ impl Cluster {
         }
         membership::validate_store(&store)?;
         region::validate_region(&region)?;
-        if let Some(existing) = self.stores.get(&store.id) {
-            if existing.is_tombstone() {
-                return Err(Error::StoreTombstone(format!("store {} was removed", store.id)));
-            }
+        if self
+            .stores
+            .get(&store.id)
+            .is_some_and(StoreInfo::is_tombstone)
+        {
+            return Err(Error::StoreTombstone(format!(
+                "store {} was removed",
+                store.id
+            )));
         }
         store.set_state(StoreState::Up);
         self.storage.save_bootstrap(&store, &region)?;
-        tracing::info!(store_id = store.id, region_id = region.id, "cluster bootstrapped");
+        tracing::info!(
+            store_id = store.id,
+            region_id = region.id,
+            "cluster bootstrapped"
+        );
         self.bootstrapped = true;
         self.stores.insert(store.id, StoreInfo::new(store, now));
         let info = RegionInfo::from_meta(region);
@@ -201,14 +221,20 @@ impl Cluster {
     /// operators.
     pub(crate) fn put_region(&mut self, info: RegionInfo) -> Result<()> {
         let region_id = info.id();
-        let meta_changed =
-            self.regions.get(region_id).is_none_or(|old| old.meta != info.meta);
+        let meta_changed = self
+            .regions
+            .get(region_id)
+            .is_none_or(|old| old.meta != info.meta);
         let removed = self.regions.overlaps(&info.meta);
         if meta_changed || !removed.is_empty() {
             self.storage.save_regions(&[&info.meta], &removed)?;
         }
         for id in self.regions.put(info).removed {
-            tracing::info!(region_id = id, by = region_id, "region replaced by an overlapping newer one");
+            tracing::info!(
+                region_id = id,
+                by = region_id,
+                "region replaced by an overlapping newer one"
+            );
             self.operators.remove(id);
         }
         Ok(())
@@ -221,7 +247,11 @@ impl Cluster {
 
     /// Regions in key order without a running operator.
     fn idle_regions(&self) -> Vec<RegionId> {
-        self.regions.iter().map(RegionInfo::id).filter(|id| !self.operators.contains(*id)).collect()
+        self.regions
+            .iter()
+            .map(RegionInfo::id)
+            .filter(|id| !self.operators.contains(*id))
+            .collect()
     }
 }
 
@@ -248,7 +278,11 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn store(id: u64) -> metapb::Store {
-        metapb::Store { id, address: format!("127.0.0.1:{}", 20160 + id), ..Default::default() }
+        metapb::Store {
+            id,
+            address: format!("127.0.0.1:{}", 20160 + id),
+            ..Default::default()
+        }
     }
 
     /// A cluster on in-memory storage, bootstrapped with store 1 and region
@@ -259,8 +293,15 @@ pub(crate) mod tests {
         let mut c = Cluster::load(config(), storage.clone(), ids, now).unwrap();
         let region = metapb::Region {
             id: 2,
-            region_epoch: Some(metapb::RegionEpoch { conf_ver: 1, version: 1 }),
-            peers: vec![metapb::Peer { id: 3, store_id: 1, role: 0 }],
+            region_epoch: Some(metapb::RegionEpoch {
+                conf_ver: 1,
+                version: 1,
+            }),
+            peers: vec![metapb::Peer {
+                id: 3,
+                store_id: 1,
+                role: 0,
+            }],
             ..Default::default()
         };
         c.bootstrap(store(1), region, now).unwrap();
@@ -271,7 +312,14 @@ pub(crate) mod tests {
     fn bootstrap_once_and_reload() {
         let now = Instant::now();
         let (mut c, storage) = bootstrapped(now);
-        let again = c.bootstrap(store(5), metapb::Region { id: 6, ..Default::default() }, now);
+        let again = c.bootstrap(
+            store(5),
+            metapb::Region {
+                id: 6,
+                ..Default::default()
+            },
+            now,
+        );
         assert_eq!(again, Err(Error::AlreadyBootstrapped));
         let ids = Arc::new(IdService::load(storage.clone()).unwrap());
         let reloaded = Cluster::load(config(), storage, ids, now).unwrap();
@@ -286,8 +334,14 @@ pub(crate) mod tests {
         let ids = Arc::new(IdService::load(storage.clone()).unwrap());
         let now = Instant::now();
         let mut c = Cluster::load(config(), storage, ids, now).unwrap();
-        let no_peers = metapb::Region { id: 2, ..Default::default() };
-        assert!(matches!(c.bootstrap(store(1), no_peers, now), Err(Error::InvalidArgument(_))));
+        let no_peers = metapb::Region {
+            id: 2,
+            ..Default::default()
+        };
+        assert!(matches!(
+            c.bootstrap(store(1), no_peers, now),
+            Err(Error::InvalidArgument(_))
+        ));
         assert!(!c.is_bootstrapped());
     }
 }

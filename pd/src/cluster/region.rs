@@ -68,7 +68,10 @@ pub struct RegionInfo {
 impl RegionInfo {
     /// A region known only from metadata (bootstrap, restart, split report).
     pub fn from_meta(meta: metapb::Region) -> Self {
-        RegionInfo { meta, ..Default::default() }
+        RegionInfo {
+            meta,
+            ..Default::default()
+        }
     }
 
     /// Validates a leader's heartbeat and extracts the region from it.
@@ -78,10 +81,14 @@ impl RegionInfo {
             .clone()
             .ok_or_else(|| Error::InvalidArgument("region heartbeat without region".into()))?;
         validate_region(&meta)?;
-        let leader = req.leader.clone().ok_or_else(|| {
+        let leader = req.leader.ok_or_else(|| {
             Error::InvalidArgument(format!("heartbeat of region {} without leader", meta.id))
         })?;
-        if !meta.peers.iter().any(|p| p.id == leader.id && p.store_id == leader.store_id) {
+        if !meta
+            .peers
+            .iter()
+            .any(|p| p.id == leader.id && p.store_id == leader.store_id)
+        {
             return Err(Error::InvalidArgument(format!(
                 "leader peer {} (store {}) is not a peer of region {}",
                 leader.id, leader.store_id, meta.id
@@ -123,11 +130,17 @@ impl RegionInfo {
     }
 
     pub fn voters(&self) -> impl Iterator<Item = &metapb::Peer> {
-        self.meta.peers.iter().filter(|p| p.role() == PeerRole::Voter)
+        self.meta
+            .peers
+            .iter()
+            .filter(|p| p.role() == PeerRole::Voter)
     }
 
     pub fn learners(&self) -> impl Iterator<Item = &metapb::Peer> {
-        self.meta.peers.iter().filter(|p| p.role() == PeerRole::Learner)
+        self.meta
+            .peers
+            .iter()
+            .filter(|p| p.role() == PeerRole::Learner)
     }
 
     pub fn leader_store(&self) -> Option<StoreId> {
@@ -139,7 +152,9 @@ impl RegionInfo {
     }
 
     pub fn is_down(&self, peer_id: PeerId) -> bool {
-        self.down_peers.iter().any(|d| d.peer.as_ref().is_some_and(|p| p.id == peer_id))
+        self.down_peers
+            .iter()
+            .any(|d| d.peer.as_ref().is_some_and(|p| p.id == peer_id))
     }
 
     /// Caught up and alive, as far as the leader can tell.
@@ -172,7 +187,10 @@ pub fn validate_region(meta: &metapb::Region) -> Result<()> {
         return Err(Error::InvalidArgument("region id 0".into()));
     }
     if meta.peers.is_empty() {
-        return Err(Error::InvalidArgument(format!("region {} has no peers", meta.id)));
+        return Err(Error::InvalidArgument(format!(
+            "region {} has no peers",
+            meta.id
+        )));
     }
     if !meta.end_key.is_empty() && meta.end_key <= meta.start_key {
         return Err(Error::InvalidArgument(format!(
@@ -252,7 +270,10 @@ impl RegionMap {
 
     /// The region containing `key`.
     pub fn get_by_key(&self, key: &[u8]) -> Option<&RegionInfo> {
-        let (_, id) = self.by_start.range::<[u8], _>((std::ops::Bound::Unbounded, std::ops::Bound::Included(key))).next_back()?;
+        let (_, id) = self
+            .by_start
+            .range::<[u8], _>((std::ops::Bound::Unbounded, std::ops::Bound::Included(key)))
+            .next_back()?;
         self.regions.get(id).filter(|r| r.contains(key))
     }
 
@@ -287,7 +308,10 @@ impl RegionMap {
 
     /// Rejects `new` if it is staler than what PD knows (see the module docs).
     pub fn check_stale(&self, new: &RegionInfo) -> Result<()> {
-        if let Some(reason) = self.regions.get(&new.id()).and_then(|old| stale_reason(old, new, true))
+        if let Some(reason) = self
+            .regions
+            .get(&new.id())
+            .and_then(|old| stale_reason(old, new, true))
         {
             return Err(Error::StaleRegion(reason));
         }
@@ -313,7 +337,10 @@ impl RegionMap {
         self.account(&new, true);
         self.by_start.insert(new.meta.start_key.clone(), new.id());
         self.regions.insert(new.id(), new);
-        PutOutcome { meta_changed, removed }
+        PutOutcome {
+            meta_changed,
+            removed,
+        }
     }
 
     /// Forgets a region.
@@ -365,7 +392,11 @@ pub(crate) mod tests {
     ) -> RegionInfo {
         let peers: Vec<metapb::Peer> = stores
             .iter()
-            .map(|s| metapb::Peer { id: id * 10 + s, store_id: *s, role: 0 })
+            .map(|s| metapb::Peer {
+                id: id * 10 + s,
+                store_id: *s,
+                role: 0,
+            })
             .collect();
         RegionInfo {
             leader: peers.first().cloned(),
@@ -400,8 +431,19 @@ pub(crate) mod tests {
         put(&mut map, region(2, "", "g", (1, 1), &[1])).unwrap();
         put(&mut map, region(8, "g", "t", (1, 1), &[1])).unwrap();
         put(&mut map, region(5, "t", "", (1, 1), &[1])).unwrap();
-        for (key, want) in [("", 2), ("a", 2), ("g", 8), ("s\u{7f}", 8), ("t", 5), ("zzzz", 5)] {
-            assert_eq!(map.get_by_key(key.as_bytes()).unwrap().id(), want, "key {key:?}");
+        for (key, want) in [
+            ("", 2),
+            ("a", 2),
+            ("g", 8),
+            ("s\u{7f}", 8),
+            ("t", 5),
+            ("zzzz", 5),
+        ] {
+            assert_eq!(
+                map.get_by_key(key.as_bytes()).unwrap().id(),
+                want,
+                "key {key:?}"
+            );
         }
         let ids = |v: Vec<&RegionInfo>| v.iter().map(|r| r.id()).collect::<Vec<_>>();
         assert_eq!(ids(map.scan(b"", b"", 0)), vec![2, 8, 5]);
@@ -435,19 +477,29 @@ pub(crate) mod tests {
         let err = put(&mut map, region(2, "", "", (1, 1), &[1, 2, 3])).unwrap_err();
         assert!(matches!(err, Error::StaleRegion(_)), "{err}");
         put(&mut map, region(2, "", "m", (1, 2), &[1, 2, 3])).unwrap();
-        assert_eq!(layout(&map), vec![(2, "".into(), "m".into()), (10, "m".into(), "".into())]);
+        assert_eq!(
+            layout(&map),
+            vec![(2, "".into(), "m".into()), (10, "m".into(), "".into())]
+        );
         // A further split of the left half.
         put(&mut map, region(11, "", "f", (1, 3), &[1, 2, 3])).unwrap();
         put(&mut map, region(2, "f", "m", (1, 3), &[1, 2, 3])).unwrap();
         assert_eq!(
             layout(&map),
-            vec![(11, "".into(), "f".into()), (2, "f".into(), "m".into()), (10, "m".into(), "".into())]
+            vec![
+                (11, "".into(), "f".into()),
+                (2, "f".into(), "m".into()),
+                (10, "m".into(), "".into())
+            ]
         );
         assert_eq!(map.get_by_key(b"g").unwrap().id(), 2);
         // Merge 2 into 10 (version bumps past both).
         let out = put(&mut map, region(10, "f", "", (1, 4), &[1, 2, 3])).unwrap();
         assert_eq!(out.removed, vec![2]);
-        assert_eq!(layout(&map), vec![(11, "".into(), "f".into()), (10, "f".into(), "".into())]);
+        assert_eq!(
+            layout(&map),
+            vec![(11, "".into(), "f".into()), (10, "f".into(), "".into())]
+        );
         assert_eq!(map.peer_count(1), 2);
         assert_eq!(map.leader_count(1), 2);
     }
@@ -475,7 +527,11 @@ pub(crate) mod tests {
         assert_eq!(map.get(2).unwrap().leader_store(), Some(2));
         assert_eq!((map.leader_count(1), map.leader_count(2)), (0, 1));
         // Newer conf_ver: accepted and a metadata change.
-        assert!(put(&mut map, region(2, "", "", (6, 5), &[2, 3])).unwrap().meta_changed);
+        assert!(
+            put(&mut map, region(2, "", "", (6, 5), &[2, 3]))
+                .unwrap()
+                .meta_changed
+        );
         assert_eq!((map.peer_count(1), map.peer_count(2)), (0, 1));
     }
 
@@ -489,7 +545,11 @@ pub(crate) mod tests {
         let r = region(2, "a", "b", (1, 1), &[1, 2]);
         assert!(RegionInfo::from_heartbeat(&hb(&r, r.leader)).is_ok());
         assert!(RegionInfo::from_heartbeat(&hb(&r, None)).is_err());
-        let stranger = metapb::Peer { id: 99, store_id: 9, role: 0 };
+        let stranger = metapb::Peer {
+            id: 99,
+            store_id: 9,
+            role: 0,
+        };
         assert!(RegionInfo::from_heartbeat(&hb(&r, Some(stranger))).is_err());
         let backwards = region(2, "b", "a", (1, 1), &[1]);
         assert!(RegionInfo::from_heartbeat(&hb(&backwards, backwards.leader)).is_err());

@@ -76,7 +76,12 @@ impl Cluster {
         self.check_replicas_in(region_id, &view, now).is_some()
     }
 
-    fn check_replicas_in(&mut self, region_id: RegionId, view: &ClusterView, now: Instant) -> Option<String> {
+    fn check_replicas_in(
+        &mut self,
+        region_id: RegionId,
+        view: &ClusterView,
+        now: Instant,
+    ) -> Option<String> {
         let region = self.regions.get(region_id)?;
         let action = replica_checker::check(region, view, &self.cfg.schedule)?;
         let built = builder::from_replica_action(
@@ -99,7 +104,12 @@ impl Cluster {
     fn balance_leader(&mut self, now: Instant) -> Option<String> {
         let view = self.view(now);
         let ops = &self.operators;
-        let m = balance_leader::schedule(&view, self.regions.iter(), |id| ops.contains(id), &self.cfg.schedule)?;
+        let m = balance_leader::schedule(
+            &view,
+            self.regions.iter(),
+            |id| ops.contains(id),
+            &self.cfg.schedule,
+        )?;
         let region = self.regions.get(m.region_id)?;
         let op = builder::from_leader_move(&m, region, now, &self.cfg.op_timeouts);
         self.install(op)
@@ -193,9 +203,22 @@ mod tests {
     use super::super::tests::{bootstrapped, store};
     use super::*;
 
-    fn heartbeat(c: &mut Cluster, meta: metapb::Region, leader_store: u64, now: Instant) -> pdpb::RegionHeartbeatResponse {
-        let leader = meta.peers.iter().find(|p| p.store_id == leader_store).copied();
-        let req = pdpb::RegionHeartbeatRequest { region: Some(meta), leader, ..Default::default() };
+    fn heartbeat(
+        c: &mut Cluster,
+        meta: metapb::Region,
+        leader_store: u64,
+        now: Instant,
+    ) -> pdpb::RegionHeartbeatResponse {
+        let leader = meta
+            .peers
+            .iter()
+            .find(|p| p.store_id == leader_store)
+            .copied();
+        let req = pdpb::RegionHeartbeatRequest {
+            region: Some(meta),
+            leader,
+            ..Default::default()
+        };
         c.region_heartbeat(&req, now).unwrap()
     }
 
@@ -205,8 +228,16 @@ mod tests {
             c.put_store(store(id), now).unwrap();
         }
         let mut meta = c.regions().get(2).unwrap().meta.clone();
-        meta.peers.push(metapb::Peer { id: 21, store_id: 2, role: 0 });
-        meta.peers.push(metapb::Peer { id: 31, store_id: 3, role: 0 });
+        meta.peers.push(metapb::Peer {
+            id: 21,
+            store_id: 2,
+            role: 0,
+        });
+        meta.peers.push(metapb::Peer {
+            id: 31,
+            store_id: 3,
+            role: 0,
+        });
         meta.region_epoch.as_mut().unwrap().conf_ver = 3;
         let resp = heartbeat(c, meta.clone(), 1, now);
         assert!(resp.change_peer.is_none() && resp.transfer_leader.is_none());
@@ -221,11 +252,22 @@ mod tests {
         // Stores 1, 2, 4 keep heartbeating; 3 falls silent past max_store_down_time.
         let later = t0 + Duration::from_secs(1801);
         for id in [1, 2, 4] {
-            c.store_heartbeat(pdpb::StoreStats { store_id: id, ..Default::default() }, later, 0).unwrap();
+            c.store_heartbeat(
+                pdpb::StoreStats {
+                    store_id: id,
+                    ..Default::default()
+                },
+                later,
+                0,
+            )
+            .unwrap();
         }
         let report = c.tick(later);
         assert_eq!(report.created.len(), 1, "{report:?}");
-        assert!(report.created[0].starts_with("replace-replica region 2 [*add learner"), "{report:?}");
+        assert!(
+            report.created[0].starts_with("replace-replica region 2 [*add learner"),
+            "{report:?}"
+        );
         assert!(report.created[0].contains("remove peer 31 on store 3"));
         let resp = heartbeat(&mut c, meta, 1, later);
         let cp = resp.change_peer.unwrap();
@@ -254,12 +296,21 @@ mod tests {
         meta.peers.push(new);
         meta.region_epoch.as_mut().unwrap().conf_ver += 1;
         let resp = heartbeat(&mut c, meta.clone(), 1, t0);
-        assert_eq!(resp.change_peer.unwrap().change_type(), pdpb::ConfChangeType::AddNode);
-        meta.peers.last_mut().unwrap().set_role(metapb::PeerRole::Voter);
+        assert_eq!(
+            resp.change_peer.unwrap().change_type(),
+            pdpb::ConfChangeType::AddNode
+        );
+        meta.peers
+            .last_mut()
+            .unwrap()
+            .set_role(metapb::PeerRole::Voter);
         meta.region_epoch.as_mut().unwrap().conf_ver += 1;
         let resp = heartbeat(&mut c, meta.clone(), 1, t0);
         let cp = resp.change_peer.unwrap();
-        assert_eq!((cp.change_type(), cp.peer.unwrap().id), (pdpb::ConfChangeType::RemoveNode, 31));
+        assert_eq!(
+            (cp.change_type(), cp.peer.unwrap().id),
+            (pdpb::ConfChangeType::RemoveNode, 31)
+        );
         meta.peers.retain(|p| p.id != 31);
         meta.region_epoch.as_mut().unwrap().conf_ver += 1;
         let resp = heartbeat(&mut c, meta, 1, t0);
@@ -273,18 +324,31 @@ mod tests {
         let t0 = Instant::now();
         let (mut c, _) = bootstrapped(t0);
         let meta = three_replicas(&mut c, t0);
-        let info = c.add_admin_operator(OperatorKind::TransferLeader, 2, 2, t0).unwrap();
-        assert_eq!((info.desc.as_str(), info.source.as_str()), ("transfer-leader", "admin"));
+        let info = c
+            .add_admin_operator(OperatorKind::TransferLeader, 2, 2, t0)
+            .unwrap();
+        assert_eq!(
+            (info.desc.as_str(), info.source.as_str()),
+            ("transfer-leader", "admin")
+        );
         let resp = heartbeat(&mut c, meta.clone(), 1, t0);
         assert_eq!(resp.transfer_leader.unwrap().peer.unwrap().store_id, 2);
         assert!(matches!(
             c.add_admin_operator(OperatorKind::AddPeer, 2, 4, t0),
             Err(Error::InvalidArgument(m)) if m.contains("already has operator")
         ));
-        assert!(matches!(c.add_admin_operator(OperatorKind::AddPeer, 9, 4, t0), Err(Error::RegionNotFound(_))));
+        assert!(matches!(
+            c.add_admin_operator(OperatorKind::AddPeer, 9, 4, t0),
+            Err(Error::RegionNotFound(_))
+        ));
         heartbeat(&mut c, meta, 2, t0);
         assert!(c.operator_infos(t0).unwrap().is_empty());
-        let names: Vec<String> = c.scheduler_infos().unwrap().into_iter().map(|s| s.name).collect();
+        let names: Vec<String> = c
+            .scheduler_infos()
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
         assert_eq!(names, vec!["replica-checker", "balance-leader"]);
     }
 }

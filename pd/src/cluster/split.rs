@@ -33,12 +33,23 @@ impl Cluster {
         self.ensure_bootstrapped()?;
         validate_region(region)?;
         if self.regions.get(region.id).is_none() {
-            return Err(Error::RegionNotFound(format!("region {} does not exist", region.id)));
+            return Err(Error::RegionNotFound(format!(
+                "region {} does not exist",
+                region.id
+            )));
         }
         let new_region_id = self.alloc_id()?;
-        let new_peer_ids = region.peers.iter().map(|_| self.alloc_id()).collect::<Result<_>>()?;
+        let new_peer_ids = region
+            .peers
+            .iter()
+            .map(|_| self.alloc_id())
+            .collect::<Result<_>>()?;
         tracing::info!(region_id = region.id, new_region_id, "split ids allocated");
-        Ok(pdpb::AskSplitResponse { header: ok_header(), new_region_id, new_peer_ids })
+        Ok(pdpb::AskSplitResponse {
+            header: ok_header(),
+            new_region_id,
+            new_peer_ids,
+        })
     }
 
     /// Records the two halves of a finished split.
@@ -64,7 +75,9 @@ impl Cluster {
             .or_else(|| leader_store.and_then(|s| info.peer_on_store(s).copied()));
             match self.regions.check_stale(&info) {
                 Ok(()) => self.put_region(info)?,
-                Err(e) => tracing::debug!(region_id = info.id(), error = %e, "split half already superseded"),
+                Err(e) => {
+                    tracing::debug!(region_id = info.id(), error = %e, "split half already superseded")
+                }
             }
         }
         Ok(())
@@ -83,8 +96,15 @@ mod tests {
             id,
             start_key: start.to_vec(),
             end_key: end.to_vec(),
-            region_epoch: Some(metapb::RegionEpoch { conf_ver: 1, version: 2 }),
-            peers: vec![metapb::Peer { id: peer_id, store_id: 1, role: 0 }],
+            region_epoch: Some(metapb::RegionEpoch {
+                conf_ver: 1,
+                version: 2,
+            }),
+            peers: vec![metapb::Peer {
+                id: peer_id,
+                store_id: 1,
+                role: 0,
+            }],
         }
     }
 
@@ -94,7 +114,11 @@ mod tests {
         let (mut c, _) = bootstrapped(now);
         let hb = pdpb::RegionHeartbeatRequest {
             region: c.regions().get(2).map(|r| r.meta.clone()),
-            leader: Some(metapb::Peer { id: 3, store_id: 1, role: 0 }),
+            leader: Some(metapb::Peer {
+                id: 3,
+                store_id: 1,
+                role: 0,
+            }),
             ..Default::default()
         };
         c.region_heartbeat(&hb, now).unwrap();
@@ -103,22 +127,40 @@ mod tests {
         assert_eq!(ids.new_peer_ids.len(), 1);
         assert_ne!(ids.new_region_id, ids.new_peer_ids[0]);
         let again = c.ask_split(&original).unwrap();
-        assert!(again.new_region_id > ids.new_peer_ids[0], "ids are never reused");
+        assert!(
+            again.new_region_id > ids.new_peer_ids[0],
+            "ids are never reused"
+        );
 
         let new_id = ids.new_region_id;
-        c.report_split(half(new_id, b"", b"m", ids.new_peer_ids[0]), half(2, b"m", b"", 3)).unwrap();
+        c.report_split(
+            half(new_id, b"", b"m", ids.new_peer_ids[0]),
+            half(2, b"m", b"", 3),
+        )
+        .unwrap();
         let left = c.get_region(b"a").unwrap();
         assert_eq!(left.region.unwrap().id, new_id);
-        assert_eq!(left.leader.unwrap().id, ids.new_peer_ids[0], "leader presumed on the old leader's store");
+        assert_eq!(
+            left.leader.unwrap().id,
+            ids.new_peer_ids[0],
+            "leader presumed on the old leader's store"
+        );
         assert_eq!(c.get_region(b"x").unwrap().region.unwrap().id, 2);
         assert_eq!(c.scan_regions(b"", b"", 0).unwrap().len(), 2);
         assert_eq!(c.regions().peer_count(1), 2);
 
         // A late report of the same split changes nothing; nonsense is refused.
-        c.report_split(half(new_id, b"", b"m", ids.new_peer_ids[0]), half(2, b"m", b"", 3)).unwrap();
+        c.report_split(
+            half(new_id, b"", b"m", ids.new_peer_ids[0]),
+            half(2, b"m", b"", 3),
+        )
+        .unwrap();
         assert_eq!(c.regions().len(), 2);
         let bad = c.report_split(half(2, b"", b"m", 3), half(2, b"m", b"", 3));
         assert!(matches!(bad, Err(Error::InvalidArgument(_))));
-        assert!(matches!(c.ask_split(&half(77, b"", b"", 1)), Err(Error::RegionNotFound(_))));
+        assert!(matches!(
+            c.ask_split(&half(77, b"", b"", 1)),
+            Err(Error::RegionNotFound(_))
+        ));
     }
 }

@@ -64,7 +64,12 @@ pub struct StoreInfo {
 
 impl StoreInfo {
     pub fn new(meta: metapb::Store, now: Instant) -> Self {
-        StoreInfo { meta, stats: None, last_heartbeat: now, last_heartbeat_ms: 0 }
+        StoreInfo {
+            meta,
+            stats: None,
+            last_heartbeat: now,
+            last_heartbeat_ms: 0,
+        }
     }
 
     pub fn id(&self) -> u64 {
@@ -82,7 +87,11 @@ impl StoreInfo {
 
     /// The effective state at `now`.
     pub fn state(&self, now: Instant, t: &StoreTimeouts) -> StoreState {
-        derive_state(self.admin_state(), now.saturating_duration_since(self.last_heartbeat), t)
+        derive_state(
+            self.admin_state(),
+            now.saturating_duration_since(self.last_heartbeat),
+            t,
+        )
     }
 
     /// True for stores labelled `engine=columnar`.
@@ -107,7 +116,10 @@ impl StoreInfo {
 
 /// True for store metadata labelled `engine=columnar`.
 pub fn is_columnar(store: &metapb::Store) -> bool {
-    store.labels.iter().any(|l| l.key == ENGINE_LABEL && l.value == COLUMNAR_ENGINE)
+    store
+        .labels
+        .iter()
+        .any(|l| l.key == ENGINE_LABEL && l.value == COLUMNAR_ENGINE)
 }
 
 #[cfg(test)]
@@ -134,26 +146,42 @@ mod tests {
             (Tombstone, s(0), Tombstone),
         ];
         for (admin, silence, want) in cases {
-            assert_eq!(derive_state(admin, silence, &T), want, "{admin:?} after {silence:?}");
+            assert_eq!(
+                derive_state(admin, silence, &T),
+                want,
+                "{admin:?} after {silence:?}"
+            );
         }
     }
 
     #[test]
     fn heartbeat_brings_a_down_store_back_up() {
         let t0 = Instant::now();
-        let mut store = StoreInfo::new(metapb::Store { id: 1, ..Default::default() }, t0);
+        let mut store = StoreInfo::new(
+            metapb::Store {
+                id: 1,
+                ..Default::default()
+            },
+            t0,
+        );
         let later = t0 + Duration::from_secs(3600);
         assert_eq!(store.state(later, &T), StoreState::Down);
         store.heartbeat(pdpb::StoreStats::default(), later, 1);
         assert_eq!(store.state(later, &T), StoreState::Up);
-        assert_eq!(store.to_proto(later + Duration::from_secs(30), &T).state(), StoreState::Disconnected);
+        assert_eq!(
+            store.to_proto(later + Duration::from_secs(30), &T).state(),
+            StoreState::Disconnected
+        );
     }
 
     #[test]
     fn columnar_label() {
         let mut meta = metapb::Store::default();
         assert!(!is_columnar(&meta));
-        meta.labels.push(metapb::StoreLabel { key: "engine".into(), value: "columnar".into() });
+        meta.labels.push(metapb::StoreLabel {
+            key: "engine".into(),
+            value: "columnar".into(),
+        });
         assert!(is_columnar(&meta));
     }
 }

@@ -45,7 +45,10 @@ pub struct OpTimeouts {
 }
 
 fn timeout_for(steps: &[OpStep], t: &OpTimeouts) -> Duration {
-    if steps.iter().all(|s| matches!(s, OpStep::TransferLeader { .. })) {
+    if steps
+        .iter()
+        .all(|s| matches!(s, OpStep::TransferLeader { .. }))
+    {
         t.leader
     } else {
         t.region
@@ -76,14 +79,39 @@ pub fn from_replica_action(
         ReplicaAction::AddVoter { store_id, replace } => {
             let peer_id = new_peer_id()?;
             let steps = vec![
-                OpStep::AddLearner { store_id: *store_id, peer_id },
-                OpStep::PromoteLearner { store_id: *store_id, peer_id },
+                OpStep::AddLearner {
+                    store_id: *store_id,
+                    peer_id,
+                },
+                OpStep::PromoteLearner {
+                    store_id: *store_id,
+                    peer_id,
+                },
             ];
-            (if replace.is_some() { "replace-replica" } else { "add-replica" }, steps, *replace)
+            (
+                if replace.is_some() {
+                    "replace-replica"
+                } else {
+                    "add-replica"
+                },
+                steps,
+                *replace,
+            )
         }
         ReplicaAction::PromoteLearner { peer, replace } => {
-            let steps = vec![OpStep::PromoteLearner { store_id: peer.store_id, peer_id: peer.id }];
-            (if replace.is_some() { "replace-replica" } else { "promote-learner" }, steps, *replace)
+            let steps = vec![OpStep::PromoteLearner {
+                store_id: peer.store_id,
+                peer_id: peer.id,
+            }];
+            (
+                if replace.is_some() {
+                    "replace-replica"
+                } else {
+                    "promote-learner"
+                },
+                steps,
+                *replace,
+            )
         }
         ReplicaAction::RemoveVoter { peer, reason } => {
             let desc = match reason {
@@ -95,15 +123,40 @@ pub fn from_replica_action(
         }
     };
     if let Some(p) = replace {
-        steps.push(OpStep::RemovePeer { store_id: p.store_id, peer_id: p.id });
+        steps.push(OpStep::RemovePeer {
+            store_id: p.store_id,
+            peer_id: p.id,
+        });
     }
-    Ok(make(region, desc.into(), OpSource::ReplicaChecker, steps, now, t))
+    Ok(make(
+        region,
+        desc.into(),
+        OpSource::ReplicaChecker,
+        steps,
+        now,
+        t,
+    ))
 }
 
 /// The operator carrying out a balance-leader decision.
-pub fn from_leader_move(m: &LeaderMove, region: &RegionInfo, now: Instant, t: &OpTimeouts) -> Operator {
-    let steps = vec![OpStep::TransferLeader { from_store: m.from_store, to_store: m.to_store }];
-    make(region, "balance-leader".into(), OpSource::BalanceLeader, steps, now, t)
+pub fn from_leader_move(
+    m: &LeaderMove,
+    region: &RegionInfo,
+    now: Instant,
+    t: &OpTimeouts,
+) -> Operator {
+    let steps = vec![OpStep::TransferLeader {
+        from_store: m.from_store,
+        to_store: m.to_store,
+    }];
+    make(
+        region,
+        "balance-leader".into(),
+        OpSource::BalanceLeader,
+        steps,
+        now,
+        t,
+    )
 }
 
 /// Validates an administrator's `AddOperator` and builds it.
@@ -149,12 +202,23 @@ pub fn admin_operator(
         }
         OperatorKind::RemovePeer => {
             let Some(p) = existing else {
-                return invalid(format!("store {store_id} holds no peer of region {region_id}"));
+                return invalid(format!(
+                    "store {store_id} holds no peer of region {region_id}"
+                ));
             };
             if p.role() == PeerRole::Voter && region.voters().count() <= 1 {
-                return invalid(format!("peer {} is the only voter of region {region_id}", p.id));
+                return invalid(format!(
+                    "peer {} is the only voter of region {region_id}",
+                    p.id
+                ));
             }
-            ("remove-peer", vec![OpStep::RemovePeer { store_id, peer_id: p.id }])
+            (
+                "remove-peer",
+                vec![OpStep::RemovePeer {
+                    store_id,
+                    peer_id: p.id,
+                }],
+            )
         }
         OperatorKind::TransferLeader => {
             match existing {
@@ -172,7 +236,13 @@ pub fn admin_operator(
                 return invalid(format!("store {store_id} is {:?}, not Up", store.state));
             }
             let from_store = region.leader_store().unwrap_or_default();
-            ("transfer-leader", vec![OpStep::TransferLeader { from_store, to_store: store_id }])
+            (
+                "transfer-leader",
+                vec![OpStep::TransferLeader {
+                    from_store,
+                    to_store: store_id,
+                }],
+            )
         }
     };
     Ok(make(region, desc.into(), OpSource::Admin, steps, now, t))
@@ -185,12 +255,21 @@ mod tests {
     use crate::schedule::StoreView;
     use proto::metapb;
 
-    const T: OpTimeouts =
-        OpTimeouts { region: Duration::from_secs(60), leader: Duration::from_secs(10) };
+    const T: OpTimeouts = OpTimeouts {
+        region: Duration::from_secs(60),
+        leader: Duration::from_secs(10),
+    };
 
     fn view() -> ClusterView {
         let mut v = ClusterView::default();
-        for (id, state) in [(1, StoreState::Up), (2, StoreState::Up), (3, StoreState::Up), (4, StoreState::Up), (5, StoreState::Down), (6, StoreState::Up)] {
+        for (id, state) in [
+            (1, StoreState::Up),
+            (2, StoreState::Up),
+            (3, StoreState::Up),
+            (4, StoreState::Up),
+            (5, StoreState::Down),
+            (6, StoreState::Up),
+        ] {
             v.stores.insert(id, StoreView::new(id, state));
         }
         v.stores.get_mut(&6).unwrap().columnar = true;
@@ -215,10 +294,19 @@ mod tests {
     fn admin_requests_build_steps() {
         assert_eq!(
             admin(OperatorKind::AddPeer, 4).unwrap(),
-            vec!["add learner peer 100 on store 4", "promote learner peer 100 on store 4"]
+            vec![
+                "add learner peer 100 on store 4",
+                "promote learner peer 100 on store 4"
+            ]
         );
-        assert_eq!(admin(OperatorKind::AddLearner, 6).unwrap(), vec!["add learner peer 100 on store 6"]);
-        assert_eq!(admin(OperatorKind::RemovePeer, 3).unwrap(), vec!["remove peer 73 on store 3"]);
+        assert_eq!(
+            admin(OperatorKind::AddLearner, 6).unwrap(),
+            vec!["add learner peer 100 on store 6"]
+        );
+        assert_eq!(
+            admin(OperatorKind::RemovePeer, 3).unwrap(),
+            vec!["remove peer 73 on store 3"]
+        );
         assert_eq!(
             admin(OperatorKind::TransferLeader, 2).unwrap(),
             vec!["transfer leader from store 1 to store 2"]
@@ -230,13 +318,33 @@ mod tests {
         use OperatorKind::*;
         assert_eq!(err(AddPeer, 9), "store not found: store 9 does not exist");
         assert_eq!(err(AddPeer, 5), "invalid: store 5 is Down, not Up");
-        assert_eq!(err(AddPeer, 2), "invalid: store 2 already holds peer 72 of region 7");
+        assert_eq!(
+            err(AddPeer, 2),
+            "invalid: store 2 already holds peer 72 of region 7"
+        );
         assert!(err(AddPeer, 6).contains("columnar"));
-        assert_eq!(err(RemovePeer, 4), "invalid: store 4 holds no peer of region 7");
-        assert_eq!(err(TransferLeader, 4), "invalid: store 4 holds no voter of region 7 to lead it");
-        assert_eq!(err(TransferLeader, 1), "invalid: store 1 already leads region 7");
+        assert_eq!(
+            err(RemovePeer, 4),
+            "invalid: store 4 holds no peer of region 7"
+        );
+        assert_eq!(
+            err(TransferLeader, 4),
+            "invalid: store 4 holds no voter of region 7 to lead it"
+        );
+        assert_eq!(
+            err(TransferLeader, 1),
+            "invalid: store 1 already leads region 7"
+        );
         let single = region(8, "", "", (1, 1), &[1]);
-        let e = admin_operator(RemovePeer, &single, 1, &view(), || Ok(1), Instant::now(), &T);
+        let e = admin_operator(
+            RemovePeer,
+            &single,
+            1,
+            &view(),
+            || Ok(1),
+            Instant::now(),
+            &T,
+        );
         assert!(matches!(e, Err(Error::InvalidArgument(m)) if m.contains("only voter")));
     }
 
@@ -244,17 +352,44 @@ mod tests {
     fn replica_actions_become_steps_with_timeouts() {
         let r = region(7, "", "", (1, 1), &[1, 2, 3]);
         let now = Instant::now();
-        let replace = Some(metapb::Peer { id: 73, store_id: 3, role: 0 });
-        let op = from_replica_action(&ReplicaAction::AddVoter { store_id: 4, replace }, &r, || Ok(100), now, &T).unwrap();
+        let replace = Some(metapb::Peer {
+            id: 73,
+            store_id: 3,
+            role: 0,
+        });
+        let op = from_replica_action(
+            &ReplicaAction::AddVoter {
+                store_id: 4,
+                replace,
+            },
+            &r,
+            || Ok(100),
+            now,
+            &T,
+        )
+        .unwrap();
         assert_eq!(op.desc, "replace-replica");
         assert_eq!(op.steps.len(), 3);
         assert_eq!(op.timeout, T.region);
-        let m = LeaderMove { region_id: 7, from_store: 1, to_store: 2 };
+        let m = LeaderMove {
+            region_id: 7,
+            from_store: 1,
+            to_store: 2,
+        };
         let op = from_leader_move(&m, &r, now, &T);
         assert_eq!(op.timeout, T.leader);
-        let remove = ReplicaAction::RemoveVoter { peer: *r.peer(71).unwrap(), reason: RemoveReason::Extra };
+        let remove = ReplicaAction::RemoveVoter {
+            peer: *r.peer(71).unwrap(),
+            reason: RemoveReason::Extra,
+        };
         let op = from_replica_action(&remove, &r, || unreachable!(), now, &T).unwrap();
         assert_eq!(op.desc, "remove-extra-replica");
-        assert_eq!(op.steps, vec![OpStep::RemovePeer { store_id: 1, peer_id: 71 }]);
+        assert_eq!(
+            op.steps,
+            vec![OpStep::RemovePeer {
+                store_id: 1,
+                peer_id: 71
+            }]
+        );
     }
 }

@@ -12,8 +12,8 @@
 //! operator a scheduler created for the same region (an admin knows better);
 //! two admin operators on one region are refused.
 //!
-//! The controller is driven by the region heartbeat ([`Self::dispatch`]) and
-//! the scheduling tick ([`Self::expire`]); both take `now`.
+//! The controller is driven by the region heartbeat ([`OperatorController::dispatch`]) and
+//! the scheduling tick ([`OperatorController::expire`]); both take `now`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
@@ -46,7 +46,10 @@ pub struct StoreLoad {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddError {
     #[error("region {region_id} already has operator {existing}")]
-    RegionBusy { region_id: RegionId, existing: String },
+    RegionBusy {
+        region_id: RegionId,
+        existing: String,
+    },
     #[error("store {0} is at its scheduling limit")]
     StoreLimit(StoreId),
 }
@@ -95,23 +98,27 @@ impl OperatorController {
 
     /// Adds an operator, subject to the rules in the module docs.
     pub fn add(&mut self, op: Operator, limits: &Limits) -> Result<(), AddError> {
-        if let Some(existing) = self.ops.get(&op.region_id) {
-            if op.source != OpSource::Admin || existing.source == OpSource::Admin {
-                return Err(AddError::RegionBusy {
-                    region_id: op.region_id,
-                    existing: existing.to_string(),
-                });
-            }
+        if let Some(existing) = self.ops.get(&op.region_id)
+            && (op.source != OpSource::Admin || existing.source == OpSource::Admin)
+        {
+            return Err(AddError::RegionBusy {
+                region_id: op.region_id,
+                existing: existing.to_string(),
+            });
         }
         if op.source != OpSource::Admin {
             let loads = self.store_loads();
             let load = |s: StoreId| loads.get(&s).copied().unwrap_or_default();
-            if let Some(s) = op.receiving_stores().find(|s| load(*s).replica_ops >= limits.replica)
+            if let Some(s) = op
+                .receiving_stores()
+                .find(|s| load(*s).replica_ops >= limits.replica)
             {
                 return Err(AddError::StoreLimit(s));
             }
             for (from, to) in op.leader_moves() {
-                if let Some(s) = [from, to].into_iter().find(|s| load(*s).leader_ops >= limits.leader)
+                if let Some(s) = [from, to]
+                    .into_iter()
+                    .find(|s| load(*s).leader_ops >= limits.leader)
                 {
                     return Err(AddError::StoreLimit(s));
                 }
@@ -150,12 +157,18 @@ impl OperatorController {
     /// Drops operators past their timeout (regions that stopped
     /// heartbeating never get to [`Self::dispatch`]).
     pub fn expire(&mut self, now: Instant) -> Vec<Operator> {
-        let expired: Vec<RegionId> =
-            self.ops.values().filter(|op| op.is_timed_out(now)).map(|op| op.region_id).collect();
+        let expired: Vec<RegionId> = self
+            .ops
+            .values()
+            .filter(|op| op.is_timed_out(now))
+            .map(|op| op.region_id)
+            .collect();
         expired
             .into_iter()
             .filter_map(|id| self.ops.remove(&id))
-            .inspect(|op| tracing::warn!(region_id = op.region_id, operator = %op, "operator timed out"))
+            .inspect(
+                |op| tracing::warn!(region_id = op.region_id, operator = %op, "operator timed out"),
+            )
             .collect()
     }
 
@@ -173,27 +186,54 @@ mod tests {
     use crate::cluster::region::tests::region;
     use crate::operator::OpStep;
 
-    const LIMITS: Limits = Limits { leader: 1, replica: 2 };
+    const LIMITS: Limits = Limits {
+        leader: 1,
+        replica: 2,
+    };
 
     fn add_peer(region_id: u64, store: u64, source: OpSource) -> Operator {
         let r = region(region_id, "", "", (1, 1), &[1, 2]);
         let steps = vec![
-            OpStep::AddLearner { store_id: store, peer_id: region_id * 100 },
-            OpStep::PromoteLearner { store_id: store, peer_id: region_id * 100 },
+            OpStep::AddLearner {
+                store_id: store,
+                peer_id: region_id * 100,
+            },
+            OpStep::PromoteLearner {
+                store_id: store,
+                peer_id: region_id * 100,
+            },
         ];
-        Operator::new(&r, "add-peer", source, steps, Instant::now(), Duration::from_secs(60))
+        Operator::new(
+            &r,
+            "add-peer",
+            source,
+            steps,
+            Instant::now(),
+            Duration::from_secs(60),
+        )
     }
 
     fn transfer(region_id: u64, from: u64, to: u64) -> Operator {
         let r = region(region_id, "", "", (1, 1), &[from, to]);
-        let steps = vec![OpStep::TransferLeader { from_store: from, to_store: to }];
-        Operator::new(&r, "transfer-leader", OpSource::BalanceLeader, steps, Instant::now(), Duration::from_secs(10))
+        let steps = vec![OpStep::TransferLeader {
+            from_store: from,
+            to_store: to,
+        }];
+        Operator::new(
+            &r,
+            "transfer-leader",
+            OpSource::BalanceLeader,
+            steps,
+            Instant::now(),
+            Duration::from_secs(10),
+        )
     }
 
     #[test]
     fn one_operator_per_region_admin_wins() {
         let mut c = OperatorController::default();
-        c.add(add_peer(7, 3, OpSource::ReplicaChecker), &LIMITS).unwrap();
+        c.add(add_peer(7, 3, OpSource::ReplicaChecker), &LIMITS)
+            .unwrap();
         assert!(matches!(
             c.add(add_peer(7, 4, OpSource::ReplicaChecker), &LIMITS),
             Err(AddError::RegionBusy { region_id: 7, .. })
@@ -206,16 +246,28 @@ mod tests {
     #[test]
     fn per_store_limits() {
         let mut c = OperatorController::default();
-        c.add(add_peer(1, 3, OpSource::ReplicaChecker), &LIMITS).unwrap();
-        c.add(add_peer(2, 3, OpSource::ReplicaChecker), &LIMITS).unwrap();
-        assert_eq!(c.add(add_peer(3, 3, OpSource::ReplicaChecker), &LIMITS), Err(AddError::StoreLimit(3)));
-        c.add(add_peer(3, 4, OpSource::ReplicaChecker), &LIMITS).unwrap();
+        c.add(add_peer(1, 3, OpSource::ReplicaChecker), &LIMITS)
+            .unwrap();
+        c.add(add_peer(2, 3, OpSource::ReplicaChecker), &LIMITS)
+            .unwrap();
+        assert_eq!(
+            c.add(add_peer(3, 3, OpSource::ReplicaChecker), &LIMITS),
+            Err(AddError::StoreLimit(3))
+        );
+        c.add(add_peer(3, 4, OpSource::ReplicaChecker), &LIMITS)
+            .unwrap();
         c.add(add_peer(4, 3, OpSource::Admin), &LIMITS).unwrap();
         assert_eq!(c.store_loads()[&3].replica_ops, 3);
 
         c.add(transfer(10, 1, 2), &LIMITS).unwrap();
-        assert_eq!(c.add(transfer(11, 1, 5), &LIMITS), Err(AddError::StoreLimit(1)));
-        assert_eq!(c.add(transfer(11, 6, 2), &LIMITS), Err(AddError::StoreLimit(2)));
+        assert_eq!(
+            c.add(transfer(11, 1, 5), &LIMITS),
+            Err(AddError::StoreLimit(1))
+        );
+        assert_eq!(
+            c.add(transfer(11, 6, 2), &LIMITS),
+            Err(AddError::StoreLimit(2))
+        );
         let loads = c.store_loads();
         assert_eq!((loads[&1].leader_delta, loads[&2].leader_delta), (-1, 1));
     }
@@ -227,7 +279,10 @@ mod tests {
         c.add(transfer(11, 3, 4), &LIMITS).unwrap();
         let mut r = region(10, "", "", (1, 1), &[1, 2]);
         let now = Instant::now();
-        assert!(matches!(c.dispatch(&r, now), Some(Command::TransferLeader { .. })));
+        assert!(matches!(
+            c.dispatch(&r, now),
+            Some(Command::TransferLeader { .. })
+        ));
         r.leader = r.peer(102).copied();
         assert_eq!(c.dispatch(&r, now), None);
         assert!(!c.contains(10));

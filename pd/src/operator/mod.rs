@@ -53,10 +53,22 @@ use crate::{PeerId, RegionId, StoreId};
 /// One change for the region leader to make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpStep {
-    AddLearner { store_id: StoreId, peer_id: PeerId },
-    PromoteLearner { store_id: StoreId, peer_id: PeerId },
-    RemovePeer { store_id: StoreId, peer_id: PeerId },
-    TransferLeader { from_store: StoreId, to_store: StoreId },
+    AddLearner {
+        store_id: StoreId,
+        peer_id: PeerId,
+    },
+    PromoteLearner {
+        store_id: StoreId,
+        peer_id: PeerId,
+    },
+    RemovePeer {
+        store_id: StoreId,
+        peer_id: PeerId,
+    },
+    TransferLeader {
+        from_store: StoreId,
+        to_store: StoreId,
+    },
 }
 
 impl fmt::Display for OpStep {
@@ -71,8 +83,14 @@ impl fmt::Display for OpStep {
             OpStep::RemovePeer { store_id, peer_id } => {
                 write!(f, "remove peer {peer_id} on store {store_id}")
             }
-            OpStep::TransferLeader { from_store, to_store } => {
-                write!(f, "transfer leader from store {from_store} to store {to_store}")
+            OpStep::TransferLeader {
+                from_store,
+                to_store,
+            } => {
+                write!(
+                    f,
+                    "transfer leader from store {from_store} to store {to_store}"
+                )
             }
         }
     }
@@ -81,8 +99,13 @@ impl fmt::Display for OpStep {
 /// What the leader is asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    ChangePeer { peer: metapb::Peer, change: ConfChangeType },
-    TransferLeader { peer: metapb::Peer },
+    ChangePeer {
+        peer: metapb::Peer,
+        change: ConfChangeType,
+    },
+    TransferLeader {
+        peer: metapb::Peer,
+    },
 }
 
 impl Command {
@@ -97,7 +120,10 @@ impl Command {
         };
         match self {
             Command::ChangePeer { peer, change } => {
-                let mut cp = pdpb::ChangePeer { peer: Some(*peer), ..Default::default() };
+                let mut cp = pdpb::ChangePeer {
+                    peer: Some(*peer),
+                    ..Default::default()
+                };
                 cp.set_change_type(*change);
                 resp.change_peer = Some(cp);
             }
@@ -116,7 +142,11 @@ impl fmt::Display for Command {
                 write!(f, "{change:?} peer {} on store {}", peer.id, peer.store_id)
             }
             Command::TransferLeader { peer } => {
-                write!(f, "transfer leader to peer {} on store {}", peer.id, peer.store_id)
+                write!(
+                    f,
+                    "transfer leader to peer {} on store {}",
+                    peer.id, peer.store_id
+                )
             }
         }
     }
@@ -136,7 +166,11 @@ pub enum StepStatus {
 }
 
 fn peer(id: PeerId, store_id: StoreId, role: PeerRole) -> metapb::Peer {
-    let mut p = metapb::Peer { id, store_id, ..Default::default() };
+    let mut p = metapb::Peer {
+        id,
+        store_id,
+        ..Default::default()
+    };
     p.set_role(role);
     p
 }
@@ -290,7 +324,10 @@ impl Operator {
         now: Instant,
         timeout: Duration,
     ) -> Self {
-        let kind = if steps.iter().all(|s| matches!(s, OpStep::TransferLeader { .. })) {
+        let kind = if steps
+            .iter()
+            .all(|s| matches!(s, OpStep::TransferLeader { .. }))
+        {
             OpKind::Leader
         } else {
             OpKind::Region
@@ -351,15 +388,22 @@ impl Operator {
 
     /// Stores that receive a new peer from the unfinished steps.
     pub fn receiving_stores(&self) -> impl Iterator<Item = StoreId> + '_ {
-        self.steps[self.current.min(self.steps.len())..].iter().filter_map(OpStep::receiving_store)
+        self.steps[self.current.min(self.steps.len())..]
+            .iter()
+            .filter_map(OpStep::receiving_store)
     }
 
     /// `(from, to)` of the leader transfers still ahead.
     pub fn leader_moves(&self) -> impl Iterator<Item = (StoreId, StoreId)> + '_ {
-        self.steps[self.current.min(self.steps.len())..].iter().filter_map(|s| match *s {
-            OpStep::TransferLeader { from_store, to_store } => Some((from_store, to_store)),
-            _ => None,
-        })
+        self.steps[self.current.min(self.steps.len())..]
+            .iter()
+            .filter_map(|s| match *s {
+                OpStep::TransferLeader {
+                    from_store,
+                    to_store,
+                } => Some((from_store, to_store)),
+                _ => None,
+            })
     }
 
     /// The admin API's view.
@@ -399,7 +443,12 @@ mod tests {
     }
 
     fn promote(r: &mut RegionInfo, id: u64) {
-        r.meta.peers.iter_mut().find(|p| p.id == id).unwrap().set_role(PeerRole::Voter);
+        r.meta
+            .peers
+            .iter_mut()
+            .find(|p| p.id == id)
+            .unwrap()
+            .set_role(PeerRole::Voter);
     }
 
     fn remove(r: &mut RegionInfo, id: u64) {
@@ -419,15 +468,37 @@ mod tests {
         // Region 7 on stores 1 (leader), 2, 3; peer ids 71, 72, 73.
         let mut r = region(7, "", "", (3, 1), &[1, 2, 3]);
         let steps = vec![
-            OpStep::AddLearner { store_id: 4, peer_id: 100 },
-            OpStep::PromoteLearner { store_id: 4, peer_id: 100 },
-            OpStep::RemovePeer { store_id: 3, peer_id: 73 },
+            OpStep::AddLearner {
+                store_id: 4,
+                peer_id: 100,
+            },
+            OpStep::PromoteLearner {
+                store_id: 4,
+                peer_id: 100,
+            },
+            OpStep::RemovePeer {
+                store_id: 3,
+                peer_id: 73,
+            },
         ];
-        let mut op = Operator::new(&r, "replace", OpSource::ReplicaChecker, steps, t0, Duration::from_secs(60));
+        let mut op = Operator::new(
+            &r,
+            "replace",
+            OpSource::ReplicaChecker,
+            steps,
+            t0,
+            Duration::from_secs(60),
+        );
         let now = t0 + Duration::from_secs(1);
-        assert_eq!(sent(op.advance(&r, now)), "AddLearnerNode peer 100 on store 4");
+        assert_eq!(
+            sent(op.advance(&r, now)),
+            "AddLearnerNode peer 100 on store 4"
+        );
         // The same heartbeat again: the same step again.
-        assert_eq!(sent(op.advance(&r, now)), "AddLearnerNode peer 100 on store 4");
+        assert_eq!(
+            sent(op.advance(&r, now)),
+            "AddLearnerNode peer 100 on store 4"
+        );
         learner(&mut r, 100, 4);
         r.pending_peers.push(*r.peer(100).unwrap());
         assert_eq!(op.advance(&r, now), Progress::Wait);
@@ -447,10 +518,23 @@ mod tests {
         let t0 = Instant::now();
         let mut r = region(7, "", "", (3, 1), &[1, 2]);
         let steps = vec![
-            OpStep::AddLearner { store_id: 4, peer_id: 100 },
-            OpStep::PromoteLearner { store_id: 4, peer_id: 100 },
+            OpStep::AddLearner {
+                store_id: 4,
+                peer_id: 100,
+            },
+            OpStep::PromoteLearner {
+                store_id: 4,
+                peer_id: 100,
+            },
         ];
-        let mut op = Operator::new(&r, "add", OpSource::Admin, steps, t0, Duration::from_secs(60));
+        let mut op = Operator::new(
+            &r,
+            "add",
+            OpSource::Admin,
+            steps,
+            t0,
+            Duration::from_secs(60),
+        );
         learner(&mut r, 100, 4);
         promote(&mut r, 100);
         assert_eq!(op.advance(&r, t0), Progress::Finished);
@@ -461,10 +545,23 @@ mod tests {
         let t0 = Instant::now();
         let mut r = region(7, "", "", (3, 1), &[1, 2, 3]);
         r.pending_peers.push(*r.peer(72).unwrap());
-        let steps = vec![OpStep::RemovePeer { store_id: 1, peer_id: 71 }];
-        let mut op = Operator::new(&r, "remove", OpSource::Admin, steps, t0, Duration::from_secs(60));
+        let steps = vec![OpStep::RemovePeer {
+            store_id: 1,
+            peer_id: 71,
+        }];
+        let mut op = Operator::new(
+            &r,
+            "remove",
+            OpSource::Admin,
+            steps,
+            t0,
+            Duration::from_secs(60),
+        );
         // Peer 72 is pending, so 73 takes over.
-        assert_eq!(sent(op.advance(&r, t0)), "transfer leader to peer 73 on store 3");
+        assert_eq!(
+            sent(op.advance(&r, t0)),
+            "transfer leader to peer 73 on store 3"
+        );
         r.leader = r.peer(73).copied();
         assert_eq!(sent(op.advance(&r, t0)), "RemoveNode peer 71 on store 1");
     }
@@ -473,28 +570,62 @@ mod tests {
     fn transfer_leader_and_cancellation() {
         let t0 = Instant::now();
         let mut r = region(7, "", "", (3, 1), &[1, 2]);
-        let steps = vec![OpStep::TransferLeader { from_store: 1, to_store: 2 }];
-        let mut op = Operator::new(&r, "balance", OpSource::BalanceLeader, steps.clone(), t0, Duration::from_secs(10));
+        let steps = vec![OpStep::TransferLeader {
+            from_store: 1,
+            to_store: 2,
+        }];
+        let mut op = Operator::new(
+            &r,
+            "balance",
+            OpSource::BalanceLeader,
+            steps.clone(),
+            t0,
+            Duration::from_secs(10),
+        );
         assert_eq!(op.kind, OpKind::Leader);
-        assert_eq!(sent(op.advance(&r, t0)), "transfer leader to peer 72 on store 2");
+        assert_eq!(
+            sent(op.advance(&r, t0)),
+            "transfer leader to peer 72 on store 2"
+        );
         r.leader = r.peer(72).copied();
         assert_eq!(op.advance(&r, t0), Progress::Finished);
 
         // The target voter disappears: cancelled.
         let mut r = region(7, "", "", (3, 1), &[1, 2]);
-        let mut op = Operator::new(&r, "balance", OpSource::BalanceLeader, steps.clone(), t0, Duration::from_secs(10));
+        let mut op = Operator::new(
+            &r,
+            "balance",
+            OpSource::BalanceLeader,
+            steps.clone(),
+            t0,
+            Duration::from_secs(10),
+        );
         remove(&mut r, 72);
         assert!(matches!(op.advance(&r, t0), Progress::Cancelled(_)));
 
         // The region splits: cancelled.
         let mut r = region(7, "", "", (3, 1), &[1, 2]);
-        let mut op = Operator::new(&r, "balance", OpSource::BalanceLeader, steps.clone(), t0, Duration::from_secs(10));
+        let mut op = Operator::new(
+            &r,
+            "balance",
+            OpSource::BalanceLeader,
+            steps.clone(),
+            t0,
+            Duration::from_secs(10),
+        );
         r.meta.region_epoch.as_mut().unwrap().version += 1;
         assert!(matches!(op.advance(&r, t0), Progress::Cancelled(m) if m.contains("split")));
 
         // Too slow: timed out, unless the heartbeat shows it done.
         let mut r = region(7, "", "", (3, 1), &[1, 2]);
-        let mut op = Operator::new(&r, "balance", OpSource::BalanceLeader, steps, t0, Duration::from_secs(10));
+        let mut op = Operator::new(
+            &r,
+            "balance",
+            OpSource::BalanceLeader,
+            steps,
+            t0,
+            Duration::from_secs(10),
+        );
         let late = t0 + Duration::from_secs(10);
         assert_eq!(op.advance(&r, late), Progress::TimedOut);
         r.leader = r.peer(72).copied();
@@ -505,11 +636,27 @@ mod tests {
     fn info_lists_steps_and_age() {
         let t0 = Instant::now();
         let r = region(7, "", "", (3, 1), &[1, 2]);
-        let steps = vec![OpStep::TransferLeader { from_store: 1, to_store: 2 }];
-        let op = Operator::new(&r, "transfer-leader", OpSource::Admin, steps, t0, Duration::from_secs(10));
+        let steps = vec![OpStep::TransferLeader {
+            from_store: 1,
+            to_store: 2,
+        }];
+        let op = Operator::new(
+            &r,
+            "transfer-leader",
+            OpSource::Admin,
+            steps,
+            t0,
+            Duration::from_secs(10),
+        );
         let info = op.info(t0 + Duration::from_millis(1500));
-        assert_eq!(info.steps, vec!["transfer leader from store 1 to store 2".to_string()]);
+        assert_eq!(
+            info.steps,
+            vec!["transfer leader from store 1 to store 2".to_string()]
+        );
         assert_eq!((info.age_ms, info.source.as_str()), (1500, "admin"));
-        assert_eq!(op.to_string(), "transfer-leader region 7 [*transfer leader from store 1 to store 2] by admin");
+        assert_eq!(
+            op.to_string(),
+            "transfer-leader region 7 [*transfer leader from store 1 to store 2] by admin"
+        );
     }
 }

@@ -59,8 +59,11 @@ pub fn schedule<'a>(
     busy: impl Fn(RegionId) -> bool,
     cfg: &ScheduleConfig,
 ) -> Option<LeaderMove> {
-    let stores: Vec<&StoreView> =
-        view.stores.values().filter(|s| s.state == StoreState::Up && s.is_row_store()).collect();
+    let stores: Vec<&StoreView> = view
+        .stores
+        .values()
+        .filter(|s| s.state == StoreState::Up && s.is_row_store())
+        .collect();
     if stores.len() < 2 {
         return None;
     }
@@ -71,7 +74,10 @@ pub fn schedule<'a>(
     targets.sort_by_key(|s| (s.leader_count, s.id));
 
     let regions: Vec<&RegionInfo> = regions.into_iter().collect();
-    for source in sources.iter().filter(|s| s.leader_ops < cfg.leader_schedule_limit) {
+    for source in sources
+        .iter()
+        .filter(|s| s.leader_ops < cfg.leader_schedule_limit)
+    {
         for target in &targets {
             if source.leader_count <= target.leader_count + tolerance {
                 break;
@@ -82,7 +88,8 @@ pub fn schedule<'a>(
             let found = regions.iter().find(|r| {
                 r.leader_store() == Some(source.id)
                     && !busy(r.id())
-                    && r.voters().any(|p| p.store_id == target.id && r.is_healthy_peer(p.id))
+                    && r.voters()
+                        .any(|p| p.store_id == target.id && r.is_healthy_peer(p.id))
             });
             if let Some(r) = found {
                 return Some(LeaderMove {
@@ -101,7 +108,10 @@ mod tests {
     use super::*;
     use crate::cluster::region::tests::region;
 
-    fn view(stores: &[(u64, StoreState, u64)]) -> ClusterView {
+    /// (store id, state, leader count).
+    type Stores<'a> = &'a [(u64, StoreState, u64)];
+
+    fn view(stores: Stores<'_>) -> ClusterView {
         let mut v = ClusterView::default();
         for &(id, state, leaders) in stores {
             let mut s = StoreView::new(id, state);
@@ -112,8 +122,13 @@ mod tests {
     }
 
     fn decide(stores: &[(u64, StoreState, u64)], regions: &[RegionInfo]) -> String {
-        schedule(&view(stores), regions, |_| false, &ScheduleConfig::default())
-            .map_or("none".into(), |m| m.to_string())
+        schedule(
+            &view(stores),
+            regions,
+            |_| false,
+            &ScheduleConfig::default(),
+        )
+        .map_or("none".into(), |m| m.to_string())
     }
 
     #[test]
@@ -123,15 +138,24 @@ mod tests {
         let regions: Vec<RegionInfo> = (1..=4)
             .map(|i| region(i, &format!("k{i}"), &format!("k{i}~"), (1, 1), &[1, 2, 3]))
             .collect();
-        let cases: &[(&[(u64, StoreState, u64)], &str)] = &[
-            (&[(1, Up, 4), (2, Up, 0), (3, Up, 1)], "transfer-leader region=1 from=1 to=2"),
-            (&[(1, Up, 4), (2, Up, 3), (3, Up, 1)], "transfer-leader region=1 from=1 to=3"),
+        let cases: &[(Stores<'_>, &str)] = &[
+            (
+                &[(1, Up, 4), (2, Up, 0), (3, Up, 1)],
+                "transfer-leader region=1 from=1 to=2",
+            ),
+            (
+                &[(1, Up, 4), (2, Up, 3), (3, Up, 1)],
+                "transfer-leader region=1 from=1 to=3",
+            ),
             // Within tolerance: leave it.
             (&[(1, Up, 2), (2, Up, 1), (3, Up, 1)], "none"),
             (&[(1, Up, 1), (2, Up, 0), (3, Up, 0)], "none"),
             // A down or disconnected store is no target.
             (&[(1, Up, 4), (2, Down, 0), (3, Disconnected, 0)], "none"),
-            (&[(1, Up, 4), (2, Down, 0), (3, Up, 1)], "transfer-leader region=1 from=1 to=3"),
+            (
+                &[(1, Up, 4), (2, Down, 0), (3, Up, 1)],
+                "transfer-leader region=1 from=1 to=3",
+            ),
         ];
         for (stores, want) in cases {
             assert_eq!(decide(stores, &regions), *want, "stores {stores:?}");
@@ -148,14 +172,18 @@ mod tests {
         r2.pending_peers.push(*r2.peer(22).unwrap());
         assert_eq!(decide(&stores, &[r1.clone(), r2.clone()]), "none");
         r2.pending_peers.clear();
-        assert_eq!(decide(&stores, &[r1, r2]), "transfer-leader region=2 from=1 to=2");
+        assert_eq!(
+            decide(&stores, &[r1, r2]),
+            "transfer-leader region=2 from=1 to=2"
+        );
     }
 
     #[test]
     fn skips_busy_regions_columnar_stores_and_limits() {
         use StoreState::*;
-        let regions: Vec<RegionInfo> =
-            (1..=2).map(|i| region(i, &format!("k{i}"), &format!("k{i}~"), (1, 1), &[1, 2])).collect();
+        let regions: Vec<RegionInfo> = (1..=2)
+            .map(|i| region(i, &format!("k{i}"), &format!("k{i}~"), (1, 1), &[1, 2]))
+            .collect();
         let mut v = view(&[(1, Up, 4), (2, Up, 0)]);
         let cfg = ScheduleConfig::default();
         let got = schedule(&v, &regions, |id| id == 1, &cfg).unwrap();
@@ -180,16 +208,26 @@ mod tests {
         loop {
             let mut v = view(&[(1, Up, 0), (2, Up, 0), (3, Up, 0)]);
             for r in &regions {
-                v.stores.get_mut(&r.leader_store().unwrap()).unwrap().leader_count += 1;
+                v.stores
+                    .get_mut(&r.leader_store().unwrap())
+                    .unwrap()
+                    .leader_count += 1;
             }
-            let Some(m) = schedule(&v, &regions, |_| false, &cfg) else { break };
+            let Some(m) = schedule(&v, &regions, |_| false, &cfg) else {
+                break;
+            };
             let r = regions.iter_mut().find(|r| r.id() == m.region_id).unwrap();
             r.leader = r.peer_on_store(m.to_store).copied();
             moves += 1;
             assert!(moves <= 6, "does not converge");
         }
         let counts: Vec<usize> = (1..=3)
-            .map(|s| regions.iter().filter(|r| r.leader_store() == Some(s)).count())
+            .map(|s| {
+                regions
+                    .iter()
+                    .filter(|r| r.leader_store() == Some(s))
+                    .count()
+            })
             .collect();
         assert_eq!(counts, vec![3, 3, 3]);
         assert_eq!(moves, 6);

@@ -99,7 +99,10 @@ impl StoreView {
 /// A voter on a store in one of these states is not counted as healthy and
 /// gets replaced. Disconnected is a blip, not yet a reason to move data.
 pub fn is_unhealthy(state: StoreState) -> bool {
-    matches!(state, StoreState::Down | StoreState::Offline | StoreState::Tombstone)
+    matches!(
+        state,
+        StoreState::Down | StoreState::Offline | StoreState::Tombstone
+    )
 }
 
 /// A snapshot of all stores.

@@ -45,11 +45,20 @@ pub enum RemoveReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplicaAction {
     /// Add a voter on `store_id`, then remove `replace` if any.
-    AddVoter { store_id: StoreId, replace: Option<metapb::Peer> },
+    AddVoter {
+        store_id: StoreId,
+        replace: Option<metapb::Peer>,
+    },
     /// Promote a caught-up learner, then remove `replace` if any.
-    PromoteLearner { peer: metapb::Peer, replace: Option<metapb::Peer> },
+    PromoteLearner {
+        peer: metapb::Peer,
+        replace: Option<metapb::Peer>,
+    },
     /// Remove one voter.
-    RemoveVoter { peer: metapb::Peer, reason: RemoveReason },
+    RemoveVoter {
+        peer: metapb::Peer,
+        reason: RemoveReason,
+    },
 }
 
 impl fmt::Display for ReplicaAction {
@@ -59,28 +68,46 @@ impl fmt::Display for ReplicaAction {
             None => String::new(),
         };
         match self {
-            ReplicaAction::AddVoter { store_id, replace: r } => {
+            ReplicaAction::AddVoter {
+                store_id,
+                replace: r,
+            } => {
                 write!(f, "add-voter store={store_id}{}", replace(r))
             }
             ReplicaAction::PromoteLearner { peer, replace: r } => {
-                write!(f, "promote-learner peer={}@{}{}", peer.id, peer.store_id, replace(r))
+                write!(
+                    f,
+                    "promote-learner peer={}@{}{}",
+                    peer.id,
+                    peer.store_id,
+                    replace(r)
+                )
             }
             ReplicaAction::RemoveVoter { peer, reason } => {
                 let why = match reason {
                     RemoveReason::UnhealthyStore(s) => format!("{s:?}").to_lowercase(),
                     RemoveReason::Extra => "extra".into(),
                 };
-                write!(f, "remove-voter peer={}@{} reason={why}", peer.id, peer.store_id)
+                write!(
+                    f,
+                    "remove-voter peer={}@{} reason={why}",
+                    peer.id, peer.store_id
+                )
             }
         }
     }
 }
 
 /// Decides what, if anything, to do about `region`'s replicas.
-pub fn check(region: &RegionInfo, view: &ClusterView, cfg: &ScheduleConfig) -> Option<ReplicaAction> {
+pub fn check(
+    region: &RegionInfo,
+    view: &ClusterView,
+    cfg: &ScheduleConfig,
+) -> Option<ReplicaAction> {
     let voters: Vec<&metapb::Peer> = region.voters().collect();
-    let (mut bad, healthy): (Vec<&metapb::Peer>, Vec<&metapb::Peer>) =
-        voters.iter().partition(|p| is_unhealthy(view.state(p.store_id)));
+    let (mut bad, healthy): (Vec<&metapb::Peer>, Vec<&metapb::Peer>) = voters
+        .iter()
+        .partition(|p| is_unhealthy(view.state(p.store_id)));
     // Dead stores first: an Offline store still serves, a Down one does not.
     bad.sort_by_key(|p| (view.state(p.store_id) == StoreState::Offline, p.id));
 
@@ -89,12 +116,17 @@ pub fn check(region: &RegionInfo, view: &ClusterView, cfg: &ScheduleConfig) -> O
         if let Some(peer) = promotable_learner(region, view) {
             return Some(ReplicaAction::PromoteLearner { peer, replace });
         }
-        return target_store(region, view, cfg)
-            .map(|store| ReplicaAction::AddVoter { store_id: store.id, replace });
+        return target_store(region, view, cfg).map(|store| ReplicaAction::AddVoter {
+            store_id: store.id,
+            replace,
+        });
     }
     if let Some(peer) = bad.first() {
         let reason = RemoveReason::UnhealthyStore(view.state(peer.store_id));
-        return Some(ReplicaAction::RemoveVoter { peer: **peer, reason });
+        return Some(ReplicaAction::RemoveVoter {
+            peer: **peer,
+            reason,
+        });
     }
     if voters.len() > cfg.max_replicas {
         let load = |p: &metapb::Peer| view.store(p.store_id).map_or(0, |s| s.region_count);
@@ -102,7 +134,10 @@ pub fn check(region: &RegionInfo, view: &ClusterView, cfg: &ScheduleConfig) -> O
             .iter()
             .filter(|p| Some(p.store_id) != region.leader_store())
             .max_by_key(|p| (load(p), p.store_id))
-            .map(|p| ReplicaAction::RemoveVoter { peer: **p, reason: RemoveReason::Extra });
+            .map(|p| ReplicaAction::RemoveVoter {
+                peer: **p,
+                reason: RemoveReason::Extra,
+            });
     }
     None
 }
@@ -113,7 +148,8 @@ fn promotable_learner(region: &RegionInfo, view: &ClusterView) -> Option<metapb:
     region
         .learners()
         .filter(|p| {
-            view.store(p.store_id).is_some_and(|s| s.state == StoreState::Up && s.is_row_store())
+            view.store(p.store_id)
+                .is_some_and(|s| s.state == StoreState::Up && s.is_row_store())
                 && region.is_healthy_peer(p.id)
         })
         .min_by_key(|p| p.id)
@@ -141,10 +177,13 @@ fn target_store<'a>(
 mod tests {
     use super::*;
     use crate::cluster::region::tests::region;
-    use proto::metapb::PeerRole;
     use StoreState::*;
+    use proto::metapb::PeerRole;
 
-    fn view(stores: &[(u64, StoreState, u64)]) -> ClusterView {
+    /// (store id, state, peer count).
+    type Stores<'a> = &'a [(u64, StoreState, u64)];
+
+    fn view(stores: Stores<'_>) -> ClusterView {
         let mut v = ClusterView::default();
         for &(id, state, regions) in stores {
             let mut s = StoreView::new(id, state);
@@ -156,38 +195,93 @@ mod tests {
 
     fn run(stores: &[(u64, StoreState, u64)], voters: &[u64]) -> String {
         let r = region(7, "", "", (1, 1), voters);
-        check(&r, &view(stores), &ScheduleConfig::default()).map_or("none".into(), |a| a.to_string())
+        check(&r, &view(stores), &ScheduleConfig::default())
+            .map_or("none".into(), |a| a.to_string())
     }
 
     /// Each row: stores (id, state, peer count), voters of region 7 (first
     /// leads; peer id = 70 + store), expected action.
     #[test]
     fn decision_table() {
-        let cases: &[(&[(u64, StoreState, u64)], &[u64], &str)] = &[
+        let cases: &[(Stores<'_>, &[u64], &str)] = &[
             // Healthy and complete.
             (&[(1, Up, 1), (2, Up, 1), (3, Up, 1)], &[1, 2, 3], "none"),
             // Disconnected is not yet a reason to move data.
-            (&[(1, Up, 1), (2, Up, 1), (3, Disconnected, 1), (4, Up, 0)], &[1, 2, 3], "none"),
+            (
+                &[(1, Up, 1), (2, Up, 1), (3, Disconnected, 1), (4, Up, 0)],
+                &[1, 2, 3],
+                "none",
+            ),
             // Missing a replica: the emptiest Up store.
-            (&[(1, Up, 1), (2, Up, 1), (3, Up, 9), (4, Up, 2)], &[1, 2], "add-voter store=4"),
-            (&[(1, Up, 1), (2, Up, 1), (3, Up, 2), (4, Up, 2)], &[1, 2], "add-voter store=3"),
+            (
+                &[(1, Up, 1), (2, Up, 1), (3, Up, 9), (4, Up, 2)],
+                &[1, 2],
+                "add-voter store=4",
+            ),
+            (
+                &[(1, Up, 1), (2, Up, 1), (3, Up, 2), (4, Up, 2)],
+                &[1, 2],
+                "add-voter store=3",
+            ),
             // Down voter replaced by the best Up store.
-            (&[(1, Up, 1), (2, Up, 1), (3, Down, 1), (4, Up, 5), (5, Up, 3)], &[1, 2, 3], "add-voter store=5 replace=73@3"),
+            (
+                &[(1, Up, 1), (2, Up, 1), (3, Down, 1), (4, Up, 5), (5, Up, 3)],
+                &[1, 2, 3],
+                "add-voter store=5 replace=73@3",
+            ),
             // Offline store drained the same way.
-            (&[(1, Up, 1), (2, Up, 1), (3, Offline, 1), (4, Up, 0)], &[1, 2, 3], "add-voter store=4 replace=73@3"),
+            (
+                &[(1, Up, 1), (2, Up, 1), (3, Offline, 1), (4, Up, 0)],
+                &[1, 2, 3],
+                "add-voter store=4 replace=73@3",
+            ),
             // Nowhere to go: keep the down voter.
-            (&[(1, Up, 1), (2, Up, 1), (3, Down, 1), (4, Disconnected, 0)], &[1, 2, 3], "none"),
+            (
+                &[(1, Up, 1), (2, Up, 1), (3, Down, 1), (4, Disconnected, 0)],
+                &[1, 2, 3],
+                "none",
+            ),
             // Enough healthy voters: just remove the unhealthy one.
-            (&[(1, Up, 1), (2, Up, 1), (3, Up, 1), (4, Down, 1)], &[1, 2, 3, 4], "remove-voter peer=74@4 reason=down"),
-            (&[(1, Up, 1), (2, Up, 1), (3, Up, 1), (4, Offline, 1), (5, Down, 1)], &[1, 2, 3, 4, 5], "remove-voter peer=75@5 reason=down"),
-            (&[(1, Up, 1), (2, Up, 1), (3, Up, 1), (4, Offline, 1)], &[1, 2, 3, 4], "remove-voter peer=74@4 reason=offline"),
+            (
+                &[(1, Up, 1), (2, Up, 1), (3, Up, 1), (4, Down, 1)],
+                &[1, 2, 3, 4],
+                "remove-voter peer=74@4 reason=down",
+            ),
+            (
+                &[
+                    (1, Up, 1),
+                    (2, Up, 1),
+                    (3, Up, 1),
+                    (4, Offline, 1),
+                    (5, Down, 1),
+                ],
+                &[1, 2, 3, 4, 5],
+                "remove-voter peer=75@5 reason=down",
+            ),
+            (
+                &[(1, Up, 1), (2, Up, 1), (3, Up, 1), (4, Offline, 1)],
+                &[1, 2, 3, 4],
+                "remove-voter peer=74@4 reason=offline",
+            ),
             // A voter on an unknown store counts as gone.
-            (&[(1, Up, 1), (2, Up, 1), (3, Up, 1)], &[1, 2, 3, 9], "remove-voter peer=79@9 reason=tombstone"),
+            (
+                &[(1, Up, 1), (2, Up, 1), (3, Up, 1)],
+                &[1, 2, 3, 9],
+                "remove-voter peer=79@9 reason=tombstone",
+            ),
             // Too many voters: the busiest non-leader goes, never the leader.
-            (&[(1, Up, 50), (2, Up, 3), (3, Up, 7), (4, Up, 7)], &[1, 2, 3, 4], "remove-voter peer=74@4 reason=extra"),
+            (
+                &[(1, Up, 50), (2, Up, 3), (3, Up, 7), (4, Up, 7)],
+                &[1, 2, 3, 4],
+                "remove-voter peer=74@4 reason=extra",
+            ),
         ];
         for (stores, voters, want) in cases {
-            assert_eq!(run(stores, voters), *want, "stores {stores:?} voters {voters:?}");
+            assert_eq!(
+                run(stores, voters),
+                *want,
+                "stores {stores:?} voters {voters:?}"
+            );
         }
     }
 
@@ -197,12 +291,22 @@ mod tests {
         v.stores.get_mut(&4).unwrap().columnar = true;
         let mut r = region(7, "", "", (1, 1), &[1, 2]);
         let cfg = ScheduleConfig::default();
-        assert_eq!(check(&r, &v, &cfg).unwrap().to_string(), "add-voter store=3");
+        assert_eq!(
+            check(&r, &v, &cfg).unwrap().to_string(),
+            "add-voter store=3"
+        );
         // A learner on the columnar store is neither promoted nor removed.
-        let mut learner = metapb::Peer { id: 74, store_id: 4, ..Default::default() };
+        let mut learner = metapb::Peer {
+            id: 74,
+            store_id: 4,
+            ..Default::default()
+        };
         learner.set_role(PeerRole::Learner);
         r.meta.peers.push(learner);
-        assert_eq!(check(&r, &v, &cfg).unwrap().to_string(), "add-voter store=3");
+        assert_eq!(
+            check(&r, &v, &cfg).unwrap().to_string(),
+            "add-voter store=3"
+        );
         let r3 = region(7, "", "", (1, 1), &[1, 2, 3]);
         let mut r3 = r3.clone();
         r3.meta.peers.push(learner);
@@ -213,22 +317,38 @@ mod tests {
     fn caught_up_row_learner_is_promoted_pending_one_is_not() {
         let v = view(&[(1, Up, 1), (2, Up, 1), (3, Up, 1), (4, Down, 1), (5, Up, 0)]);
         let mut r = region(7, "", "", (1, 1), &[1, 2, 4]);
-        let mut learner = metapb::Peer { id: 73, store_id: 3, ..Default::default() };
+        let mut learner = metapb::Peer {
+            id: 73,
+            store_id: 3,
+            ..Default::default()
+        };
         learner.set_role(PeerRole::Learner);
         r.meta.peers.push(learner);
         let cfg = ScheduleConfig::default();
-        assert_eq!(check(&r, &v, &cfg).unwrap().to_string(), "promote-learner peer=73@3 replace=74@4");
+        assert_eq!(
+            check(&r, &v, &cfg).unwrap().to_string(),
+            "promote-learner peer=73@3 replace=74@4"
+        );
         r.pending_peers.push(learner);
-        assert_eq!(check(&r, &v, &cfg).unwrap().to_string(), "add-voter store=5 replace=74@4");
+        assert_eq!(
+            check(&r, &v, &cfg).unwrap().to_string(),
+            "add-voter store=5 replace=74@4"
+        );
     }
 
     #[test]
     fn replica_limit_skips_busy_stores() {
         let mut v = view(&[(1, Up, 1), (2, Up, 1), (3, Up, 0), (4, Up, 5)]);
-        let cfg = ScheduleConfig { replica_schedule_limit: 2, ..Default::default() };
+        let cfg = ScheduleConfig {
+            replica_schedule_limit: 2,
+            ..Default::default()
+        };
         v.stores.get_mut(&3).unwrap().replica_ops = 2;
         let r = region(7, "", "", (1, 1), &[1, 2]);
-        assert_eq!(check(&r, &v, &cfg).unwrap().to_string(), "add-voter store=4");
+        assert_eq!(
+            check(&r, &v, &cfg).unwrap().to_string(),
+            "add-voter store=4"
+        );
         v.stores.get_mut(&4).unwrap().replica_ops = 2;
         assert_eq!(check(&r, &v, &cfg), None);
     }

@@ -38,7 +38,10 @@ struct World {
 }
 
 fn list(v: &str) -> Vec<u64> {
-    v.split(',').filter(|s| !s.is_empty()).map(|s| s.parse().expect("number list")).collect()
+    v.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().expect("number list"))
+        .collect()
 }
 
 fn state(s: &str) -> StoreState {
@@ -73,7 +76,8 @@ impl World {
         let cmd = words.next().unwrap_or_default();
         let args: Vec<&str> = words.collect();
         let kv = |key: &str| {
-            args.iter().find_map(|a| a.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
+            args.iter()
+                .find_map(|a| a.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
         };
         match cmd {
             "store" => {
@@ -92,7 +96,11 @@ impl World {
                 let key = format!("r{id:04}");
                 let mut r = region(id, &key, &format!("{key}~"), (1, 1), &voters);
                 for s in list(kv("learners").unwrap_or_default()) {
-                    let mut p = metapb::Peer { id: id * 10 + s, store_id: s, ..Default::default() };
+                    let mut p = metapb::Peer {
+                        id: id * 10 + s,
+                        store_id: s,
+                        ..Default::default()
+                    };
                     p.set_role(PeerRole::Learner);
                     r.meta.peers.push(p);
                 }
@@ -100,11 +108,15 @@ impl World {
                     r.leader = r.peer_on_store(l.parse().expect("leader store")).copied();
                 }
                 for s in list(kv("pending").unwrap_or_default()) {
-                    r.pending_peers.push(*r.peer_on_store(s).expect("pending peer"));
+                    r.pending_peers
+                        .push(*r.peer_on_store(s).expect("pending peer"));
                 }
                 for s in list(kv("down").unwrap_or_default()) {
                     let peer = r.peer_on_store(s).copied();
-                    r.down_peers.push(pdpb::PeerStats { peer, down_seconds: 60 });
+                    r.down_peers.push(pdpb::PeerStats {
+                        peer,
+                        down_seconds: 60,
+                    });
                 }
                 self.regions.insert(id, r);
                 "ok".into()
@@ -123,24 +135,36 @@ impl World {
             }
             "check-replicas" => {
                 let r = &self.regions[&args[0].parse::<u64>().expect("region id")];
-                replica_checker::check(r, &self.view(), &self.cfg).map_or("none".into(), |a| a.to_string())
+                replica_checker::check(r, &self.view(), &self.cfg)
+                    .map_or("none".into(), |a| a.to_string())
             }
             "check-all" => {
                 let view = self.view();
                 let mut out = String::new();
                 for (id, r) in &self.regions {
                     let got = replica_checker::check(r, &view, &self.cfg);
-                    let _ = writeln!(out, "region {id}: {}", got.map_or("none".into(), |a| a.to_string()));
+                    let _ = writeln!(
+                        out,
+                        "region {id}: {}",
+                        got.map_or("none".into(), |a| a.to_string())
+                    );
                 }
                 out.trim_end().to_string()
             }
-            "balance-leader" => balance_leader::schedule(&self.view(), self.regions.values(), |_| false, &self.cfg)
-                .map_or("none".into(), |m| m.to_string()),
+            "balance-leader" => {
+                balance_leader::schedule(&self.view(), self.regions.values(), |_| false, &self.cfg)
+                    .map_or("none".into(), |m| m.to_string())
+            }
             "balance-leader-loop" => {
                 let mut out = String::new();
                 for _ in 0..100 {
                     let view = self.view();
-                    let Some(m) = balance_leader::schedule(&view, self.regions.values(), |_| false, &self.cfg) else {
+                    let Some(m) = balance_leader::schedule(
+                        &view,
+                        self.regions.values(),
+                        |_| false,
+                        &self.cfg,
+                    ) else {
                         break;
                     };
                     let _ = writeln!(out, "{m}");
@@ -148,8 +172,11 @@ impl World {
                     r.leader = r.peer_on_store(m.to_store).copied();
                 }
                 let view = self.view();
-                let counts: Vec<String> =
-                    view.stores.values().map(|s| format!("s{}={}", s.id, s.leader_count)).collect();
+                let counts: Vec<String> = view
+                    .stores
+                    .values()
+                    .map(|s| format!("s{}={}", s.id, s.leader_count))
+                    .collect();
                 let _ = write!(out, "leaders: {}", counts.join(" "));
                 out
             }
@@ -169,7 +196,11 @@ fn run_file(text: &str) -> String {
             out.push('\n');
             continue;
         }
-        assert_eq!(lines.next(), Some("----"), "command {line:?} must be followed by ----");
+        assert_eq!(
+            lines.next(),
+            Some("----"),
+            "command {line:?} must be followed by ----"
+        );
         while lines.peek().is_some_and(|l| !l.trim().is_empty()) {
             lines.next();
         }
@@ -183,7 +214,11 @@ fn run_file(text: &str) -> String {
 fn scheduler_scenarios() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/schedule/testdata");
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
-    let mut files: Vec<_> = std::fs::read_dir(&dir).expect("testdata dir").flatten().map(|e| e.path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("testdata dir")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     files.sort();
     assert!(!files.is_empty());
     for path in files {
@@ -192,7 +227,12 @@ fn scheduler_scenarios() {
         if update {
             std::fs::write(&path, &got).expect("write scenario");
         } else {
-            assert_eq!(got, text, "scenario {} differs; rerun with UPDATE_GOLDEN=1 and review", path.display());
+            assert_eq!(
+                got,
+                text,
+                "scenario {} differs; rerun with UPDATE_GOLDEN=1 and review",
+                path.display()
+            );
         }
     }
 }

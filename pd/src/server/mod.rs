@@ -94,7 +94,10 @@ impl Default for PdConfig {
 impl PdConfig {
     /// Defaults with metadata under `data_dir`.
     pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
-        PdConfig { data_dir: data_dir.into(), ..Default::default() }
+        PdConfig {
+            data_dir: data_dir.into(),
+            ..Default::default()
+        }
     }
 
     /// The part the cluster logic reads.
@@ -181,16 +184,33 @@ pub async fn start(config: PdConfig, listener: TcpListener) -> Result<PdHandle> 
     );
     let scheduler = tokio::spawn(schedule_loop(state, config.schedule_interval, shutdown_rx));
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "PD serving");
-    Ok(PdHandle { addr, shutdown, server: Some(server), scheduler: Some(scheduler), storage })
+    Ok(PdHandle {
+        addr,
+        shutdown,
+        server: Some(server),
+        scheduler: Some(scheduler),
+        storage,
+    })
 }
 
 fn open(config: &PdConfig) -> Result<(Storage, PdState)> {
     let storage = Storage::open_rocksdb(&config.data_dir)?;
     let ids = Arc::new(IdService::load(storage.clone())?);
     let tso = TimestampOracle::load(storage.clone(), config.tso_save_window)?;
-    let cluster =
-        Cluster::load(config.cluster_config(), storage.clone(), ids.clone(), Instant::now())?;
-    Ok((storage, PdState { cluster: Mutex::new(cluster), tso, ids }))
+    let cluster = Cluster::load(
+        config.cluster_config(),
+        storage.clone(),
+        ids.clone(),
+        Instant::now(),
+    )?;
+    Ok((
+        storage,
+        PdState {
+            cluster: Mutex::new(cluster),
+            tso,
+            ids,
+        },
+    ))
 }
 
 async fn schedule_loop(state: Arc<PdState>, interval: Duration, mut stop: watch::Receiver<bool>) {

@@ -54,7 +54,11 @@ fn tso_response(state: &PdState, count: u32) -> pdpb::TsoResponse {
         },
         Err(e) => {
             tracing::warn!(error = %e, count, "tso request failed");
-            pdpb::TsoResponse { header: Some(e.to_header()), count: 0, timestamp: None }
+            pdpb::TsoResponse {
+                header: Some(e.to_header()),
+                count: 0,
+                timestamp: None,
+            }
         }
     }
 }
@@ -103,7 +107,10 @@ impl Pd for PdService {
         _: Request<pdpb::AllocIdRequest>,
     ) -> std::result::Result<Response<pdpb::AllocIdResponse>, Status> {
         let r = self.state.ids.alloc();
-        ok(pdpb::AllocIdResponse { header: header_of(&r), id: r.unwrap_or_default() })
+        ok(pdpb::AllocIdResponse {
+            header: header_of(&r),
+            id: r.unwrap_or_default(),
+        })
     }
 
     async fn is_bootstrapped(
@@ -111,7 +118,10 @@ impl Pd for PdService {
         _: Request<pdpb::IsBootstrappedRequest>,
     ) -> std::result::Result<Response<pdpb::IsBootstrappedResponse>, Status> {
         let bootstrapped = self.state.cluster.lock().is_bootstrapped();
-        ok(pdpb::IsBootstrappedResponse { header: ok_header(), bootstrapped })
+        ok(pdpb::IsBootstrappedResponse {
+            header: ok_header(),
+            bootstrapped,
+        })
     }
 
     async fn bootstrap(
@@ -120,9 +130,15 @@ impl Pd for PdService {
     ) -> std::result::Result<Response<pdpb::BootstrapResponse>, Status> {
         let req = request.into_inner();
         let r = self.with_cluster(|c, now| {
-            c.bootstrap(required(req.store, "store")?, required(req.region, "region")?, now)
+            c.bootstrap(
+                required(req.store, "store")?,
+                required(req.region, "region")?,
+                now,
+            )
         });
-        ok(pdpb::BootstrapResponse { header: header_of(&r) })
+        ok(pdpb::BootstrapResponse {
+            header: header_of(&r),
+        })
     }
 
     async fn put_store(
@@ -131,7 +147,9 @@ impl Pd for PdService {
     ) -> std::result::Result<Response<pdpb::PutStoreResponse>, Status> {
         let req = request.into_inner();
         let r = self.with_cluster(|c, now| c.put_store(required(req.store, "store")?, now));
-        ok(pdpb::PutStoreResponse { header: header_of(&r) })
+        ok(pdpb::PutStoreResponse {
+            header: header_of(&r),
+        })
     }
 
     async fn get_store(
@@ -145,7 +163,11 @@ impl Pd for PdService {
             Ok((store, stats)) => (Some(store), stats),
             Err(_) => (None, None),
         };
-        ok(pdpb::GetStoreResponse { header, store, stats })
+        ok(pdpb::GetStoreResponse {
+            header,
+            store,
+            stats,
+        })
     }
 
     async fn get_all_stores(
@@ -153,8 +175,15 @@ impl Pd for PdService {
         request: Request<pdpb::GetAllStoresRequest>,
     ) -> std::result::Result<Response<pdpb::GetAllStoresResponse>, Status> {
         let exclude = request.into_inner().exclude_tombstone_stores;
-        let stores = self.state.cluster.lock().all_stores(exclude, Instant::now());
-        ok(pdpb::GetAllStoresResponse { header: ok_header(), stores })
+        let stores = self
+            .state
+            .cluster
+            .lock()
+            .all_stores(exclude, Instant::now());
+        ok(pdpb::GetAllStoresResponse {
+            header: ok_header(),
+            stores,
+        })
     }
 
     async fn store_heartbeat(
@@ -163,10 +192,11 @@ impl Pd for PdService {
     ) -> std::result::Result<Response<pdpb::StoreHeartbeatResponse>, Status> {
         let req = request.into_inner();
         let now_ms = crate::unix_ms();
-        let r = self.with_cluster(|c, now| {
-            c.store_heartbeat(required(req.stats, "stats")?, now, now_ms)
-        });
-        ok(pdpb::StoreHeartbeatResponse { header: header_of(&r) })
+        let r = self
+            .with_cluster(|c, now| c.store_heartbeat(required(req.stats, "stats")?, now, now_ms));
+        ok(pdpb::StoreHeartbeatResponse {
+            header: header_of(&r),
+        })
     }
 
     async fn region_heartbeat(
@@ -206,9 +236,16 @@ impl Pd for PdService {
         request: Request<pdpb::ScanRegionsRequest>,
     ) -> std::result::Result<Response<pdpb::ScanRegionsResponse>, Status> {
         let req = request.into_inner();
-        let r = self.state.cluster.lock().scan_regions(&req.start_key, &req.end_key, req.limit as usize);
+        let r = self.state.cluster.lock().scan_regions(
+            &req.start_key,
+            &req.end_key,
+            req.limit as usize,
+        );
         let header = header_of(&r);
-        ok(pdpb::ScanRegionsResponse { header, regions: r.unwrap_or_default() })
+        ok(pdpb::ScanRegionsResponse {
+            header,
+            regions: r.unwrap_or_default(),
+        })
     }
 
     async fn ask_split(
@@ -231,7 +268,9 @@ impl Pd for PdService {
         let r = self.with_cluster(|c, _| {
             c.report_split(required(req.left, "left")?, required(req.right, "right")?)
         });
-        ok(pdpb::ReportSplitResponse { header: header_of(&r) })
+        ok(pdpb::ReportSplitResponse {
+            header: header_of(&r),
+        })
     }
 
     async fn add_operator(
@@ -246,7 +285,10 @@ impl Pd for PdService {
             c.add_admin_operator(kind, req.region_id, req.store_id, now)
         });
         let header = header_of(&r);
-        ok(pdpb::AddOperatorResponse { header, operator: r.ok() })
+        ok(pdpb::AddOperatorResponse {
+            header,
+            operator: r.ok(),
+        })
     }
 
     async fn get_operators(
@@ -255,7 +297,10 @@ impl Pd for PdService {
     ) -> std::result::Result<Response<pdpb::GetOperatorsResponse>, Status> {
         let r = self.with_cluster(|c, now| c.operator_infos(now));
         let header = header_of(&r);
-        ok(pdpb::GetOperatorsResponse { header, operators: r.unwrap_or_default() })
+        ok(pdpb::GetOperatorsResponse {
+            header,
+            operators: r.unwrap_or_default(),
+        })
     }
 
     async fn get_schedulers(
@@ -264,7 +309,10 @@ impl Pd for PdService {
     ) -> std::result::Result<Response<pdpb::GetSchedulersResponse>, Status> {
         let r = self.state.cluster.lock().scheduler_infos();
         let header = header_of(&r);
-        ok(pdpb::GetSchedulersResponse { header, schedulers: r.unwrap_or_default() })
+        ok(pdpb::GetSchedulersResponse {
+            header,
+            schedulers: r.unwrap_or_default(),
+        })
     }
 
     async fn remove_store(
@@ -273,10 +321,15 @@ impl Pd for PdService {
     ) -> std::result::Result<Response<pdpb::RemoveStoreResponse>, Status> {
         let id = request.into_inner().store_id;
         let r = self.with_cluster(|c, _| c.remove_store(id));
-        ok(pdpb::RemoveStoreResponse { header: header_of(&r) })
+        ok(pdpb::RemoveStoreResponse {
+            header: header_of(&r),
+        })
     }
 }
 
 fn region_response(r: Result<pdpb::GetRegionResponse>) -> pdpb::GetRegionResponse {
-    r.unwrap_or_else(|e| pdpb::GetRegionResponse { header: Some(e.to_header()), ..Default::default() })
+    r.unwrap_or_else(|e| pdpb::GetRegionResponse {
+        header: Some(e.to_header()),
+        ..Default::default()
+    })
 }
