@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 use tonic::{Request, Response, Status};
 
 use crate::engine::CF_DEFAULT;
+use crate::raftstore::peer::check_key_in_region;
 use crate::raftstore::{ReadFlow, ReadResponse, RequestContext, StoreMsg, StoreRouter};
 use crate::{Error, Result, keys};
 
@@ -103,17 +104,7 @@ fn split_err(e: Error) -> (Option<errorpb::Error>, String) {
 }
 
 fn in_region(read: &ReadResponse, key: &[u8]) -> Result<()> {
-    let r = &read.region;
-    if key >= r.start_key.as_slice() && (r.end_key.is_empty() || key < r.end_key.as_slice()) {
-        Ok(())
-    } else {
-        Err(Error::KeyNotInRegion {
-            key: key.to_vec(),
-            region_id: r.id,
-            start_key: r.start_key.clone(),
-            end_key: r.end_key.clone(),
-        })
-    }
+    check_key_in_region(&read.region, key)
 }
 
 #[tonic::async_trait]

@@ -80,24 +80,15 @@ impl Peekable for MemorySnapshot {
         Ok(self.maps[cf_index(cf)?].get(key).cloned())
     }
 
-    fn scan(
+    fn scan_ordered(
         &self,
         cf: &str,
         s: &[u8],
         e: &[u8],
+        reverse: bool,
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<()> {
-        scan_maps(&self.maps, cf, s, e, false, f)
-    }
-
-    fn scan_reverse(
-        &self,
-        cf: &str,
-        s: &[u8],
-        e: &[u8],
-        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-    ) -> Result<()> {
-        scan_maps(&self.maps, cf, s, e, true, f)
+        scan_maps(&self.maps, cf, s, e, reverse, f)
     }
 }
 
@@ -108,26 +99,17 @@ impl Peekable for MemoryEngine {
         Ok(self.maps.read()[cf_index(cf)?].get(key).cloned())
     }
 
-    fn scan(
+    fn scan_ordered(
         &self,
         cf: &str,
         s: &[u8],
         e: &[u8],
+        reverse: bool,
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<()> {
+        // Scan a snapshot of the maps so writers are not blocked meanwhile.
         let maps = self.maps.read().clone();
-        scan_maps(&maps, cf, s, e, false, f)
-    }
-
-    fn scan_reverse(
-        &self,
-        cf: &str,
-        s: &[u8],
-        e: &[u8],
-        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-    ) -> Result<()> {
-        let maps = self.maps.read().clone();
-        scan_maps(&maps, cf, s, e, true, f)
+        scan_maps(&maps, cf, s, e, reverse, f)
     }
 }
 

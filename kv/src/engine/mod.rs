@@ -42,24 +42,39 @@ pub const ALL_CFS: [&str; 4] = [CF_DEFAULT, CF_LOCK, CF_WRITE, CF_RAFT];
 pub trait Peekable: Send + Sync {
     fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>>;
 
-    /// Calls `f` with every pair in `[start, end)` in ascending order until it
-    /// returns `false`. An empty `end` means no upper bound.
+    /// Calls `f` with every pair in `[start, end)` — ascending, or descending
+    /// when `reverse` — until it returns `false`. An empty `end` means no
+    /// upper bound.
+    fn scan_ordered(
+        &self,
+        cf: &str,
+        start: &[u8],
+        end: &[u8],
+        reverse: bool,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()>;
+
+    /// [`Peekable::scan_ordered`] in ascending order.
     fn scan(
         &self,
         cf: &str,
         start: &[u8],
         end: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-    ) -> Result<()>;
+    ) -> Result<()> {
+        self.scan_ordered(cf, start, end, false, f)
+    }
 
-    /// Like [`Peekable::scan`], in descending order.
+    /// [`Peekable::scan_ordered`] in descending order.
     fn scan_reverse(
         &self,
         cf: &str,
         start: &[u8],
         end: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-    ) -> Result<()>;
+    ) -> Result<()> {
+        self.scan_ordered(cf, start, end, true, f)
+    }
 }
 
 /// A consistent, immutable view of the engine at one point in time.

@@ -50,21 +50,50 @@ fn cf_handle<'a>(db: &'a DB, name: &str) -> Result<&'a rocksdb::ColumnFamily> {
         .ok_or_else(|| Error::Engine(format!("unknown column family {name}")))
 }
 
-fn read_opts(start: &[u8], end: &[u8]) -> ReadOptions {
+/// Read options over `[start, end)`, at `snap` if given.
+fn read_opts(start: &[u8], end: &[u8], snap: Option<&rocksdb::Snapshot<'_>>) -> ReadOptions {
     let mut opts = ReadOptions::default();
     opts.set_iterate_lower_bound(start.to_vec());
     if !end.is_empty() {
         opts.set_iterate_upper_bound(end.to_vec());
     }
+    if let Some(snap) = snap {
+        opts.set_snapshot(snap);
+    }
     opts
 }
 
-/// Iterates with `opts` (whose bounds are `[start, end)`) in one direction.
-fn iterate(
-    iter: rocksdb::DBIteratorWithThreadMode<'_, DB>,
+/// The one read path of the engine and its snapshots.
+fn get(
+    db: &DB,
+    snap: Option<&rocksdb::Snapshot<'_>>,
+    cf: &str,
+    key: &[u8],
+) -> Result<Option<Vec<u8>>> {
+    let mut opts = ReadOptions::default();
+    if let Some(snap) = snap {
+        opts.set_snapshot(snap);
+    }
+    Ok(db.get_cf_opt(cf_handle(db, cf)?, key, &opts)?)
+}
+
+fn scan(
+    db: &DB,
+    snap: Option<&rocksdb::Snapshot<'_>>,
+    cf: &str,
+    (start, end): (&[u8], &[u8]),
+    reverse: bool,
     f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
 ) -> Result<()> {
-    for item in iter {
+    if !end.is_empty() && start >= end {
+        return Ok(());
+    }
+    let mode = if reverse {
+        IteratorMode::End
+    } else {
+        IteratorMode::Start
+    };
+    for item in db.iterator_cf_opt(cf_handle(db, cf)?, read_opts(start, end, snap), mode) {
         let (k, v) = item?;
         if !f(&k, &v) {
             break;
@@ -75,41 +104,18 @@ fn iterate(
 
 impl Peekable for RocksEngine {
     fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self.db.get_cf(self.cf(cf)?, key)?)
+        get(&self.db, None, cf, key)
     }
 
-    fn scan(
+    fn scan_ordered(
         &self,
         cf: &str,
         s: &[u8],
         e: &[u8],
+        reverse: bool,
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<()> {
-        if !e.is_empty() && s >= e {
-            return Ok(());
-        }
-        iterate(
-            self.db
-                .iterator_cf_opt(self.cf(cf)?, read_opts(s, e), IteratorMode::Start),
-            f,
-        )
-    }
-
-    fn scan_reverse(
-        &self,
-        cf: &str,
-        s: &[u8],
-        e: &[u8],
-        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-    ) -> Result<()> {
-        if !e.is_empty() && s >= e {
-            return Ok(());
-        }
-        iterate(
-            self.db
-                .iterator_cf_opt(self.cf(cf)?, read_opts(s, e), IteratorMode::End),
-            f,
-        )
+        scan(&self.db, None, cf, (s, e), reverse, f)
     }
 }
 
@@ -171,43 +177,18 @@ impl Drop for RocksSnapshot {
 
 impl Peekable for RocksSnapshot {
     fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self.snap.get_cf(cf_handle(&self.db, cf)?, key)?)
+        get(&self.db, Some(&self.snap), cf, key)
     }
 
-    fn scan(
+    fn scan_ordered(
         &self,
         cf: &str,
         s: &[u8],
         e: &[u8],
+        reverse: bool,
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<()> {
-        if !e.is_empty() && s >= e {
-            return Ok(());
-        }
-        let cf = cf_handle(&self.db, cf)?;
-        iterate(
-            self.snap
-                .iterator_cf_opt(cf, read_opts(s, e), IteratorMode::Start),
-            f,
-        )
-    }
-
-    fn scan_reverse(
-        &self,
-        cf: &str,
-        s: &[u8],
-        e: &[u8],
-        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-    ) -> Result<()> {
-        if !e.is_empty() && s >= e {
-            return Ok(());
-        }
-        let cf = cf_handle(&self.db, cf)?;
-        iterate(
-            self.snap
-                .iterator_cf_opt(cf, read_opts(s, e), IteratorMode::End),
-            f,
-        )
+        scan(&self.db, Some(&self.snap), cf, (s, e), reverse, f)
     }
 }
 

@@ -240,17 +240,7 @@ impl Peer {
 
     /// Checks that `key` lies in this region.
     pub fn check_key(&self, key: &[u8]) -> Result<()> {
-        let r = self.region();
-        if key >= r.start_key.as_slice() && (r.end_key.is_empty() || key < r.end_key.as_slice()) {
-            Ok(())
-        } else {
-            Err(Error::KeyNotInRegion {
-                key: key.to_vec(),
-                region_id: r.id,
-                start_key: r.start_key.clone(),
-                end_key: r.end_key.clone(),
-            })
-        }
+        check_key_in_region(self.region(), key)
     }
 
     fn header(&self) -> RaftRequestHeader {
@@ -443,6 +433,21 @@ impl Peer {
             })
             .cloned()
             .collect()
+    }
+}
+
+/// `KeyNotInRegion` unless `key` lies in `[region.start_key, region.end_key)`.
+pub fn check_key_in_region(region: &metapb::Region, key: &[u8]) -> Result<()> {
+    let r = region;
+    if key >= r.start_key.as_slice() && (r.end_key.is_empty() || key < r.end_key.as_slice()) {
+        Ok(())
+    } else {
+        Err(Error::KeyNotInRegion {
+            key: key.to_vec(),
+            region_id: r.id,
+            start_key: r.start_key.clone(),
+            end_key: r.end_key.clone(),
+        })
     }
 }
 
