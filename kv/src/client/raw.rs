@@ -35,6 +35,13 @@ fn status_err(s: tonic::Status) -> Error {
     }
 }
 
+/// Whether finding a region failed in a way that heals by itself: PD
+/// unreachable for a moment, or a key briefly in no region PD knows (it
+/// learns of a split from two reports).
+fn routing_retryable(e: &Error) -> bool {
+    e.is_retryable() || matches!(e, Error::Pd(pd::Error::RegionNotFound(_)))
+}
+
 fn check(region_error: Option<errorpb::Error>, error: &str) -> Result<()> {
     if let Some(e) = region_error {
         return Err(Error::from_region_error(e));
@@ -78,7 +85,9 @@ impl RawClient {
         loop {
             let (loc, peer, client) = match self.route(key).await {
                 Ok(r) => r,
-                Err(e) if e.is_retryable() => {
+                // PD learns of a split from two reports; between them a
+                // key may briefly belong to no region it knows.
+                Err(e) if routing_retryable(&e) => {
                     backoff.wait(e).await?;
                     continue;
                 }
@@ -92,6 +101,17 @@ impl RawClient {
             match f(client, ctx, loc.clone()).await {
                 Ok(v) => return Ok(v),
                 Err(e) => self.on_error(&loc, &peer, e, &mut backoff).await?,
+            }
+        }
+    }
+
+    /// The region holding `key`, retrying while routing is in flux.
+    async fn locate(&self, key: &[u8]) -> Result<RegionLocation> {
+        let mut backoff = Backoff::new(self.timeout);
+        loop {
+            match self.cache.locate(key).await {
+                Err(e) if routing_retryable(&e) => backoff.wait(e).await?,
+                other => return other,
             }
         }
     }
@@ -251,7 +271,7 @@ impl RawClient {
     async fn group<T>(&self, items: Vec<(Vec<u8>, T)>) -> Result<Vec<Group<T>>> {
         let mut groups: BTreeMap<u64, Group<T>> = BTreeMap::new();
         for (k, v) in items {
-            let loc = self.cache.locate(&k).await?;
+            let loc = self.locate(&k).await?;
             groups
                 .entry(loc.region.id)
                 .or_insert_with(|| (loc, Vec::new()))

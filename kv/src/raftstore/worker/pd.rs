@@ -29,6 +29,12 @@ pub async fn run_pd_worker(
     router: StoreRouter,
 ) {
     while let Some(task) = rx.recv().await {
+        if matches!(task, PdTask::ReportSplit { .. }) {
+            // In order: PD must know both halves before the shrunk left
+            // region's next heartbeat, or its map has a hole meanwhile.
+            handle(pd.clone(), task, router.clone()).await;
+            continue;
+        }
         let pd = pd.clone();
         let router = router.clone();
         tokio::spawn(async move { handle(pd, task, router).await });
