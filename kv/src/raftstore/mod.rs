@@ -44,6 +44,7 @@ pub mod msg;
 pub mod operation;
 pub mod peer;
 pub mod peer_storage;
+mod raft_log;
 mod ready;
 pub mod store;
 pub mod worker;

@@ -85,10 +85,6 @@ pub struct Peer {
     pub peer_cache: HashMap<u64, metapb::Peer>,
 }
 
-fn raft_logger() -> slog::Logger {
-    slog::Logger::root(slog::Discard, slog::o!())
-}
-
 impl Peer {
     pub fn new(
         store_id: u64,
@@ -121,7 +117,8 @@ impl Peer {
                 store_id,
                 role: PeerRole::Voter as i32,
             });
-        let raft = RawNode::new(&raft_cfg, storage, &raft_logger())?;
+        let logger = super::raft_log::peer_logger(region.id, peer_id);
+        let raft = RawNode::new(&raft_cfg, storage, &logger)?;
         Ok(Peer {
             store_id,
             peer,
