@@ -21,7 +21,7 @@
 //! | module | role |
 //! |---|---|
 //! | [`store`] | the loop, message dispatch, peer creation and destruction, ticks |
-//! | [`ready`] | persisting readies, sending messages, applying, side effects |
+//! | `ready` | persisting readies, sending messages, applying, side effects |
 //! | [`peer`] | one peer: raft node, proposals, lease, liveness of others |
 //! | [`peer_storage`] | raft-rs `Storage` over the engine, snapshots |
 //! | [`apply`] | committed entries -> engine writes, epoch checks |

@@ -4,7 +4,7 @@
 //! [`RaftClient`], keeps one gRPC client stream per destination store and
 //! sends whatever queued up since the last send as one
 //! `RaftMessageBatch`; snapshot messages go over their own stream in chunks
-//! ([`grpc`]). The receiving side is [`RaftService`], which feeds messages
+//! (`grpc`). The receiving side is [`RaftService`], which feeds messages
 //! into the store loop.
 //!
 //! Every outgoing message first passes an optional [`MessageFilter`]: tests

@@ -1,5 +1,5 @@
 //! Background work the store loop hands off so it never blocks: talking to
-//! PD ([`pd`]) and measuring regions for splits ([`split_check`]). Results
+//! PD (`pd`) and measuring regions for splits (`split_check`). Results
 //! come back to the loop as [`super::StoreMsg`]s.
 
 mod pd;
