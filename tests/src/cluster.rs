@@ -93,9 +93,35 @@ impl Cluster {
             raft_cfg,
             _dir: dir,
         };
-        for _ in 0..n {
-            cluster.add_store().await?;
+        // All stores start at once, so every cluster also exercises the
+        // bootstrap race: exactly one store may create the first region.
+        let mut pending = Vec::new();
+        for idx in 0..n {
+            let dir = cluster._dir.path().join(format!("kv{idx}"));
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            pending.push((dir, listener.local_addr()?, listener));
         }
+        let c = &cluster;
+        let started = futures::future::try_join_all(pending.into_iter().map(
+            |(dir, addr, listener)| async move {
+                let server = c.start_server(&dir, addr, listener).await?;
+                anyhow::Ok(StoreSlot {
+                    id: server.store_id(),
+                    addr,
+                    dir,
+                    server: Some(server),
+                })
+            },
+        ))
+        .await?;
+        cluster.stores.extend(started);
+        let pd = cluster.pd_client().await?;
+        let regions = pd.scan_regions(&[], &[], 0).await?;
+        anyhow::ensure!(
+            regions.len() == 1,
+            "bootstrap created {} regions",
+            regions.len()
+        );
         cluster.wait_first_region_replicated(n.min(3)).await?;
         Ok(cluster)
     }
