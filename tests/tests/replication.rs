@@ -130,3 +130,45 @@ async fn full_restart_loses_nothing() -> anyhow::Result<()> {
     cluster.shutdown().await;
     Ok(())
 }
+
+/// One follower's links are slow (every message delayed): the quorum of
+/// the other two keeps writes flowing, and the slow follower still ends up
+/// with every write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn slow_follower_does_not_block_writes() -> anyhow::Result<()> {
+    init_logging();
+    let cluster = Cluster::start(3).await?;
+    let client = cluster.raw_client().await?;
+    client.put(b"d0".to_vec(), b"v".to_vec()).await?;
+    let (leader, _) = cluster.wait_leader_of(b"d0", T).await?;
+    let slow = cluster
+        .store_ids()
+        .into_iter()
+        .find(|s| *s != leader)
+        .expect("a follower");
+    for other in cluster.store_ids().into_iter().filter(|s| *s != slow) {
+        cluster
+            .network
+            .delay(other, slow, Duration::from_millis(300));
+        cluster
+            .network
+            .delay(slow, other, Duration::from_millis(300));
+    }
+    for i in 1..50 {
+        client
+            .put(format!("d{i}").into_bytes(), b"v".to_vec())
+            .await?;
+    }
+    assert!(cluster.engine_get(leader, b"d49").is_some());
+    wait_until("the slow follower has every write", T, || async {
+        (0..50).all(|i| {
+            cluster
+                .engine_get(slow, format!("d{i}").as_bytes())
+                .is_some()
+        })
+    })
+    .await?;
+    cluster.network.heal();
+    cluster.shutdown().await;
+    Ok(())
+}
