@@ -280,6 +280,12 @@ impl Store {
                     tracing::debug!(store_id = self.store_id, "raft message dropped: {e}");
                 }
             }
+            StoreMsg::Read { ctx, cb } if self.wrong_store(&ctx) => {
+                let _ = cb.send(Err(self.store_not_match(&ctx)));
+            }
+            StoreMsg::Write { ctx, cb, .. } if self.wrong_store(&ctx) => {
+                let _ = cb.send(Err(self.store_not_match(&ctx)));
+            }
             StoreMsg::Read { ctx, cb } => match self.peers.get_mut(&ctx.region_id) {
                 Some(peer) => peer.on_read(&ctx, cb, &self.engine),
                 None => {
@@ -346,6 +352,21 @@ impl Store {
                 let _ = tx.send(self.peers.values().map(Peer::status).collect());
             }
             StoreMsg::Shutdown => self.stopped = true,
+        }
+    }
+
+    /// A request addressed to a peer on another store (the client's store
+    /// address is stale, e.g. a store restarted elsewhere).
+    fn wrong_store(&self, ctx: &super::RequestContext) -> bool {
+        ctx.peer
+            .is_some_and(|p| p.store_id != 0 && p.store_id != self.store_id)
+    }
+
+    fn store_not_match(&self, ctx: &super::RequestContext) -> Error {
+        let requested = ctx.peer.map_or(0, |p| p.store_id);
+        Error::StoreNotMatch {
+            requested,
+            actual: self.store_id,
         }
     }
 
