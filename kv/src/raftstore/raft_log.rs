@@ -23,6 +23,18 @@ impl Drain for TracingDrain {
     type Err = Never;
 
     fn log(&self, record: &Record, values: &OwnedKVList) -> Result<(), Never> {
+        // raft-rs logs on hot paths: format nothing tracing would drop.
+        let enabled = match record.level() {
+            Level::Critical | Level::Error => {
+                tracing::enabled!(target: "raft", tracing::Level::ERROR)
+            }
+            Level::Warning => tracing::enabled!(target: "raft", tracing::Level::WARN),
+            Level::Info => tracing::enabled!(target: "raft", tracing::Level::DEBUG),
+            Level::Debug | Level::Trace => tracing::enabled!(target: "raft", tracing::Level::TRACE),
+        };
+        if !enabled {
+            return Ok(());
+        }
         let mut fields = Fields(String::new());
         let _ = record.kv().serialize(record, &mut fields);
         let _ = values.serialize(record, &mut fields);
