@@ -133,31 +133,40 @@ impl Peer {
         if epoch.version != self.epoch().version {
             return Err(Error::EpochNotMatch(vec![self.region().clone()]));
         }
-        let mut written = 0u64;
+        // Validate the whole command first: it applies entirely or not at all.
+        let mut checked = Vec::with_capacity(cmd.requests.len());
         for req in &cmd.requests {
-            let cf = static_cf(&req.cf).unwrap_or(crate::engine::CF_DEFAULT);
-            match CmdType::try_from(req.cmd_type) {
-                Ok(CmdType::Put) => {
+            let cf = match req.cf.as_str() {
+                "" => crate::engine::CF_DEFAULT,
+                name => static_cf(name)
+                    .filter(|cf| *cf != crate::engine::CF_RAFT)
+                    .ok_or_else(|| {
+                        Error::InvalidArgument(format!("unknown column family {name:?}"))
+                    })?,
+            };
+            let cmd_type = CmdType::try_from(req.cmd_type).map_err(|_| {
+                Error::InvalidArgument(format!("unknown cmd type {}", req.cmd_type))
+            })?;
+            checked.push((req, cf, cmd_type));
+        }
+        let mut written = 0u64;
+        for (req, cf, cmd_type) in checked {
+            match cmd_type {
+                CmdType::Put => {
                     written += (req.key.len() + req.value.len()) as u64;
                     ctx.wb.put(cf, keys::data_key(&req.key), req.value.clone());
                 }
-                Ok(CmdType::Delete) => {
+                CmdType::Delete => {
                     written += req.key.len() as u64;
                     ctx.wb.delete(cf, keys::data_key(&req.key));
                 }
-                Ok(CmdType::DeleteRange) => {
+                CmdType::DeleteRange => {
                     let end = if req.end_key.is_empty() {
                         keys::data_end_key(&self.region().end_key)
                     } else {
                         keys::data_key(&req.end_key)
                     };
                     ctx.wb.delete_range(cf, keys::data_key(&req.key), end);
-                }
-                Err(_) => {
-                    return Err(Error::InvalidArgument(format!(
-                        "unknown cmd type {}",
-                        req.cmd_type
-                    )));
                 }
             }
         }
