@@ -24,7 +24,7 @@ use raft::eraftpb::{Entry, EntryType};
 
 use super::config::Config;
 use super::msg::WriteCallback;
-use super::peer::Peer;
+use super::peer::{Peer, clone_err};
 use crate::engine::{WriteBatch, static_cf};
 use crate::{Error, Result, keys};
 
@@ -94,11 +94,18 @@ impl Peer {
                     // A quorum had this entry: the lease holds from when it was proposed.
                     self.renew_lease(p.proposed_at, cfg);
                 }
-                if let Some(cb) = p.cb {
-                    ctx.callbacks.push((cb, result.take().unwrap_or(Ok(()))));
+                let result = result.take().unwrap_or(Ok(()));
+                for cb in p.cbs {
+                    let r = match &result {
+                        Ok(()) => Ok(()),
+                        Err(e) => Err(clone_err(e)),
+                    };
+                    ctx.callbacks.push((cb, r));
                 }
-            } else if let Some(cb) = p.cb {
-                ctx.callbacks.push((cb, Err(Error::StaleCommand)));
+            } else {
+                for cb in p.cbs {
+                    ctx.callbacks.push((cb, Err(Error::StaleCommand)));
+                }
             }
         }
     }

@@ -32,10 +32,14 @@ use super::peer_storage::PeerStorage;
 use crate::engine::EngineRef;
 use crate::{Error, Result};
 
+/// A write batch is flushed early once its keys and values reach this size.
+const MAX_WRITE_BATCH_BYTES: usize = 512 * 1024;
+
 pub struct Proposal {
     pub index: u64,
     pub term: u64,
-    pub cb: Option<WriteCallback>,
+    /// Everyone waiting for this entry (client writes share entries).
+    pub cbs: Vec<WriteCallback>,
     pub proposed_at: Instant,
 }
 
@@ -53,6 +57,9 @@ pub struct Peer {
     pub peer: metapb::Peer,
     pub raft: RawNode<PeerStorage>,
     pub proposals: VecDeque<Proposal>,
+    /// Checked client writes waiting for this iteration's flush.
+    pub pending_writes: Vec<(Vec<Request>, WriteCallback)>,
+    pub pending_write_bytes: usize,
     /// Reads that arrived this iteration, not yet sent as a ReadIndex.
     pub queued_reads: Vec<ReadCallback>,
     pub inflight_reads: VecDeque<ReadIndexRequest>,
@@ -124,6 +131,8 @@ impl Peer {
             peer,
             raft,
             proposals: VecDeque::new(),
+            pending_writes: Vec::new(),
+            pending_write_bytes: 0,
             queued_reads: Vec::new(),
             inflight_reads: VecDeque::new(),
             next_read_id: 1,
@@ -248,8 +257,30 @@ impl Peer {
         }
     }
 
-    /// Proposes a command; `cb` hears the outcome once it is applied.
-    pub fn propose(&mut self, mut cmd: RaftCmdRequest, cb: Option<WriteCallback>) -> Result<()> {
+    /// Proposes a command; `cbs` hear the outcome once it is applied, or
+    /// the error at once if it cannot be proposed.
+    pub fn propose(&mut self, cmd: RaftCmdRequest, cbs: Vec<WriteCallback>) -> Result<()> {
+        match self.try_propose(cmd) {
+            Ok(index) => {
+                self.proposals.push_back(Proposal {
+                    index,
+                    term: self.term(),
+                    cbs,
+                    proposed_at: Instant::now(),
+                });
+                Ok(())
+            }
+            Err(e) => {
+                for cb in cbs {
+                    let _ = cb.send(Err(clone_err(&e)));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Appends the command to the raft log; returns its index.
+    fn try_propose(&mut self, mut cmd: RaftCmdRequest) -> Result<u64> {
         if !self.is_leader() {
             return Err(self.not_leader());
         }
@@ -265,13 +296,7 @@ impl Peer {
         if index == last {
             return Err(self.not_leader());
         }
-        self.proposals.push_back(Proposal {
-            index,
-            term: self.term(),
-            cb,
-            proposed_at: Instant::now(),
-        });
-        Ok(())
+        Ok(index)
     }
 
     /// Proposes client writes after checking the request and its keys.
@@ -297,24 +322,42 @@ impl Peer {
             let _ = cb.send(Err(e));
             return;
         }
+        self.pending_write_bytes += requests
+            .iter()
+            .map(|r| r.key.len() + r.value.len())
+            .sum::<usize>();
+        self.pending_writes.push((requests, cb));
+        if self.pending_write_bytes >= MAX_WRITE_BATCH_BYTES {
+            self.flush_writes();
+        }
+    }
+
+    /// Proposes the writes that arrived this iteration as one raft entry:
+    /// one log append, one replication round and one apply for all of them.
+    /// They were checked against the same epoch (nothing is applied between
+    /// receiving them and this flush), so they succeed or fail together.
+    pub fn flush_writes(&mut self) {
+        if self.pending_writes.is_empty() {
+            return;
+        }
+        self.pending_write_bytes = 0;
+        let mut requests = Vec::new();
+        let mut cbs = Vec::with_capacity(self.pending_writes.len());
+        for (reqs, cb) in self.pending_writes.drain(..) {
+            requests.extend(reqs);
+            cbs.push(cb);
+        }
         let cmd = RaftCmdRequest {
             header: Some(self.header()),
             requests,
             admin_request: None,
         };
-        let mut cb = Some(cb);
-        if let Err(e) = self.propose_inner(cmd, &mut cb)
-            && let Some(cb) = cb
-        {
-            let _ = cb.send(Err(e));
+        if let Err(e) = self.propose(cmd, cbs) {
+            tracing::debug!(
+                region_id = self.region_id(),
+                "write batch not proposed: {e}"
+            );
         }
-    }
-
-    fn propose_inner(&mut self, cmd: RaftCmdRequest, cb: &mut Option<WriteCallback>) -> Result<()> {
-        if !self.is_leader() {
-            return Err(self.not_leader());
-        }
-        self.propose(cmd, cb.take())
     }
 
     /// Proposes a membership change for `peer`.
@@ -385,6 +428,10 @@ impl Peer {
         self.lease_expire = None;
         let err = self.not_leader();
         for cb in self.queued_reads.drain(..) {
+            let _ = cb.send(Err(clone_err(&err)));
+        }
+        self.pending_write_bytes = 0;
+        for (_, cb) in self.pending_writes.drain(..) {
             let _ = cb.send(Err(clone_err(&err)));
         }
         for req in self.inflight_reads.drain(..) {

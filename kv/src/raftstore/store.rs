@@ -238,6 +238,7 @@ impl Store {
             }
             self.on_ticks();
             for peer in self.peers.values_mut() {
+                peer.flush_writes();
                 peer.flush_reads();
             }
             if let Err(e) = self.handle_readies() {
@@ -253,10 +254,8 @@ impl Store {
     fn shutdown(&mut self) {
         for peer in self.peers.values_mut() {
             peer.on_lost_leadership();
-            for p in peer.proposals.drain(..) {
-                if let Some(cb) = p.cb {
-                    let _ = cb.send(Err(Error::ShuttingDown));
-                }
+            for cb in peer.proposals.drain(..).flat_map(|p| p.cbs) {
+                let _ = cb.send(Err(Error::ShuttingDown));
             }
         }
         while let Ok(msg) = self.rx.try_recv() {
@@ -550,10 +549,8 @@ impl Store {
         self.engine.write(&wb, true)?;
         peer.on_lost_leadership();
         let err = Error::RegionNotFound(region_id);
-        for p in peer.proposals.drain(..) {
-            if let Some(cb) = p.cb {
-                let _ = cb.send(Err(clone_err(&err)));
-            }
+        for cb in peer.proposals.drain(..).flat_map(|p| p.cbs) {
+            let _ = cb.send(Err(clone_err(&err)));
         }
         tracing::info!(
             store_id = self.store_id,

@@ -68,7 +68,7 @@ impl Peer {
                 ..Default::default()
             }),
         };
-        if self.propose(cmd, None).is_ok() {
+        if self.propose(cmd, Vec::new()).is_ok() {
             self.last_compacted_idx = idx;
         }
     }

@@ -163,7 +163,7 @@ impl Peer {
                 ..Default::default()
             }),
         };
-        self.propose(cmd, None)
+        self.propose(cmd, Vec::new())
     }
 
     pub fn apply_split(
