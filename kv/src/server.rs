@@ -138,7 +138,7 @@ impl KvServer {
             read_flow,
         ))
         .max_decoding_message_size(64 * 1024 * 1024);
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let incoming = pd::server::nodelay_incoming(listener);
         let grpc_task = tokio::spawn(async move {
             let result = tonic::transport::Server::builder()
                 .tcp_nodelay(true)
