@@ -29,6 +29,10 @@ use crate::engine::WriteBatch;
 impl Store {
     pub(super) fn handle_readies(&mut self) -> Result<()> {
         let mut raft_wb = WriteBatch::default();
+        // Only new entries, a snapshot, or a term/vote change need the fsync;
+        // a commit index alone may be lost in a crash (it is recomputed, and
+        // a restart takes at least the applied index).
+        let mut must_sync = false;
         let mut readies: Vec<(u64, Ready)> = Vec::new();
         let mut range_changes = Vec::new();
         for (id, peer) in self.peers.iter_mut() {
@@ -41,6 +45,7 @@ impl Store {
             }
             let rd = peer.raft.ready();
             let mut state_changed = false;
+            must_sync |= rd.must_sync() || !rd.snapshot().is_empty();
             if !rd.snapshot().is_empty() {
                 let old = peer.region().clone();
                 let region = peer
@@ -71,7 +76,7 @@ impl Store {
             readies.push((*id, rd));
         }
         if !raft_wb.is_empty() {
-            self.engine.write(&raft_wb, true)?;
+            self.engine.write(&raft_wb, must_sync)?;
         }
         for (old, new) in range_changes {
             self.update_range(Some(&old), &new);
