@@ -160,9 +160,6 @@ impl PeerStorage {
             .get(CF_RAFT, &keys::raft_log_key(self.region.id, idx))?
         {
             Some(v) => Ok(Entry::parse_from_bytes(&v)?.term),
-            None if idx == RAFT_INIT_LOG_INDEX && self.last_index == RAFT_INIT_LOG_INDEX => {
-                Ok(RAFT_INIT_LOG_TERM)
-            }
             None => Err(crate::Error::Engine(format!(
                 "region {} raft log entry {idx} missing (truncated {}, last {})",
                 self.region.id, self.truncated_index, self.last_index

@@ -204,11 +204,9 @@ impl Store {
     pub(super) fn find_overlap(&self, start: &[u8], end: &[u8], except: u64) -> Option<u64> {
         let start = keys::data_key(start);
         let end = keys::data_end_key(end);
-        for (_, id) in self
-            .region_ranges
-            .range(keys::data_key(b"")..)
-            .filter(|(e, _)| **e > start)
-        {
+        // Regions are indexed by end key: the candidates end after `start`.
+        let after_start = (std::ops::Bound::Excluded(start), std::ops::Bound::Unbounded);
+        for (_, id) in self.region_ranges.range::<Vec<u8>, _>(after_start) {
             if *id == except {
                 continue;
             }
