@@ -156,21 +156,9 @@ impl Store {
                 if self.peers.contains_key(&right.id) {
                     return Ok(());
                 }
-                let Some(me) = right
-                    .peers
-                    .iter()
-                    .find(|p| p.store_id == self.store_id)
-                    .cloned()
-                else {
+                let Some(mut peer) = self.local_peer(right.clone())? else {
                     return Ok(());
                 };
-                let mut peer = super::peer::Peer::new(
-                    self.store_id,
-                    &self.cfg,
-                    self.engine.clone(),
-                    right.clone(),
-                    me.id,
-                )?;
                 if was_leader {
                     peer.approximate_size = self.peers[&region_id].approximate_size;
                     peer.approximate_keys = self.peers[&region_id].approximate_keys;

@@ -146,16 +146,10 @@ impl Store {
             if state.state == PeerState::Tombstone as i32 {
                 continue;
             }
-            let region = state.region.unwrap_or_default();
-            let Some(me) = region
-                .peers
-                .iter()
-                .find(|p| p.store_id == self.store_id)
-                .cloned()
-            else {
+            let Some(mut peer) = self.local_peer(state.region.unwrap_or_default())? else {
                 continue;
             };
-            let mut peer = Peer::new(self.store_id, &self.cfg, self.engine.clone(), region, me.id)?;
+            let me = peer.peer_id();
             // A region whose only voter is this peer need not wait out an
             // election timeout (a freshly bootstrapped cluster).
             let voters: Vec<u64> = peer
@@ -165,7 +159,7 @@ impl Store {
                 .filter(|p| p.role == metapb::PeerRole::Voter as i32)
                 .map(|p| p.id)
                 .collect();
-            if voters == [me.id] {
+            if voters == [me] {
                 peer.raft.campaign()?;
             }
             self.insert_peer(peer);
@@ -176,6 +170,22 @@ impl Store {
             "store loaded its regions"
         );
         Ok(())
+    }
+
+    /// The peer of an initialized `region` that lives on this store, if any.
+    pub(super) fn local_peer(&self, region: metapb::Region) -> Result<Option<Peer>> {
+        let Some(me) = region.peers.iter().find(|p| p.store_id == self.store_id) else {
+            return Ok(None);
+        };
+        let peer_id = me.id;
+        Peer::new(
+            self.store_id,
+            &self.cfg,
+            self.engine.clone(),
+            region,
+            peer_id,
+        )
+        .map(Some)
     }
 
     pub(super) fn insert_peer(&mut self, peer: Peer) {
