@@ -103,10 +103,6 @@ fn split_err(e: Error) -> (Option<errorpb::Error>, String) {
     }
 }
 
-fn in_region(read: &ReadResponse, key: &[u8]) -> Result<()> {
-    check_key_in_region(&read.region, key)
-}
-
 #[tonic::async_trait]
 impl Kv for KvService {
     async fn raw_get(
@@ -116,7 +112,7 @@ impl Kv for KvService {
         let req = req.into_inner();
         let result = async {
             let read = self.read(req.context).await?;
-            in_region(&read, &req.key)?;
+            check_key_in_region(&read.region, &req.key)?;
             let value = read.snapshot.get(CF_DEFAULT, &keys::data_key(&req.key))?;
             if let Some(v) = &value {
                 self.record_read(
@@ -156,7 +152,7 @@ impl Kv for KvService {
             let read = self.read(req.context).await?;
             let mut pairs = Vec::new();
             for key in req.keys {
-                in_region(&read, &key)?;
+                check_key_in_region(&read.region, &key)?;
                 if let Some(value) = read.snapshot.get(CF_DEFAULT, &keys::data_key(&key))? {
                     pairs.push(KvPair { key, value });
                 }
