@@ -28,7 +28,13 @@ pub async fn start_kv(cfg: KvConfig, addr: &str) -> Result<KvServer> {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut listener = Some(listener);
     loop {
-        match KvServer::start(cfg.clone(), listener.take().expect("listener")).await {
+        match KvServer::start(
+            cfg.clone(),
+            listener.take().expect("listener"),
+            vec![txn::service::extension(txn::gc_worker::GcConfig::default())],
+        )
+        .await
+        {
             Ok(s) => return Ok(s),
             Err(kv::Error::Pd(e)) if e.is_retryable() && Instant::now() < deadline => {
                 tracing::info!("waiting for PD at {pd_addr}: {e}");

@@ -3,6 +3,12 @@
 //! * `raw-put` / `raw-get`: closed-loop raw KV operations from N client
 //!   tasks for a fixed time; prints operations per second and latency
 //!   percentiles.
+//! * `txn-put`: transactions writing N keys each; committed transactions
+//!   per second ([`txn_put`]).
+//! * `bank`: concurrent transfers with a snapshot checker of the total
+//!   ([`bank`]).
+
+use bench::{bank, collector, txn_put};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,6 +31,10 @@ enum Command {
     RawPut(Load),
     /// Raw gets of keys written first.
     RawGet(Load),
+    /// Transactions writing N random keys each.
+    TxnPut(txn_put::TxnPut),
+    /// Transfers between accounts; checks the total in every snapshot.
+    Bank(bank::Bank),
 }
 
 #[derive(Args, Clone)]
@@ -114,34 +124,13 @@ async fn run(load: Load, put: bool) -> Result<()> {
     Ok(())
 }
 
-/// A tiny collector of per-task results.
-mod collector {
-    use std::sync::Mutex;
-    use std::time::Duration;
-
-    #[derive(Default)]
-    pub struct Collector {
-        inner: Mutex<(Vec<Duration>, u64)>,
-    }
-
-    impl Collector {
-        pub fn add(&self, lats: Vec<Duration>, errors: u64) {
-            let mut g = self.inner.lock().expect("collector lock");
-            g.0.extend(lats);
-            g.1 += errors;
-        }
-
-        pub fn take(&self) -> (Vec<Duration>, u64) {
-            std::mem::take(&mut *self.inner.lock().expect("collector lock"))
-        }
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::RawPut(load) => run(load, true).await,
         Command::RawGet(load) => run(load, false).await,
+        Command::TxnPut(load) => txn_put::run(load).await,
+        Command::Bank(b) => bank::run(b).await,
     }
 }

@@ -10,6 +10,11 @@
 //!  gRPC server: RaftTransport (from other stores) + Kv (from clients)
 //! ```
 //!
+//! Layers above the store (the transaction service) plug in as
+//! [`Extension`]s: each gets a [`StoreContext`] — the router into the store
+//! loop, the engine, a PD client, a shutdown signal — and adds its gRPC
+//! services to the same port. `kv` does not depend on them.
+//!
 //! [`KvServer::shutdown`] stops the gRPC server, then the store loop (which
 //! fails what is still waiting), then the workers; the engine closes when
 //! the last handle drops.
@@ -24,13 +29,13 @@ use proto::kvrpcpb::kv_server::KvServer as KvGrpcServer;
 use proto::metapb;
 use proto::raft_serverpb::raft_transport_server::RaftTransportServer;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle as TaskHandle;
 
 use crate::engine::{EngineRef, RocksEngine};
 use crate::raftstore::bootstrap::{bootstrap_cluster, ensure_store_id};
 use crate::raftstore::worker::{run_pd_worker, run_split_checker};
-use crate::raftstore::{Config, Store, StoreIo, StoreMsg, StoreRouter};
+use crate::raftstore::{Config, ReadFlow, Store, StoreIo, StoreMsg, StoreRouter};
 use crate::service::KvService;
 use crate::transport::{MessageFilter, RaftClient, RaftService};
 use crate::{Error, Result};
@@ -45,6 +50,24 @@ pub struct KvConfig {
     pub raftstore: Config,
 }
 
+/// What a service layered on a store works with.
+#[derive(Clone)]
+pub struct StoreContext {
+    pub store_id: u64,
+    pub router: StoreRouter,
+    pub engine: EngineRef,
+    pub pd: PdClient,
+    pub request_timeout: std::time::Duration,
+    pub read_flow: Arc<ReadFlow>,
+    /// Becomes `true` when the store shuts down; background tasks of an
+    /// extension end then.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Adds services (and may spawn background tasks) on a starting store.
+pub type Extension =
+    Box<dyn FnOnce(&StoreContext, tonic::service::Routes) -> tonic::service::Routes + Send>;
+
 pub struct KvServer {
     store_id: u64,
     addr: SocketAddr,
@@ -55,16 +78,21 @@ pub struct KvServer {
     grpc_stop: Option<oneshot::Sender<()>>,
     grpc_task: Option<TaskHandle<()>>,
     pd_task: TaskHandle<()>,
+    shutdown_tx: watch::Sender<bool>,
 }
 
 impl KvServer {
     /// Starts a store serving on `listener`, with the RocksDB engine under
     /// `cfg.data_dir`.
-    pub async fn start(cfg: KvConfig, listener: TcpListener) -> Result<KvServer> {
+    pub async fn start(
+        cfg: KvConfig,
+        listener: TcpListener,
+        extensions: Vec<Extension>,
+    ) -> Result<KvServer> {
         std::fs::create_dir_all(&cfg.data_dir)
             .map_err(|e| Error::Engine(format!("create {}: {e}", cfg.data_dir.display())))?;
         let engine: EngineRef = Arc::new(RocksEngine::open(&cfg.data_dir.join("db"))?);
-        Self::start_with(cfg, listener, engine, None).await
+        Self::start_with(cfg, listener, engine, None, extensions).await
     }
 
     /// Starts a store on a given engine, optionally filtering its outgoing
@@ -74,6 +102,7 @@ impl KvServer {
         listener: TcpListener,
         engine: EngineRef,
         filter: Option<Arc<dyn MessageFilter>>,
+        extensions: Vec<Extension>,
     ) -> Result<KvServer> {
         let addr = listener
             .local_addr()
@@ -135,15 +164,28 @@ impl KvServer {
         let kv_service = KvGrpcServer::new(KvService::new(
             router.clone(),
             cfg.raftstore.request_timeout,
-            read_flow,
+            read_flow.clone(),
         ))
         .max_decoding_message_size(64 * 1024 * 1024);
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let ctx = StoreContext {
+            store_id,
+            router: router.clone(),
+            engine: engine.clone(),
+            pd: pd.clone(),
+            request_timeout: cfg.raftstore.request_timeout,
+            read_flow,
+            shutdown: shutdown_rx,
+        };
+        let mut routes = tonic::service::Routes::new(raft_service).add_service(kv_service);
+        for extension in extensions {
+            routes = extension(&ctx, routes);
+        }
         let incoming = pd::server::nodelay_incoming(listener);
         let grpc_task = tokio::spawn(async move {
             let result = tonic::transport::Server::builder()
                 .tcp_nodelay(true)
-                .add_service(raft_service)
-                .add_service(kv_service)
+                .add_routes(routes)
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = stop_rx.await;
                 })
@@ -163,6 +205,7 @@ impl KvServer {
             grpc_stop: Some(grpc_stop),
             grpc_task: Some(grpc_task),
             pd_task,
+            shutdown_tx,
         })
     }
 
@@ -184,6 +227,7 @@ impl KvServer {
 
     /// Stops serving and joins every thread and task of the store.
     pub async fn shutdown(mut self) {
+        let _ = self.shutdown_tx.send(true);
         if let Some(stop) = self.grpc_stop.take() {
             let _ = stop.send(());
         }

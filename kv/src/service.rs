@@ -105,6 +105,31 @@ fn split_err(e: Error) -> (Option<errorpb::Error>, String) {
 
 #[tonic::async_trait]
 impl Kv for KvService {
+    async fn split_region(
+        &self,
+        req: Request<SplitRegionRequest>,
+    ) -> std::result::Result<Response<SplitRegionResponse>, Status> {
+        let req = req.into_inner();
+        let (tx, rx) = oneshot::channel();
+        let sent = self.router.send(StoreMsg::SplitRegion {
+            ctx: RequestContext::from(req.context),
+            split_key: req.split_key,
+            cb: tx,
+        });
+        let result = match sent {
+            Ok(()) => self.wait(rx).await,
+            Err(e) => Err(e),
+        };
+        let (region_error, error) = match result {
+            Ok(()) => (None, String::new()),
+            Err(e) => split_err(e),
+        };
+        Ok(Response::new(SplitRegionResponse {
+            region_error,
+            error,
+        }))
+    }
+
     async fn raw_get(
         &self,
         req: Request<RawGetRequest>,
@@ -154,7 +179,11 @@ impl Kv for KvService {
             for key in req.keys {
                 check_key_in_region(&read.region, &key)?;
                 if let Some(value) = read.snapshot.get(CF_DEFAULT, &keys::data_key(&key))? {
-                    pairs.push(KvPair { key, value });
+                    pairs.push(KvPair {
+                        key,
+                        value,
+                        error: None,
+                    });
                 }
             }
             self.record_read(
@@ -270,6 +299,7 @@ impl Kv for KvService {
                 &mut |k, v| {
                     let value = if req.key_only { Vec::new() } else { v.to_vec() };
                     kvs.push(KvPair {
+                        error: None,
                         key: keys::origin_key(k).to_vec(),
                         value,
                     });

@@ -9,18 +9,24 @@
 //!   who leads it, rebuilt from the heartbeats region leaders send;
 //! - it **schedules**: it keeps every region at `max_replicas` voters,
 //!   replaces replicas on dead or removed stores and spreads leaders evenly,
-//!   by answering region heartbeats with operator steps.
+//!   by answering region heartbeats with operator steps;
+//! - it keeps the **GC safe point**, below which kv stores may drop old
+//!   versions, held back by the transactions clients report as running;
+//! - it hosts the cluster's **deadlock detector** for pessimistic
+//!   transactions.
 //!
 //! ```text
-//!      kv / columnar stores                    sql, duet-ctl
+//!      kv / columnar stores                    sql, txn clients, duet-ctl
 //!   StoreHeartbeat, RegionHeartbeat,        Tso, GetRegion, ScanRegions,
-//!   AskSplit, ReportSplit, PutStore         AddOperator, GetOperators, ...
+//!   AskSplit, ReportSplit, PutStore,        UpdateMinStartTs, GetGcSafePoint,
+//!   Deadlock                                AddOperator, GetOperators, ...
 //!                 \                            /
 //!                  v                          v
 //!   +---------------------- server (tonic) --------------------------+
 //!   |  tso::TimestampOracle   id::IdService   Mutex<cluster::Cluster> |
-//!   |                                            |  stores, regions,  |
-//!   |          background tick ---------------->  operators          |
+//!   |  Mutex<gc::SafePointManager>               |  stores, regions,  |
+//!   |  Mutex<deadlock::DeadlockDetector>         |  operators         |
+//!   |     background ticks: scheduling, GC -----+                    |
 //!   +------------------------------- storage (RocksDB) --------------+
 //! ```
 //!
@@ -41,15 +47,20 @@
 //!    that holds them and enforces per-store limits.
 //! 6. [`schedule`]: the decisions, as pure functions with scenario tests:
 //!    the replica checker and balance-leader.
-//! 7. [`server`]: [`PdConfig`], [`start`] and [`PdHandle`], the gRPC shell.
-//! 8. [`client`]: [`PdClient`], what every other component uses, with TSO
+//! 7. What transactions need from PD: [`gc`], the safe point
+//!    (`max(previous, min(now - gc_life_time, min_start_ts - 1))`, never
+//!    backwards, persisted) and the registrations of running transactions;
+//!    [`deadlock`], the wait-for graph between transactions that refuses a
+//!    wait closing a cycle.
+//! 8. [`server`]: [`PdConfig`], [`start`] and [`PdHandle`], the gRPC shell.
+//! 9. [`client`]: [`PdClient`], what every other component uses, with TSO
 //!    batching and retries across PD restarts.
-//! 9. [`error`]: [`Error`], shared by both sides of the wire.
+//! 10. [`error`]: [`Error`], shared by both sides of the wire.
 //!
 //! Everything that decides something (TSO, ids, store states, staleness,
-//! operator progress, scheduling) takes time as an argument and does no I/O,
-//! so it is tested deterministically; only `server` and `client` touch
-//! sockets and clocks.
+//! operator progress, scheduling, the safe point, deadlocks) takes time as an
+//! argument and does no I/O, so it is tested deterministically; only
+//! `server` and `client` touch sockets and clocks.
 //!
 //! ## Where duet's PD differs from TiDB's
 //!
@@ -59,10 +70,21 @@
 //!   to the next heartbeat rather than on a server push.
 //! - Stores loaded after a PD restart get a fresh grace period instead of
 //!   being judged by a heartbeat time PD never persisted.
+//! - The deadlock detector lives in PD, not on the kv store leading the
+//!   first region as in TiKV: every component already talks to PD, and no
+//!   detector leadership has to follow a region leader around. Its graph is
+//!   soft state, rebuilt by waiters' next detect requests after a restart.
+//! - There is no separate GC worker electing a leader among SQL servers (as
+//!   TiDB does): PD computes the safe point itself from its TSO, the life
+//!   time and the registered min start ts of running transactions (which
+//!   plays the part of both TiDB's per-server min start ts and PD's service
+//!   safe points).
 
 pub mod client;
 pub mod cluster;
+pub mod deadlock;
 pub mod error;
+pub mod gc;
 pub mod id;
 pub mod operator;
 pub mod schedule;
@@ -71,7 +93,9 @@ pub mod storage;
 pub mod tso;
 
 pub use client::PdClient;
+pub use deadlock::{DeadlockInfo, WaitForEntry};
 pub use error::{Error, Result};
+pub use gc::GcSafePoint;
 pub use server::{PdConfig, PdHandle, start};
 
 /// Identifies a store.

@@ -9,9 +9,12 @@
 //! | `meta/tso_bound` | upper bound of any issued physical time, ms (u64 BE) |
 //! | `store/{id BE}` | `metapb::Store` (admin state Up/Offline/Tombstone) |
 //! | `region/{id BE}` | `metapb::Region` (range, epoch, peers) |
+//! | `gc/safe_point` | the GC safe point, a timestamp (u64 BE) |
+//! | `gc/min_start_ts/{client id}` | a client's min start ts and its ttl in ms (2 x u64 BE) |
 //!
-//! Only *metadata* is persisted: region leaders, flow statistics and store
-//! heartbeat times are soft state that the next heartbeats rebuild.
+//! Only *metadata* is persisted: region leaders, flow statistics, store
+//! heartbeat times and the deadlock detector's wait-for graph are soft state
+//! that the next heartbeats and requests rebuild.
 //!
 //! The typed [`Storage`] sits on a tiny key-value [`MetaBackend`] so that the
 //! cluster logic can be tested on [`MemBackend`] while the server uses
@@ -169,6 +172,14 @@ const ID_END_KEY: &[u8] = b"meta/id_end";
 const TSO_BOUND_KEY: &[u8] = b"meta/tso_bound";
 const STORE_PREFIX: &[u8] = b"store/";
 const REGION_PREFIX: &[u8] = b"region/";
+const GC_SAFE_POINT_KEY: &[u8] = b"gc/safe_point";
+const MIN_START_TS_PREFIX: &[u8] = b"gc/min_start_ts/";
+
+fn min_start_ts_key(client_id: &str) -> Vec<u8> {
+    let mut key = MIN_START_TS_PREFIX.to_vec();
+    key.extend_from_slice(client_id.as_bytes());
+    key
+}
 
 fn id_key(prefix: &[u8], id: u64) -> Vec<u8> {
     let mut key = prefix.to_vec();
@@ -283,6 +294,60 @@ impl Storage {
         self.backend.write(vec![op], true)
     }
 
+    pub fn load_gc_safe_point(&self) -> Result<u64> {
+        decode_u64(self.backend.get(GC_SAFE_POINT_KEY)?)
+    }
+
+    pub fn save_gc_safe_point(&self, safe_point: u64) -> Result<()> {
+        let op = WriteOp::Put(
+            GC_SAFE_POINT_KEY.to_vec(),
+            safe_point.to_be_bytes().to_vec(),
+        );
+        self.backend.write(vec![op], true)
+    }
+
+    /// The registered `(client_id, min_start_ts, ttl_ms)` triples.
+    pub fn load_min_start_ts(&self) -> Result<Vec<(String, u64, u64)>> {
+        self.backend
+            .scan_prefix(MIN_START_TS_PREFIX)?
+            .into_iter()
+            .map(|(k, v)| {
+                let client_id = String::from_utf8(k[MIN_START_TS_PREFIX.len()..].to_vec())
+                    .map_err(|_| Error::Storage("corrupt min start ts client id".into()))?;
+                if v.len() != 16 {
+                    return Err(Error::Storage(format!(
+                        "corrupt min start ts of {} bytes",
+                        v.len()
+                    )));
+                }
+                let (ts, ttl) = v.split_at(8);
+                Ok((
+                    client_id,
+                    decode_u64(Some(ts.to_vec()))?,
+                    decode_u64(Some(ttl.to_vec()))?,
+                ))
+            })
+            .collect()
+    }
+
+    pub fn save_min_start_ts(&self, client_id: &str, min_start_ts: u64, ttl_ms: u64) -> Result<()> {
+        let mut value = min_start_ts.to_be_bytes().to_vec();
+        value.extend_from_slice(&ttl_ms.to_be_bytes());
+        let op = WriteOp::Put(min_start_ts_key(client_id), value);
+        self.backend.write(vec![op], true)
+    }
+
+    pub fn delete_min_start_ts(&self, client_ids: &[&str]) -> Result<()> {
+        if client_ids.is_empty() {
+            return Ok(());
+        }
+        let batch = client_ids
+            .iter()
+            .map(|id| WriteOp::Delete(min_start_ts_key(id)))
+            .collect();
+        self.backend.write(batch, true)
+    }
+
     pub fn flush(&self) -> Result<()> {
         self.backend.flush()
     }
@@ -335,6 +400,17 @@ mod tests {
             ),
             (1000, 77)
         );
+        assert_eq!(storage.load_gc_safe_point().unwrap(), 0);
+        storage.save_gc_safe_point(55).unwrap();
+        assert_eq!(storage.load_gc_safe_point().unwrap(), 55);
+        storage.save_min_start_ts("sql-1", 90, 5000).unwrap();
+        storage.save_min_start_ts("sql-2", 80, 3000).unwrap();
+        storage.save_min_start_ts("gone", 70, 3000).unwrap();
+        storage.delete_min_start_ts(&["gone"]).unwrap();
+        assert_eq!(
+            storage.load_min_start_ts().unwrap(),
+            vec![("sql-1".into(), 90, 5000), ("sql-2".into(), 80, 3000)]
+        );
     }
 
     #[test]
@@ -354,5 +430,7 @@ mod tests {
         assert!(reopened.is_bootstrapped().unwrap());
         assert_eq!(reopened.load_regions().unwrap().len(), 2);
         assert_eq!(reopened.load_tso_bound().unwrap(), 77);
+        assert_eq!(reopened.load_gc_safe_point().unwrap(), 55);
+        assert_eq!(reopened.load_min_start_ts().unwrap().len(), 2);
     }
 }

@@ -45,6 +45,9 @@ enum Command {
     /// PD schedulers.
     #[command(subcommand)]
     Scheduler(SchedulerCmd),
+    /// Garbage collection of old versions.
+    #[command(subcommand)]
+    Gc(GcCmd),
 }
 
 #[derive(Subcommand)]
@@ -117,6 +120,12 @@ enum SchedulerCmd {
     Show,
 }
 
+#[derive(Subcommand)]
+enum GcCmd {
+    /// The GC safe point, the life time and the transactions holding it back.
+    Status,
+}
+
 fn escape(key: &[u8]) -> String {
     let mut s = String::new();
     for &b in key {
@@ -127,6 +136,82 @@ fn escape(key: &[u8]) -> String {
         }
     }
     s
+}
+
+/// A timestamp's physical part as an RFC 3339 UTC time, e.g.
+/// `2024-05-01T12:34:56.789Z`.
+fn ts_time(ts: u64) -> String {
+    let ms = pd::tso::physical(ts);
+    let (secs, ms) = (ms / 1000, ms % 1000);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's civil_from_days, for days since 1970-01-01.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn print_gc(gc: &pd::GcSafePoint, as_json: bool) {
+    if as_json {
+        let regs: Vec<Value> = gc
+            .min_start_ts
+            .iter()
+            .map(|m| {
+                json!({
+                    "client_id": m.client_id, "min_start_ts": m.min_start_ts,
+                    "expires_in_ms": m.expires_in.as_millis() as u64,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            json!({
+                "safe_point": gc.safe_point,
+                "safe_point_time": (gc.safe_point > 0).then(|| ts_time(gc.safe_point)),
+                "gc_life_time_ms": gc.gc_life_time.as_millis() as u64,
+                "min_start_ts": regs,
+            })
+        );
+        return;
+    }
+    let time = if gc.safe_point == 0 {
+        "none yet".to_string()
+    } else {
+        ts_time(gc.safe_point)
+    };
+    println!("safe point:    {} ({time})", gc.safe_point);
+    println!("gc life time:  {:?}", gc.gc_life_time);
+    if gc.min_start_ts.is_empty() {
+        println!("no running transactions registered");
+        return;
+    }
+    let rows = gc
+        .min_start_ts
+        .iter()
+        .map(|m| {
+            vec![
+                m.client_id.clone(),
+                m.min_start_ts.to_string(),
+                ts_time(m.min_start_ts),
+                format!("{}ms", m.expires_in.as_millis()),
+            ]
+        })
+        .collect();
+    table(
+        &["CLIENT", "MIN START TS", "START TIME", "EXPIRES IN"],
+        rows,
+    );
 }
 
 fn state_name(state: i32) -> String {
@@ -395,6 +480,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     .collect();
                 table(&["NAME", "ENABLED", "CONFIG"], rows);
             }
+        }
+        Command::Gc(GcCmd::Status) => {
+            let gc = pd.get_gc_safe_point().await?;
+            print_gc(&gc, as_json);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -153,6 +153,24 @@ fn playground_and_ctl_end_to_end() {
         .expect("tso is a number");
     assert!(t2 > t1);
 
+    // The GC safe point trails the TSO by the default 10 min life time.
+    let gc = ctl(&pd, &["gc", "status", "--json"]);
+    assert!(gc.status.success(), "{gc:?}");
+    let v: serde_json::Value = serde_json::from_str(&stdout(&gc)).expect("gc json");
+    assert_eq!(v["gc_life_time_ms"], 600_000);
+    let safe_point = v["safe_point"].as_u64().expect("safe point");
+    assert!(
+        safe_point > 0 && (safe_point >> 18) + 600_000 <= t2 >> 18,
+        "{v}"
+    );
+    let time = v["safe_point_time"].as_str().expect("safe point time");
+    assert!(
+        time.len() == 24 && time.ends_with('Z') && time.starts_with("20"),
+        "{time}"
+    );
+    assert!(v["min_start_ts"].is_array());
+    assert!(stdout(&ctl(&pd, &["gc", "status"])).starts_with("safe point:"));
+
     // Wrong arguments and an unreachable PD: a message and a non-zero exit.
     let bad = ctl(&pd, &["operator", "add", "transfer-leader", "999999", "1"]);
     assert!(!bad.status.success());

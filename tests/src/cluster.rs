@@ -50,6 +50,8 @@ pub struct Cluster {
     pub stores: Vec<StoreSlot>,
     pub network: Arc<Network>,
     pub raft_cfg: Config,
+    /// The GC worker of every store (tests shorten its interval).
+    pub gc_cfg: txn::gc_worker::GcConfig,
     _dir: tempfile::TempDir,
 }
 
@@ -91,6 +93,10 @@ impl Cluster {
             stores: Vec::new(),
             network: Arc::new(Network::default()),
             raft_cfg,
+            gc_cfg: txn::gc_worker::GcConfig {
+                interval: std::time::Duration::from_millis(200),
+                ..Default::default()
+            },
             _dir: dir,
         };
         // All stores start at once, so every cluster also exercises the
@@ -158,7 +164,14 @@ impl Cluster {
         };
         let engine: EngineRef = Arc::new(RocksEngine::open(&dir.join("db"))?);
         let filter: Arc<dyn kv::transport::MessageFilter> = self.network.clone();
-        Ok(KvServer::start_with(cfg, listener, engine, Some(filter)).await?)
+        Ok(KvServer::start_with(
+            cfg,
+            listener,
+            engine,
+            Some(filter),
+            vec![txn::service::extension(self.gc_cfg.clone())],
+        )
+        .await?)
     }
 
     pub fn store_ids(&self) -> Vec<u64> {

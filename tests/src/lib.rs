@@ -5,6 +5,8 @@
 //!   a [`network::Network`] filter on every store's raft transport that can
 //!   drop, delay, partition and heal links, and stores and PD that stop and
 //!   restart on their data dirs.
+//! * [`txn`] — a transaction client for tests, splits at user keys, and
+//!   the raw txn RPCs that leave a two-phase commit half-done.
 //! * [`linearizability`] — a Wing–Gong checker for register histories
 //!   (raw get/put on a few keys under concurrent clients).
 //!
@@ -15,3 +17,4 @@
 pub mod cluster;
 pub mod linearizability;
 pub mod network;
+pub mod txn;

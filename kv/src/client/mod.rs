@@ -16,5 +16,5 @@ mod raw;
 mod region_cache;
 
 pub use backoff::Backoff;
-pub use raw::RawClient;
+pub use raw::{RawClient, routing_retryable};
 pub use region_cache::{RegionCache, RegionLocation};

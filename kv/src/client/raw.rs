@@ -38,7 +38,7 @@ fn status_err(s: tonic::Status) -> Error {
 /// Whether finding a region failed in a way that heals by itself: PD
 /// unreachable for a moment, or a key briefly in no region PD knows (it
 /// learns of a split from two reports).
-fn routing_retryable(e: &Error) -> bool {
+pub fn routing_retryable(e: &Error) -> bool {
     e.is_retryable() || matches!(e, Error::Pd(pd::Error::RegionNotFound(_)))
 }
 
@@ -83,7 +83,7 @@ impl RawClient {
     {
         let mut backoff = Backoff::new(self.timeout);
         loop {
-            let (loc, peer, client) = match self.route(key).await {
+            let (loc, peer, client) = match self.cache.route(key).await {
                 Ok(r) => r,
                 // PD learns of a split from two reports; between them a
                 // key may briefly belong to no region it knows.
@@ -100,7 +100,7 @@ impl RawClient {
             };
             match f(client, ctx, loc.clone()).await {
                 Ok(v) => return Ok(v),
-                Err(e) => self.on_error(&loc, &peer, e, &mut backoff).await?,
+                Err(e) => self.cache.on_error(&loc, &peer, e, &mut backoff).await?,
             }
         }
     }
@@ -114,66 +114,6 @@ impl RawClient {
                 other => return other,
             }
         }
-    }
-
-    async fn route(
-        &self,
-        key: &[u8],
-    ) -> Result<(RegionLocation, proto::metapb::Peer, KvClient<Channel>)> {
-        let loc = self.cache.locate(key).await?;
-        let Some(peer) = loc.target() else {
-            self.cache.invalidate(loc.region.id);
-            return Err(Error::NotLeader {
-                region_id: loc.region.id,
-                leader: None,
-            });
-        };
-        let addr = self.cache.store_addr(peer.store_id).await?;
-        let client = self.cache.kv_client(&addr)?;
-        Ok((loc, peer, client))
-    }
-
-    /// Updates routing after an error; `Err` means give up.
-    async fn on_error(
-        &self,
-        loc: &RegionLocation,
-        peer: &proto::metapb::Peer,
-        e: Error,
-        backoff: &mut Backoff,
-    ) -> Result<()> {
-        let region_id = loc.region.id;
-        match e {
-            Error::NotLeader {
-                leader: Some(ref l),
-                ..
-            } if l.id != peer.id && l.id != 0 => {
-                self.cache.update_leader(region_id, *l);
-                if backoff.attempts() < 3 {
-                    return Ok(());
-                }
-            }
-            Error::NotLeader { .. } => self.cache.rotate_leader(region_id, peer),
-            Error::EpochNotMatch(ref regions) => {
-                self.cache.on_epoch_not_match(region_id, regions.clone());
-                if backoff.attempts() < 3 {
-                    return Ok(());
-                }
-            }
-            Error::StoreNotMatch { .. } => {
-                self.cache.invalidate_store(peer.store_id);
-                self.cache.invalidate(region_id);
-            }
-            Error::RegionNotFound(_) | Error::KeyNotInRegion { .. } => {
-                self.cache.invalidate(region_id)
-            }
-            Error::Transport(_) => {
-                self.cache.invalidate_store(peer.store_id);
-                self.cache.rotate_leader(region_id, peer);
-            }
-            ref other if other.is_retryable() => {}
-            other => return Err(other),
-        }
-        backoff.wait(e).await
     }
 
     pub async fn get(&self, key: Vec<u8>) -> Result<Option<Vec<u8>>> {
@@ -204,6 +144,22 @@ impl RawClient {
             };
             async move {
                 let resp = c.raw_put(req).await.map_err(status_err)?.into_inner();
+                check(resp.region_error, &resp.error)
+            }
+        })
+        .await
+    }
+
+    /// Asks the region holding `key` to split there (returns once the split
+    /// is requested; see `SplitRegion`). `key` is in the region key space.
+    pub async fn split_region(&self, key: Vec<u8>) -> Result<()> {
+        self.call(&key, |mut c, ctx, _| {
+            let req = SplitRegionRequest {
+                context: Some(ctx),
+                split_key: key.clone(),
+            };
+            async move {
+                let resp = c.split_region(req).await.map_err(status_err)?.into_inner();
                 check(resp.region_error, &resp.error)
             }
         })
@@ -290,6 +246,7 @@ impl RawClient {
                 let kvs: Vec<KvPair> = group
                     .iter()
                     .map(|(k, v)| KvPair {
+                        error: None,
                         key: k.clone(),
                         value: v.clone(),
                     })

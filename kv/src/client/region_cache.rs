@@ -14,6 +14,7 @@ use proto::kvrpcpb::kv_client::KvClient;
 use proto::metapb;
 use tonic::transport::{Channel, Endpoint};
 
+use super::Backoff;
 use crate::{Error, Result};
 
 /// Where to send a request for a key.
@@ -46,7 +47,7 @@ pub struct RegionCache {
     pd: PdClient,
     regions: RwLock<BTreeMap<Vec<u8>, RegionLocation>>,
     stores: RwLock<HashMap<u64, String>>,
-    conns: RwLock<HashMap<String, KvClient<Channel>>>,
+    conns: RwLock<HashMap<String, Channel>>,
 }
 
 impl RegionCache {
@@ -167,8 +168,82 @@ impl RegionCache {
         }
     }
 
-    /// A (lazily connecting) client for the store at `addr`.
-    pub fn kv_client(&self, addr: &str) -> Result<KvClient<Channel>> {
+    /// The region holding `key`, the peer to address and a client for its
+    /// store.
+    pub async fn route(
+        &self,
+        key: &[u8],
+    ) -> Result<(RegionLocation, metapb::Peer, KvClient<Channel>)> {
+        let (loc, peer, channel) = self.route_channel(key).await?;
+        let client = KvClient::new(channel).max_decoding_message_size(256 * 1024 * 1024);
+        Ok((loc, peer, client))
+    }
+
+    /// The region holding `key`, the peer to address and a channel to its
+    /// store (any gRPC service the store serves can use it).
+    pub async fn route_channel(
+        &self,
+        key: &[u8],
+    ) -> Result<(RegionLocation, metapb::Peer, Channel)> {
+        let loc = self.locate(key).await?;
+        let Some(peer) = loc.target() else {
+            self.invalidate(loc.region.id);
+            return Err(Error::NotLeader {
+                region_id: loc.region.id,
+                leader: None,
+            });
+        };
+        let addr = self.store_addr(peer.store_id).await?;
+        let channel = self.channel(&addr)?;
+        Ok((loc, peer, channel))
+    }
+
+    /// Updates routing after an error from a request to `peer` of `loc`
+    /// and waits before the retry; `Err` means give up (not a routing
+    /// error, or the backoff's deadline passed).
+    pub async fn on_error(
+        &self,
+        loc: &RegionLocation,
+        peer: &metapb::Peer,
+        e: Error,
+        backoff: &mut Backoff,
+    ) -> Result<()> {
+        let region_id = loc.region.id;
+        match e {
+            Error::NotLeader {
+                leader: Some(ref l),
+                ..
+            } if l.id != peer.id && l.id != 0 => {
+                self.update_leader(region_id, *l);
+                if backoff.attempts() < 3 {
+                    return Ok(());
+                }
+            }
+            Error::NotLeader { .. } => self.rotate_leader(region_id, peer),
+            Error::EpochNotMatch(ref regions) => {
+                self.on_epoch_not_match(region_id, regions.clone());
+                if backoff.attempts() < 3 {
+                    return Ok(());
+                }
+            }
+            Error::StoreNotMatch { .. } => {
+                self.invalidate_store(peer.store_id);
+                self.invalidate(region_id);
+            }
+            Error::RegionNotFound(_) | Error::KeyNotInRegion { .. } => self.invalidate(region_id),
+            Error::Transport(_) => {
+                self.invalidate_store(peer.store_id);
+                self.rotate_leader(region_id, peer);
+            }
+            ref other if other.is_retryable() => {}
+            other => return Err(other),
+        }
+        backoff.wait(e).await
+    }
+
+    /// A (lazily connecting) channel to the store at `addr`, shared by
+    /// every client of that store.
+    pub fn channel(&self, addr: &str) -> Result<Channel> {
         if let Some(c) = self.conns.read().get(addr) {
             return Ok(c.clone());
         }
@@ -177,9 +252,8 @@ impl RegionCache {
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(15))
             .tcp_nodelay(true);
-        let client =
-            KvClient::new(endpoint.connect_lazy()).max_decoding_message_size(256 * 1024 * 1024);
-        self.conns.write().insert(addr.to_string(), client.clone());
-        Ok(client)
+        let channel = endpoint.connect_lazy();
+        self.conns.write().insert(addr.to_string(), channel.clone());
+        Ok(channel)
     }
 }

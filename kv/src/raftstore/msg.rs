@@ -19,6 +19,13 @@ pub struct RequestContext {
     pub region_id: u64,
     pub region_epoch: Option<metapb::RegionEpoch>,
     pub peer: Option<metapb::Peer>,
+    /// For a write: the leader term the caller read its snapshot in (from
+    /// [`ReadResponse::term`]); the write is refused with `StaleCommand` if
+    /// the region's leader is in another term by now. Zero: no check.
+    /// Read-modify-write commands (Percolator actions) rely on this: a
+    /// snapshot from one leadership and a write under another could miss
+    /// what the leader in between wrote.
+    pub term: u64,
 }
 
 impl From<Option<proto::kvrpcpb::Context>> for RequestContext {
@@ -28,6 +35,7 @@ impl From<Option<proto::kvrpcpb::Context>> for RequestContext {
             region_id: ctx.region_id,
             region_epoch: ctx.region_epoch,
             peer: ctx.peer,
+            term: 0,
         }
     }
 }
@@ -38,6 +46,8 @@ impl From<Option<proto::kvrpcpb::Context>> for RequestContext {
 pub struct ReadResponse {
     pub snapshot: SnapshotRef,
     pub region: metapb::Region,
+    /// The leader's term when the snapshot was taken.
+    pub term: u64,
 }
 
 pub type ReadCallback = oneshot::Sender<Result<ReadResponse>>;
@@ -76,6 +86,12 @@ pub enum StoreMsg {
         size: u64,
         keys: u64,
         split_key: Option<Vec<u8>>,
+    },
+    /// An admin request to split a region at a key.
+    SplitRegion {
+        ctx: RequestContext,
+        split_key: Vec<u8>,
+        cb: WriteCallback,
     },
     /// PD allocated ids for a split: propose it.
     ProposeSplit {

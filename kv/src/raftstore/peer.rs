@@ -307,6 +307,9 @@ impl Peer {
         cb: WriteCallback,
     ) {
         let checked = self.check_request(ctx).and_then(|()| {
+            if ctx.term != 0 && ctx.term != self.term() {
+                return Err(Error::StaleCommand);
+            }
             requests.iter().try_for_each(|r| {
                 self.check_key(&r.key)?;
                 if !r.end_key.is_empty() {

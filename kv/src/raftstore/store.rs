@@ -312,6 +312,27 @@ impl Store {
                 keys,
                 split_key,
             } => self.on_split_check_result(region_id, epoch, size, keys, split_key),
+            StoreMsg::SplitRegion { ctx, split_key, cb } => {
+                let result = match self.peers.get_mut(&ctx.region_id) {
+                    None => Err(Error::RegionNotFound(ctx.region_id)),
+                    Some(peer) => peer
+                        .check_request(&ctx)
+                        .and_then(|()| peer.check_key(&split_key))
+                        .and_then(|()| {
+                            if split_key == peer.region().start_key {
+                                return Err(Error::InvalidArgument(
+                                    "split key is the region's start key".into(),
+                                ));
+                            }
+                            let _ = self.pd_tasks.send(PdTask::AskSplit {
+                                region: peer.region().clone(),
+                                split_key,
+                            });
+                            Ok(())
+                        }),
+                };
+                let _ = cb.send(result);
+            }
             StoreMsg::ProposeSplit {
                 region_id,
                 epoch,

@@ -19,6 +19,12 @@
 //!
 //! Timestamps go through the `tso` submodule: concurrent `get_ts` calls are batched into
 //! one request on a shared stream.
+//!
+//! For transactions there are the GC safe point ([`PdClient::update_min_start_ts`],
+//! [`PdClient::get_gc_safe_point`]; see [`crate::gc`] for the contract) and
+//! the deadlock detector ([`PdClient::detect_deadlock`] and its clean-ups;
+//! see [`crate::deadlock`]). All of them are idempotent and retried: detecting
+//! an edge that is already recorded just refreshes it.
 
 mod tso;
 
@@ -29,7 +35,9 @@ use proto::metapb;
 use proto::pdpb::{self, pd_client::PdClient as GrpcClient};
 use tonic::transport::{Channel, Endpoint};
 
+use crate::deadlock::{DeadlockInfo, TxnTs, WaitForEntry};
 use crate::error::{Error, Result};
+use crate::gc::GcSafePoint;
 use crate::{RegionId, StoreId};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -372,6 +380,121 @@ impl PdClient {
             .await?;
         check(resp.header.as_ref())?;
         Ok(resp.schedulers)
+    }
+
+    /// Registers (or refreshes) the smallest `start_ts` among this client's
+    /// running transactions, so the GC safe point stays below it; refresh
+    /// well within `ttl`. `min_start_ts == 0` removes the registration.
+    pub async fn update_min_start_ts(
+        &self,
+        client_id: &str,
+        min_start_ts: u64,
+        ttl: Duration,
+    ) -> Result<()> {
+        let req = pdpb::UpdateMinStartTsRequest {
+            client_id: client_id.to_string(),
+            min_start_ts,
+            ttl_ms: ttl.as_millis() as u64,
+        };
+        let resp = self
+            .call(true, |mut c| {
+                let req = req.clone();
+                async move { c.update_min_start_ts(request(req)).await }
+            })
+            .await?;
+        check(resp.header.as_ref())
+    }
+
+    /// The GC safe point, the life time and the registrations holding it.
+    pub async fn get_gc_safe_point(&self) -> Result<GcSafePoint> {
+        let resp = self
+            .call(true, |mut c| async move {
+                c.get_gc_safe_point(request(pdpb::GetGcSafePointRequest {}))
+                    .await
+            })
+            .await?;
+        check(resp.header.as_ref())?;
+        Ok(resp.into())
+    }
+
+    async fn deadlock(
+        &self,
+        tp: pdpb::DeadlockRequestType,
+        txn_ts: TxnTs,
+        wait_for_txn_ts: TxnTs,
+        key_hash: u64,
+    ) -> Result<pdpb::DeadlockResponse> {
+        let req = pdpb::DeadlockRequest {
+            tp: tp as i32,
+            txn_ts,
+            wait_for_txn_ts,
+            key_hash,
+        };
+        let resp = self
+            .call(true, |mut c| async move { c.deadlock(request(req)).await })
+            .await?;
+        check(resp.header.as_ref())?;
+        Ok(resp)
+    }
+
+    /// Transaction `txn_ts` is about to wait for `wait_for_txn_ts` on the key
+    /// hashed to `key_hash`. `Some` if that would be a deadlock (the wait is
+    /// then not recorded); `None` if the wait is recorded and may go ahead.
+    /// A waiter re-detects at least once per `PdConfig::deadlock_ttl` while
+    /// it waits, or its edge expires.
+    pub async fn detect_deadlock(
+        &self,
+        txn_ts: TxnTs,
+        wait_for_txn_ts: TxnTs,
+        key_hash: u64,
+    ) -> Result<Option<DeadlockInfo>> {
+        let resp = self
+            .deadlock(
+                pdpb::DeadlockRequestType::Detect,
+                txn_ts,
+                wait_for_txn_ts,
+                key_hash,
+            )
+            .await?;
+        if !resp.deadlock {
+            return Ok(None);
+        }
+        Ok(Some(DeadlockInfo {
+            deadlock_key_hash: resp.deadlock_key_hash,
+            wait_chain: resp
+                .wait_chain
+                .into_iter()
+                .map(|e| WaitForEntry {
+                    txn: e.txn,
+                    wait_for_txn: e.wait_for_txn,
+                    key_hash: e.key_hash,
+                })
+                .collect(),
+        }))
+    }
+
+    /// The wait of `txn_ts` for `wait_for_txn_ts` on `key_hash` is over.
+    pub async fn clean_up_wait_for(
+        &self,
+        txn_ts: TxnTs,
+        wait_for_txn_ts: TxnTs,
+        key_hash: u64,
+    ) -> Result<()> {
+        self.deadlock(
+            pdpb::DeadlockRequestType::CleanUpWaitFor,
+            txn_ts,
+            wait_for_txn_ts,
+            key_hash,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Transaction `txn_ts` ended: drop every wait of it from the detector.
+    pub async fn clean_up_deadlock(&self, txn_ts: TxnTs) -> Result<()> {
+        self.deadlock(pdpb::DeadlockRequestType::CleanUp, txn_ts, 0, 0)
+            .await
+            .map(drop)
     }
 
     /// Starts removing a store (Offline, then Tombstone once drained).

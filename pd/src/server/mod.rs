@@ -6,7 +6,11 @@
 //!            tonic PD service (service.rs)            scheduling task
 //!   Tso ─────> TimestampOracle (own mutex)             every schedule_interval:
 //!   AllocId ─> IdService (own mutex)                     Cluster::tick(now)
-//!   others ──> Mutex<Cluster> ──> Storage (RocksDB under data_dir)
+//!   UpdateMinStartTs, GetGcSafePoint                   GC task
+//!        ────> Mutex<SafePointManager>                 every gc_interval: a ts
+//!   Deadlock > Mutex<DeadlockDetector>                   from the TSO, then
+//!   others ──> Mutex<Cluster> ──> Storage (RocksDB       SafePointManager::tick
+//!                                 under data_dir)
 //! ```
 //!
 //! [`start`] opens the metadata under `data_dir`, loads it, and serves on a
@@ -16,8 +20,10 @@
 //! and flushes and closes the storage, so a new PD can open the same
 //! directory right away.
 //!
-//! The mutex around [`Cluster`] is never held across an `.await`; every
-//! handler locks, calls one method with `Instant::now()`, and unlocks.
+//! The mutexes are never held across an `.await`; every handler locks, calls
+//! one method with `Instant::now()`, and unlocks. The GC state and the
+//! deadlock detector have their own mutexes, so transactions never wait for
+//! the region map and heartbeats never wait for lock-wait bookkeeping.
 
 mod service;
 
@@ -34,7 +40,9 @@ use tokio::task::JoinHandle;
 
 use crate::cluster::store::StoreTimeouts;
 use crate::cluster::{Cluster, ClusterConfig};
+use crate::deadlock::DeadlockDetector;
 use crate::error::{Error, Result};
+use crate::gc::SafePointManager;
 use crate::id::IdService;
 use crate::operator::builder::OpTimeouts;
 use crate::schedule::ScheduleConfig;
@@ -68,6 +76,13 @@ pub struct PdConfig {
     pub tso_save_window: Duration,
     pub enable_replica_checker: bool,
     pub enable_balance_leader: bool,
+    /// How long old versions are kept: the GC safe point trails the TSO by
+    /// this much (TiDB's `tidb_gc_life_time`).
+    pub gc_life_time: Duration,
+    /// How often the GC safe point is recomputed.
+    pub gc_interval: Duration,
+    /// A deadlock detector edge not detected again within this long expires.
+    pub deadlock_ttl: Duration,
 }
 
 impl Default for PdConfig {
@@ -87,6 +102,9 @@ impl Default for PdConfig {
             tso_save_window: Duration::from_secs(3),
             enable_replica_checker: true,
             enable_balance_leader: true,
+            gc_life_time: Duration::from_secs(10 * 60),
+            gc_interval: Duration::from_secs(10),
+            deadlock_ttl: Duration::from_secs(3),
         }
     }
 }
@@ -136,6 +154,15 @@ impl PdConfig {
         if self.tso_save_window < Duration::from_millis(2) {
             return bad("tso_save_window must be at least 2 ms");
         }
+        if self.gc_life_time < Duration::from_millis(1) {
+            return bad("gc_life_time must be at least 1 ms");
+        }
+        if self.gc_interval.is_zero() {
+            return bad("gc_interval must be positive");
+        }
+        if self.deadlock_ttl.is_zero() {
+            return bad("deadlock_ttl must be positive");
+        }
         Ok(())
     }
 }
@@ -160,6 +187,8 @@ pub(crate) struct PdState {
     pub cluster: Mutex<Cluster>,
     pub tso: TimestampOracle,
     pub ids: Arc<IdService>,
+    pub gc: Mutex<SafePointManager>,
+    pub deadlock: Mutex<DeadlockDetector>,
 }
 
 /// A running PD.
@@ -168,6 +197,7 @@ pub struct PdHandle {
     shutdown: watch::Sender<bool>,
     server: Option<JoinHandle<std::result::Result<(), tonic::transport::Error>>>,
     scheduler: Option<JoinHandle<()>>,
+    gc: Option<JoinHandle<()>>,
     storage: Storage,
 }
 
@@ -197,13 +227,19 @@ pub async fn start(config: PdConfig, listener: TcpListener) -> Result<PdHandle> 
                 let _ = signal.wait_for(|stop| *stop).await;
             }),
     );
-    let scheduler = tokio::spawn(schedule_loop(state, config.schedule_interval, shutdown_rx));
+    let scheduler = tokio::spawn(schedule_loop(
+        state.clone(),
+        config.schedule_interval,
+        shutdown_rx.clone(),
+    ));
+    let gc = tokio::spawn(gc_loop(state, config.gc_interval, shutdown_rx));
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "PD serving");
     Ok(PdHandle {
         addr,
         shutdown,
         server: Some(server),
         scheduler: Some(scheduler),
+        gc: Some(gc),
         storage,
     })
 }
@@ -212,18 +248,17 @@ fn open(config: &PdConfig) -> Result<(Storage, PdState)> {
     let storage = Storage::open_rocksdb(&config.data_dir)?;
     let ids = Arc::new(IdService::load(storage.clone())?);
     let tso = TimestampOracle::load(storage.clone(), config.tso_save_window)?;
-    let cluster = Cluster::load(
-        config.cluster_config(),
-        storage.clone(),
-        ids.clone(),
-        Instant::now(),
-    )?;
+    let now = Instant::now();
+    let cluster = Cluster::load(config.cluster_config(), storage.clone(), ids.clone(), now)?;
+    let gc = SafePointManager::load(storage.clone(), config.gc_life_time, now)?;
     Ok((
         storage,
         PdState {
             cluster: Mutex::new(cluster),
             tso,
             ids,
+            gc: Mutex::new(gc),
+            deadlock: Mutex::new(DeadlockDetector::new(config.deadlock_ttl)),
         },
     ))
 }
@@ -244,6 +279,30 @@ async fn schedule_loop(state: Arc<PdState>, interval: Duration, mut stop: watch:
     }
 }
 
+/// Recomputes the GC safe point every `interval` (the first time right
+/// away), from a timestamp PD hands out to itself, and sweeps the deadlock
+/// detector's expired edges.
+async fn gc_loop(state: Arc<PdState>, interval: Duration, mut stop: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.wait_for(|stop| *stop) => break,
+        }
+        // The timestamp is taken before the lock: an older `now` can only
+        // give a smaller candidate.
+        let ticked = state
+            .tso
+            .get(1)
+            .and_then(|now_ts| state.gc.lock().tick(now_ts, Instant::now()));
+        if let Err(e) = ticked {
+            tracing::warn!(error = %e, "GC safe point not updated");
+        }
+        state.deadlock.lock().expire(Instant::now());
+    }
+}
+
 /// How long shutdown waits for open connections before cutting them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -257,8 +316,11 @@ impl PdHandle {
     /// metadata storage.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
-        if let Some(scheduler) = self.scheduler.take() {
-            let _ = scheduler.await;
+        for task in [self.scheduler.take(), self.gc.take()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = task.await;
         }
         if let Some(mut server) = self.server.take() {
             match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {

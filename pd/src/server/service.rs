@@ -8,9 +8,12 @@
 //! The TSO stream is served by one task per client stream, answering each
 //! request with the last of `count` timestamps. The task stops when the
 //! client closes the stream or the server shuts down.
+//!
+//! The GC and deadlock RPCs go to their own state ([`crate::gc`],
+//! [`crate::deadlock`]) in the same way, under their own mutexes.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use proto::pdpb::{self, pd_server::Pd};
 use tokio::sync::{mpsc, watch};
@@ -325,6 +328,95 @@ impl Pd for PdService {
             header: header_of(&r),
         })
     }
+
+    async fn update_min_start_ts(
+        &self,
+        request: Request<pdpb::UpdateMinStartTsRequest>,
+    ) -> std::result::Result<Response<pdpb::UpdateMinStartTsResponse>, Status> {
+        let req = request.into_inner();
+        let r = self.state.gc.lock().update_min_start_ts(
+            &req.client_id,
+            req.min_start_ts,
+            Duration::from_millis(req.ttl_ms),
+            Instant::now(),
+        );
+        ok(pdpb::UpdateMinStartTsResponse {
+            header: header_of(&r),
+            safe_point: r.unwrap_or_default(),
+        })
+    }
+
+    async fn get_gc_safe_point(
+        &self,
+        _: Request<pdpb::GetGcSafePointRequest>,
+    ) -> std::result::Result<Response<pdpb::GetGcSafePointResponse>, Status> {
+        let status = self.state.gc.lock().status(Instant::now());
+        ok(status.into())
+    }
+
+    async fn deadlock(
+        &self,
+        request: Request<pdpb::DeadlockRequest>,
+    ) -> std::result::Result<Response<pdpb::DeadlockResponse>, Status> {
+        let req = request.into_inner();
+        let r = deadlock(&self.state, &req);
+        ok(r.unwrap_or_else(|e| pdpb::DeadlockResponse {
+            header: Some(e.to_header()),
+            ..Default::default()
+        }))
+    }
+}
+
+/// Does what a deadlock request asks of the detector.
+fn deadlock(state: &PdState, req: &pdpb::DeadlockRequest) -> Result<pdpb::DeadlockResponse> {
+    let tp = pdpb::DeadlockRequestType::try_from(req.tp)
+        .map_err(|_| Error::InvalidArgument(format!("unknown deadlock request type {}", req.tp)))?;
+    if req.txn_ts == 0 {
+        return Err(Error::InvalidArgument("txn_ts is required".into()));
+    }
+    let waits = matches!(
+        tp,
+        pdpb::DeadlockRequestType::Detect | pdpb::DeadlockRequestType::CleanUpWaitFor
+    );
+    if waits && (req.wait_for_txn_ts == 0 || req.wait_for_txn_ts == req.txn_ts) {
+        return Err(Error::InvalidArgument(format!(
+            "transaction {} cannot wait for transaction {}",
+            req.txn_ts, req.wait_for_txn_ts
+        )));
+    }
+    let mut detector = state.deadlock.lock();
+    let mut resp = pdpb::DeadlockResponse {
+        header: ok_header(),
+        ..Default::default()
+    };
+    match tp {
+        pdpb::DeadlockRequestType::Detect => {
+            let found = detector.detect(
+                req.txn_ts,
+                req.wait_for_txn_ts,
+                req.key_hash,
+                Instant::now(),
+            );
+            if let Some(info) = found {
+                resp.deadlock = true;
+                resp.deadlock_key_hash = info.deadlock_key_hash;
+                resp.wait_chain = info
+                    .wait_chain
+                    .into_iter()
+                    .map(|e| pdpb::WaitForEntry {
+                        txn: e.txn,
+                        wait_for_txn: e.wait_for_txn,
+                        key_hash: e.key_hash,
+                    })
+                    .collect();
+            }
+        }
+        pdpb::DeadlockRequestType::CleanUpWaitFor => {
+            detector.clean_up_wait_for(req.txn_ts, req.wait_for_txn_ts, req.key_hash)
+        }
+        pdpb::DeadlockRequestType::CleanUp => detector.clean_up(req.txn_ts),
+    }
+    Ok(resp)
 }
 
 fn region_response(r: Result<pdpb::GetRegionResponse>) -> pdpb::GetRegionResponse {

@@ -36,6 +36,7 @@ impl Peer {
             let _ = cb.send(Ok(ReadResponse {
                 snapshot: engine.snapshot(),
                 region: self.region().clone(),
+                term: self.term(),
             }));
             return;
         }
@@ -93,6 +94,7 @@ impl Peer {
                 let _ = cb.send(Ok(ReadResponse {
                     snapshot: snapshot.clone(),
                     region: self.region().clone(),
+                    term: self.term(),
                 }));
             }
         }

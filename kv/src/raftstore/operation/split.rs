@@ -59,7 +59,7 @@ pub fn check_region(
             if cf == crate::engine::CF_DEFAULT || cf == crate::engine::CF_WRITE {
                 count += 1;
             }
-            *sizes.entry(k.to_vec()).or_default() += n;
+            *sizes.entry(user_key_of(cf, k).to_vec()).or_default() += n;
             true
         })?;
     }
@@ -84,6 +84,23 @@ pub fn check_region(
         keys: count,
         split_key,
     })
+}
+
+/// The part of a data key a split may fall before. Transactional records in
+/// the `write` and `default` CFs end in an 8-byte timestamp (DESIGN.md §2):
+/// all versions of a user key must stay in one region, so those keys count
+/// under the key without it. Raw KV keys in `default` carry no timestamp;
+/// cutting their last 8 bytes still yields a valid split point (a prefix
+/// sorts before the key), just a less central one.
+fn user_key_of<'a>(cf: &str, data_key: &'a [u8]) -> &'a [u8] {
+    const TS_LEN: usize = 8;
+    if (cf == crate::engine::CF_WRITE || cf == crate::engine::CF_DEFAULT)
+        && data_key.len() > 1 + TS_LEN
+    {
+        &data_key[..data_key.len() - TS_LEN]
+    } else {
+        data_key
+    }
 }
 
 /// Builds the two halves of a split. Pure.

@@ -1,0 +1,341 @@
+//! Snapshot isolation, crashes inside two-phase commit, deadlocks and GC,
+//! on an in-process cluster of three stores.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, ensure};
+use tests::cluster::{Cluster, init_logging, wait_until};
+use tests::txn::{commit_one, locks_in, prewrite_only, test_txn_config};
+use txn::Error;
+use txn::client::TxnClient;
+
+async fn setup() -> Result<(Cluster, TxnClient)> {
+    init_logging();
+    let cluster = Cluster::start(3).await?;
+    let client = cluster.txn_client(test_txn_config()).await?;
+    Ok((cluster, client))
+}
+
+async fn put(client: &TxnClient, key: &[u8], value: &[u8]) -> Result<()> {
+    let mut t = client.begin().await?;
+    t.put(key.to_vec(), value.to_vec()).await?;
+    t.commit().await?;
+    Ok(())
+}
+
+async fn read(client: &TxnClient, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    let snap = client.snapshot(client.current_ts().await?).await?;
+    Ok(snap.get(key).await?)
+}
+
+/// Two optimistic read-modify-writes of one key: the second to commit fails
+/// with a write conflict instead of overwriting the first (no lost update).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lost_update_is_prevented_optimistic() -> Result<()> {
+    let (cluster, client) = setup().await?;
+    put(&client, b"x", b"0").await?;
+    let mut t1 = client.begin().await?;
+    let mut t2 = client.begin().await?;
+    assert_eq!(t1.get(b"x").await?, Some(b"0".to_vec()));
+    assert_eq!(t2.get(b"x").await?, Some(b"0".to_vec()));
+    t1.put(b"x".to_vec(), b"1".to_vec()).await?;
+    t2.put(b"x".to_vec(), b"2".to_vec()).await?;
+    t1.commit().await?;
+    let err = t2.commit().await.expect_err("second writer must conflict");
+    assert!(matches!(err, Error::WriteConflict { .. }), "{err}");
+    assert_eq!(read(&client, b"x").await?, Some(b"1".to_vec()));
+    cluster.shutdown().await;
+    Ok(())
+}
+
+/// Pessimistic: the second `SELECT ... FOR UPDATE` waits for the first
+/// transaction, then reads its committed value; both increments land.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lost_update_is_prevented_pessimistic() -> Result<()> {
+    let (cluster, client) = setup().await?;
+    put(&client, b"x", b"0").await?;
+    let mut t1 = client.begin_pessimistic().await?;
+    assert_eq!(t1.get_for_update(b"x").await?, Some(b"0".to_vec()));
+    let c2 = client.clone();
+    let second = tokio::spawn(async move {
+        let mut t2 = c2.begin_pessimistic().await?;
+        let v = t2.get_for_update(b"x").await?.expect("exists");
+        let n: i64 = std::str::from_utf8(&v)?.parse()?;
+        t2.put(b"x".to_vec(), (n + 1).to_string().into_bytes())
+            .await?;
+        t2.commit().await?;
+        anyhow::Ok(n)
+    });
+    // The second transaction is waiting on t1's lock.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!second.is_finished(), "t2 must wait for t1's lock");
+    t1.put(b"x".to_vec(), b"1".to_vec()).await?;
+    t1.commit().await?;
+    let seen = tokio::time::timeout(Duration::from_secs(20), second).await???;
+    assert_eq!(seen, 1, "t2 read t1's committed value under its lock");
+    assert_eq!(read(&client, b"x").await?, Some(b"2".to_vec()));
+    cluster.shutdown().await;
+    Ok(())
+}
+
+/// A reader meeting a live transaction's lock neither sees the uncommitted
+/// value nor waits for it: it pushes the lock's min_commit_ts above its ts,
+/// and the writer then cannot commit below that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_dirty_read_and_min_commit_ts_push() -> Result<()> {
+    let (cluster, client) = setup().await?;
+    put(&client, b"k", b"old").await?;
+    let start = client.current_ts().await?;
+    // A long TTL: the writer is alive throughout.
+    prewrite_only(&client, b"k", &[(b"k", b"dirty")], start, 60_000).await?;
+    let reader_ts = client.current_ts().await?;
+    let t0 = Instant::now();
+    let snap = client.snapshot(reader_ts).await?;
+    assert_eq!(snap.get(b"k").await?, Some(b"old".to_vec()));
+    ensure!(
+        t0.elapsed() < Duration::from_secs(5),
+        "the read did not wait for the lock's TTL"
+    );
+    // Committing at a ts the reader may have read at is refused ...
+    let early = txn::types::TimeStamp::new(reader_ts.into_inner() - 1);
+    let err = commit_one(&client, b"k", start, early)
+        .await
+        .expect_err("below min_commit_ts");
+    assert!(matches!(err, Error::CommitTsExpired { .. }), "{err}");
+    // ... a later one works, and the reader's snapshot still shows the old value.
+    let commit_ts = client.current_ts().await?;
+    commit_one(&client, b"k", start, commit_ts).await?;
+    assert_eq!(snap.get(b"k").await?, Some(b"old".to_vec()));
+    assert_eq!(read(&client, b"k").await?, Some(b"dirty".to_vec()));
+    cluster.shutdown().await;
+    Ok(())
+}
+
+/// Reads inside a transaction repeat: commits after its start stay invisible
+/// to gets and scans.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn repeatable_reads_and_readers_do_not_block_writers() -> Result<()> {
+    let (cluster, client) = setup().await?;
+    put(&client, b"a", b"1").await?;
+    put(&client, b"b", b"1").await?;
+    let reader = client.begin().await?;
+    assert_eq!(reader.get(b"a").await?, Some(b"1".to_vec()));
+    // A writer commits while the reader is open, without waiting on it.
+    let t0 = Instant::now();
+    let mut w = client.begin().await?;
+    w.put(b"a".to_vec(), b"2".to_vec()).await?;
+    w.put(b"c".to_vec(), b"2".to_vec()).await?;
+    w.commit().await?;
+    ensure!(
+        t0.elapsed() < Duration::from_secs(5),
+        "the writer waited for a reader"
+    );
+    assert_eq!(reader.get(b"a").await?, Some(b"1".to_vec()));
+    let rows = reader.scan(b"a", b"z", 0, false).await?;
+    assert_eq!(
+        rows,
+        vec![
+            (b"a".to_vec(), b"1".to_vec()),
+            (b"b".to_vec(), b"1".to_vec())
+        ]
+    );
+    let rows = reader.scan(b"a", b"z", 1, true).await?;
+    assert_eq!(rows, vec![(b"b".to_vec(), b"1".to_vec())]);
+    assert_eq!(read(&client, b"a").await?, Some(b"2".to_vec()));
+    cluster.shutdown().await;
+    Ok(())
+}
+
+/// Snapshot isolation allows write skew: two transactions read both keys
+/// and each writes a different one; both commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn write_skew_is_allowed() -> Result<()> {
+    let (cluster, client) = setup().await?;
+    put(&client, b"x", b"1").await?;
+    put(&client, b"y", b"1").await?;
+    let mut t1 = client.begin().await?;
+    let mut t2 = client.begin().await?;
+    for t in [&t1, &t2] {
+        assert_eq!(t.get(b"x").await?, Some(b"1".to_vec()));
+        assert_eq!(t.get(b"y").await?, Some(b"1".to_vec()));
+    }
+    t1.put(b"x".to_vec(), b"0".to_vec()).await?;
+    t2.put(b"y".to_vec(), b"0".to_vec()).await?;
+    t1.commit().await?;
+    t2.commit().await?;
+    assert_eq!(read(&client, b"x").await?, Some(b"0".to_vec()));
+    assert_eq!(read(&client, b"y").await?, Some(b"0".to_vec()));
+    cluster.shutdown().await;
+    Ok(())
+}
+
+/// A client dies after prewriting a primary and a secondary in another
+/// region: once the TTL passes, a reader rolls the transaction back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn crash_after_prewrite_is_rolled_back() -> Result<()> {
+    let (cluster, client) = setup().await?;
+    put(&client, b"p", b"p0").await?;
+    put(&client, b"s", b"s0").await?;
+    cluster.split_at_user_key(b"r").await?;
+    let start = client.current_ts().await?;
+    prewrite_only(&client, b"p", &[(b"p", b"p1"), (b"s", b"s1")], start, 500).await?;
+    assert_eq!(locks_in(&client, b"a", b"z", start).await?, 2);
+    // The reader waits out the TTL, then rolls back through the primary.
+    assert_eq!(read(&client, b"s").await?, Some(b"s0".to_vec()));
+    assert_eq!(read(&client, b"p").await?, Some(b"p0".to_vec()));
+    assert_eq!(locks_in(&client, b"a", b"z", start).await?, 0);
+    // The dead transaction can no longer commit.
+    let late = client.current_ts().await?;
+    let err = commit_one(&client, b"p", start, late)
+        .await
+        .expect_err("rolled back");
+    assert!(matches!(err, Error::TxnLockNotFound { .. }), "{err}");
+    cluster.shutdown().await;
+    Ok(())
+}
+
+/// A client dies after committing the primary but before the secondaries:
+/// the transaction is committed, and a reader of a secondary commits it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn crash_after_primary_commit_is_committed() -> Result<()> {
+    let (cluster, client) = setup().await?;
+    put(&client, b"p", b"p0").await?;
+    put(&client, b"s", b"s0").await?;
+    cluster.split_at_user_key(b"r").await?;
+    let start = client.current_ts().await?;
+    prewrite_only(&client, b"p", &[(b"p", b"p1"), (b"s", b"s1")], start, 500).await?;
+    let commit_ts = client.current_ts().await?;
+    commit_one(&client, b"p", start, commit_ts).await?;
+    assert_eq!(read(&client, b"s").await?, Some(b"s1".to_vec()));
+    assert_eq!(read(&client, b"p").await?, Some(b"p1".to_vec()));
+    assert_eq!(locks_in(&client, b"a", b"z", commit_ts).await?, 0);
+    cluster.shutdown().await;
+    Ok(())
+}
+
+/// Two pessimistic transactions lock two keys in opposite orders: one gets
+/// `Deadlock`, the other commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deadlock_is_detected() -> Result<()> {
+    let (cluster, client) = setup().await?;
+    put(&client, b"a", b"0").await?;
+    put(&client, b"b", b"0").await?;
+    let mut t1 = client.begin_pessimistic().await?;
+    let mut t2 = client.begin_pessimistic().await?;
+    t1.lock_keys(vec![b"a".to_vec()]).await?;
+    t2.lock_keys(vec![b"b".to_vec()]).await?;
+    let first = tokio::spawn(async move {
+        let r = t1.put(b"b".to_vec(), b"1".to_vec()).await;
+        (t1, r)
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r2 = t2.put(b"a".to_vec(), b"2".to_vec()).await;
+    let (mut t1, r1) = tokio::time::timeout(Duration::from_secs(20), async {
+        if r2.is_err() {
+            // t2 lost: release its locks so t1 can go on.
+            t2.rollback().await?;
+        }
+        anyhow::Ok(first.await?)
+    })
+    .await??;
+    let deadlocks = [&r1, &r2]
+        .iter()
+        .filter(|r| matches!(r, Err(Error::Deadlock { .. })))
+        .count();
+    assert_eq!(deadlocks, 1, "exactly one deadlock: t1 {r1:?}, t2 {r2:?}");
+    if r1.is_ok() {
+        t1.commit().await?;
+        assert_eq!(read(&client, b"b").await?, Some(b"1".to_vec()));
+    } else {
+        t1.rollback().await?;
+        t2.commit().await?;
+        assert_eq!(read(&client, b"a").await?, Some(b"2".to_vec()));
+    }
+    cluster.shutdown().await;
+    Ok(())
+}
+
+/// With a short GC life time: old versions go, the newest version at or
+/// below the safe point stays, snapshots below it are refused and above it
+/// still read correctly; a lock below the safe point is resolved first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn gc_keeps_exactly_the_versions_reads_need() -> Result<()> {
+    init_logging();
+    let cluster = Cluster::start_with(
+        3,
+        |pd| {
+            pd.gc_life_time = Duration::from_secs(2);
+            pd.gc_interval = Duration::from_millis(100);
+        },
+        |_| {},
+    )
+    .await?;
+    let client = cluster.txn_client(test_txn_config()).await?;
+    for v in 1..=3 {
+        put(&client, b"g", format!("v{v}").as_bytes()).await?;
+    }
+    put(&client, b"gone", b"x").await?;
+    let mut t = client.begin().await?;
+    t.delete(b"gone".to_vec()).await?;
+    t.commit().await?;
+    // A dead transaction's lock, committed at its primary only.
+    let start = client.current_ts().await?;
+    prewrite_only(&client, b"g", &[(b"g", b"v4"), (b"h", b"h1")], start, 200).await?;
+    let commit_ts = client.current_ts().await?;
+    commit_one(&client, b"g", start, commit_ts).await?;
+    let after = client.current_ts().await?;
+    let pd = cluster.pd_client().await?;
+    // Wait for the safe point to pass every write, then for GC to act on
+    // every store (each store GCs the regions it leads; followers receive
+    // the deletions through raft).
+    wait_until(
+        "safe point past the writes",
+        Duration::from_secs(30),
+        || async {
+            pd.get_gc_safe_point()
+                .await
+                .map(|s| s.safe_point > after.into_inner())
+                .unwrap_or(false)
+        },
+    )
+    .await?;
+    let versions = |store: u64, key: &[u8]| {
+        let engine = cluster.engine(store).expect("store running");
+        let prefix = kv::keys::data_key(txn::types::Key::from_raw(key).as_encoded());
+        let mut n = 0;
+        engine
+            .scan(kv::engine::CF_WRITE, &prefix, b"", &mut |k, _| {
+                if k.len() == prefix.len() + 8 && k.starts_with(&prefix) {
+                    n += 1;
+                }
+                k.starts_with(&prefix)
+            })
+            .expect("scan");
+        n
+    };
+    let stores = cluster.store_ids();
+    wait_until(
+        "old versions collected",
+        Duration::from_secs(30),
+        || async {
+            stores.iter().all(|s| {
+                versions(*s, b"g") == 1 && versions(*s, b"gone") == 0 && versions(*s, b"h") == 1
+            })
+        },
+    )
+    .await?;
+    // The newest values survive, the secondary was committed first.
+    assert_eq!(read(&client, b"g").await?, Some(b"v4".to_vec()));
+    assert_eq!(read(&client, b"h").await?, Some(b"h1".to_vec()));
+    assert_eq!(read(&client, b"gone").await?, None);
+    // Below the safe point: refused.
+    let old = txn::types::TimeStamp::new(start.into_inner() - 1);
+    let err = client
+        .snapshot(old)
+        .await
+        .err()
+        .expect("below the safe point");
+    assert!(matches!(err, Error::TxnTooOld { .. }), "{err}");
+    cluster.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,279 @@
+//! The two-phase committer.
+//!
+//! ```text
+//!  group mutations by region
+//!  one region and 1PC allowed ─> prewrite(try_one_pc) ─> committed at the store's ts
+//!  otherwise:
+//!   prewrite every region in parallel (the primary's lock is the decision point)
+//!     KeyIsLocked -> resolve those locks, prewrite that region again
+//!     WriteConflict / AlreadyExist / ... -> roll back what was prewritten, fail
+//!   commit_ts <- PD
+//!   commit the primary ────────── ok: the transaction is committed
+//!     TxnLockNotFound: someone rolled it back (our TTL ran out) -> failed
+//!     no answer in time: Undetermined (it may or may not have committed)
+//!   commit the secondaries in the background (readers resolve leftovers)
+//! ```
+//!
+//! Every step is idempotent on the stores, so retries after routing errors
+//! are safe. TiKV client: `txnkv/transaction/2pc.go`.
+
+use std::sync::Arc;
+
+use kv::client::Backoff;
+use proto::kvrpcpb::*;
+
+use super::Shared;
+use super::rpc::{check, check_region, from_key_error, status_err};
+use crate::types::{LockInfo, Mutation, TimeStamp};
+use crate::{Error, Result};
+
+pub(super) struct Committer {
+    pub shared: Arc<Shared>,
+    pub start_ts: TimeStamp,
+    /// Zero for optimistic transactions.
+    pub for_update_ts: TimeStamp,
+    pub primary: Vec<u8>,
+}
+
+type Item = (Mutation, bool);
+
+/// What one region's prewrite answered.
+struct PrewriteReply {
+    items: Vec<(Vec<u8>, Item)>,
+    locks: Vec<LockInfo>,
+    one_pc_commit_ts: TimeStamp,
+}
+
+impl Committer {
+    /// Lock TTL: the configured one, plus time for large transactions.
+    fn lock_ttl(&self, bytes: usize) -> u64 {
+        let config = &self.shared.config;
+        let base = if self.for_update_ts.is_zero() {
+            config.lock_ttl
+        } else {
+            config.pessimistic_lock_ttl
+        };
+        // TiKV's rule of thumb: 6 s more per MiB written, capped.
+        let extra = (bytes as u64 / (1 << 20)) * 6_000;
+        (base + extra).min(120_000)
+    }
+
+    pub async fn commit(self, mutations: Vec<Item>) -> Result<TimeStamp> {
+        let bytes: usize = mutations
+            .iter()
+            .map(|(m, _)| match m {
+                Mutation::Put(k, v) | Mutation::Insert(k, v) => k.as_encoded().len() + v.len(),
+                other => other.key().as_encoded().len(),
+            })
+            .sum();
+        let ttl = self.lock_ttl(bytes);
+        let items: Vec<(Vec<u8>, Item)> = mutations
+            .into_iter()
+            .map(|(m, p)| Ok((m.key().to_raw()?, (m, p))))
+            .collect::<Result<_>>()?;
+        let keys: Vec<Vec<u8>> = items.iter().map(|(k, _)| k.clone()).collect();
+        match self.prewrite(items, ttl).await {
+            Ok(Some(one_pc)) => Ok(one_pc),
+            Ok(None) => self.commit_keys(keys).await,
+            Err(e) => {
+                self.rollback_in_background(keys);
+                Err(e)
+            }
+        }
+    }
+
+    /// Prewrites everything; `Some(ts)` when it was committed by 1PC.
+    async fn prewrite(&self, items: Vec<(Vec<u8>, Item)>, ttl: u64) -> Result<Option<TimeStamp>> {
+        let total = items.len();
+        let one_pc = self.shared.config.try_one_pc;
+        let mut pending = items;
+        let mut backoff = Backoff::new(self.shared.config.write_timeout);
+        while !pending.is_empty() {
+            let replies = self
+                .shared
+                .rpc
+                .for_each_group(std::mem::take(&mut pending), |mut c, ctx, items| {
+                    let req = PrewriteRequest {
+                        context: Some(ctx),
+                        mutations: items.iter().map(|(_, (m, _))| mutation_pb(m)).collect(),
+                        primary_lock: self.primary.clone(),
+                        start_version: self.start_ts.into_inner(),
+                        lock_ttl: ttl,
+                        is_pessimistic_lock: items.iter().map(|(_, (_, p))| *p).collect(),
+                        txn_size: total as u64,
+                        for_update_ts: self.for_update_ts.into_inner(),
+                        min_commit_ts: self.start_ts.max(self.for_update_ts).into_inner() + 1,
+                        try_one_pc: one_pc && items.len() == total,
+                    };
+                    async move {
+                        let resp = c.kv_prewrite(req).await.map_err(status_err)?.into_inner();
+                        check_region(resp.region_error)?;
+                        let mut locks = Vec::new();
+                        for e in resp.errors {
+                            match from_key_error(e) {
+                                Error::KeyIsLocked(l) => locks.push(l),
+                                other => return Err(other),
+                            }
+                        }
+                        Ok(PrewriteReply {
+                            items,
+                            locks,
+                            one_pc_commit_ts: TimeStamp::new(resp.one_pc_commit_ts),
+                        })
+                    }
+                })
+                .await?;
+            let mut locks = Vec::new();
+            for reply in replies {
+                if !reply.one_pc_commit_ts.is_zero() {
+                    return Ok(Some(reply.one_pc_commit_ts));
+                }
+                if !reply.locks.is_empty() {
+                    locks.extend(reply.locks);
+                    pending.extend(reply.items);
+                }
+            }
+            if !locks.is_empty() {
+                let resolved = self
+                    .shared
+                    .resolver
+                    .resolve(locks, TimeStamp::zero())
+                    .await?;
+                if resolved.ms_before_expired > 0 {
+                    backoff
+                        .wait(kv::Error::ServerIsBusy("prewrite waits for a lock".into()))
+                        .await?;
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Commits the primary, then the secondaries in the background.
+    async fn commit_keys(&self, keys: Vec<Vec<u8>>) -> Result<TimeStamp> {
+        let mut commit_ts = self.shared.ts().await?;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.commit_primary(commit_ts).await {
+                Ok(()) => break,
+                Err(Error::CommitTsExpired { min_commit_ts, .. }) if attempts < 5 => {
+                    commit_ts = self.shared.ts().await?.max(min_commit_ts);
+                }
+                // The lock is gone and there is no commit record: rolled back
+                // by someone who found it expired. Definitely not committed.
+                Err(e @ Error::TxnLockNotFound { .. }) => return Err(e),
+                Err(e) => {
+                    return Err(Error::Undetermined(format!(
+                        "commit of primary key {:?} at {commit_ts}: {e}",
+                        self.primary
+                    )));
+                }
+            }
+        }
+        let secondaries: Vec<(Vec<u8>, ())> = keys
+            .into_iter()
+            .filter(|k| *k != self.primary)
+            .map(|k| (k, ()))
+            .collect();
+        if !secondaries.is_empty() {
+            let shared = self.shared.clone();
+            let start = self.start_ts;
+            tokio::spawn(async move {
+                if let Err(e) = commit_secondaries(&shared, start, commit_ts, secondaries).await {
+                    tracing::debug!(start_ts = %start, "secondary commit left to readers: {e}");
+                }
+            });
+        }
+        Ok(commit_ts)
+    }
+
+    async fn commit_primary(&self, commit_ts: TimeStamp) -> Result<()> {
+        let primary = self.primary.clone();
+        self.shared
+            .rpc
+            .call(&primary, |mut c, ctx, _| {
+                let req = CommitRequest {
+                    context: Some(ctx),
+                    start_version: self.start_ts.into_inner(),
+                    keys: vec![primary.clone()],
+                    commit_version: commit_ts.into_inner(),
+                };
+                async move {
+                    let resp = c.kv_commit(req).await.map_err(status_err)?.into_inner();
+                    check(resp.region_error, resp.error)
+                }
+            })
+            .await
+    }
+
+    fn rollback_in_background(&self, keys: Vec<Vec<u8>>) {
+        let shared = self.shared.clone();
+        let start = self.start_ts.into_inner();
+        tokio::spawn(async move {
+            let items: Vec<(Vec<u8>, ())> = keys.into_iter().map(|k| (k, ())).collect();
+            let r = shared
+                .rpc
+                .for_each_group(items, |mut c, ctx, items| {
+                    let req = BatchRollbackRequest {
+                        context: Some(ctx),
+                        start_version: start,
+                        keys: items.into_iter().map(|(k, ())| k).collect(),
+                    };
+                    async move {
+                        let resp = c
+                            .kv_batch_rollback(req)
+                            .await
+                            .map_err(status_err)?
+                            .into_inner();
+                        check(resp.region_error, resp.error)
+                    }
+                })
+                .await;
+            if let Err(e) = r {
+                tracing::debug!(start_ts = start, "rollback left to readers: {e}");
+            }
+        });
+    }
+}
+
+async fn commit_secondaries(
+    shared: &Shared,
+    start_ts: TimeStamp,
+    commit_ts: TimeStamp,
+    keys: Vec<(Vec<u8>, ())>,
+) -> Result<()> {
+    shared
+        .rpc
+        .for_each_group(keys, |mut c, ctx, items| {
+            let req = CommitRequest {
+                context: Some(ctx),
+                start_version: start_ts.into_inner(),
+                keys: items.into_iter().map(|(k, ())| k).collect(),
+                commit_version: commit_ts.into_inner(),
+            };
+            async move {
+                let resp = c.kv_commit(req).await.map_err(status_err)?.into_inner();
+                check(resp.region_error, resp.error)
+            }
+        })
+        .await?;
+    Ok(())
+}
+
+fn mutation_pb(m: &Mutation) -> proto::kvrpcpb::Mutation {
+    let raw = m.key().to_raw().unwrap_or_default();
+    let (op, value) = match m {
+        Mutation::Put(_, v) => (Op::Put, v.clone()),
+        Mutation::Delete(_) => (Op::Del, vec![]),
+        Mutation::Lock(_) => (Op::Lock, vec![]),
+        Mutation::Insert(_, v) => (Op::Insert, v.clone()),
+        Mutation::CheckNotExists(_) => (Op::CheckNotExists, vec![]),
+    };
+    proto::kvrpcpb::Mutation {
+        op: op as i32,
+        key: raw,
+        value,
+        should_not_exist: false,
+    }
+}

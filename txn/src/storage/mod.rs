@@ -1,0 +1,676 @@
+//! # The store side: running Percolator commands on a kv store
+//!
+//! [`Storage`] is the shell around the pure commands in
+//! [`crate::commands`]. Every write command goes through the same steps:
+//!
+//! ```text
+//!  request ─> latches(keys) ─> snapshot from the region leader (epoch checked,
+//!             │                 lease or ReadIndex, carries the leader's term)
+//!             │              ─> command(reader) -> modifies + output      (pure)
+//!             │              ─> one raft command with every modify, refused
+//!             │                 if the leader's term moved since the snapshot
+//!             │              ─> applied: wake lock waiters on unlocked keys
+//!             └ release ─────────────────────────────────────────────> reply
+//! ```
+//!
+//! Reads (`get`, `batch_get`, `scan`) take no latches: they check the
+//! in-memory 1PC locks ([`memory_locks`]), then read a snapshot at their ts.
+//! Pessimistic lock requests may wait for a conflicting lock
+//! ([`lock_wait`]) after asking PD's deadlock detector. Requests at a ts
+//! below the GC safe point this store knows are refused with
+//! [`Error::TxnTooOld`]: the versions they need may be gone.
+//!
+//! TiKV: `src/storage/mod.rs`, `src/storage/txn/scheduler.rs`.
+
+pub mod latches;
+pub mod lock_wait;
+pub mod memory_locks;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use kv::engine::{CF_LOCK, Peekable};
+use kv::raftstore::peer::check_key_in_region;
+use kv::raftstore::{ReadResponse, RequestContext, StoreMsg};
+use kv::server::StoreContext;
+use proto::kvrpcpb::Context;
+use proto::metapb;
+use proto::raft_cmdpb::{CmdType, Request as RaftRequest};
+use tokio::sync::oneshot;
+
+use self::latches::Latches;
+use self::lock_wait::LockWaits;
+use self::memory_locks::MemoryLocks;
+use crate::commands::{self, PessimisticLockArgs, PrewriteArgs, PrewriteOutput, WriteResult};
+use crate::mvcc::{Modify, MvccReader};
+use crate::types::{Key, LockInfo, TimeStamp, Value};
+use crate::{Error, Result};
+
+/// A key-value pair read by a transaction, or why that key could not be read.
+pub type KvResult = std::result::Result<(Vec<u8>, Value), Error>;
+
+/// Locks resolved per raft command when a whole transaction is resolved.
+const RESOLVE_BATCH: usize = 256;
+
+/// What the txn layer uses of its store. Deliberately not the engine: a
+/// stopped store's RocksDB must close even while a request or the GC worker
+/// still holds a `Storage`.
+#[derive(Clone)]
+pub struct StoreHandle {
+    pub store_id: u64,
+    pub router: kv::raftstore::StoreRouter,
+    pub pd: pd::PdClient,
+    pub request_timeout: Duration,
+    pub read_flow: Arc<kv::raftstore::ReadFlow>,
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl From<&StoreContext> for StoreHandle {
+    fn from(c: &StoreContext) -> Self {
+        StoreHandle {
+            store_id: c.store_id,
+            router: c.router.clone(),
+            pd: c.pd.clone(),
+            request_timeout: c.request_timeout,
+            read_flow: c.read_flow.clone(),
+            shutdown: c.shutdown.clone(),
+        }
+    }
+}
+
+pub struct Storage {
+    ctx: StoreHandle,
+    latches: Latches,
+    memory_locks: Arc<MemoryLocks>,
+    lock_waits: LockWaits,
+    /// The newest GC safe point this store has seen (from the GC worker).
+    safe_point: AtomicU64,
+}
+
+impl Storage {
+    pub fn new(ctx: &StoreContext) -> Arc<Storage> {
+        Arc::new(Storage {
+            ctx: StoreHandle::from(ctx),
+            latches: Latches::new(4096),
+            memory_locks: Arc::new(MemoryLocks::default()),
+            lock_waits: LockWaits::new(1024),
+            safe_point: AtomicU64::new(0),
+        })
+    }
+
+    pub fn store(&self) -> &StoreHandle {
+        &self.ctx
+    }
+
+    pub fn safe_point(&self) -> TimeStamp {
+        TimeStamp::new(self.safe_point.load(Ordering::Acquire))
+    }
+
+    pub fn update_safe_point(&self, ts: TimeStamp) {
+        self.safe_point.fetch_max(ts.into_inner(), Ordering::AcqRel);
+    }
+
+    fn check_ts(&self, ts: TimeStamp) -> Result<()> {
+        let safe_point = self.safe_point();
+        if ts < safe_point {
+            return Err(Error::TxnTooOld { ts, safe_point });
+        }
+        Ok(())
+    }
+
+    // ---- reads -------------------------------------------------------------
+
+    pub async fn get(&self, ctx: Context, key: &[u8], ts: TimeStamp) -> Result<Option<Value>> {
+        self.check_ts(ts)?;
+        let key = Key::from_raw(key);
+        self.wait_memory_locks(ts, std::slice::from_ref(key.as_encoded()), None)
+            .await?;
+        let snap = self.snapshot(ctx).await?;
+        check_key_in_region(&snap.region, key.as_encoded())?;
+        let mut reader = MvccReader::new(reader_of(&snap));
+        let value = crate::mvcc::point_getter::get(&mut reader, &key, ts, &[])?;
+        if let Some(v) = &value {
+            self.ctx
+                .read_flow
+                .record(snap.region.id, (key.as_encoded().len() + v.len()) as u64, 1);
+        }
+        Ok(value)
+    }
+
+    pub async fn batch_get(
+        &self,
+        ctx: Context,
+        keys: &[Vec<u8>],
+        ts: TimeStamp,
+    ) -> Result<Vec<KvResult>> {
+        self.check_ts(ts)?;
+        let keys: Vec<Key> = keys.iter().map(|k| Key::from_raw(k)).collect();
+        let encoded: Vec<Vec<u8>> = keys.iter().map(|k| k.as_encoded().clone()).collect();
+        self.wait_memory_locks(ts, &encoded, None).await?;
+        let snap = self.snapshot(ctx).await?;
+        for k in &keys {
+            check_key_in_region(&snap.region, k.as_encoded())?;
+        }
+        let mut reader = MvccReader::new(reader_of(&snap));
+        let mut out = Vec::with_capacity(keys.len());
+        let (mut bytes, mut n) = (0u64, 0u64);
+        for key in keys {
+            match crate::mvcc::point_getter::get(&mut reader, &key, ts, &[]) {
+                Ok(Some(v)) => {
+                    bytes += (key.as_encoded().len() + v.len()) as u64;
+                    n += 1;
+                    out.push(Ok((key.to_raw()?, v)));
+                }
+                Ok(None) => {}
+                Err(e @ Error::KeyIsLocked(_)) => out.push(Err(e)),
+                Err(e) => return Err(e),
+            }
+        }
+        self.ctx.read_flow.record(snap.region.id, bytes, n);
+        Ok(out)
+    }
+
+    /// Scans the encoded range `[start, end)` clamped to the region.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn scan(
+        &self,
+        ctx: Context,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+        ts: TimeStamp,
+        key_only: bool,
+        reverse: bool,
+    ) -> Result<Vec<KvResult>> {
+        self.check_ts(ts)?;
+        // The requested range covers the clamped one: waiting on it is at
+        // worst a short wait for a 1PC just outside the region.
+        self.wait_memory_locks(ts, &[], Some((start, end))).await?;
+        let snap = self.snapshot(ctx).await?;
+        let (lo, hi) = clamp_to_region(&snap.region, start, end);
+        let mut reader = MvccReader::new(reader_of(&snap));
+        let start_key = Key::from_encoded(lo);
+        let end_key = (!hi.is_empty()).then(|| Key::from_encoded(hi));
+        let out = crate::mvcc::scanner::scan(
+            &mut reader,
+            &start_key,
+            end_key.as_ref(),
+            ts,
+            limit,
+            key_only,
+            reverse,
+            &[],
+        )?;
+        let (mut bytes, mut n) = (0u64, 0u64);
+        for (k, v) in out.iter().flatten() {
+            bytes += (k.len() + v.len()) as u64;
+            n += 1;
+        }
+        self.ctx.read_flow.record(snap.region.id, bytes, n);
+        Ok(out)
+    }
+
+    /// Locks with `start_ts <= max_ts` in the encoded range, clamped to the
+    /// region.
+    pub async fn scan_lock(
+        &self,
+        ctx: Context,
+        max_ts: TimeStamp,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+    ) -> Result<Vec<LockInfo>> {
+        let snap = self.snapshot(ctx).await?;
+        let (lo, hi) = clamp_to_region(&snap.region, start, end);
+        let mut reader = MvccReader::new(reader_of(&snap));
+        let start_key = Key::from_encoded(lo);
+        let end_key = (!hi.is_empty()).then(|| Key::from_encoded(hi));
+        commands::scan_lock(&mut reader, max_ts, Some(start_key), end_key, limit)
+    }
+
+    // ---- writes ------------------------------------------------------------
+
+    /// Prewrites; with `args.one_pc_commit_ts` requested (any value) the
+    /// store takes the commit ts from PD under memory locks and commits in
+    /// the same raft command if nothing is locked.
+    pub async fn prewrite(&self, ctx: Context, mut args: PrewriteArgs) -> Result<PrewriteOutput> {
+        self.check_ts(args.start_ts)?;
+        let keys: Vec<Vec<u8>> = args
+            .mutations
+            .iter()
+            .map(|m| m.key().as_encoded().clone())
+            .collect();
+        let _latches = self
+            .latches
+            .acquire(keys.iter().map(|k| k.as_slice()))
+            .await;
+        let _memory_locks = match args.one_pc_commit_ts {
+            Some(_) => {
+                let guard = self.memory_locks.lock(args.start_ts, keys.clone());
+                args.one_pc_commit_ts = Some(TimeStamp::new(
+                    self.ctx.pd.get_ts().await.map_err(kv::Error::from)?,
+                ));
+                Some(guard)
+            }
+            None => None,
+        };
+        self.run_latched(ctx, &keys, |reader| commands::prewrite(reader, &args))
+            .await
+    }
+
+    pub async fn commit(
+        &self,
+        ctx: Context,
+        keys: Vec<Key>,
+        start_ts: TimeStamp,
+        commit_ts: TimeStamp,
+    ) -> Result<()> {
+        let encoded = encoded_keys(&keys);
+        self.run_write(ctx, &encoded, |reader| {
+            commands::commit(reader, keys, start_ts, commit_ts)
+        })
+        .await
+    }
+
+    pub async fn cleanup(
+        &self,
+        ctx: Context,
+        key: Key,
+        start_ts: TimeStamp,
+        current_ts: TimeStamp,
+    ) -> Result<()> {
+        let encoded = vec![key.as_encoded().clone()];
+        self.run_write(ctx, &encoded, |reader| {
+            commands::cleanup(reader, key, start_ts, current_ts)
+        })
+        .await
+    }
+
+    pub async fn batch_rollback(
+        &self,
+        ctx: Context,
+        keys: Vec<Key>,
+        start_ts: TimeStamp,
+    ) -> Result<()> {
+        let encoded = encoded_keys(&keys);
+        self.run_write(ctx, &encoded, |reader| {
+            commands::batch_rollback(reader, keys, start_ts)
+        })
+        .await
+    }
+
+    pub async fn check_txn_status(
+        &self,
+        ctx: Context,
+        primary: Key,
+        lock_ts: TimeStamp,
+        caller_start_ts: TimeStamp,
+        current_ts: TimeStamp,
+        rollback_if_not_exist: bool,
+    ) -> Result<crate::actions::TxnStatus> {
+        let encoded = vec![primary.as_encoded().clone()];
+        self.run_write(ctx, &encoded, |reader| {
+            commands::check_txn_status(
+                reader,
+                primary,
+                lock_ts,
+                caller_start_ts,
+                current_ts,
+                rollback_if_not_exist,
+            )
+        })
+        .await
+    }
+
+    /// Extends the TTL of a live transaction's primary lock; returns the TTL
+    /// now in force.
+    pub async fn txn_heart_beat(
+        &self,
+        ctx: Context,
+        primary: Key,
+        start_ts: TimeStamp,
+        advise_ttl: u64,
+    ) -> Result<u64> {
+        let encoded = vec![primary.as_encoded().clone()];
+        self.run_write(ctx, &encoded, |reader| {
+            commands::txn_heart_beat(reader, primary, start_ts, advise_ttl)
+        })
+        .await
+    }
+
+    /// Commits (`commit_ts` non-zero) or rolls back the locks of `start_ts`:
+    /// the given keys, or every such lock in the region.
+    pub async fn resolve_lock(
+        &self,
+        ctx: Context,
+        start_ts: TimeStamp,
+        commit_ts: TimeStamp,
+        keys: Vec<Key>,
+    ) -> Result<()> {
+        if !keys.is_empty() {
+            return self.resolve_keys(ctx, start_ts, commit_ts, keys).await;
+        }
+        let mut from: Option<Key> = None;
+        loop {
+            // Read phase: find a batch of the transaction's locks.
+            let snap = self.snapshot(ctx).await?;
+            let (lo, hi) = clamp_to_region(&snap.region, b"", b"");
+            let mut reader = MvccReader::new(reader_of(&snap));
+            let start = from.take().unwrap_or_else(|| Key::from_encoded(lo));
+            let end = (!hi.is_empty()).then(|| Key::from_encoded(hi));
+            let (locks, more) = reader.scan_locks(
+                Some(&start),
+                end.as_ref(),
+                |l| l.ts == start_ts,
+                RESOLVE_BATCH,
+            )?;
+            let next = locks.last().map(|(k, _)| k.clone());
+            let keys: Vec<Key> = locks.into_iter().map(|(k, _)| k).collect();
+            if !keys.is_empty() {
+                // Write phase, under the keys' latches.
+                self.resolve_keys(ctx, start_ts, commit_ts, keys).await?;
+            }
+            match (more, next) {
+                (true, Some(last)) => {
+                    let mut k = last.into_encoded();
+                    k.push(0);
+                    from = Some(Key::from_encoded(k));
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    async fn resolve_keys(
+        &self,
+        ctx: Context,
+        start_ts: TimeStamp,
+        commit_ts: TimeStamp,
+        keys: Vec<Key>,
+    ) -> Result<()> {
+        if commit_ts.is_zero() {
+            self.batch_rollback(ctx, keys, start_ts).await
+        } else {
+            self.commit(ctx, keys, start_ts, commit_ts).await
+        }
+    }
+
+    /// Takes pessimistic locks, waiting up to `wait_timeout` for conflicting
+    /// locks (zero: fail at once with `KeyIsLocked`).
+    pub async fn pessimistic_lock(
+        &self,
+        ctx: Context,
+        args: PessimisticLockArgs,
+        wait_timeout: Duration,
+    ) -> Result<Vec<Option<Value>>> {
+        self.check_ts(args.for_update_ts)?;
+        let encoded: Vec<Vec<u8>> = args
+            .keys
+            .iter()
+            .map(|(k, _)| k.as_encoded().clone())
+            .collect();
+        let deadline = tokio::time::Instant::now() + wait_timeout;
+        loop {
+            let slots: Vec<_> = encoded.iter().map(|k| self.lock_waits.slot(k)).collect();
+            let mut woken: Vec<_> = slots.iter().map(|s| Box::pin(s.notified())).collect();
+            for w in &mut woken {
+                w.as_mut().enable();
+            }
+            let result = self
+                .run_write(ctx, &encoded, |reader| {
+                    commands::acquire_pessimistic_lock(reader, &args)
+                })
+                .await;
+            let info = match result {
+                Err(Error::KeyIsLocked(info))
+                    if tokio::time::Instant::now() < deadline && !lock_expired(&info) =>
+                {
+                    info
+                }
+                other => return other,
+            };
+            let locked = Key::from_raw(&info.key).into_encoded();
+            let key_hash = LockWaits::key_hash(&locked);
+            let pd = &self.ctx.pd;
+            let waiter = args.start_ts.into_inner();
+            let holder = info.lock_version.into_inner();
+            if let Some(dl) = pd
+                .detect_deadlock(waiter, holder, key_hash)
+                .await
+                .map_err(kv::Error::from)?
+            {
+                return Err(Error::Deadlock {
+                    lock_ts: info.lock_version,
+                    lock_key: info.key.clone(),
+                    deadlock_key_hash: dl.deadlock_key_hash,
+                    wait_chain: dl.wait_chain,
+                });
+            }
+            let i = encoded.iter().position(|k| *k == locked).unwrap_or(0);
+            let wait = woken.swap_remove(i);
+            // The lock may also go away without a wake-up here (its TTL runs
+            // out, or the region's leader moves): look again at least every
+            // few hundred milliseconds.
+            let recheck = tokio::time::Instant::now() + Duration::from_millis(500);
+            let _ = tokio::time::timeout_at(deadline.min(recheck), wait).await;
+            let pd = pd.clone();
+            tokio::spawn(async move {
+                let _ = pd.clean_up_wait_for(waiter, holder, key_hash).await;
+            });
+        }
+    }
+
+    pub async fn pessimistic_rollback(
+        &self,
+        ctx: Context,
+        keys: Vec<Key>,
+        start_ts: TimeStamp,
+        for_update_ts: TimeStamp,
+    ) -> Result<()> {
+        let encoded = encoded_keys(&keys);
+        self.run_write(ctx, &encoded, |reader| {
+            commands::pessimistic_rollback(reader, keys, start_ts, for_update_ts)
+        })
+        .await
+    }
+
+    /// Garbage-collects one batch of user keys from `start`; returns where
+    /// the next batch begins (None: the region is done) and the versions
+    /// removed. GC takes no latches: it only removes versions at or below
+    /// the safe point, which no running command reads or writes.
+    pub async fn gc(
+        &self,
+        ctx: Context,
+        start: Option<Key>,
+        safe_point: TimeStamp,
+        limit_keys: usize,
+    ) -> Result<(Option<Key>, usize)> {
+        let snap = self.snapshot(ctx).await?;
+        let (lo, hi) = clamp_to_region(&snap.region, b"", b"");
+        let start = start.unwrap_or_else(|| Key::from_encoded(lo));
+        let end = (!hi.is_empty()).then(|| Key::from_encoded(hi));
+        let mut reader = MvccReader::new(reader_of(&snap));
+        let WriteResult { modifies, output } =
+            commands::gc(&mut reader, start, end, safe_point, limit_keys)?;
+        self.write(ctx, snap.term, modifies).await?;
+        Ok((output.next_key, output.deleted_versions))
+    }
+
+    // ---- the shell ---------------------------------------------------------
+
+    async fn run_write<T>(
+        &self,
+        ctx: Context,
+        keys: &[Vec<u8>],
+        cmd: impl FnOnce(&mut MvccReader) -> Result<WriteResult<T>>,
+    ) -> Result<T> {
+        let _latches = self
+            .latches
+            .acquire(keys.iter().map(|k| k.as_slice()))
+            .await;
+        self.run_latched(ctx, keys, cmd).await
+    }
+
+    /// Snapshot, command, raft write; the caller holds the keys' latches.
+    async fn run_latched<T>(
+        &self,
+        ctx: Context,
+        keys: &[Vec<u8>],
+        cmd: impl FnOnce(&mut MvccReader) -> Result<WriteResult<T>>,
+    ) -> Result<T> {
+        let snap = self.snapshot(ctx).await?;
+        for k in keys {
+            check_key_in_region(&snap.region, k)?;
+        }
+        let WriteResult { modifies, output } = {
+            let mut reader = MvccReader::new(reader_of(&snap));
+            cmd(&mut reader)?
+        };
+        let unlocked: Vec<Vec<u8>> = modifies
+            .iter()
+            .filter_map(|m| match m {
+                Modify::Delete { cf, key } if *cf == CF_LOCK => Some(key.clone()),
+                _ => None,
+            })
+            .collect();
+        self.write(ctx, snap.term, modifies).await?;
+        self.lock_waits.wake(unlocked.iter().map(|k| k.as_slice()));
+        Ok(output)
+    }
+
+    async fn snapshot(&self, ctx: Context) -> Result<ReadResponse> {
+        let (tx, rx) = oneshot::channel();
+        self.ctx.router.send(StoreMsg::Read {
+            ctx: RequestContext::from(Some(ctx)),
+            cb: tx,
+        })?;
+        Ok(self.wait(rx).await?)
+    }
+
+    async fn write(&self, ctx: Context, term: u64, modifies: Vec<Modify>) -> Result<()> {
+        if modifies.is_empty() {
+            return Ok(());
+        }
+        let requests = modifies.into_iter().map(to_raft_request).collect();
+        let mut rctx = RequestContext::from(Some(ctx));
+        rctx.term = term;
+        let (tx, rx) = oneshot::channel();
+        self.ctx.router.send(StoreMsg::Write {
+            ctx: rctx,
+            requests,
+            cb: tx,
+        })?;
+        Ok(self.wait(rx).await?)
+    }
+
+    async fn wait<T>(&self, rx: oneshot::Receiver<kv::Result<T>>) -> kv::Result<T> {
+        match tokio::time::timeout(self.ctx.request_timeout, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(kv::Error::ShuttingDown),
+            Err(_) => Err(kv::Error::Timeout("request not answered in time".into())),
+        }
+    }
+
+    async fn wait_memory_locks(
+        &self,
+        ts: TimeStamp,
+        keys: &[Vec<u8>],
+        range: Option<(&[u8], &[u8])>,
+    ) -> Result<()> {
+        if self
+            .memory_locks
+            .wait_readable(ts, keys, range, self.ctx.request_timeout)
+            .await
+        {
+            Ok(())
+        } else {
+            Err(kv::Error::ServerIsBusy("a one-phase commit holds the keys".into()).into())
+        }
+    }
+}
+
+fn reader_of(snap: &ReadResponse) -> &dyn Peekable {
+    &*snap.snapshot
+}
+
+fn encoded_keys(keys: &[Key]) -> Vec<Vec<u8>> {
+    keys.iter().map(|k| k.as_encoded().clone()).collect()
+}
+
+/// `[start, end)` ∩ the region's range, as data-less encoded keys (empty
+/// end: unbounded).
+fn clamp_to_region(region: &metapb::Region, start: &[u8], end: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let lo = start.max(region.start_key.as_slice()).to_vec();
+    let hi = match (end.is_empty(), region.end_key.is_empty()) {
+        (true, _) => region.end_key.clone(),
+        (false, true) => end.to_vec(),
+        (false, false) => end.min(region.end_key.as_slice()).to_vec(),
+    };
+    (lo, hi)
+}
+
+/// Whether a lock's TTL ran out by this store's clock (a hint: the client
+/// decides with PD's time through check_txn_status).
+fn lock_expired(info: &LockInfo) -> bool {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    now_ms >= info.lock_version.physical() + info.lock_ttl
+}
+
+fn to_raft_request(m: Modify) -> RaftRequest {
+    match m {
+        Modify::Put { cf, key, value } => RaftRequest {
+            cmd_type: CmdType::Put as i32,
+            cf: cf.to_string(),
+            key,
+            value,
+            end_key: vec![],
+        },
+        Modify::Delete { cf, key } => RaftRequest {
+            cmd_type: CmdType::Delete as i32,
+            cf: cf.to_string(),
+            key,
+            value: vec![],
+            end_key: vec![],
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn region(start: &[u8], end: &[u8]) -> metapb::Region {
+        metapb::Region {
+            start_key: start.to_vec(),
+            end_key: end.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn ranges_are_clamped_to_the_region() {
+        let r = region(b"c", b"m");
+        assert_eq!(
+            clamp_to_region(&r, b"a", b""),
+            (b"c".to_vec(), b"m".to_vec())
+        );
+        assert_eq!(
+            clamp_to_region(&r, b"d", b"f"),
+            (b"d".to_vec(), b"f".to_vec())
+        );
+        assert_eq!(
+            clamp_to_region(&r, b"d", b"z"),
+            (b"d".to_vec(), b"m".to_vec())
+        );
+        let all = region(b"", b"");
+        assert_eq!(clamp_to_region(&all, b"", b""), (vec![], vec![]));
+        assert_eq!(
+            clamp_to_region(&all, b"b", b"x"),
+            (b"b".to_vec(), b"x".to_vec())
+        );
+    }
+}
