@@ -1,19 +1,53 @@
-//! # The GC safe point
+//! # The GC safe points
 //!
 //! MVCC keeps old versions so that transactions can read at their
-//! `start_ts`. Garbage collection drops what no reader can see any more, and
-//! the **safe point** says how far it may go: a reader at `ts >= safe_point`
-//! still finds every version it needs, a reader below it may not. PD keeps
-//! the one safe point of the cluster (TiDB: `tikv_gc_safe_point`); kv stores
-//! read it and collect below it.
+//! `start_ts`. Garbage collection drops what no reader can see any more. It
+//! runs in two phases around two timestamps that PD keeps for the cluster:
+//!
+//! - the **txn safe point** (`safe_point` on the wire and in
+//!   [`GcSafePoint`]; TiDB: `tikv_gc_safe_point` as the GC leader computes
+//!   it): a reader at `ts >= safe_point` still finds every version it needs;
+//!   reads below it are refused, and every lock at or below it belongs to a
+//!   transaction that is over and is to be **resolved**;
+//! - the **gc safe point** (`gc_safe_point`; TiDB: the gc safe point
+//!   `UpdateGCSafePoint` publishes to PD): kv stores may **delete** MVCC
+//!   versions at or below it, and never beyond it.
 //!
 //! ```text
-//!   ts ->   ... safe_point ......... min_start_ts of running txns ... now
-//!                   ^                       ^                          ^
-//!       max(previous, min(now - gc_life_time, min_start_ts - 1))    current TSO
+//!   ts ->  gc_safe_point <= safe_point ...... min_start_ts of running txns ... now
+//!               ^               ^
+//!               |      max(previous, min(now - gc_life_time, min_start_ts - 1))
+//!      max(previous, min(requested, safe_point)), once locks are resolved
 //! ```
 //!
-//! ## The rule
+//! ## Why two points
+//!
+//! A committed transaction's commit record lives with its primary key; a
+//! secondary lock in another region is resolved by looking that record up.
+//! If stores deleted versions up to the txn safe point while resolving old
+//! locks only in the regions each one leads, a store could drop a primary's
+//! commit record before another store resolved a secondary of the same
+//! transaction, which would then find no commit record and roll the
+//! secondary back: half a committed transaction lost. So:
+//!
+//! 1. **candidate**: PD advances the txn safe point on its own (below);
+//! 2. **resolve**: the GC worker resolves every lock at or below it, in
+//!    every region of the cluster, while the commit records are all still
+//!    there;
+//! 3. **publish**: only then does it call `UpdateGcSafePoint` with that
+//!    txn safe point ([`SafePointManager::update_gc_safe_point`]);
+//! 4. **delete**: kv stores read the gc safe point and delete versions at or
+//!    below it.
+//!
+//! The publish rule ([`next_gc_safe_point`]) is
+//! `gc_safe_point = max(previous, min(requested, safe_point))`: never beyond
+//! the txn safe point (whatever a confused caller asks for), never
+//! backwards (deletion cannot be undone), and idempotent, so the call can be
+//! retried and a stale worker does no harm. The answer is the value now in
+//! force, which may be below the request. The gc safe point starts at 0:
+//! nothing is deleted until a worker has resolved locks once.
+//!
+//! ## The txn safe point rule
 //!
 //! On every tick PD takes a fresh timestamp `now` from its own TSO and
 //! computes ([`next_safe_point`]):
@@ -46,14 +80,16 @@
 //!
 //! ## Durability
 //!
-//! The safe point is persisted (synced) before anyone can see it, so it
-//! survives a restart and never goes backwards across one. Registrations are
+//! Both safe points are persisted (synced) before anyone can see them, so
+//! they survive a restart and never go backwards across one; since each is
+//! saved only after it changed under the rules above, the stored gc safe
+//! point never exceeds the stored txn safe point. Registrations are
 //! persisted too, when they appear, change or go; after a restart they come
 //! back with a fresh `ttl` (their clients may have refreshed while PD was
 //! down), like the stores' grace period.
 //!
 //! [`SafePointManager`] holds the state; time is an argument to every method
-//! so the rules are tested without clocks.
+//! that needs it, so the rules are tested without clocks.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -77,15 +113,20 @@ pub struct MinStartTs {
     pub expires_in: Duration,
 }
 
-/// The GC state: the safe point, the life time and the registrations that
-/// hold it back.
+/// The GC state: both safe points, the life time and the registrations that
+/// hold the txn safe point back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GcSafePoint {
-    /// Readers at or above this timestamp see every version they need.
+    /// The **txn safe point**: readers at or above this timestamp see every
+    /// version they need; reads below it are refused and locks at or below it
+    /// are to be resolved. (The name predates the gc safe point.)
     pub safe_point: u64,
     pub gc_life_time: Duration,
     /// Live registrations, by client id.
     pub min_start_ts: Vec<MinStartTs>,
+    /// The **gc safe point**: kv stores may delete versions at or below it.
+    /// Always `<= safe_point`; 0 until first published.
+    pub gc_safe_point: u64,
 }
 
 impl From<pdpb::GetGcSafePointResponse> for GcSafePoint {
@@ -102,6 +143,7 @@ impl From<pdpb::GetGcSafePointResponse> for GcSafePoint {
                     expires_in: Duration::from_millis(m.expires_in_ms),
                 })
                 .collect(),
+            gc_safe_point: resp.gc_safe_point,
         }
     }
 }
@@ -121,11 +163,12 @@ impl From<GcSafePoint> for pdpb::GetGcSafePointResponse {
                     expires_in_ms: m.expires_in.as_millis() as u64,
                 })
                 .collect(),
+            gc_safe_point: gc.gc_safe_point,
         }
     }
 }
 
-/// The safe point after `previous`, given a timestamp `now_ts` fresh from
+/// The txn safe point after `previous`, given a timestamp `now_ts` fresh from
 /// the TSO, the life time and the smallest registered start ts (if any).
 pub fn next_safe_point(
     previous: u64,
@@ -141,6 +184,13 @@ pub fn next_safe_point(
     previous.max(candidate)
 }
 
+/// The gc safe point after `previous` when a GC worker asks for `requested`
+/// while the txn safe point is `txn_safe_point`: never beyond the txn safe
+/// point, never backwards.
+pub fn next_gc_safe_point(previous: u64, requested: u64, txn_safe_point: u64) -> u64 {
+    previous.max(requested.min(txn_safe_point))
+}
+
 #[derive(Debug, Clone)]
 struct Registration {
     min_start_ts: u64,
@@ -148,19 +198,27 @@ struct Registration {
     expires: Instant,
 }
 
-/// The safe point, the registrations, and their persistence.
+/// The two safe points, the registrations, and their persistence.
 pub struct SafePointManager {
     storage: Storage,
     life_time: Duration,
+    /// The txn safe point.
     safe_point: u64,
+    gc_safe_point: u64,
     registrations: BTreeMap<String, Registration>,
 }
 
 impl SafePointManager {
-    /// Loads the persisted safe point and registrations; the registrations
+    /// Loads the persisted safe points and registrations; the registrations
     /// get a fresh `ttl` from `now`.
     pub fn load(storage: Storage, life_time: Duration, now: Instant) -> Result<Self> {
-        let safe_point = storage.load_gc_safe_point()?;
+        let safe_point = storage.load_txn_safe_point()?;
+        let gc_safe_point = storage.load_gc_safe_point()?;
+        if gc_safe_point > safe_point {
+            return Err(Error::Storage(format!(
+                "gc safe point {gc_safe_point} is beyond the txn safe point {safe_point}"
+            )));
+        }
         let registrations: BTreeMap<String, Registration> = storage
             .load_min_start_ts()?
             .into_iter()
@@ -176,6 +234,7 @@ impl SafePointManager {
             .collect();
         tracing::info!(
             safe_point,
+            gc_safe_point,
             registrations = registrations.len(),
             "GC safe point loaded"
         );
@@ -183,12 +242,45 @@ impl SafePointManager {
             storage,
             life_time,
             safe_point,
+            gc_safe_point,
             registrations,
         })
     }
 
+    /// The txn safe point.
     pub fn safe_point(&self) -> u64 {
         self.safe_point
+    }
+
+    /// The gc safe point.
+    pub fn gc_safe_point(&self) -> u64 {
+        self.gc_safe_point
+    }
+
+    /// Publishes the gc safe point after a GC worker resolved every lock at
+    /// or below `requested` cluster-wide: moves it to
+    /// [`next_gc_safe_point`], persisting it before it is visible. Returns
+    /// the gc safe point now in force (below `requested` if that was beyond
+    /// the txn safe point or behind the current gc safe point).
+    pub fn update_gc_safe_point(&mut self, requested: u64) -> Result<u64> {
+        let next = next_gc_safe_point(self.gc_safe_point, requested, self.safe_point);
+        if requested > self.safe_point {
+            tracing::warn!(
+                requested,
+                safe_point = self.safe_point,
+                "gc safe point requested beyond the txn safe point; capped"
+            );
+        }
+        if next > self.gc_safe_point {
+            self.storage.save_gc_safe_point(next)?;
+            tracing::debug!(
+                gc_safe_point = next,
+                physical_ms = tso::physical(next),
+                "gc safe point advanced"
+            );
+            self.gc_safe_point = next;
+        }
+        Ok(self.gc_safe_point)
     }
 
     /// Registers, refreshes or (with `min_start_ts == 0`) removes a client's
@@ -246,7 +338,7 @@ impl SafePointManager {
         Ok(self.safe_point)
     }
 
-    /// Drops expired registrations and advances the safe point for the
+    /// Drops expired registrations and advances the txn safe point for the
     /// fresh timestamp `now_ts`, persisting it before it is visible.
     /// Returns the (possibly unchanged) safe point.
     pub fn tick(&mut self, now_ts: u64, now: Instant) -> Result<u64> {
@@ -264,11 +356,11 @@ impl SafePointManager {
         let min = self.registrations.values().map(|r| r.min_start_ts).min();
         let next = next_safe_point(self.safe_point, now_ts, self.life_time, min);
         if next > self.safe_point {
-            self.storage.save_gc_safe_point(next)?;
+            self.storage.save_txn_safe_point(next)?;
             tracing::debug!(
                 safe_point = next,
                 physical_ms = tso::physical(next),
-                "GC safe point advanced"
+                "txn safe point advanced"
             );
             self.safe_point = next;
         }
@@ -291,6 +383,7 @@ impl SafePointManager {
                     expires_in: r.expires - now,
                 })
                 .collect(),
+            gc_safe_point: self.gc_safe_point,
         }
     }
 }
@@ -329,6 +422,59 @@ mod tests {
     }
 
     #[test]
+    fn the_gc_safe_point_rule() {
+        // Follows the request up to the txn safe point...
+        assert_eq!(next_gc_safe_point(0, 40, 100), 40);
+        assert_eq!(next_gc_safe_point(40, 100, 100), 100);
+        // ...never beyond it...
+        assert_eq!(next_gc_safe_point(40, 150, 100), 100);
+        assert_eq!(next_gc_safe_point(0, u64::MAX, 100), 100);
+        assert_eq!(next_gc_safe_point(0, 5, 0), 0);
+        // ...and never backwards.
+        assert_eq!(next_gc_safe_point(60, 30, 100), 60);
+        assert_eq!(next_gc_safe_point(60, 0, 100), 60);
+        assert_eq!(next_gc_safe_point(60, 60, 100), 60);
+    }
+
+    #[test]
+    fn gc_safe_point_is_published_capped_and_monotonic() {
+        let storage = Storage::in_memory();
+        let t0 = Instant::now();
+        let mut m = manager(&storage, t0);
+        // Nothing may be deleted before any txn safe point exists.
+        assert_eq!(m.update_gc_safe_point(compose(1, 0)).unwrap(), 0);
+        let txn = m.tick(compose(2_000_000, 0), t0).unwrap();
+        assert_eq!(txn, compose(2_000_000 - LIFE_MS, 0));
+        assert_eq!(m.status(t0).gc_safe_point, 0);
+        // Below the txn safe point: taken as asked.
+        assert_eq!(m.update_gc_safe_point(txn - 10).unwrap(), txn - 10);
+        assert_eq!(storage.load_gc_safe_point().unwrap(), txn - 10);
+        // Backwards: refused, the current value answers.
+        assert_eq!(m.update_gc_safe_point(txn - 20).unwrap(), txn - 10);
+        // Beyond the txn safe point: capped at it.
+        assert_eq!(m.update_gc_safe_point(txn + 10).unwrap(), txn);
+        assert_eq!(storage.load_gc_safe_point().unwrap(), txn);
+        let status = m.status(t0);
+        assert_eq!((status.safe_point, status.gc_safe_point), (txn, txn));
+        // The txn safe point moves on alone; the gc safe point waits.
+        let later = m.tick(compose(2_500_000, 0), t0).unwrap();
+        assert!(later > txn);
+        assert_eq!(m.gc_safe_point(), txn);
+        assert_eq!(m.update_gc_safe_point(later).unwrap(), later);
+    }
+
+    #[test]
+    fn a_gc_safe_point_beyond_the_txn_safe_point_is_corrupt() {
+        let storage = Storage::in_memory();
+        storage.save_txn_safe_point(10).unwrap();
+        storage.save_gc_safe_point(11).unwrap();
+        assert!(matches!(
+            SafePointManager::load(storage, LIFE, Instant::now()),
+            Err(Error::Storage(_))
+        ));
+    }
+
+    #[test]
     fn advances_with_time_and_never_goes_backwards() {
         let storage = Storage::in_memory();
         let t0 = Instant::now();
@@ -344,7 +490,9 @@ mod tests {
             last = sp;
         }
         assert_eq!(last, compose(2_100_000 - LIFE_MS, 0));
-        assert_eq!(storage.load_gc_safe_point().unwrap(), last);
+        assert_eq!(storage.load_txn_safe_point().unwrap(), last);
+        // Ticks never move the gc safe point.
+        assert_eq!(m.gc_safe_point(), 0);
     }
 
     #[test]
@@ -417,11 +565,15 @@ mod tests {
         let first = m.tick(now_ts, t0).unwrap();
         m.update_min_start_ts("sql-1", first + 1000, TTL, t0)
             .unwrap();
+        assert_eq!(m.update_gc_safe_point(first - 7).unwrap(), first - 7);
         drop(m);
         // Restarted much later: the registration gets a fresh ttl.
         let t1 = t0 + Duration::from_secs(60);
         let mut m = manager(&storage, t1);
         assert_eq!(m.safe_point(), first);
+        assert_eq!(m.gc_safe_point(), first - 7);
+        assert_eq!(m.status(t1).gc_safe_point, first - 7);
+        assert_eq!(m.update_gc_safe_point(first - 9).unwrap(), first - 7);
         assert_eq!(m.status(t1).min_start_ts[0].expires_in, TTL);
         // Still capped after the restart, and never below what it was.
         let later = compose(3_000_000 + LIFE_MS, 0);

@@ -10,8 +10,11 @@
 //! - it **schedules**: it keeps every region at `max_replicas` voters,
 //!   replaces replicas on dead or removed stores and spreads leaders evenly,
 //!   by answering region heartbeats with operator steps;
-//! - it keeps the **GC safe point**, below which kv stores may drop old
-//!   versions, held back by the transactions clients report as running;
+//! - it keeps the **GC safe points**: the txn safe point, below which reads
+//!   are refused and old locks get resolved, held back by the transactions
+//!   clients report as running; and the gc safe point, published once those
+//!   locks are resolved cluster-wide, up to which kv stores may drop old
+//!   versions;
 //! - it hosts the cluster's **deadlock detector** for pessimistic
 //!   transactions.
 //!
@@ -19,7 +22,7 @@
 //!      kv / columnar stores                    sql, txn clients, duet-ctl
 //!   StoreHeartbeat, RegionHeartbeat,        Tso, GetRegion, ScanRegions,
 //!   AskSplit, ReportSplit, PutStore,        UpdateMinStartTs, GetGcSafePoint,
-//!   Deadlock                                AddOperator, GetOperators, ...
+//!   Deadlock                                UpdateGcSafePoint, AddOperator, ...
 //!                 \                            /
 //!                  v                          v
 //!   +---------------------- server (tonic) --------------------------+
@@ -47,9 +50,11 @@
 //!    that holds them and enforces per-store limits.
 //! 6. [`schedule`]: the decisions, as pure functions with scenario tests:
 //!    the replica checker and balance-leader.
-//! 7. What transactions need from PD: [`gc`], the safe point
-//!    (`max(previous, min(now - gc_life_time, min_start_ts - 1))`, never
-//!    backwards, persisted) and the registrations of running transactions;
+//! 7. What transactions need from PD: [`gc`], the two safe points (the txn
+//!    safe point `max(previous, min(now - gc_life_time, min_start_ts - 1))`
+//!    and the gc safe point `max(previous, min(requested, txn safe point))`
+//!    published after locks are resolved; both never backwards, persisted)
+//!    and the registrations of running transactions;
 //!    [`deadlock`], the wait-for graph between transactions that refuses a
 //!    wait closing a cycle.
 //! 8. [`server`]: [`PdConfig`], [`start`] and [`PdHandle`], the gRPC shell.
@@ -75,10 +80,11 @@
 //!   detector leadership has to follow a region leader around. Its graph is
 //!   soft state, rebuilt by waiters' next detect requests after a restart.
 //! - There is no separate GC worker electing a leader among SQL servers (as
-//!   TiDB does): PD computes the safe point itself from its TSO, the life
-//!   time and the registered min start ts of running transactions (which
-//!   plays the part of both TiDB's per-server min start ts and PD's service
-//!   safe points).
+//!   TiDB does): PD computes the txn safe point itself from its TSO, the
+//!   life time and the registered min start ts of running transactions
+//!   (which plays the part of both TiDB's per-server min start ts and PD's
+//!   service safe points). Whoever resolves the locks below it cluster-wide
+//!   then publishes the gc safe point with `UpdateGcSafePoint`.
 
 pub mod client;
 pub mod cluster;

@@ -9,7 +9,8 @@
 //! | `meta/tso_bound` | upper bound of any issued physical time, ms (u64 BE) |
 //! | `store/{id BE}` | `metapb::Store` (admin state Up/Offline/Tombstone) |
 //! | `region/{id BE}` | `metapb::Region` (range, epoch, peers) |
-//! | `gc/safe_point` | the GC safe point, a timestamp (u64 BE) |
+//! | `gc/safe_point` | the txn safe point, a timestamp (u64 BE) |
+//! | `gc/gc_safe_point` | the gc safe point, a timestamp (u64 BE; absent: 0) |
 //! | `gc/min_start_ts/{client id}` | a client's min start ts and its ttl in ms (2 x u64 BE) |
 //!
 //! Only *metadata* is persisted: region leaders, flow statistics, store
@@ -172,7 +173,9 @@ const ID_END_KEY: &[u8] = b"meta/id_end";
 const TSO_BOUND_KEY: &[u8] = b"meta/tso_bound";
 const STORE_PREFIX: &[u8] = b"store/";
 const REGION_PREFIX: &[u8] = b"region/";
-const GC_SAFE_POINT_KEY: &[u8] = b"gc/safe_point";
+/// The txn safe point (the key predates the gc safe point).
+const TXN_SAFE_POINT_KEY: &[u8] = b"gc/safe_point";
+const GC_SAFE_POINT_KEY: &[u8] = b"gc/gc_safe_point";
 const MIN_START_TS_PREFIX: &[u8] = b"gc/min_start_ts/";
 
 fn min_start_ts_key(client_id: &str) -> Vec<u8> {
@@ -294,6 +297,20 @@ impl Storage {
         self.backend.write(vec![op], true)
     }
 
+    /// The txn safe point (see [`crate::gc`]); 0 if never saved.
+    pub fn load_txn_safe_point(&self) -> Result<u64> {
+        decode_u64(self.backend.get(TXN_SAFE_POINT_KEY)?)
+    }
+
+    pub fn save_txn_safe_point(&self, safe_point: u64) -> Result<()> {
+        let op = WriteOp::Put(
+            TXN_SAFE_POINT_KEY.to_vec(),
+            safe_point.to_be_bytes().to_vec(),
+        );
+        self.backend.write(vec![op], true)
+    }
+
+    /// The gc safe point (see [`crate::gc`]); 0 if never saved.
     pub fn load_gc_safe_point(&self) -> Result<u64> {
         decode_u64(self.backend.get(GC_SAFE_POINT_KEY)?)
     }
@@ -400,9 +417,12 @@ mod tests {
             ),
             (1000, 77)
         );
+        assert_eq!(storage.load_txn_safe_point().unwrap(), 0);
         assert_eq!(storage.load_gc_safe_point().unwrap(), 0);
-        storage.save_gc_safe_point(55).unwrap();
-        assert_eq!(storage.load_gc_safe_point().unwrap(), 55);
+        storage.save_txn_safe_point(55).unwrap();
+        storage.save_gc_safe_point(44).unwrap();
+        assert_eq!(storage.load_txn_safe_point().unwrap(), 55);
+        assert_eq!(storage.load_gc_safe_point().unwrap(), 44);
         storage.save_min_start_ts("sql-1", 90, 5000).unwrap();
         storage.save_min_start_ts("sql-2", 80, 3000).unwrap();
         storage.save_min_start_ts("gone", 70, 3000).unwrap();
@@ -430,7 +450,8 @@ mod tests {
         assert!(reopened.is_bootstrapped().unwrap());
         assert_eq!(reopened.load_regions().unwrap().len(), 2);
         assert_eq!(reopened.load_tso_bound().unwrap(), 77);
-        assert_eq!(reopened.load_gc_safe_point().unwrap(), 55);
+        assert_eq!(reopened.load_txn_safe_point().unwrap(), 55);
+        assert_eq!(reopened.load_gc_safe_point().unwrap(), 44);
         assert_eq!(reopened.load_min_start_ts().unwrap().len(), 2);
     }
 }

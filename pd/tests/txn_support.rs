@@ -1,6 +1,7 @@
-//! What transactions need from PD, over real gRPC on loopback: the GC safe
+//! What transactions need from PD, over real gRPC on loopback: the txn safe
 //! point (advancing with time, held back by registered transactions,
-//! surviving a restart) and the deadlock detector.
+//! surviving a restart), the gc safe point (published, capped at the txn
+//! safe point, monotonic, surviving a restart) and the deadlock detector.
 //!
 //! The safe point tests are about time itself, so they poll with a deadline
 //! on a PD configured with a 300 ms life time and a 50 ms GC interval.
@@ -149,6 +150,75 @@ async fn gc_safe_point_advances_is_held_back_and_survives_a_restart() {
         gc.safe_point > start_ts
     })
     .await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_safe_point_is_capped_monotonic_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = pd::start(config(dir.path()), listener).await.unwrap();
+    let client = PdClient::connect(&addr.to_string()).await.unwrap();
+
+    // Nothing is deletable until a GC worker publishes.
+    assert_eq!(client.get_gc_safe_point().await.unwrap().gc_safe_point, 0);
+    assert_eq!(client.update_gc_safe_point(0).await.unwrap(), 0);
+
+    // Hold the txn safe point still, so the caps below are exact.
+    let start_ts = client.get_ts().await.unwrap();
+    client
+        .update_min_start_ts("gc-worker", start_ts, TTL)
+        .await
+        .unwrap();
+    let txn = start_ts - 1;
+    wait_for_safe_point(&client, "the cap", |gc| gc.safe_point == txn).await;
+    assert_eq!(client.get_gc_safe_point().await.unwrap().gc_safe_point, 0);
+
+    // Below the txn safe point: taken as asked.
+    assert_eq!(
+        client.update_gc_safe_point(txn - 10).await.unwrap(),
+        txn - 10
+    );
+    // Backwards: refused; the answer is the value in force.
+    assert_eq!(
+        client.update_gc_safe_point(txn - 20).await.unwrap(),
+        txn - 10
+    );
+    assert_eq!(client.update_gc_safe_point(0).await.unwrap(), txn - 10);
+    // Beyond the txn safe point: capped at it.
+    assert_eq!(
+        client.update_gc_safe_point(start_ts + 5).await.unwrap(),
+        txn
+    );
+    assert_eq!(client.update_gc_safe_point(u64::MAX).await.unwrap(), txn);
+    let gc = client.get_gc_safe_point().await.unwrap();
+    assert_eq!((gc.safe_point, gc.gc_safe_point), (txn, txn));
+
+    // Persisted over a restart, and still never backwards.
+    server.shutdown().await;
+    let listener = TcpListener::bind(addr).await.unwrap();
+    let server = pd::start(config(dir.path()), listener).await.unwrap();
+    let gc = client.get_gc_safe_point().await.unwrap();
+    assert_eq!((gc.safe_point, gc.gc_safe_point), (txn, txn));
+    assert_eq!(client.update_gc_safe_point(txn - 5).await.unwrap(), txn);
+
+    // The txn safe point moves on alone; the gc safe point follows only
+    // when published, and then only as far as the txn safe point.
+    client
+        .update_min_start_ts("gc-worker", 0, TTL)
+        .await
+        .unwrap();
+    wait_for_safe_point(&client, "the txn safe point to resume", |gc| {
+        gc.safe_point > start_ts
+    })
+    .await;
+    assert_eq!(client.get_gc_safe_point().await.unwrap().gc_safe_point, txn);
+    let published = client.update_gc_safe_point(u64::MAX).await.unwrap();
+    assert!(published > start_ts);
+    let gc = client.get_gc_safe_point().await.unwrap();
+    assert_eq!(gc.gc_safe_point, published);
+    assert!(gc.safe_point >= published);
     server.shutdown().await;
 }
 

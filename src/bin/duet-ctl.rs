@@ -122,7 +122,8 @@ enum SchedulerCmd {
 
 #[derive(Subcommand)]
 enum GcCmd {
-    /// The GC safe point, the life time and the transactions holding it back.
+    /// The txn and gc safe points, the life time and the transactions
+    /// holding the txn safe point back.
     Status,
 }
 
@@ -179,18 +180,29 @@ fn print_gc(gc: &pd::GcSafePoint, as_json: bool) {
             json!({
                 "safe_point": gc.safe_point,
                 "safe_point_time": (gc.safe_point > 0).then(|| ts_time(gc.safe_point)),
+                "gc_safe_point": gc.gc_safe_point,
+                "gc_safe_point_time": (gc.gc_safe_point > 0).then(|| ts_time(gc.gc_safe_point)),
                 "gc_life_time_ms": gc.gc_life_time.as_millis() as u64,
                 "min_start_ts": regs,
             })
         );
         return;
     }
-    let time = if gc.safe_point == 0 {
-        "none yet".to_string()
-    } else {
-        ts_time(gc.safe_point)
+    let time = |ts: u64| {
+        if ts == 0 {
+            "none yet".to_string()
+        } else {
+            ts_time(ts)
+        }
     };
-    println!("safe point:    {} ({time})", gc.safe_point);
+    // The txn safe point: reads below it are refused, locks at or below it
+    // get resolved. The gc safe point: versions at or below it may be deleted.
+    println!("safe point:    {} ({})", gc.safe_point, time(gc.safe_point));
+    println!(
+        "gc safe point: {} ({})",
+        gc.gc_safe_point,
+        time(gc.gc_safe_point)
+    );
     println!("gc life time:  {:?}", gc.gc_life_time);
     if gc.min_start_ts.is_empty() {
         println!("no running transactions registered");

@@ -21,6 +21,7 @@ pub fn test_txn_config() -> TxnConfig {
         read_timeout: Duration::from_secs(20),
         write_timeout: Duration::from_secs(20),
         try_one_pc: true,
+        max_txn_ttl: Duration::from_secs(600),
     }
 }
 

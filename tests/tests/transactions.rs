@@ -180,7 +180,13 @@ async fn crash_after_prewrite_is_rolled_back() -> Result<()> {
     let start = client.current_ts().await?;
     prewrite_only(&client, b"p", &[(b"p", b"p1"), (b"s", b"s1")], start, 500).await?;
     assert_eq!(locks_in(&client, b"a", b"z", start).await?, 2);
-    // The reader waits out the TTL, then rolls back through the primary.
+    // While the TTL runs, a reader passes the locks (it pushed the
+    // primary's min_commit_ts) and leaves them in place.
+    assert_eq!(read(&client, b"s").await?, Some(b"s0".to_vec()));
+    assert_eq!(locks_in(&client, b"a", b"z", start).await?, 2);
+    // Once the TTL has run out (time is the subject here), a reader rolls
+    // the transaction back through its primary.
+    tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(read(&client, b"s").await?, Some(b"s0".to_vec()));
     assert_eq!(read(&client, b"p").await?, Some(b"p0".to_vec()));
     assert_eq!(locks_in(&client, b"a", b"z", start).await?, 0);

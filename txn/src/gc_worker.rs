@@ -1,41 +1,53 @@
 //! # The GC worker: dropping versions nobody can read any more
 //!
-//! PD keeps the cluster's GC safe point: `now - gc_life_time`, held back by
-//! the oldest start ts that running transactions registered, never moving
-//! backwards. Every kv store runs this worker, which follows it:
+//! GC has two phases, as in TiDB, because a transaction spans regions: a
+//! committed transaction's primary commit record may be the only proof that
+//! a secondary lock in another region must be committed. Deleting that
+//! record before the secondary is resolved would turn a committed write
+//! into a rolled-back one.
 //!
 //! ```text
-//!  every interval: safe point <- PD   (also tells Storage to refuse reads below it)
-//!    for each region this store leads:
-//!      1. locks with start_ts <= safe point: resolve them through the lock
-//!         resolver (commit or roll back after checking the primary); a lock
-//!         of a transaction still alive keeps the region for the next round
-//!      2. for each user key: keep every version newer than the safe point and
-//!         the newest one at or below it (unless it is a delete); drop the rest
+//!  PD: txn safe point = now - gc_life_time, held back by registered start ts
+//!        │  (reads below it are refused)
+//!        ▼
+//!  phase 1, the GC leader (the Up store with the smallest id):
+//!        every lock in the cluster with start_ts <= txn safe point is
+//!        resolved through the lock resolver (commit or roll back after
+//!        checking its primary); a lock of a transaction still alive ends
+//!        the round — it is tried again later
+//!        then PD.update_gc_safe_point(txn safe point)
+//!        ▼
+//!  PD: gc safe point (<= txn safe point, never backwards)
+//!        ▼
+//!  phase 2, every store, for the regions it leads:
+//!        for each user key: keep every version newer than the gc safe point
+//!        and the newest one at or below it (unless it is a delete); drop
+//!        the rest — one raft command per batch of keys
 //! ```
 //!
-//! Step 1 comes first because a lock below the safe point may belong to a
-//! committed transaction whose secondaries were never committed: dropping
-//! the older versions first would lose the value readers must see.
+//! Two stores that both believe they lead phase 1 (a stale store list) only
+//! do the same idempotent work twice.
 //!
-//! TiKV: `src/server/gc_worker/`; TiDB's GC leader does step 1 cluster-wide.
+//! TiKV: `src/server/gc_worker/`; TiDB: `store/gcworker/gc_worker.go`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use kv::client::RegionCache;
 use kv::raftstore::StoreMsg;
-use proto::kvrpcpb::Context;
+use proto::kvrpcpb::{Context, ScanLockRequest};
 use tokio::sync::oneshot;
 
-use crate::Result;
-use crate::client::rpc::Rpc;
+use crate::client::rpc::{Rpc, check, status_err};
 use crate::client::{LockResolver, TxnConfig};
+use crate::service::lock_info_from_pb;
 use crate::storage::Storage;
 use crate::types::{Key, TimeStamp};
+use crate::{Error, Result};
 
 #[derive(Debug, Clone)]
 pub struct GcConfig {
-    /// How often the worker asks PD for the safe point.
+    /// How often the worker asks PD for the safe points.
     pub interval: Duration,
     /// User keys per GC raft command.
     pub batch_keys: usize,
@@ -50,24 +62,18 @@ impl Default for GcConfig {
     }
 }
 
-/// What one round did, for logs and tests.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct GcRound {
-    pub regions: usize,
-    pub regions_skipped: usize,
-    pub locks_resolved: usize,
-    pub versions_deleted: usize,
-}
+/// Locks scanned per request in phase 1.
+const SCAN_LOCK_BATCH: u32 = 1024;
 
 pub async fn run_gc_worker(storage: Arc<Storage>, config: GcConfig) {
     let ctx = storage.store().clone();
     let mut shutdown = ctx.shutdown.clone();
-    let cache = Arc::new(kv::client::RegionCache::new(ctx.pd.clone()));
-    let resolver = LockResolver::new(
-        Rpc::new(cache, TxnConfig::default().write_timeout),
-        ctx.pd.clone(),
+    let rpc = Rpc::new(
+        Arc::new(RegionCache::new(ctx.pd.clone())),
+        TxnConfig::default().write_timeout,
     );
-    let mut done = TimeStamp::zero();
+    let resolver = LockResolver::new(rpc.clone(), ctx.pd.clone());
+    let mut collected = TimeStamp::zero();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(config.interval) => {}
@@ -76,111 +82,153 @@ pub async fn run_gc_worker(storage: Arc<Storage>, config: GcConfig) {
         if *shutdown.borrow() {
             return;
         }
-        let safe_point = match ctx.pd.get_gc_safe_point().await {
-            Ok(sp) => TimeStamp::new(sp.safe_point),
-            Err(e) => {
-                tracing::debug!("gc: no safe point from PD: {e}");
-                continue;
+        let round = async {
+            let sp = ctx.pd.get_gc_safe_point().await.map_err(kv::Error::from)?;
+            let (txn_sp, mut gc_sp) = (
+                TimeStamp::new(sp.safe_point),
+                TimeStamp::new(sp.gc_safe_point),
+            );
+            storage.update_safe_point(txn_sp);
+            if txn_sp > gc_sp && is_gc_leader(&storage).await? {
+                if resolve_locks_below(&rpc, &resolver, txn_sp).await? {
+                    gc_sp = TimeStamp::new(
+                        ctx.pd
+                            .update_gc_safe_point(txn_sp.into_inner())
+                            .await
+                            .map_err(kv::Error::from)?,
+                    );
+                    tracing::info!(store_id = ctx.store_id, gc_safe_point = %gc_sp, "locks resolved, gc safe point advanced");
+                } else {
+                    tracing::debug!("gc: a live lock below the txn safe point; retrying later");
+                }
             }
+            if gc_sp > collected {
+                let (skipped, deleted) = collect_leader_regions(&storage, gc_sp, &config).await?;
+                tracing::info!(store_id = ctx.store_id, gc_safe_point = %gc_sp, deleted, skipped, "gc round");
+                if skipped == 0 {
+                    collected = gc_sp;
+                }
+            }
+            Ok::<(), Error>(())
         };
-        storage.update_safe_point(safe_point);
-        if safe_point.is_zero() || safe_point <= done {
-            continue;
-        }
-        let round = tokio::select! {
-            r = gc_round(&storage, &resolver, safe_point, &config) => r,
+        let result = tokio::select! {
+            r = round => r,
             _ = shutdown.changed() => return,
         };
-        match round {
-            Ok(round) => {
-                if round.regions_skipped == 0 {
-                    done = safe_point;
-                }
-                tracing::info!(
-                    store_id = ctx.store_id,
-                    safe_point = %safe_point,
-                    regions = round.regions,
-                    skipped = round.regions_skipped,
-                    locks = round.locks_resolved,
-                    deleted = round.versions_deleted,
-                    "gc round"
-                );
-            }
-            Err(e) => tracing::warn!(store_id = ctx.store_id, "gc round failed: {e}"),
+        if let Err(e) = result {
+            tracing::warn!(store_id = ctx.store_id, "gc round failed: {e}");
         }
     }
 }
 
-/// One pass over the regions this store leads.
-pub async fn gc_round(
-    storage: &Storage,
+/// Whether this store leads phase 1: it is the Up store with the smallest id.
+async fn is_gc_leader(storage: &Storage) -> Result<bool> {
+    let me = storage.store().store_id;
+    let stores = storage
+        .store()
+        .pd
+        .get_all_stores(true)
+        .await
+        .map_err(kv::Error::from)?;
+    let up = proto::metapb::StoreState::Up as i32;
+    let leader = stores
+        .iter()
+        .filter_map(|s| s.store.as_ref())
+        .filter(|s| s.state == up)
+        .map(|s| s.id)
+        .min();
+    Ok(leader == Some(me))
+}
+
+/// Phase 1: resolves every lock in the cluster with `start_ts <= ts`,
+/// region by region. `false`: some lock belongs to a live transaction.
+pub async fn resolve_locks_below(
+    rpc: &Rpc,
     resolver: &LockResolver,
-    safe_point: TimeStamp,
+    ts: TimeStamp,
+) -> Result<bool> {
+    let mut from: Vec<u8> = vec![];
+    loop {
+        let (locks, region_end) = rpc
+            .call_encoded(&from, |mut c, ctx, loc| {
+                let req = ScanLockRequest {
+                    context: Some(ctx),
+                    max_version: ts.into_inner(),
+                    start_key: from.clone(),
+                    end_key: vec![],
+                    limit: SCAN_LOCK_BATCH,
+                };
+                async move {
+                    let resp = c.kv_scan_lock(req).await.map_err(status_err)?.into_inner();
+                    check(resp.region_error, resp.error)?;
+                    let locks: Vec<_> = resp.locks.iter().map(lock_info_from_pb).collect();
+                    Ok((locks, loc.region.end_key))
+                }
+            })
+            .await?;
+        if !locks.is_empty() {
+            let resolved = resolver.resolve(locks, TimeStamp::zero()).await?;
+            if resolved.ms_before_expired > 0 {
+                return Ok(false);
+            }
+            // Scan the same region again: more locks, or none left.
+            continue;
+        }
+        if region_end.is_empty() {
+            return Ok(true);
+        }
+        from = region_end;
+    }
+}
+
+/// Phase 2 on every region this store leads. Returns (regions skipped,
+/// versions deleted).
+async fn collect_leader_regions(
+    storage: &Arc<Storage>,
+    gc_safe_point: TimeStamp,
     config: &GcConfig,
-) -> Result<GcRound> {
+) -> Result<(usize, usize)> {
     let (tx, rx) = oneshot::channel();
     storage.store().router.send(StoreMsg::Status(tx))?;
     let Ok(peers) = rx.await else {
-        return Ok(GcRound::default());
+        return Ok((0, 0));
     };
-    let mut round = GcRound::default();
+    let (mut skipped, mut deleted) = (0, 0);
     for p in peers.into_iter().filter(|p| p.is_leader) {
-        round.regions += 1;
         let region = p.region;
-        let peer = region.peers.iter().find(|x| x.id == p.peer_id).cloned();
         let ctx = Context {
             region_id: region.id,
             region_epoch: region.region_epoch,
-            peer,
+            peer: region.peers.iter().find(|x| x.id == p.peer_id).cloned(),
         };
-        match gc_region(storage, resolver, ctx, safe_point, config).await {
-            Ok(Some((locks, deleted))) => {
-                round.locks_resolved += locks;
-                round.versions_deleted += deleted;
-            }
-            Ok(None) => round.regions_skipped += 1,
+        match collect_region(storage, ctx, gc_safe_point, config).await {
+            Ok(n) => deleted += n,
             Err(e) => {
                 tracing::debug!(region_id = region.id, "gc of region postponed: {e}");
-                round.regions_skipped += 1;
+                skipped += 1;
             }
         }
     }
-    Ok(round)
+    Ok((skipped, deleted))
 }
 
-/// Resolves old locks, then drops old versions. `None`: a live lock below
-/// the safe point keeps this region for the next round.
-async fn gc_region(
-    storage: &Storage,
-    resolver: &LockResolver,
+/// Drops old versions in one region, a batch of user keys per raft command.
+async fn collect_region(
+    storage: &Arc<Storage>,
     ctx: Context,
-    safe_point: TimeStamp,
+    gc_safe_point: TimeStamp,
     config: &GcConfig,
-) -> Result<Option<(usize, usize)>> {
-    let locks = storage
-        .scan_lock(ctx, safe_point, b"", b"", usize::MAX)
-        .await?;
-    let n_locks = locks.len();
-    if !locks.is_empty() {
-        let resolved = resolver.resolve(locks, TimeStamp::zero()).await?;
-        if resolved.ms_before_expired > 0 {
-            return Ok(None);
-        }
-        let left = storage.scan_lock(ctx, safe_point, b"", b"", 1).await?;
-        if !left.is_empty() {
-            return Ok(None);
-        }
-    }
+) -> Result<usize> {
     let mut next: Option<Key> = None;
     let mut deleted = 0;
     loop {
         let (after, n) = storage
-            .gc(ctx, next.take(), safe_point, config.batch_keys)
+            .gc(ctx, next.take(), gc_safe_point, config.batch_keys)
             .await?;
         deleted += n;
         match after {
             Some(k) => next = Some(k),
-            None => return Ok(Some((n_locks, deleted))),
+            None => return Ok(deleted),
         }
     }
 }

@@ -35,6 +35,9 @@ pub fn extension(gc: GcConfig) -> kv::server::Extension {
     })
 }
 
+/// The longest one pessimistic lock request waits on a store.
+const MAX_LOCK_WAIT_MS: u64 = 30_000;
+
 pub struct TxnService {
     storage: Arc<Storage>,
 }
@@ -244,6 +247,10 @@ fn ts(v: u64) -> TimeStamp {
     TimeStamp::new(v)
 }
 
+fn tss(v: &[u64]) -> Vec<TimeStamp> {
+    v.iter().copied().map(TimeStamp::new).collect()
+}
+
 fn keys(raw: &[Vec<u8>]) -> Vec<Key> {
     raw.iter().map(|k| Key::from_raw(k)).collect()
 }
@@ -313,9 +320,15 @@ with_error_list!(
 impl Txn for TxnService {
     async fn kv_get(&self, req: Request<GetRequest>) -> RpcResult<GetResponse> {
         let r = req.into_inner();
+        let bypass = tss(&r.resolved_locks);
         let result = self
             .storage
-            .get(r.context.unwrap_or_default(), &r.key, ts(r.version))
+            .get(
+                r.context.unwrap_or_default(),
+                &r.key,
+                ts(r.version),
+                &bypass,
+            )
             .await;
         respond!(result, GetResponse, |v| match v {
             Some(value) => GetResponse {
@@ -333,7 +346,12 @@ impl Txn for TxnService {
         let r = req.into_inner();
         let result = self
             .storage
-            .batch_get(r.context.unwrap_or_default(), &r.keys, ts(r.version))
+            .batch_get(
+                r.context.unwrap_or_default(),
+                &r.keys,
+                ts(r.version),
+                &tss(&r.resolved_locks),
+            )
             .await;
         respond!(result, BatchGetResponse, |v| BatchGetResponse {
             pairs: pairs(v),
@@ -358,6 +376,7 @@ impl Txn for TxnService {
                 ts(r.version),
                 r.key_only,
                 r.reverse,
+                &tss(&r.resolved_locks),
             )
             .await;
         respond!(result, ScanResponse, |v| ScanResponse {
@@ -546,7 +565,9 @@ impl Txn for TxnService {
             return_values: r.return_values,
             min_commit_ts: ts(r.min_commit_ts),
         };
-        let wait = Duration::from_millis(r.wait_timeout);
+        // Bounded on the store whatever the client asks; the client loops
+        // for longer waits.
+        let wait = Duration::from_millis(r.wait_timeout.min(MAX_LOCK_WAIT_MS));
         let result = self
             .storage
             .pessimistic_lock(r.context.unwrap_or_default(), args, wait)

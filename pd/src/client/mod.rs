@@ -20,8 +20,9 @@
 //! Timestamps go through the `tso` submodule: concurrent `get_ts` calls are batched into
 //! one request on a shared stream.
 //!
-//! For transactions there are the GC safe point ([`PdClient::update_min_start_ts`],
-//! [`PdClient::get_gc_safe_point`]; see [`crate::gc`] for the contract) and
+//! For transactions there are the GC safe points ([`PdClient::update_min_start_ts`],
+//! [`PdClient::get_gc_safe_point`], [`PdClient::update_gc_safe_point`]; see
+//! [`crate::gc`] for the two-phase contract) and
 //! the deadlock detector ([`PdClient::detect_deadlock`] and its clean-ups;
 //! see [`crate::deadlock`]). All of them are idempotent and retried: detecting
 //! an edge that is already recorded just refreshes it.
@@ -405,7 +406,8 @@ impl PdClient {
         check(resp.header.as_ref())
     }
 
-    /// The GC safe point, the life time and the registrations holding it.
+    /// Both safe points (txn and gc), the life time and the registrations
+    /// holding the txn safe point back.
     pub async fn get_gc_safe_point(&self) -> Result<GcSafePoint> {
         let resp = self
             .call(true, |mut c| async move {
@@ -415,6 +417,23 @@ impl PdClient {
             .await?;
         check(resp.header.as_ref())?;
         Ok(resp.into())
+    }
+
+    /// Publishes the gc safe point, up to which kv stores may delete old
+    /// versions. Call it only after every lock at or below `ts` has been
+    /// resolved in every region, with `ts` at most the txn safe point read
+    /// before resolving. PD never moves it beyond the txn safe point nor
+    /// backwards; returns the gc safe point now in force (which may be below
+    /// `ts`). Idempotent, so retried.
+    pub async fn update_gc_safe_point(&self, ts: u64) -> Result<u64> {
+        let resp = self
+            .call(true, |mut c| async move {
+                c.update_gc_safe_point(request(pdpb::UpdateGcSafePointRequest { safe_point: ts }))
+                    .await
+            })
+            .await?;
+        check(resp.header.as_ref())?;
+        Ok(resp.new_safe_point)
     }
 
     async fn deadlock(

@@ -6,8 +6,9 @@
 //!            tonic PD service (service.rs)            scheduling task
 //!   Tso ─────> TimestampOracle (own mutex)             every schedule_interval:
 //!   AllocId ─> IdService (own mutex)                     Cluster::tick(now)
-//!   UpdateMinStartTs, GetGcSafePoint                   GC task
-//!        ────> Mutex<SafePointManager>                 every gc_interval: a ts
+//!   UpdateMinStartTs, GetGcSafePoint,                  GC task
+//!   UpdateGcSafePoint                                  every gc_interval: a ts
+//!        ────> Mutex<SafePointManager>
 //!   Deadlock > Mutex<DeadlockDetector>                   from the TSO, then
 //!   others ──> Mutex<Cluster> ──> Storage (RocksDB       SafePointManager::tick
 //!                                 under data_dir)
@@ -76,10 +77,10 @@ pub struct PdConfig {
     pub tso_save_window: Duration,
     pub enable_replica_checker: bool,
     pub enable_balance_leader: bool,
-    /// How long old versions are kept: the GC safe point trails the TSO by
+    /// How long old versions are kept: the txn safe point trails the TSO by
     /// this much (TiDB's `tidb_gc_life_time`).
     pub gc_life_time: Duration,
-    /// How often the GC safe point is recomputed.
+    /// How often the txn safe point is recomputed.
     pub gc_interval: Duration,
     /// A deadlock detector edge not detected again within this long expires.
     pub deadlock_ttl: Duration,
@@ -279,7 +280,7 @@ async fn schedule_loop(state: Arc<PdState>, interval: Duration, mut stop: watch:
     }
 }
 
-/// Recomputes the GC safe point every `interval` (the first time right
+/// Recomputes the txn safe point every `interval` (the first time right
 /// away), from a timestamp PD hands out to itself, and sweeps the deadlock
 /// detector's expired edges.
 async fn gc_loop(state: Arc<PdState>, interval: Duration, mut stop: watch::Receiver<bool>) {
@@ -297,7 +298,7 @@ async fn gc_loop(state: Arc<PdState>, interval: Duration, mut stop: watch::Recei
             .get(1)
             .and_then(|now_ts| state.gc.lock().tick(now_ts, Instant::now()));
         if let Err(e) = ticked {
-            tracing::warn!(error = %e, "GC safe point not updated");
+            tracing::warn!(error = %e, "txn safe point not updated");
         }
         state.deadlock.lock().expire(Instant::now());
     }

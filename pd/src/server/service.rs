@@ -354,6 +354,18 @@ impl Pd for PdService {
         ok(status.into())
     }
 
+    async fn update_gc_safe_point(
+        &self,
+        request: Request<pdpb::UpdateGcSafePointRequest>,
+    ) -> std::result::Result<Response<pdpb::UpdateGcSafePointResponse>, Status> {
+        let requested = request.into_inner().safe_point;
+        let r = self.state.gc.lock().update_gc_safe_point(requested);
+        ok(pdpb::UpdateGcSafePointResponse {
+            header: header_of(&r),
+            new_safe_point: r.unwrap_or_default(),
+        })
+    }
+
     async fn deadlock(
         &self,
         request: Request<pdpb::DeadlockRequest>,

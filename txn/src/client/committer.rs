@@ -18,6 +18,7 @@
 //! are safe. TiKV client: `txnkv/transaction/2pc.go`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use kv::client::Backoff;
 use proto::kvrpcpb::*;
@@ -45,7 +46,9 @@ struct PrewriteReply {
 }
 
 impl Committer {
-    /// Lock TTL: the configured one, plus time for large transactions.
+    /// Lock TTL. A lock expires at `start_ts` (physical) + TTL, so the TTL
+    /// counts the time the transaction has already run, plus the configured
+    /// TTL, plus time for large transactions.
     fn lock_ttl(&self, bytes: usize) -> u64 {
         let config = &self.shared.config;
         let base = if self.for_update_ts.is_zero() {
@@ -55,7 +58,7 @@ impl Committer {
         };
         // TiKV's rule of thumb: 6 s more per MiB written, capped.
         let extra = (bytes as u64 / (1 << 20)) * 6_000;
-        (base + extra).min(120_000)
+        super::elapsed_ms(self.start_ts) + (base + extra).min(120_000)
     }
 
     pub async fn commit(self, mutations: Vec<Item>) -> Result<TimeStamp> {
@@ -72,9 +75,16 @@ impl Committer {
             .map(|(m, p)| Ok((m.key().to_raw()?, (m, p))))
             .collect::<Result<_>>()?;
         let keys: Vec<Vec<u8>> = items.iter().map(|(k, _)| k.clone()).collect();
-        match self.prewrite(items, ttl).await {
+        let one_pc_in_doubt = AtomicBool::new(false);
+        match self.prewrite(items, ttl, &one_pc_in_doubt).await {
             Ok(Some(one_pc)) => Ok(one_pc),
             Ok(None) => self.commit_keys(keys).await,
+            // A one-phase commit was sent and its answer lost: it may have
+            // committed. Neither a failure nor a rollback may be reported.
+            Err(e) if one_pc_in_doubt.load(Ordering::Relaxed) => Err(Error::Undetermined(format!(
+                "one-phase commit of {} keys sent, outcome unknown: {e}",
+                keys.len()
+            ))),
             Err(e) => {
                 self.rollback_in_background(keys);
                 Err(e)
@@ -83,7 +93,12 @@ impl Committer {
     }
 
     /// Prewrites everything; `Some(ts)` when it was committed by 1PC.
-    async fn prewrite(&self, items: Vec<(Vec<u8>, Item)>, ttl: u64) -> Result<Option<TimeStamp>> {
+    async fn prewrite(
+        &self,
+        items: Vec<(Vec<u8>, Item)>,
+        ttl: u64,
+        one_pc_in_doubt: &AtomicBool,
+    ) -> Result<Option<TimeStamp>> {
         let total = items.len();
         let one_pc = self.shared.config.try_one_pc;
         let mut pending = items;
@@ -93,6 +108,7 @@ impl Committer {
                 .shared
                 .rpc
                 .for_each_group(std::mem::take(&mut pending), |mut c, ctx, items| {
+                    let try_one_pc = one_pc && items.len() == total;
                     let req = PrewriteRequest {
                         context: Some(ctx),
                         mutations: items.iter().map(|(_, (m, _))| mutation_pb(m)).collect(),
@@ -103,10 +119,21 @@ impl Committer {
                         txn_size: total as u64,
                         for_update_ts: self.for_update_ts.into_inner(),
                         min_commit_ts: self.start_ts.max(self.for_update_ts).into_inner() + 1,
-                        try_one_pc: one_pc && items.len() == total,
+                        try_one_pc,
                     };
                     async move {
-                        let resp = c.kv_prewrite(req).await.map_err(status_err)?.into_inner();
+                        let resp = match c.kv_prewrite(req).await {
+                            Ok(r) => r.into_inner(),
+                            Err(status) => {
+                                if try_one_pc {
+                                    one_pc_in_doubt.store(true, Ordering::Relaxed);
+                                }
+                                return Err(status_err(status));
+                            }
+                        };
+                        if try_one_pc && outcome_unknown(&resp.region_error) {
+                            one_pc_in_doubt.store(true, Ordering::Relaxed);
+                        }
                         check_region(resp.region_error)?;
                         let mut locks = Vec::new();
                         for e in resp.errors {
@@ -259,6 +286,15 @@ async fn commit_secondaries(
         })
         .await?;
     Ok(())
+}
+
+/// Whether a region error leaves open whether the request was executed: a
+/// store timeout or shutdown (reported as `ServerIsBusy`; the raft write
+/// may still apply). Routing errors (`NotLeader`, `EpochNotMatch`, ...) are
+/// raised before anything is proposed, and `StaleCommand` means the
+/// proposal was overwritten.
+fn outcome_unknown(re: &Option<proto::errorpb::Error>) -> bool {
+    re.as_ref().is_some_and(|e| e.server_is_busy.is_some())
 }
 
 fn mutation_pb(m: &Mutation) -> proto::kvrpcpb::Mutation {

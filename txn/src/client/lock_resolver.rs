@@ -25,8 +25,9 @@ use std::collections::HashMap;
 
 use crate::actions::TxnStatus;
 use crate::client::rpc::{Rpc, check, status_err};
-use crate::types::{LockInfo, LockType, TimeStamp};
+use crate::types::{Key, LockInfo, LockType, TimeStamp};
 use crate::{Error, Result};
+use kv::client::RegionLocation;
 use pd::PdClient;
 use proto::kvrpcpb::*;
 
@@ -42,6 +43,9 @@ pub struct Resolved {
     /// Milliseconds until the earliest still-alive lock expires (0: none
     /// alive; every lock was resolved or no longer blocks the caller).
     pub ms_before_expired: u64,
+    /// Live transactions whose `min_commit_ts` now lies above the caller's
+    /// ts: a reader at that ts may pass their locks (they commit later).
+    pub pushed: Vec<TimeStamp>,
 }
 
 impl LockResolver {
@@ -62,6 +66,9 @@ impl LockResolver {
         }
         let current_ts = TimeStamp::new(self.pd.get_ts().await.map_err(kv::Error::from)?);
         let mut statuses: HashMap<TimeStamp, TxnStatus> = HashMap::new();
+        // A resolve_lock clears every lock of a transaction in a region: one
+        // per (transaction, region) is enough.
+        let mut resolved: Vec<(TimeStamp, RegionLocation)> = Vec::new();
         for lock in locks {
             let status = match statuses.get(&lock.lock_version) {
                 Some(s) => s.clone(),
@@ -71,28 +78,43 @@ impl LockResolver {
                     s
                 }
             };
-            match status {
-                TxnStatus::Committed { commit_ts } => self.resolve_one(&lock, commit_ts).await?,
+            let commit_ts = match status {
+                TxnStatus::Committed { commit_ts } => commit_ts,
                 TxnStatus::RolledBack
                 | TxnStatus::TtlExpire
                 | TxnStatus::LockNotExist
                 | TxnStatus::PessimisticRollBack
-                | TxnStatus::LockNotExistDoNothing => {
-                    self.resolve_one(&lock, TimeStamp::zero()).await?
-                }
-                TxnStatus::Uncommitted { lock: primary, .. } => {
-                    let pushed = !caller_start_ts.is_zero()
-                        && primary.min_commit_ts > caller_start_ts
+                | TxnStatus::LockNotExistDoNothing => TimeStamp::zero(),
+                TxnStatus::Uncommitted {
+                    lock: primary,
+                    min_commit_ts_pushed,
+                } => {
+                    let passable = !caller_start_ts.is_zero()
+                        && min_commit_ts_pushed
                         && lock.lock_type != LockType::Pessimistic;
-                    if !pushed {
+                    if passable {
+                        if !out.pushed.contains(&lock.lock_version) {
+                            out.pushed.push(lock.lock_version);
+                        }
+                    } else {
                         let left = remaining_ms(primary.ts, primary.ttl, current_ts).max(1);
                         out.ms_before_expired = match out.ms_before_expired {
                             0 => left,
                             m => m.min(left),
                         };
                     }
+                    continue;
                 }
+            };
+            let encoded = Key::from_raw(&lock.key).into_encoded();
+            if resolved
+                .iter()
+                .any(|(ts, loc)| *ts == lock.lock_version && loc.contains(&encoded))
+            {
+                continue;
             }
+            let loc = self.resolve_one(&lock, commit_ts).await?;
+            resolved.push((lock.lock_version, loc));
         }
         Ok(out)
     }
@@ -167,10 +189,10 @@ impl LockResolver {
 
     /// Commits (`commit_ts` non-zero) or rolls back every lock of the
     /// lock's transaction in the lock's region.
-    async fn resolve_one(&self, lock: &LockInfo, commit_ts: TimeStamp) -> Result<()> {
+    async fn resolve_one(&self, lock: &LockInfo, commit_ts: TimeStamp) -> Result<RegionLocation> {
         let start = lock.lock_version.into_inner();
         self.rpc
-            .call(&lock.key, |mut c, ctx, _| {
+            .call(&lock.key, |mut c, ctx, loc| {
                 let req = ResolveLockRequest {
                     context: Some(ctx),
                     start_version: start,
@@ -183,7 +205,8 @@ impl LockResolver {
                         .await
                         .map_err(status_err)?
                         .into_inner();
-                    check(resp.region_error, resp.error)
+                    check(resp.region_error, resp.error)?;
+                    Ok(loc)
                 }
             })
             .await

@@ -66,6 +66,10 @@ pub struct TxnConfig {
     pub write_timeout: Duration,
     /// Commit single-region transactions in one phase.
     pub try_one_pc: bool,
+    /// Heartbeats keep a transaction's locks alive at most this long after
+    /// it began (TiDB's `max-txn-ttl`), so an abandoned open transaction
+    /// cannot hold rows, or the GC safe point, forever.
+    pub max_txn_ttl: Duration,
 }
 
 impl Default for TxnConfig {
@@ -77,6 +81,7 @@ impl Default for TxnConfig {
             read_timeout: Duration::from_secs(20),
             write_timeout: Duration::from_secs(20),
             try_one_pc: true,
+            max_txn_ttl: Duration::from_secs(3600),
         }
     }
 }
@@ -115,6 +120,17 @@ impl Shared {
     fn min_running(&self) -> Option<TimeStamp> {
         self.running.lock().keys().next().copied()
     }
+}
+
+/// Milliseconds since `start_ts` was issued, by this machine's clock.
+/// Lock TTLs count from `start_ts`, so a lock written later needs this much
+/// more TTL to live its intended time.
+pub(crate) fn elapsed_ms(start_ts: TimeStamp) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    now.saturating_sub(start_ts.physical())
 }
 
 /// The entry point: a handle shared by every transaction of a process.

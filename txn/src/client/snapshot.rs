@@ -24,6 +24,9 @@ use crate::{Error, Result};
 pub struct Snapshot {
     shared: std::sync::Arc<Shared>,
     ts: TimeStamp,
+    /// Live transactions whose locks this snapshot may pass: their
+    /// `min_commit_ts` was pushed above `ts`.
+    resolved: std::sync::Arc<parking_lot::Mutex<Vec<u64>>>,
 }
 
 /// One key's read outcome inside a region batch.
@@ -31,11 +34,19 @@ type Pairs = Vec<(Vec<u8>, Value)>;
 
 impl Snapshot {
     pub(super) fn new(shared: std::sync::Arc<Shared>, ts: TimeStamp) -> Snapshot {
-        Snapshot { shared, ts }
+        Snapshot {
+            shared,
+            ts,
+            resolved: Default::default(),
+        }
     }
 
     pub fn ts(&self) -> TimeStamp {
         self.ts
+    }
+
+    fn passable(&self) -> Vec<u64> {
+        self.resolved.lock().clone()
     }
 
     fn backoff(&self) -> Backoff {
@@ -45,6 +56,14 @@ impl Snapshot {
     /// Resolves the locks a read met, and waits if some are alive.
     async fn resolve(&self, locks: Vec<LockInfo>, backoff: &mut Backoff) -> Result<()> {
         let resolved = self.shared.resolver.resolve(locks, self.ts).await?;
+        {
+            let mut passable = self.resolved.lock();
+            for ts in resolved.pushed {
+                if !passable.contains(&ts.into_inner()) {
+                    passable.push(ts.into_inner());
+                }
+            }
+        }
         if resolved.ms_before_expired > 0 {
             let e = kv::Error::ServerIsBusy("waiting for a live lock".into());
             backoff.wait(e).await?;
@@ -56,6 +75,7 @@ impl Snapshot {
         let mut backoff = self.backoff();
         let ts = self.ts.into_inner();
         loop {
+            let passable = self.passable();
             let result = self
                 .shared
                 .rpc
@@ -64,6 +84,7 @@ impl Snapshot {
                         context: Some(ctx),
                         key: key.to_vec(),
                         version: ts,
+                        resolved_locks: passable.clone(),
                     };
                     async move {
                         let resp = c.kv_get(req).await.map_err(status_err)?.into_inner();
@@ -86,6 +107,7 @@ impl Snapshot {
         let mut out = Vec::new();
         let mut pending: Vec<(Vec<u8>, ())> = keys.into_iter().map(|k| (k, ())).collect();
         while !pending.is_empty() {
+            let passable = self.passable();
             let results = self
                 .shared
                 .rpc
@@ -94,6 +116,7 @@ impl Snapshot {
                         context: Some(ctx),
                         keys: items.into_iter().map(|(k, ())| k).collect(),
                         version: ts,
+                        resolved_locks: passable.clone(),
                     };
                     async move {
                         let resp = c.kv_batch_get(req).await.map_err(status_err)?.into_inner();
@@ -161,9 +184,15 @@ impl Snapshot {
             } else {
                 Some(lo.clone())
             };
-            let Some(anchor) = anchor else {
+            let Some(mut anchor) = anchor else {
                 return Ok(out);
             };
+            let passable = self.passable();
+            if reverse {
+                // The anchor only guesses the region holding the keys just
+                // below `hi`; walk forward until it is that region.
+                anchor = self.region_below(anchor, &hi).await?;
+            }
             let (pairs, region_start, region_end) = self
                 .shared
                 .rpc
@@ -176,6 +205,7 @@ impl Snapshot {
                         version: ts,
                         key_only,
                         reverse,
+                        resolved_locks: passable.clone(),
                     };
                     async move {
                         let resp = c.kv_scan(req).await.map_err(status_err)?.into_inner();
@@ -203,6 +233,13 @@ impl Snapshot {
                 self.resolve(locks, &mut backoff).await?;
                 continue;
             }
+            // A reverse scan must start in the region that holds the keys
+            // just below `hi`; if routing moved (a split) and the region
+            // answering ends below `hi`, the keys in between would be
+            // skipped: drop the answer and locate again.
+            if reverse && !region_end.is_empty() && (hi.is_empty() || region_end < hi) {
+                continue;
+            }
             out.extend(got);
             if limit != 0 && out.len() >= limit {
                 out.truncate(limit);
@@ -219,6 +256,27 @@ impl Snapshot {
                 }
                 lo = region_end;
             }
+        }
+    }
+}
+
+impl Snapshot {
+    /// A key in the region that holds the keys just below `hi` (empty: the
+    /// last region), starting from a guess at or below them.
+    async fn region_below(&self, mut anchor: Vec<u8>, hi: &[u8]) -> Result<Vec<u8>> {
+        loop {
+            let loc = self
+                .shared
+                .rpc
+                .cache()
+                .locate(&anchor)
+                .await
+                .map_err(Error::from)?;
+            let end = &loc.region.end_key;
+            if end.is_empty() || (!hi.is_empty() && end.as_slice() >= hi) {
+                return Ok(anchor);
+            }
+            anchor = end.clone();
         }
     }
 }
@@ -242,14 +300,12 @@ fn split_pairs(pairs: Vec<KvPair>) -> Result<(Pairs, Vec<LockInfo>)> {
 /// A key that locates the region holding the keys just below `end` (empty:
 /// the last region). None when nothing lies below.
 fn key_before(end: &[u8]) -> Option<Vec<u8>> {
+    // A guess only: `region_below` walks forward from it to the region that
+    // really holds the keys just below `end`.
     if end.is_empty() {
-        // Any key at or above every region start works: 0xFF bytes sort
-        // after every memcomparable encoding.
         return Some(vec![0xff; 16]);
     }
-    // The largest key below `end` in the region order: `end` minus one at
-    // its last byte, with a tail of 0xFF, stays in the region that holds
-    // keys just below `end`.
+    // Just below `end`: `end` minus one at its last byte, then 0xFF bytes.
     let mut k = end.to_vec();
     while let Some(last) = k.pop() {
         if last > 0 {

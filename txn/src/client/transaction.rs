@@ -61,9 +61,6 @@ pub struct Transaction {
     buffer: BTreeMap<Vec<u8>, Op>,
     /// Keys holding this transaction's pessimistic lock.
     locked: BTreeMap<Vec<u8>, ()>,
-    /// Keys a lock request was sent for (some may hold a lock even though
-    /// the request failed as a whole); released on rollback.
-    attempted: BTreeMap<Vec<u8>, ()>,
     for_update_ts: TimeStamp,
     primary: Option<Vec<u8>>,
     heartbeat: Option<JoinHandle<()>>,
@@ -79,7 +76,6 @@ impl Transaction {
             mode,
             buffer: BTreeMap::new(),
             locked: BTreeMap::new(),
-            attempted: BTreeMap::new(),
             for_update_ts: TimeStamp::zero(),
             primary: None,
             heartbeat: None,
@@ -259,13 +255,40 @@ impl Transaction {
         let config = self.shared.config.clone();
         let deadline = Instant::now() + config.lock_wait_timeout;
         let mut backoff = Backoff::new(config.lock_wait_timeout + config.write_timeout);
-        if self.primary.is_none() {
+        // The first locked key becomes the primary; if this first request
+        // fails, the choice is undone (the key may hold no lock).
+        let assigned_primary = self.primary.is_none();
+        if assigned_primary {
             self.primary = Some(keys[0].clone());
         }
         let primary = self.primary.clone().expect("set above");
-        for k in &keys {
-            self.attempted.insert(k.clone(), ());
+        let result = self
+            .pessimistic_lock_loop(&keys, &primary, return_values, deadline, &mut backoff)
+            .await;
+        if result.is_err() {
+            if assigned_primary {
+                self.primary = None;
+            }
+            // Keys of the failed request that did get a lock: release them
+            // now, not at the end of the transaction.
+            let partial: Vec<Vec<u8>> = keys
+                .iter()
+                .filter(|k| !self.locked.contains_key(*k))
+                .cloned()
+                .collect();
+            self.release_in_background(partial);
         }
+        result
+    }
+
+    async fn pessimistic_lock_loop(
+        &mut self,
+        keys: &[Vec<u8>],
+        primary: &[u8],
+        return_values: bool,
+        deadline: Instant,
+        backoff: &mut Backoff,
+    ) -> Result<Vec<Option<Value>>> {
         loop {
             self.for_update_ts = self.shared.ts().await?;
             let left = deadline.saturating_duration_since(Instant::now());
@@ -273,11 +296,11 @@ impl Transaction {
             // the channel's timeout); the loop carries the rest.
             let wait_ms = left.min(Duration::from_secs(5)).as_millis() as u64;
             match self
-                .lock_request(&keys, &primary, return_values, wait_ms)
+                .lock_request(keys, primary, return_values, wait_ms)
                 .await
             {
                 Ok(values) => {
-                    for k in &keys {
+                    for k in keys {
                         self.locked.insert(k.clone(), ());
                     }
                     self.start_heartbeat();
@@ -321,7 +344,7 @@ impl Transaction {
     ) -> Result<Vec<Option<Value>>> {
         let start = self.start_ts.into_inner();
         let for_update = self.for_update_ts.into_inner();
-        let ttl = self.shared.config.pessimistic_lock_ttl;
+        let ttl = super::elapsed_ms(self.start_ts) + self.shared.config.pessimistic_lock_ttl;
         let items: Vec<(Vec<u8>, ())> = keys.iter().map(|k| (k.clone(), ())).collect();
         let results = self
             .shared
@@ -379,11 +402,18 @@ impl Transaction {
         let shared = self.shared.clone();
         let start = self.start_ts.into_inner();
         let ttl = shared.config.pessimistic_lock_ttl;
-        let began = Instant::now();
+        let max_ttl = shared.config.max_txn_ttl.as_millis() as u64;
+        let start_ts = self.start_ts;
         self.heartbeat = Some(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_millis(ttl / 3)).await;
-                let advise = began.elapsed().as_millis() as u64 + ttl;
+                // TTLs count from start_ts; past max_txn_ttl the locks are
+                // left to expire.
+                let elapsed = super::elapsed_ms(start_ts);
+                if elapsed > max_ttl {
+                    return;
+                }
+                let advise = elapsed + ttl;
                 let r = shared
                     .rpc
                     .call(&primary, |mut c, ctx, _| {
@@ -467,8 +497,7 @@ impl Transaction {
         self.stop_heartbeat();
         self.state = State::RolledBack;
         self.shared.unregister(self.start_ts);
-        self.locked.clear();
-        let keys: Vec<Vec<u8>> = std::mem::take(&mut self.attempted).into_keys().collect();
+        let keys: Vec<Vec<u8>> = std::mem::take(&mut self.locked).into_keys().collect();
         if !keys.is_empty() {
             pessimistic_rollback(&self.shared, self.start_ts, keys).await?;
         }
@@ -483,8 +512,11 @@ impl Transaction {
 
     /// Best-effort release in the background (locks also expire by TTL).
     fn release_pessimistic_locks(&mut self) {
-        self.locked.clear();
-        let keys: Vec<Vec<u8>> = std::mem::take(&mut self.attempted).into_keys().collect();
+        let keys: Vec<Vec<u8>> = std::mem::take(&mut self.locked).into_keys().collect();
+        self.release_in_background(keys);
+    }
+
+    fn release_in_background(&self, keys: Vec<Vec<u8>>) {
         if keys.is_empty() {
             return;
         }

@@ -102,11 +102,10 @@ pub fn prewrite(
             },
         });
     }
-    let one_pc_commit_ts = args.one_pc_commit_ts.map(|commit_ts| {
-        let commit_ts = cmp::max(commit_ts, min_commit_ts);
-        actions::commit_1pc(&mut txn, commit_ts);
-        commit_ts
-    });
+    let one_pc_commit_ts = match args.one_pc_commit_ts {
+        None => None,
+        Some(commit_ts) => one_pc_outcome(reader, args, &mut txn, commit_ts, min_commit_ts)?,
+    };
     Ok(WriteResult {
         modifies: txn.into_modifies(),
         output: PrewriteOutput {
@@ -115,4 +114,44 @@ pub fn prewrite(
             one_pc_commit_ts,
         },
     })
+}
+
+/// Decides a 1PC prewrite that found no locks. Normally every written key
+/// commits at `commit_ts`. Two retries need care:
+///
+/// * every key is already committed by this transaction (an earlier 1PC
+///   attempt whose answer was lost): nothing is written and the commit ts
+///   found is returned, so the client learns the real one;
+/// * some key already holds this transaction's own prewrite lock (an
+///   earlier 2PC attempt): 1PC would commit the rest and leave that lock,
+///   so the prewrite falls back to 2PC and writes locks.
+fn one_pc_outcome(
+    reader: &mut MvccReader<'_>,
+    args: &PrewriteArgs,
+    txn: &mut MvccTxn,
+    commit_ts: TimeStamp,
+    min_commit_ts: TimeStamp,
+) -> Result<Option<TimeStamp>> {
+    let writing = args
+        .mutations
+        .iter()
+        .filter(|m| !m.should_not_write())
+        .count();
+    if txn.locks_for_1pc.len() == writing {
+        let commit_ts = cmp::max(commit_ts, min_commit_ts);
+        actions::commit_1pc(txn, commit_ts);
+        return Ok(Some(commit_ts));
+    }
+    if txn.locks_for_1pc.is_empty()
+        && let Some(m) = args.mutations.iter().find(|m| !m.should_not_write())
+        && let Some(committed_at) = reader
+            .get_txn_commit_record(m.key(), args.start_ts)?
+            .committed()
+    {
+        return Ok(Some(committed_at));
+    }
+    for one_pc in std::mem::take(&mut txn.locks_for_1pc) {
+        txn.put_lock(one_pc.key, &one_pc.lock);
+    }
+    Ok(None)
 }

@@ -121,7 +121,15 @@ impl Storage {
 
     // ---- reads -------------------------------------------------------------
 
-    pub async fn get(&self, ctx: Context, key: &[u8], ts: TimeStamp) -> Result<Option<Value>> {
+    /// `bypass`: transactions whose locks the read may pass (see
+    /// `resolved_locks` in kvrpcpb).
+    pub async fn get(
+        &self,
+        ctx: Context,
+        key: &[u8],
+        ts: TimeStamp,
+        bypass: &[TimeStamp],
+    ) -> Result<Option<Value>> {
         self.check_ts(ts)?;
         let key = Key::from_raw(key);
         self.wait_memory_locks(ts, std::slice::from_ref(key.as_encoded()), None)
@@ -129,7 +137,7 @@ impl Storage {
         let snap = self.snapshot(ctx).await?;
         check_key_in_region(&snap.region, key.as_encoded())?;
         let mut reader = MvccReader::new(reader_of(&snap));
-        let value = crate::mvcc::point_getter::get(&mut reader, &key, ts, &[])?;
+        let value = crate::mvcc::point_getter::get(&mut reader, &key, ts, bypass)?;
         if let Some(v) = &value {
             self.ctx
                 .read_flow
@@ -143,6 +151,7 @@ impl Storage {
         ctx: Context,
         keys: &[Vec<u8>],
         ts: TimeStamp,
+        bypass: &[TimeStamp],
     ) -> Result<Vec<KvResult>> {
         self.check_ts(ts)?;
         let keys: Vec<Key> = keys.iter().map(|k| Key::from_raw(k)).collect();
@@ -156,7 +165,7 @@ impl Storage {
         let mut out = Vec::with_capacity(keys.len());
         let (mut bytes, mut n) = (0u64, 0u64);
         for key in keys {
-            match crate::mvcc::point_getter::get(&mut reader, &key, ts, &[]) {
+            match crate::mvcc::point_getter::get(&mut reader, &key, ts, bypass) {
                 Ok(Some(v)) => {
                     bytes += (key.as_encoded().len() + v.len()) as u64;
                     n += 1;
@@ -182,6 +191,7 @@ impl Storage {
         ts: TimeStamp,
         key_only: bool,
         reverse: bool,
+        bypass: &[TimeStamp],
     ) -> Result<Vec<KvResult>> {
         self.check_ts(ts)?;
         // The requested range covers the clamped one: waiting on it is at
@@ -200,7 +210,7 @@ impl Storage {
             limit,
             key_only,
             reverse,
-            &[],
+            bypass,
         )?;
         let (mut bytes, mut n) = (0u64, 0u64);
         for (k, v) in out.iter().flatten() {
@@ -234,74 +244,81 @@ impl Storage {
     /// Prewrites; with `args.one_pc_commit_ts` requested (any value) the
     /// store takes the commit ts from PD under memory locks and commits in
     /// the same raft command if nothing is locked.
-    pub async fn prewrite(&self, ctx: Context, mut args: PrewriteArgs) -> Result<PrewriteOutput> {
+    pub async fn prewrite(
+        self: &Arc<Self>,
+        ctx: Context,
+        mut args: PrewriteArgs,
+    ) -> Result<PrewriteOutput> {
         self.check_ts(args.start_ts)?;
         let keys: Vec<Vec<u8>> = args
             .mutations
             .iter()
             .map(|m| m.key().as_encoded().clone())
             .collect();
-        let _latches = self
-            .latches
-            .acquire(keys.iter().map(|k| k.as_slice()))
-            .await;
-        let _memory_locks = match args.one_pc_commit_ts {
-            Some(_) => {
-                let guard = self.memory_locks.lock(args.start_ts, keys.clone());
-                args.one_pc_commit_ts = Some(TimeStamp::new(
-                    self.ctx.pd.get_ts().await.map_err(kv::Error::from)?,
-                ));
-                Some(guard)
-            }
-            None => None,
-        };
-        self.run_latched(ctx, &keys, |reader| commands::prewrite(reader, &args))
-            .await
+        let this = self.clone();
+        self.detached(async move {
+            let _latches = this
+                .latches
+                .acquire(keys.iter().map(|k| k.as_slice()))
+                .await;
+            let _memory_locks = match args.one_pc_commit_ts {
+                Some(_) => {
+                    let guard = this.memory_locks.lock(args.start_ts, keys.clone());
+                    let ts = this.ctx.pd.get_ts().await.map_err(kv::Error::from)?;
+                    args.one_pc_commit_ts = Some(TimeStamp::new(ts));
+                    Some(guard)
+                }
+                None => None,
+            };
+            this.run_latched(ctx, &keys, |reader| commands::prewrite(reader, &args))
+                .await
+        })
+        .await
     }
 
     pub async fn commit(
-        &self,
+        self: &Arc<Self>,
         ctx: Context,
         keys: Vec<Key>,
         start_ts: TimeStamp,
         commit_ts: TimeStamp,
     ) -> Result<()> {
         let encoded = encoded_keys(&keys);
-        self.run_write(ctx, &encoded, |reader| {
+        self.run_write(ctx, &encoded, move |reader| {
             commands::commit(reader, keys, start_ts, commit_ts)
         })
         .await
     }
 
     pub async fn cleanup(
-        &self,
+        self: &Arc<Self>,
         ctx: Context,
         key: Key,
         start_ts: TimeStamp,
         current_ts: TimeStamp,
     ) -> Result<()> {
         let encoded = vec![key.as_encoded().clone()];
-        self.run_write(ctx, &encoded, |reader| {
+        self.run_write(ctx, &encoded, move |reader| {
             commands::cleanup(reader, key, start_ts, current_ts)
         })
         .await
     }
 
     pub async fn batch_rollback(
-        &self,
+        self: &Arc<Self>,
         ctx: Context,
         keys: Vec<Key>,
         start_ts: TimeStamp,
     ) -> Result<()> {
         let encoded = encoded_keys(&keys);
-        self.run_write(ctx, &encoded, |reader| {
+        self.run_write(ctx, &encoded, move |reader| {
             commands::batch_rollback(reader, keys, start_ts)
         })
         .await
     }
 
     pub async fn check_txn_status(
-        &self,
+        self: &Arc<Self>,
         ctx: Context,
         primary: Key,
         lock_ts: TimeStamp,
@@ -310,7 +327,7 @@ impl Storage {
         rollback_if_not_exist: bool,
     ) -> Result<crate::actions::TxnStatus> {
         let encoded = vec![primary.as_encoded().clone()];
-        self.run_write(ctx, &encoded, |reader| {
+        self.run_write(ctx, &encoded, move |reader| {
             commands::check_txn_status(
                 reader,
                 primary,
@@ -326,14 +343,14 @@ impl Storage {
     /// Extends the TTL of a live transaction's primary lock; returns the TTL
     /// now in force.
     pub async fn txn_heart_beat(
-        &self,
+        self: &Arc<Self>,
         ctx: Context,
         primary: Key,
         start_ts: TimeStamp,
         advise_ttl: u64,
     ) -> Result<u64> {
         let encoded = vec![primary.as_encoded().clone()];
-        self.run_write(ctx, &encoded, |reader| {
+        self.run_write(ctx, &encoded, move |reader| {
             commands::txn_heart_beat(reader, primary, start_ts, advise_ttl)
         })
         .await
@@ -342,7 +359,7 @@ impl Storage {
     /// Commits (`commit_ts` non-zero) or rolls back the locks of `start_ts`:
     /// the given keys, or every such lock in the region.
     pub async fn resolve_lock(
-        &self,
+        self: &Arc<Self>,
         ctx: Context,
         start_ts: TimeStamp,
         commit_ts: TimeStamp,
@@ -383,7 +400,7 @@ impl Storage {
     }
 
     async fn resolve_keys(
-        &self,
+        self: &Arc<Self>,
         ctx: Context,
         start_ts: TimeStamp,
         commit_ts: TimeStamp,
@@ -399,7 +416,7 @@ impl Storage {
     /// Takes pessimistic locks, waiting up to `wait_timeout` for conflicting
     /// locks (zero: fail at once with `KeyIsLocked`).
     pub async fn pessimistic_lock(
-        &self,
+        self: &Arc<Self>,
         ctx: Context,
         args: PessimisticLockArgs,
         wait_timeout: Duration,
@@ -417,9 +434,10 @@ impl Storage {
             for w in &mut woken {
                 w.as_mut().enable();
             }
+            let attempt = args.clone();
             let result = self
-                .run_write(ctx, &encoded, |reader| {
-                    commands::acquire_pessimistic_lock(reader, &args)
+                .run_write(ctx, &encoded, move |reader| {
+                    commands::acquire_pessimistic_lock(reader, &attempt)
                 })
                 .await;
             let info = match result {
@@ -453,7 +471,11 @@ impl Storage {
             // out, or the region's leader moves): look again at least every
             // few hundred milliseconds.
             let recheck = tokio::time::Instant::now() + Duration::from_millis(500);
-            let _ = tokio::time::timeout_at(deadline.min(recheck), wait).await;
+            let mut shutdown = self.ctx.shutdown.clone();
+            tokio::select! {
+                _ = tokio::time::timeout_at(deadline.min(recheck), wait) => {}
+                _ = shutdown.changed() => return Err(kv::Error::ShuttingDown.into()),
+            }
             let pd = pd.clone();
             tokio::spawn(async move {
                 let _ = pd.clean_up_wait_for(waiter, holder, key_hash).await;
@@ -462,14 +484,14 @@ impl Storage {
     }
 
     pub async fn pessimistic_rollback(
-        &self,
+        self: &Arc<Self>,
         ctx: Context,
         keys: Vec<Key>,
         start_ts: TimeStamp,
         for_update_ts: TimeStamp,
     ) -> Result<()> {
         let encoded = encoded_keys(&keys);
-        self.run_write(ctx, &encoded, |reader| {
+        self.run_write(ctx, &encoded, move |reader| {
             commands::pessimistic_rollback(reader, keys, start_ts, for_update_ts)
         })
         .await
@@ -499,17 +521,43 @@ impl Storage {
 
     // ---- the shell ---------------------------------------------------------
 
-    async fn run_write<T>(
+    /// Runs a write command under its keys' latches in a task of its own.
+    async fn run_write<T, F>(self: &Arc<Self>, ctx: Context, keys: &[Vec<u8>], cmd: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut MvccReader) -> Result<WriteResult<T>> + Send + 'static,
+    {
+        let this = self.clone();
+        let keys = keys.to_vec();
+        self.detached(async move {
+            let _latches = this
+                .latches
+                .acquire(keys.iter().map(|k| k.as_slice()))
+                .await;
+            this.run_latched(ctx, &keys, cmd).await
+        })
+        .await
+    }
+
+    /// Runs `work` — which holds latches (and maybe memory locks) until its
+    /// raft write is applied or refused — in a task of its own, and waits
+    /// for it at most the request timeout. The guards must outlive the
+    /// request: were they dropped while the proposal is still in the raft
+    /// log (a timeout here, or the client cancelling the RPC), a second
+    /// command could decide on a snapshot without the first write and both
+    /// would apply — a commit and a rollback of one primary, say. On a
+    /// timeout the caller learns `Timeout`; a retry queues behind the
+    /// pending command on the latches and sees its outcome.
+    async fn detached<T: Send + 'static>(
         &self,
-        ctx: Context,
-        keys: &[Vec<u8>],
-        cmd: impl FnOnce(&mut MvccReader) -> Result<WriteResult<T>>,
+        work: impl std::future::Future<Output = Result<T>> + Send + 'static,
     ) -> Result<T> {
-        let _latches = self
-            .latches
-            .acquire(keys.iter().map(|k| k.as_slice()))
-            .await;
-        self.run_latched(ctx, keys, cmd).await
+        let task = tokio::spawn(work);
+        match tokio::time::timeout(self.ctx.request_timeout, task).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => Err(kv::Error::Other(format!("txn command task: {e}")).into()),
+            Err(_) => Err(kv::Error::Timeout("txn command not finished in time".into()).into()),
+        }
     }
 
     /// Snapshot, command, raft write; the caller holds the keys' latches.
@@ -561,7 +609,13 @@ impl Storage {
             requests,
             cb: tx,
         })?;
-        Ok(self.wait(rx).await?)
+        // No timeout: the raftstore answers every proposal once it is
+        // applied, superseded (StaleCommand) or the store stops; the caller
+        // holds latches that must not be released before that.
+        match rx.await {
+            Ok(r) => Ok(r?),
+            Err(_) => Err(kv::Error::ShuttingDown.into()),
+        }
     }
 
     async fn wait<T>(&self, rx: oneshot::Receiver<kv::Result<T>>) -> kv::Result<T> {
