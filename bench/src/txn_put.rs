@@ -46,13 +46,16 @@ pub async fn run(load: TxnPut) -> Result<()> {
     let client = TxnClient::new(pd, config);
     let deadline = Instant::now() + Duration::from_secs(load.seconds);
     let latencies = Arc::new(Collector::default());
+    let conflicts = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..load.threads {
         let (client, latencies, load) = (client.clone(), latencies.clone(), load.clone());
+        let total_conflicts = conflicts.clone();
         tasks.push(tokio::spawn(async move {
             let value = vec![b'v'; load.value_size];
             let mut mine = Vec::new();
             let mut errors = 0u64;
+            let mut conflicts = 0u64;
             while Instant::now() < deadline {
                 let keys: Vec<Vec<u8>> = {
                     let mut rng = rand::rng();
@@ -77,10 +80,19 @@ pub async fn run(load: TxnPut) -> Result<()> {
                 .await;
                 match r {
                     Ok(_) => mine.push(t0.elapsed()),
-                    Err(_) => errors += 1,
+                    Err(txn::Error::WriteConflict { .. } | txn::Error::Deadlock { .. }) => {
+                        conflicts += 1
+                    }
+                    Err(e) => {
+                        if errors < 3 {
+                            eprintln!("txn failed: {e}");
+                        }
+                        errors += 1
+                    }
                 }
             }
             latencies.add(mine, errors);
+            total_conflicts.fetch_add(conflicts, std::sync::atomic::Ordering::Relaxed);
         }));
     }
     let started = Instant::now();
@@ -97,7 +109,7 @@ pub async fn run(load: TxnPut) -> Result<()> {
             .unwrap_or_default()
     };
     println!(
-        "txn-put mode={} keys_per_txn={} threads={} txns={} errors={} txns_per_sec={:.0} keys_per_sec={:.0} p50_ms={:.2} p99_ms={:.2}",
+        "txn-put mode={} keys_per_txn={} threads={} txns={} conflicts={} errors={} txns_per_sec={:.0} keys_per_sec={:.0} p50_ms={:.2} p99_ms={:.2}",
         if load.pessimistic {
             "pessimistic"
         } else {
@@ -106,6 +118,7 @@ pub async fn run(load: TxnPut) -> Result<()> {
         load.keys_per_txn,
         load.threads,
         n,
+        conflicts.load(std::sync::atomic::Ordering::Relaxed),
         errors,
         n as f64 / elapsed,
         (n * load.keys_per_txn) as f64 / elapsed,
