@@ -178,15 +178,29 @@ async fn crash_after_prewrite_is_rolled_back() -> Result<()> {
     put(&client, b"s", b"s0").await?;
     cluster.split_at_user_key(b"r").await?;
     let start = client.current_ts().await?;
-    prewrite_only(&client, b"p", &[(b"p", b"p1"), (b"s", b"s1")], start, 500).await?;
+    let ttl_ms = 3_000;
+    prewrite_only(
+        &client,
+        b"p",
+        &[(b"p", b"p1"), (b"s", b"s1")],
+        start,
+        ttl_ms,
+    )
+    .await?;
     assert_eq!(locks_in(&client, b"a", b"z", start).await?, 2);
     // While the TTL runs, a reader passes the locks (it pushed the
     // primary's min_commit_ts) and leaves them in place.
     assert_eq!(read(&client, b"s").await?, Some(b"s0".to_vec()));
     assert_eq!(locks_in(&client, b"a", b"z", start).await?, 2);
-    // Once the TTL has run out (time is the subject here), a reader rolls
-    // the transaction back through its primary.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Once the TTL has run out by PD's clock (time is the subject here), a
+    // reader rolls the transaction back through its primary.
+    wait_until("the locks' TTL passed", Duration::from_secs(30), || async {
+        client
+            .current_ts()
+            .await
+            .is_ok_and(|now| now.physical() > start.physical() + ttl_ms)
+    })
+    .await?;
     assert_eq!(read(&client, b"s").await?, Some(b"s0".to_vec()));
     assert_eq!(read(&client, b"p").await?, Some(b"p0".to_vec()));
     assert_eq!(locks_in(&client, b"a", b"z", start).await?, 0);
@@ -262,8 +276,11 @@ async fn deadlock_is_detected() -> Result<()> {
 }
 
 /// With a short GC life time: old versions go, the newest version at or
-/// below the safe point stays, snapshots below it are refused and above it
-/// still read correctly; a lock below the safe point is resolved first.
+/// below the gc safe point stays, snapshots below the txn safe point are
+/// refused. A transaction whose client died after committing its primary
+/// (region of `g`) but not its secondary (region of `h`) keeps its write to
+/// `h`: GC resolves the secondary's lock through the primary's commit record
+/// before that record, superseded by a later write to `g`, may be collected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn gc_keeps_exactly_the_versions_reads_need() -> Result<()> {
     init_logging();
@@ -277,6 +294,7 @@ async fn gc_keeps_exactly_the_versions_reads_need() -> Result<()> {
     )
     .await?;
     let client = cluster.txn_client(test_txn_config()).await?;
+    cluster.split_at_user_key(b"h").await?;
     for v in 1..=3 {
         put(&client, b"g", format!("v{v}").as_bytes()).await?;
     }
@@ -284,23 +302,26 @@ async fn gc_keeps_exactly_the_versions_reads_need() -> Result<()> {
     let mut t = client.begin().await?;
     t.delete(b"gone".to_vec()).await?;
     t.commit().await?;
-    // A dead transaction's lock, committed at its primary only.
+    // A dead transaction: primary g committed, secondary h still locked.
     let start = client.current_ts().await?;
     prewrite_only(&client, b"g", &[(b"g", b"v4"), (b"h", b"h1")], start, 200).await?;
     let commit_ts = client.current_ts().await?;
     commit_one(&client, b"g", start, commit_ts).await?;
+    // A later write to g makes the primary's commit record collectable.
+    put(&client, b"g", b"v5").await?;
     let after = client.current_ts().await?;
     let pd = cluster.pd_client().await?;
-    // Wait for the safe point to pass every write, then for GC to act on
-    // every store (each store GCs the regions it leads; followers receive
-    // the deletions through raft).
+    // Wait for the gc safe point (published after every old lock was
+    // resolved) to pass every write, then for GC to act on every store (each
+    // store collects the regions it leads; followers get the deletions
+    // through raft).
     wait_until(
-        "safe point past the writes",
+        "gc safe point past the writes",
         Duration::from_secs(30),
         || async {
             pd.get_gc_safe_point()
                 .await
-                .map(|s| s.safe_point > after.into_inner())
+                .map(|s| s.gc_safe_point > after.into_inner())
                 .unwrap_or(false)
         },
     )
@@ -330,10 +351,11 @@ async fn gc_keeps_exactly_the_versions_reads_need() -> Result<()> {
         },
     )
     .await?;
-    // The newest values survive, the secondary was committed first.
-    assert_eq!(read(&client, b"g").await?, Some(b"v4".to_vec()));
+    // The newest values survive; the secondary was committed, not rolled back.
+    assert_eq!(read(&client, b"g").await?, Some(b"v5".to_vec()));
     assert_eq!(read(&client, b"h").await?, Some(b"h1".to_vec()));
     assert_eq!(read(&client, b"gone").await?, None);
+    assert_eq!(locks_in(&client, b"a", b"z", after).await?, 0);
     // Below the safe point: refused.
     let old = txn::types::TimeStamp::new(start.into_inner() - 1);
     let err = client

@@ -121,7 +121,13 @@ pub async fn run_gc_worker(storage: Arc<Storage>, config: GcConfig) {
     }
 }
 
-/// Whether this store leads phase 1: it is the Up store with the smallest id.
+/// A store silent this much longer than the freshest one is not a GC
+/// leader candidate (it may be down; "Up" is only its admin state).
+const GC_LEADER_HEARTBEAT_LAG_MS: u64 = 10_000;
+
+/// Whether this store leads phase 1: it is the store with the smallest id
+/// among the Up stores that heartbeat recently. Freshness is judged against
+/// the freshest heartbeat PD saw, so no clocks are compared.
 async fn is_gc_leader(storage: &Storage) -> Result<bool> {
     let me = storage.store().store_id;
     let stores = storage
@@ -130,14 +136,19 @@ async fn is_gc_leader(storage: &Storage) -> Result<bool> {
         .get_all_stores(true)
         .await
         .map_err(kv::Error::from)?;
+    Ok(gc_leader(&stores) == Some(me))
+}
+
+fn gc_leader(stores: &[proto::pdpb::StoreInfo]) -> Option<u64> {
     let up = proto::metapb::StoreState::Up as i32;
-    let leader = stores
+    let freshest = stores.iter().map(|s| s.last_heartbeat_ms).max()?;
+    stores
         .iter()
+        .filter(|s| s.last_heartbeat_ms + GC_LEADER_HEARTBEAT_LAG_MS >= freshest)
         .filter_map(|s| s.store.as_ref())
         .filter(|s| s.state == up)
         .map(|s| s.id)
-        .min();
-    Ok(leader == Some(me))
+        .min()
 }
 
 /// Phase 1: resolves every lock in the cluster with `start_ts <= ts`,
@@ -230,5 +241,37 @@ async fn collect_region(
             Some(k) => next = Some(k),
             None => return Ok(deleted),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::metapb::{Store, StoreState};
+    use proto::pdpb::StoreInfo;
+
+    fn store(id: u64, state: StoreState, last_heartbeat_ms: u64) -> StoreInfo {
+        StoreInfo {
+            store: Some(Store {
+                id,
+                state: state as i32,
+                ..Default::default()
+            }),
+            last_heartbeat_ms,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_gc_leader_is_the_smallest_live_up_store() {
+        let now = 1_000_000;
+        let stores = vec![
+            store(1, StoreState::Up, now - 60_000), // silent: probably down
+            store(2, StoreState::Offline, now),
+            store(3, StoreState::Up, now - 2_000),
+            store(4, StoreState::Up, now),
+        ];
+        assert_eq!(gc_leader(&stores), Some(3));
+        assert_eq!(gc_leader(&[]), None);
     }
 }

@@ -443,6 +443,25 @@ impl Peer {
             }
         }
         self.peer_heartbeats.clear();
+        self.abandon_proposals();
+    }
+
+    /// Answers every proposal still waiting for its entry: this peer may
+    /// never apply it (it lost leadership; a quorum may be gone), or the
+    /// entry may reach it inside a snapshot, which no proposal is matched
+    /// against. The outcome is unknown — the entry may still commit under
+    /// another leader — so callers hear a timeout, never a failure. A caller
+    /// holding locks of its own (the txn latches) may release them: this
+    /// store serves again only as leader of a later term, after applying
+    /// every entry committed before it.
+    pub fn abandon_proposals(&mut self) {
+        for p in self.proposals.drain(..) {
+            for cb in p.cbs {
+                let _ = cb.send(Err(Error::Timeout(
+                    "leadership lost before the write was applied; it may still apply".into(),
+                )));
+            }
+        }
     }
 
     /// Peers the leader has not heard from for `max_down`.

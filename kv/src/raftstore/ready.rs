@@ -59,6 +59,7 @@ impl Store {
                 if let Some(me) = region.peers.iter().find(|p| p.id == peer.peer_id()) {
                     peer.peer = *me;
                 }
+                peer.abandon_proposals();
                 range_changes.push((old, region));
                 state_changed = true;
             }

@@ -31,6 +31,7 @@ use crate::{Error, Result};
 pub(super) struct Committer {
     pub shared: Arc<Shared>,
     pub start_ts: TimeStamp,
+    pub clock: super::StartClock,
     /// Zero for optimistic transactions.
     pub for_update_ts: TimeStamp,
     pub primary: Vec<u8>,
@@ -58,7 +59,7 @@ impl Committer {
         };
         // TiKV's rule of thumb: 6 s more per MiB written, capped.
         let extra = (bytes as u64 / (1 << 20)) * 6_000;
-        super::elapsed_ms(self.start_ts) + (base + extra).min(120_000)
+        self.clock.elapsed_ms() + (base + extra).min(120_000)
     }
 
     pub async fn commit(self, mutations: Vec<Item>) -> Result<TimeStamp> {

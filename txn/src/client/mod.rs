@@ -122,15 +122,22 @@ impl Shared {
     }
 }
 
-/// Milliseconds since `start_ts` was issued, by this machine's clock.
-/// Lock TTLs count from `start_ts`, so a lock written later needs this much
-/// more TTL to live its intended time.
-pub(crate) fn elapsed_ms(start_ts: TimeStamp) -> u64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    now.saturating_sub(start_ts.physical())
+/// When a transaction's `start_ts` was obtained, by this process's
+/// monotonic clock. Lock TTLs count from `start_ts` (its physical part), so
+/// a lock written later needs the time elapsed since then added to its TTL;
+/// measuring it with `Instant` keeps wall-clock skew between this machine
+/// and PD out of it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StartClock(std::time::Instant);
+
+impl StartClock {
+    pub fn now() -> StartClock {
+        StartClock(std::time::Instant::now())
+    }
+
+    pub fn elapsed_ms(&self) -> u64 {
+        self.0.elapsed().as_millis() as u64
+    }
 }
 
 /// The entry point: a handle shared by every transaction of a process.
@@ -193,9 +200,10 @@ impl TxnClient {
     }
 
     pub async fn begin_with(&self, mode: TxnMode) -> Result<Transaction> {
+        let clock = StartClock::now();
         let start_ts = self.shared.ts().await?;
         self.shared.register(start_ts);
-        Ok(Transaction::new(self.shared.clone(), start_ts, mode))
+        Ok(Transaction::new(self.shared.clone(), start_ts, clock, mode))
     }
 
     /// A read-only view at `ts`; refused below the GC safe point.

@@ -56,6 +56,8 @@ enum State {
 pub struct Transaction {
     shared: Arc<Shared>,
     start_ts: TimeStamp,
+    /// When `start_ts` was obtained (lock TTLs count from it).
+    clock: super::StartClock,
     mode: TxnMode,
     snapshot: Snapshot,
     buffer: BTreeMap<Vec<u8>, Op>,
@@ -68,8 +70,14 @@ pub struct Transaction {
 }
 
 impl Transaction {
-    pub(super) fn new(shared: Arc<Shared>, start_ts: TimeStamp, mode: TxnMode) -> Transaction {
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        start_ts: TimeStamp,
+        clock: super::StartClock,
+        mode: TxnMode,
+    ) -> Transaction {
         Transaction {
+            clock,
             snapshot: Snapshot::new(shared.clone(), start_ts),
             shared,
             start_ts,
@@ -276,7 +284,11 @@ impl Transaction {
                 .filter(|k| !self.locked.contains_key(*k))
                 .cloned()
                 .collect();
-            self.release_in_background(partial);
+            // Released before the error is returned: a retry that locks a
+            // key again must not race with its release.
+            if !partial.is_empty() {
+                let _ = pessimistic_rollback(&self.shared, self.start_ts, partial).await;
+            }
         }
         result
     }
@@ -344,7 +356,7 @@ impl Transaction {
     ) -> Result<Vec<Option<Value>>> {
         let start = self.start_ts.into_inner();
         let for_update = self.for_update_ts.into_inner();
-        let ttl = super::elapsed_ms(self.start_ts) + self.shared.config.pessimistic_lock_ttl;
+        let ttl = self.clock.elapsed_ms() + self.shared.config.pessimistic_lock_ttl;
         let items: Vec<(Vec<u8>, ())> = keys.iter().map(|k| (k.clone(), ())).collect();
         let results = self
             .shared
@@ -403,13 +415,13 @@ impl Transaction {
         let start = self.start_ts.into_inner();
         let ttl = shared.config.pessimistic_lock_ttl;
         let max_ttl = shared.config.max_txn_ttl.as_millis() as u64;
-        let start_ts = self.start_ts;
+        let clock = self.clock;
         self.heartbeat = Some(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_millis(ttl / 3)).await;
                 // TTLs count from start_ts; past max_txn_ttl the locks are
                 // left to expire.
-                let elapsed = super::elapsed_ms(start_ts);
+                let elapsed = clock.elapsed_ms();
                 if elapsed > max_ttl {
                     return;
                 }
@@ -469,6 +481,7 @@ impl Transaction {
             let committer = Committer {
                 shared: self.shared.clone(),
                 start_ts: self.start_ts,
+                clock: self.clock,
                 for_update_ts: if self.mode == TxnMode::Pessimistic {
                     self.for_update_ts.max(self.start_ts)
                 } else {

@@ -255,12 +255,13 @@ impl Storage {
             .iter()
             .map(|m| m.key().as_encoded().clone())
             .collect();
+        let latches = self.acquire_latches(&keys).await?;
         let this = self.clone();
         self.detached(async move {
-            let _latches = this
-                .latches
-                .acquire(keys.iter().map(|k| k.as_slice()))
-                .await;
+            let _latches = latches;
+            // Checked again under the latches: a prewrite queued behind
+            // others must not land below a safe point published meanwhile.
+            this.check_ts(args.start_ts)?;
             let _memory_locks = match args.one_pc_commit_ts {
                 Some(_) => {
                     let guard = this.memory_locks.lock(args.start_ts, keys.clone());
@@ -515,7 +516,11 @@ impl Storage {
         let mut reader = MvccReader::new(reader_of(&snap));
         let WriteResult { modifies, output } =
             commands::gc(&mut reader, start, end, safe_point, limit_keys)?;
-        self.write(ctx, snap.term, modifies).await?;
+        // No latches to guard: a bounded wait is enough.
+        let write = self.write(ctx, snap.term, modifies);
+        tokio::time::timeout(self.ctx.request_timeout, write)
+            .await
+            .map_err(|_| kv::Error::Timeout("gc write not applied in time".into()))??;
         Ok((output.next_key, output.deleted_versions))
     }
 
@@ -527,21 +532,32 @@ impl Storage {
         T: Send + 'static,
         F: FnOnce(&mut MvccReader) -> Result<WriteResult<T>> + Send + 'static,
     {
+        let latches = self.acquire_latches(keys).await?;
         let this = self.clone();
         let keys = keys.to_vec();
         self.detached(async move {
-            let _latches = this
-                .latches
-                .acquire(keys.iter().map(|k| k.as_slice()))
-                .await;
+            let _latches = latches;
             this.run_latched(ctx, &keys, cmd).await
         })
         .await
     }
 
+    /// Takes the keys' latches, waiting at most the request timeout (a
+    /// command ahead may wait on raft for long; this one then fails
+    /// retryably instead of queueing without bound).
+    async fn acquire_latches(&self, keys: &[Vec<u8>]) -> Result<latches::LatchGuard> {
+        let acquire = self.latches.acquire(keys.iter().map(|k| k.as_slice()));
+        tokio::time::timeout(self.ctx.request_timeout, acquire)
+            .await
+            .map_err(|_| {
+                kv::Error::ServerIsBusy("keys are latched by a pending command".into()).into()
+            })
+    }
+
     /// Runs `work` — which holds latches (and maybe memory locks) until its
-    /// raft write is applied or refused — in a task of its own, and waits
-    /// for it at most the request timeout. The guards must outlive the
+    /// raft write is applied, refused or abandoned by a leader that stepped
+    /// down — in a task of its own, and waits for it at most the request
+    /// timeout. The guards must outlive the
     /// request: were they dropped while the proposal is still in the raft
     /// log (a timeout here, or the client cancelling the RPC), a second
     /// command could decide on a snapshot without the first write and both
@@ -610,8 +626,9 @@ impl Storage {
             cb: tx,
         })?;
         // No timeout: the raftstore answers every proposal once it is
-        // applied, superseded (StaleCommand) or the store stops; the caller
-        // holds latches that must not be released before that.
+        // applied, superseded (StaleCommand), abandoned by a leader that
+        // stepped down or applied a snapshot (Timeout), or the store stops;
+        // the caller holds latches that must not be released before that.
         match rx.await {
             Ok(r) => Ok(r?),
             Err(_) => Err(kv::Error::ShuttingDown.into()),
