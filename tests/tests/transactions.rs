@@ -367,3 +367,123 @@ async fn gc_keeps_exactly_the_versions_reads_need() -> Result<()> {
     cluster.shutdown().await;
     Ok(())
 }
+
+/// Scans over several regions, forward and reverse, with and without
+/// limits and bounds, agree with the data written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scans_cross_regions_in_both_directions() -> Result<()> {
+    let (cluster, client) = setup().await?;
+    let keys: Vec<Vec<u8>> = (0..40u32)
+        .map(|i| format!("k{i:03}").into_bytes())
+        .collect();
+    let mut t = client.begin().await?;
+    for k in &keys {
+        t.put(k.clone(), k.clone()).await?;
+    }
+    t.commit().await?;
+    for at in [b"k010".as_slice(), b"k020", b"k030"] {
+        cluster.split_at_user_key(at).await?;
+    }
+    let snap = client.snapshot(client.current_ts().await?).await?;
+    let all: Vec<Vec<u8>> = keys.clone();
+    let got = |rows: Vec<(Vec<u8>, Vec<u8>)>| rows.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+    assert_eq!(got(snap.scan(b"", b"", 0, false).await?), all);
+    let mut rev = all.clone();
+    rev.reverse();
+    assert_eq!(got(snap.scan(b"", b"", 0, true).await?), rev);
+    // Bounded, across two boundaries, with limits.
+    assert_eq!(
+        got(snap.scan(b"k005", b"k025", 0, false).await?),
+        all[5..25].to_vec()
+    );
+    let mut want: Vec<Vec<u8>> = all[5..25].to_vec();
+    want.reverse();
+    assert_eq!(got(snap.scan(b"k005", b"k025", 0, true).await?), want);
+    assert_eq!(
+        got(snap.scan(b"k005", b"k025", 12, true).await?),
+        want[..12].to_vec()
+    );
+    assert_eq!(
+        got(snap.scan(b"k008", b"", 7, false).await?),
+        all[8..15].to_vec()
+    );
+    cluster.shutdown().await;
+    Ok(())
+}
+
+/// Batch gets and scans pass the locks of a live transaction whose
+/// min_commit_ts they pushed, without waiting for its TTL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn batch_reads_pass_pushed_locks() -> Result<()> {
+    let (cluster, client) = setup().await?;
+    for k in [b"b1", b"b2", b"b3"] {
+        put(&client, k, b"old").await?;
+    }
+    cluster.split_at_user_key(b"b2").await?;
+    let start = client.current_ts().await?;
+    // Primary b1, secondary b3 (another region), alive for a minute.
+    prewrite_only(
+        &client,
+        b"b1",
+        &[(b"b1", b"new"), (b"b3", b"new")],
+        start,
+        60_000,
+    )
+    .await?;
+    let snap = client.snapshot(client.current_ts().await?).await?;
+    let t0 = Instant::now();
+    let rows = snap
+        .batch_get(vec![b"b1".to_vec(), b"b2".to_vec(), b"b3".to_vec()])
+        .await?;
+    assert!(rows.iter().all(|(_, v)| v == b"old"), "{rows:?}");
+    assert_eq!(rows.len(), 3);
+    let rows = snap.scan(b"b", b"c", 0, false).await?;
+    assert!(
+        rows.iter().all(|(_, v)| v == b"old") && rows.len() == 3,
+        "{rows:?}"
+    );
+    let rows = snap.scan(b"b", b"c", 0, true).await?;
+    assert!(
+        rows.iter().all(|(_, v)| v == b"old") && rows.len() == 3,
+        "{rows:?}"
+    );
+    ensure!(
+        t0.elapsed() < Duration::from_secs(10),
+        "the reads waited for the lock's TTL"
+    );
+    assert_eq!(
+        locks_in(&client, b"a", b"z", start).await?,
+        2,
+        "the live locks stay"
+    );
+    cluster.shutdown().await;
+    Ok(())
+}
+
+/// A pessimistic transaction whose first lock request fails (lock wait
+/// timeout) may go on: a later key becomes the primary, and it commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_first_lock_does_not_poison_the_transaction() -> Result<()> {
+    init_logging();
+    let cluster = Cluster::start(3).await?;
+    let config = txn::client::TxnConfig {
+        lock_wait_timeout: Duration::from_millis(500),
+        ..test_txn_config()
+    };
+    let client = cluster.txn_client(config).await?;
+    let mut holder = client.begin_pessimistic().await?;
+    holder.lock_keys(vec![b"a".to_vec()]).await?;
+    let mut t = client.begin_pessimistic().await?;
+    let err = t
+        .put(b"a".to_vec(), b"t".to_vec())
+        .await
+        .expect_err("a is held");
+    assert!(matches!(err, Error::LockWaitTimeout { .. }), "{err}");
+    t.put(b"c".to_vec(), b"t".to_vec()).await?;
+    t.commit().await?;
+    assert_eq!(read(&client, b"c").await?, Some(b"t".to_vec()));
+    holder.rollback().await?;
+    assert_eq!(read(&client, b"a").await?, None);
+    cluster.shutdown().await;
+    Ok(())
+}
