@@ -153,12 +153,8 @@ impl KvServer {
             read_flow: read_flow.clone(),
         };
         let store = Store::new(store_id, cfg.raftstore.clone(), engine.clone(), io)?;
-        // A large stack: a fatal engine error panics this thread, and
-        // symbolising the backtrace of a big binary needs more than the
-        // default 2 MiB.
         let store_thread = std::thread::Builder::new()
             .name(format!("raftstore-{store_id}"))
-            .stack_size(16 << 20)
             .spawn(move || store.run())
             .map_err(|e| Error::Other(e.to_string()))?;
 

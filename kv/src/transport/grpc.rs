@@ -79,17 +79,25 @@ impl RaftClient {
             return;
         }
         let mut queues = inner.queues.lock();
-        let tx = queues.entry(to_store).or_insert_with(|| {
-            let (tx, rx) = mpsc::unbounded_channel();
-            inner.runtime.spawn(run_sender(inner.clone(), to_store, rx));
-            tx
-        });
-        if let Err(mpsc::error::SendError(msg)) = tx.send(msg) {
-            // The sender task ended (runtime shutting down); start afresh.
-            queues.remove(&to_store);
-            drop(queues);
-            Self::enqueue(inner, msg, false);
+        let mut msg = msg;
+        // A sender task that ended (its stream broke for good) is replaced
+        // once; if the new one is gone at once too, the runtime is shutting
+        // down and the message is dropped (raft retransmits what matters).
+        for _ in 0..2 {
+            let tx = queues.entry(to_store).or_insert_with(|| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                inner.runtime.spawn(run_sender(inner.clone(), to_store, rx));
+                tx
+            });
+            match tx.send(msg) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(m)) => {
+                    queues.remove(&to_store);
+                    msg = m;
+                }
+            }
         }
+        tracing::debug!(to_store, "raft message dropped: no sender task can run");
     }
 }
 
