@@ -44,9 +44,15 @@ pub struct Proposal {
 }
 
 /// A batch of reads that share one ReadIndex request.
+/// A read waiting for its ReadIndex, with the epoch version it was checked
+/// against: a split applied while it waits changes the region's range, and
+/// the reader (who clamps scans to the range it believes) must hear
+/// `EpochNotMatch` instead of a snapshot of the narrower region.
+pub type QueuedRead = (u64, ReadCallback);
+
 pub struct ReadIndexRequest {
     pub id: u64,
-    pub cbs: Vec<ReadCallback>,
+    pub cbs: Vec<QueuedRead>,
     pub sent_at: Instant,
     /// Set when the ReadIndex came back: the commit index to wait for.
     pub read_index: Option<u64>,
@@ -61,7 +67,7 @@ pub struct Peer {
     pub pending_writes: Vec<(Vec<Request>, WriteCallback)>,
     pub pending_write_bytes: usize,
     /// Reads that arrived this iteration, not yet sent as a ReadIndex.
-    pub queued_reads: Vec<ReadCallback>,
+    pub queued_reads: Vec<QueuedRead>,
     pub inflight_reads: VecDeque<ReadIndexRequest>,
     pub next_read_id: u64,
     pub lease_expire: Option<Instant>,
@@ -430,7 +436,7 @@ impl Peer {
     pub fn on_lost_leadership(&mut self) {
         self.lease_expire = None;
         let err = self.not_leader();
-        for cb in self.queued_reads.drain(..) {
+        for (_, cb) in self.queued_reads.drain(..) {
             let _ = cb.send(Err(clone_err(&err)));
         }
         self.pending_write_bytes = 0;
@@ -438,7 +444,7 @@ impl Peer {
             let _ = cb.send(Err(clone_err(&err)));
         }
         for req in self.inflight_reads.drain(..) {
-            for cb in req.cbs {
+            for (_, cb) in req.cbs {
                 let _ = cb.send(Err(clone_err(&err)));
             }
         }

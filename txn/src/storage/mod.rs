@@ -604,12 +604,20 @@ impl Storage {
     }
 
     async fn snapshot(&self, ctx: Context) -> Result<ReadResponse> {
+        let asked = ctx.region_epoch.map(|e| e.version);
         let (tx, rx) = oneshot::channel();
         self.ctx.router.send(StoreMsg::Read {
             ctx: RequestContext::from(Some(ctx)),
             cb: tx,
         })?;
-        Ok(self.wait(rx).await?)
+        let snap = self.wait(rx).await?;
+        // Scans are clamped to the region the client believes in; a snapshot
+        // of a region whose range changed since must not be answered from
+        // (the raftstore already refuses it; this keeps the invariant local).
+        if asked != snap.region.region_epoch.map(|e| e.version) {
+            return Err(kv::Error::EpochNotMatch(vec![snap.region]).into());
+        }
+        Ok(snap)
     }
 
     async fn write(&self, ctx: Context, term: u64, modifies: Vec<Modify>) -> Result<()> {

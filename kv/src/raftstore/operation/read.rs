@@ -40,7 +40,7 @@ impl Peer {
             }));
             return;
         }
-        self.queued_reads.push(cb);
+        self.queued_reads.push((self.epoch().version, cb));
     }
 
     /// Sends one ReadIndex for the reads queued this iteration. A new leader
@@ -90,12 +90,18 @@ impl Peer {
             }
             let req = self.inflight_reads.pop_front().expect("front exists");
             let snapshot = engine.snapshot();
-            for cb in req.cbs {
-                let _ = cb.send(Ok(ReadResponse {
-                    snapshot: snapshot.clone(),
-                    region: self.region().clone(),
-                    term: self.term(),
-                }));
+            let version = self.epoch().version;
+            for (checked_at, cb) in req.cbs {
+                let answer = if checked_at == version {
+                    Ok(ReadResponse {
+                        snapshot: snapshot.clone(),
+                        region: self.region().clone(),
+                        term: self.term(),
+                    })
+                } else {
+                    Err(Error::EpochNotMatch(vec![self.region().clone()]))
+                };
+                let _ = cb.send(answer);
             }
         }
     }
@@ -108,7 +114,7 @@ impl Peer {
                 break;
             }
             let req = self.inflight_reads.pop_front().expect("front exists");
-            for cb in req.cbs {
+            for (_, cb) in req.cbs {
                 let _ = cb.send(Err(Error::Timeout(
                     "read index not confirmed by a quorum".into(),
                 )));
