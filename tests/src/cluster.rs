@@ -52,6 +52,8 @@ pub struct Cluster {
     pub raft_cfg: Config,
     /// The GC worker of every store (tests shorten its interval).
     pub gc_cfg: txn::gc_worker::GcConfig,
+    /// Answers the stores' txn services lose on purpose.
+    pub faults: Arc<txn::faults::Faults>,
     _dir: tempfile::TempDir,
 }
 
@@ -97,6 +99,7 @@ impl Cluster {
                 interval: std::time::Duration::from_millis(200),
                 ..Default::default()
             },
+            faults: Arc::default(),
             _dir: dir,
         };
         // All stores start at once, so every cluster also exercises the
@@ -169,7 +172,10 @@ impl Cluster {
             listener,
             engine,
             Some(filter),
-            vec![txn::service::extension(self.gc_cfg.clone())],
+            vec![txn::service::extension_with_faults(
+                self.gc_cfg.clone(),
+                Some(self.faults.clone()),
+            )],
         )
         .await?)
     }

@@ -6,7 +6,9 @@
 //!   drop, delay, partition and heal links, and stores and PD that stop and
 //!   restart on their data dirs.
 //! * [`txn`] — a transaction client for tests, splits at user keys, and
-//!   the raw txn RPCs that leave a two-phase commit half-done.
+//!   the raw txn RPCs that leave a two-phase commit half-done; every
+//!   store's txn service can also lose chosen answers on purpose
+//!   (`Cluster::faults`, see `txn::faults`).
 //! * [`linearizability`] — a Wing–Gong checker for register histories
 //!   (raw get/put on a few keys under concurrent clients).
 //!

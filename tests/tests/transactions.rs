@@ -492,3 +492,59 @@ async fn a_failed_first_lock_does_not_poison_the_transaction() -> Result<()> {
     cluster.shutdown().await;
     Ok(())
 }
+
+/// The primary's commit runs on the store but every answer is lost: the
+/// client must report `Undetermined` — not success, not failure — and the
+/// transaction is in fact committed (readers commit the secondary).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lost_commit_answer_is_undetermined() -> Result<()> {
+    init_logging();
+    let cluster = Cluster::start(3).await?;
+    let config = txn::client::TxnConfig {
+        write_timeout: Duration::from_secs(2),
+        try_one_pc: false,
+        ..test_txn_config()
+    };
+    let client = cluster.txn_client(config).await?;
+    cluster.split_at_user_key(b"m").await?;
+    let mut t = client.begin().await?;
+    t.put(b"a".to_vec(), b"1".to_vec()).await?;
+    t.put(b"z".to_vec(), b"1".to_vec()).await?;
+    cluster.faults.lose_responses("kv_commit", u32::MAX);
+    let err = t.commit().await.expect_err("no answer can come back");
+    cluster.faults.clear();
+    assert!(matches!(err, Error::Undetermined(_)), "{err}");
+    let reader = cluster.txn_client(test_txn_config()).await?;
+    assert_eq!(read(&reader, b"a").await?, Some(b"1".to_vec()));
+    assert_eq!(read(&reader, b"z").await?, Some(b"1".to_vec()));
+    cluster.shutdown().await;
+    Ok(())
+}
+
+/// A one-phase commit whose answer is lost is retried; the retry finds the
+/// transaction committed and reports the commit ts it really got.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lost_one_pc_answer_reports_the_real_commit_ts() -> Result<()> {
+    let (cluster, client) = setup().await?;
+    let mut t = client.begin().await?;
+    t.put(b"k".to_vec(), b"v".to_vec()).await?;
+    cluster.faults.lose_responses("kv_prewrite", 1);
+    let commit_ts = t.commit().await?;
+    cluster.faults.clear();
+    let before = client
+        .snapshot(txn::types::TimeStamp::new(commit_ts.into_inner() - 1))
+        .await?;
+    assert_eq!(
+        before.get(b"k").await?,
+        None,
+        "not visible below the commit ts"
+    );
+    let at = client.snapshot(commit_ts).await?;
+    assert_eq!(
+        at.get(b"k").await?,
+        Some(b"v".to_vec()),
+        "visible at the commit ts"
+    );
+    cluster.shutdown().await;
+    Ok(())
+}

@@ -23,6 +23,16 @@
 //!    over the keys, decide which failures abort, return
 //!    [`WriteResult`](commands::WriteResult)s for the scheduler to propose
 //!    through Raft.
+//! 5. [`storage`] — the shell on each kv store: latches, snapshots from the
+//!    region leader, raft writes that carry the snapshot's term, in-memory
+//!    locks for one-phase commits, waiting for pessimistic locks with PD's
+//!    deadlock detector.
+//! 6. [`service`] — the `kvrpcpb.Txn` gRPC service, installed on every kv
+//!    store as a `kv::server::Extension`; [`gc_worker`] — two-phase GC
+//!    following PD's safe points; [`faults`] — lost answers for tests.
+//! 7. [`client`] — what applications use: `TxnClient`, `Transaction`, the
+//!    two-phase committer, the lock resolver, snapshot reads. The model and
+//!    its guarantees are in `docs/transactions.md`.
 //!
 //! ```text
 //!   client (2PC, lock resolver)
@@ -51,6 +61,7 @@ pub mod actions;
 pub mod client;
 pub mod commands;
 mod error;
+pub mod faults;
 pub mod gc_worker;
 pub mod mvcc;
 pub mod service;

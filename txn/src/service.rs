@@ -20,17 +20,24 @@ use tonic::{Request, Response, Status};
 use crate::Error;
 use crate::actions::TxnStatus;
 use crate::commands::{PessimisticLockArgs, PrewriteArgs};
+use crate::faults::Faults;
 use crate::gc_worker::{GcConfig, run_gc_worker};
 use crate::storage::{KvResult, Storage};
 use crate::types::{Key, LockInfo, LockType, Mutation, TimeStamp};
 
 /// The extension that adds the txn service (and the GC worker) to a kv store.
 pub fn extension(gc: GcConfig) -> kv::server::Extension {
+    extension_with_faults(gc, None)
+}
+
+/// [`extension`] with injected faults (tests).
+pub fn extension_with_faults(gc: GcConfig, faults: Option<Arc<Faults>>) -> kv::server::Extension {
     Box::new(move |ctx, routes| {
         let storage = Storage::new(ctx);
         tokio::spawn(run_gc_worker(storage.clone(), gc));
         routes.add_service(
-            TxnServer::new(TxnService { storage }).max_decoding_message_size(64 * 1024 * 1024),
+            TxnServer::new(TxnService { storage, faults })
+                .max_decoding_message_size(64 * 1024 * 1024),
         )
     })
 }
@@ -40,6 +47,19 @@ const MAX_LOCK_WAIT_MS: u64 = 30_000;
 
 pub struct TxnService {
     storage: Arc<Storage>,
+    faults: Option<Arc<Faults>>,
+}
+
+impl TxnService {
+    /// Fails the RPC after it ran if a test asked to lose this answer.
+    fn lost(&self, method: &'static str) -> std::result::Result<(), Status> {
+        match &self.faults {
+            Some(f) if f.take(method) => Err(Status::unavailable(format!(
+                "injected fault: the answer of {method} was lost"
+            ))),
+            _ => Ok(()),
+        }
+    }
 }
 
 type RpcResult<T> = std::result::Result<Response<T>, Status>;
@@ -431,6 +451,7 @@ impl Txn for TxnService {
                 ts(r.commit_version),
             )
             .await;
+        self.lost("kv_commit")?;
         respond!(result, CommitResponse, |()| CommitResponse::default())
     }
 
