@@ -100,14 +100,8 @@ pub async fn run(load: TxnPut) -> Result<()> {
         t.await?;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let (mut lats, errors) = latencies.take();
-    lats.sort();
-    let n = lats.len();
-    let pct = |p: f64| {
-        lats.get(((n as f64 * p) as usize).min(n.saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
+    let sum = latencies.summary();
+    let (n, errors) = (sum.ops, sum.errors);
     println!(
         "txn-put mode={} keys_per_txn={} threads={} txns={} conflicts={} errors={} txns_per_sec={:.0} keys_per_sec={:.0} p50_ms={:.2} p99_ms={:.2}",
         if load.pessimistic {
@@ -122,8 +116,8 @@ pub async fn run(load: TxnPut) -> Result<()> {
         errors,
         n as f64 / elapsed,
         (n * load.keys_per_txn) as f64 / elapsed,
-        pct(0.50).as_secs_f64() * 1e3,
-        pct(0.99).as_secs_f64() * 1e3,
+        sum.p50_ms,
+        sum.p99_ms,
     );
     Ok(())
 }

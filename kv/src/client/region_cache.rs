@@ -198,34 +198,17 @@ impl RegionCache {
         Ok((loc, peer, channel))
     }
 
-    /// Updates routing after an error from a request to `peer` of `loc`
-    /// and waits before the retry; `Err` means give up (not a routing
-    /// error, or the backoff's deadline passed).
-    pub async fn on_error(
-        &self,
-        loc: &RegionLocation,
-        peer: &metapb::Peer,
-        e: Error,
-        backoff: &mut Backoff,
-    ) -> Result<()> {
+    /// Updates routing after an error from a request to `peer` of `loc`.
+    /// Returns whether the request may be retried (a routing or transient
+    /// error); anything else is the caller's to report.
+    pub fn learn(&self, loc: &RegionLocation, peer: &metapb::Peer, e: &Error) -> bool {
         let region_id = loc.region.id;
         match e {
             Error::NotLeader {
-                leader: Some(ref l),
-                ..
-            } if l.id != peer.id && l.id != 0 => {
-                self.update_leader(region_id, *l);
-                if backoff.attempts() < 3 {
-                    return Ok(());
-                }
-            }
+                leader: Some(l), ..
+            } if l.id != peer.id && l.id != 0 => self.update_leader(region_id, *l),
             Error::NotLeader { .. } => self.rotate_leader(region_id, peer),
-            Error::EpochNotMatch(ref regions) => {
-                self.on_epoch_not_match(region_id, regions.clone());
-                if backoff.attempts() < 3 {
-                    return Ok(());
-                }
-            }
+            Error::EpochNotMatch(regions) => self.on_epoch_not_match(region_id, regions.clone()),
             Error::StoreNotMatch { .. } => {
                 self.invalidate_store(peer.store_id);
                 self.invalidate(region_id);
@@ -235,8 +218,34 @@ impl RegionCache {
                 self.invalidate_store(peer.store_id);
                 self.rotate_leader(region_id, peer);
             }
-            ref other if other.is_retryable() => {}
-            other => return Err(other),
+            other => return other.is_retryable(),
+        }
+        true
+    }
+
+    /// [`RegionCache::learn`], then waits before the retry; `Err` means give
+    /// up (not a routing error, or the backoff's deadline passed). A new
+    /// leader or the current regions from the store are retried at once for
+    /// the first few attempts.
+    pub async fn on_error(
+        &self,
+        loc: &RegionLocation,
+        peer: &metapb::Peer,
+        e: Error,
+        backoff: &mut Backoff,
+    ) -> Result<()> {
+        if !self.learn(loc, peer, &e) {
+            return Err(e);
+        }
+        let told_where = match &e {
+            Error::NotLeader {
+                leader: Some(l), ..
+            } => l.id != peer.id && l.id != 0,
+            Error::EpochNotMatch(_) => true,
+            _ => false,
+        };
+        if told_where && backoff.attempts() < 3 {
+            return Ok(());
         }
         backoff.wait(e).await
     }

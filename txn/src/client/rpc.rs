@@ -269,7 +269,7 @@ impl Rpc {
                     Ok(v) => out.push(v),
                     Err(e) if is_routing(&e) => {
                         if let (Some(peer), Error::Kv(k)) = (peer, &e) {
-                            self.note_error(&loc, &peer, k);
+                            self.cache.learn(&loc, &peer, k);
                         }
                         pending.extend(items);
                         last_err = Some(e);
@@ -287,29 +287,6 @@ impl Rpc {
     async fn store_channel(&self, store_id: u64) -> Result<Channel> {
         let addr = self.cache.store_addr(store_id).await?;
         Ok(self.cache.channel(&addr)?)
-    }
-
-    /// Applies what a routing error teaches to the cache (no waiting).
-    fn note_error(&self, loc: &RegionLocation, peer: &proto::metapb::Peer, e: &kv::Error) {
-        let region_id = loc.region.id;
-        match e {
-            kv::Error::NotLeader {
-                leader: Some(l), ..
-            } if l.id != peer.id && l.id != 0 => self.cache.update_leader(region_id, *l),
-            kv::Error::NotLeader { .. } => self.cache.rotate_leader(region_id, peer),
-            kv::Error::EpochNotMatch(regions) => {
-                self.cache.on_epoch_not_match(region_id, regions.clone())
-            }
-            kv::Error::StoreNotMatch { .. } => {
-                self.cache.invalidate_store(peer.store_id);
-                self.cache.invalidate(region_id);
-            }
-            kv::Error::Transport(_) => {
-                self.cache.invalidate_store(peer.store_id);
-                self.cache.rotate_leader(region_id, peer);
-            }
-            _ => self.cache.invalidate(region_id),
-        }
     }
 }
 

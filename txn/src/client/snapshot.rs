@@ -217,17 +217,7 @@ impl Snapshot {
                     }
                 })
                 .await?;
-            let mut locks = Vec::new();
-            let mut got = Vec::new();
-            for p in pairs {
-                match p.error {
-                    Some(e) => match from_key_error(e) {
-                        Error::KeyIsLocked(l) => locks.push(l),
-                        other => return Err(other),
-                    },
-                    None => got.push((p.key, p.value)),
-                }
-            }
+            let (got, locks) = split_pairs(pairs)?;
             if !locks.is_empty() {
                 // Resolve and scan this region again from the same place.
                 self.resolve(locks, &mut backoff).await?;
