@@ -66,9 +66,22 @@ pub async fn wait_for_signal() {
     tracing::info!("signal received, shutting down");
 }
 
+/// Starts the SQL server; PD and the kv stores must be reachable (the
+/// first server bootstraps the catalog).
+pub async fn start_sql(pd_addr: &str, addr: &str) -> Result<sql::SqlServer> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("bind the SQL server on {addr}"))?;
+    let cfg = sql::SqlConfig { pd_addr: pd_addr.to_string(), ..Default::default() };
+    sql::SqlServer::start(cfg, listener)
+        .await
+        .map_err(|e| anyhow::anyhow!("start the SQL server (PD at {pd_addr}): {}", e.message()))
+}
+
 pub struct Playground {
     pd: PdHandle,
     stores: Vec<KvServer>,
+    sql: Option<sql::SqlServer>,
     pd_addr: String,
     expected_stores: usize,
 }
@@ -104,6 +117,7 @@ impl Playground {
         Ok(Playground {
             pd,
             stores,
+            sql: None,
             pd_addr,
             expected_stores: kv_stores as usize,
         })
@@ -126,7 +140,16 @@ impl Playground {
         }
     }
 
+    /// Starts the SQL server on `port` (after [`Playground::wait_ready`]).
+    pub async fn start_sql(&mut self, port: u16) -> Result<()> {
+        self.sql = Some(start_sql(&self.pd_addr, &format!("127.0.0.1:{port}")).await?);
+        Ok(())
+    }
+
     pub async fn shutdown(self) {
+        if let Some(sql) = self.sql {
+            sql.shutdown().await;
+        }
         for s in self.stores {
             s.shutdown().await;
         }

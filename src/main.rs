@@ -2,8 +2,9 @@
 //!
 //! * `duet pd` — the placement driver;
 //! * `duet kv` — a kv store;
-//! * `duet playground` — PD and N kv stores in one process, talking real
-//!   gRPC on loopback, for trying duet on one machine.
+//! * `duet sql` — the SQL server (MySQL protocol);
+//! * `duet playground` — PD, N kv stores and the SQL server in one process,
+//!   talking real gRPC on loopback, for trying duet on one machine.
 //!
 //! Logs go to stderr (`RUST_LOG` filters them); stdout carries only what a
 //! script may read (the playground's `ready`).
@@ -58,7 +59,16 @@ enum Command {
         #[arg(long, default_value_t = 96 * 1024 * 1024)]
         region_split_size: u64,
     },
-    /// Run PD and N kv stores in one process.
+    /// Run the SQL server (MySQL protocol).
+    Sql {
+        #[arg(long, default_value = "127.0.0.1:2379")]
+        pd: String,
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        #[arg(long, default_value_t = 4000)]
+        port: u16,
+    },
+    /// Run PD, N kv stores and the SQL server in one process.
     Playground {
         #[arg(long, default_value = "./duet-data")]
         data_dir: PathBuf,
@@ -68,6 +78,8 @@ enum Command {
         kv_base_port: u16,
         #[arg(long, default_value_t = 3)]
         kv_stores: u16,
+        #[arg(long, default_value_t = 4000)]
+        sql_port: u16,
     },
 }
 
@@ -135,17 +147,25 @@ fn run(cli: Cli) -> Result<()> {
                 cluster::wait_for_signal().await;
                 store.shutdown().await;
             }
-            Command::Playground { data_dir, pd_port, kv_base_port, kv_stores } => {
+            Command::Sql { pd, host, port } => {
+                let server = cluster::start_sql(&pd, &format!("{host}:{port}")).await?;
+                eprintln!("duet sql serving on {}", server.addr());
+                cluster::wait_for_signal().await;
+                server.shutdown().await;
+            }
+            Command::Playground { data_dir, pd_port, kv_base_port, kv_stores, sql_port } => {
                 if kv_stores == 0 {
                     bail!("--kv-stores must be at least 1");
                 }
-                let playground =
+                let mut playground =
                     cluster::Playground::start(&data_dir, pd_port, kv_base_port, kv_stores).await?;
                 playground.wait_ready(Duration::from_secs(120)).await?;
+                playground.start_sql(sql_port).await?;
                 println!("ready");
                 eprintln!(
-                    "duet playground: PD at 127.0.0.1:{pd_port}, {kv_stores} kv stores from port {kv_base_port}\n\
-                     try: duet-ctl --pd 127.0.0.1:{pd_port} store list"
+                    "duet playground: PD at 127.0.0.1:{pd_port}, {kv_stores} kv stores from port {kv_base_port}, SQL on port {sql_port}\n\
+                     try: mysql -h 127.0.0.1 -P {sql_port} -u root\n\
+                     or:  duet-ctl --pd 127.0.0.1:{pd_port} store list"
                 );
                 cluster::wait_for_signal().await;
                 playground.shutdown().await;

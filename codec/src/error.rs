@@ -1,6 +1,9 @@
-//! The codec crate's error type: every way a byte string can fail to decode.
+//! The codec crate's error type: every way a byte string can fail to decode,
+//! and every way a SQL literal can fail to parse into a codec value.
 
-/// A decoding failure. Encoding never fails.
+use crate::datum::DatumKind;
+
+/// A decoding (or literal parsing) failure. Encoding never fails.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// The input ended before the value did.
@@ -18,6 +21,29 @@ pub enum Error {
     /// A length prefix is negative or larger than the input.
     #[error("invalid length prefix {0}")]
     BadLength(i64),
+    /// An encoded datum starts with a flag byte this codec does not decode.
+    #[error("unknown datum flag {0:#04x}")]
+    BadFlag(u8),
+    /// A decimal's key or row-value encoding is malformed.
+    #[error("malformed decimal encoding")]
+    BadDecimal,
+    /// A row value's bytes cannot be a value of the requested kind (wrong
+    /// width, or out of range for the kind).
+    #[error("{len}-byte column value cannot be decoded as {kind:?}")]
+    BadValue { kind: DatumKind, len: usize },
+    /// A row value is not in row format v2, or its header is inconsistent.
+    #[error("corrupt row: {0}")]
+    BadRow(&'static str),
+    /// A key does not carry the table/record/index prefix it should.
+    #[error("not a {expected} key")]
+    BadKeyPrefix { expected: &'static str },
+    /// Text is not a decimal literal (SQL: "incorrect decimal value").
+    #[error("invalid decimal literal {0:?}")]
+    InvalidDecimal(String),
+    /// A decimal literal or result needs more than 38 digits
+    /// (SQL: "out of range value").
+    #[error("decimal value out of range")]
+    DecimalOverflow,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -33,4 +59,9 @@ pub(crate) fn take<'a>(data: &mut &'a [u8], n: usize) -> Result<&'a [u8]> {
     let (head, tail) = data.split_at(n);
     *data = tail;
     Ok(head)
+}
+
+/// Splits one byte off the front of `data`.
+pub(crate) fn take_u8(data: &mut &[u8]) -> Result<u8> {
+    take(data, 1).map(|b| b[0])
 }

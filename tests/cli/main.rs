@@ -45,7 +45,7 @@ impl Drop for Playground {
 }
 
 fn start_playground(dir: &std::path::Path) -> (Playground, Duration) {
-    let base = free_ports(4);
+    let base = free_ports(5);
     let started = Instant::now();
     let mut child = Command::new(DUET)
         .args(["playground", "--data-dir"])
@@ -55,6 +55,8 @@ fn start_playground(dir: &std::path::Path) -> (Playground, Duration) {
             &base.to_string(),
             "--kv-base-port",
             &(base + 1).to_string(),
+            "--sql-port",
+            &(base + 4).to_string(),
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

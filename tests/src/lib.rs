@@ -9,6 +9,8 @@
 //!   the raw txn RPCs that leave a two-phase commit half-done; every
 //!   store's txn service can also lose chosen answers on purpose
 //!   (`Cluster::faults`, see `txn::faults`).
+//! * [`sql`] — the same cluster with a SQL server in front, for tests over
+//!   the MySQL wire protocol.
 //! * [`linearizability`] — a Wing–Gong checker for register histories
 //!   (raw get/put on a few keys under concurrent clients).
 //!
@@ -19,4 +21,5 @@
 pub mod cluster;
 pub mod linearizability;
 pub mod network;
+pub mod sql;
 pub mod txn;

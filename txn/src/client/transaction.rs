@@ -144,6 +144,33 @@ impl Transaction {
         reverse: bool,
     ) -> Result<Vec<(Vec<u8>, Value)>> {
         self.check_active()?;
+        self.scan_snapshot(&self.snapshot, start, end, limit, reverse).await
+    }
+
+    /// Like [`Transaction::scan`], but of the newest committed data (a
+    /// fresh timestamp) instead of the snapshot at `start_ts`: the "current
+    /// read" a pessimistic DML statement uses to find the rows it locks.
+    pub async fn scan_latest(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Vec<(Vec<u8>, Value)>> {
+        self.check_active()?;
+        let ts = self.shared.ts().await?;
+        let snapshot = Snapshot::new(self.shared.clone(), ts);
+        self.scan_snapshot(&snapshot, start, end, limit, reverse).await
+    }
+
+    async fn scan_snapshot(
+        &self,
+        snapshot: &Snapshot,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Vec<(Vec<u8>, Value)>> {
         let in_range =
             |k: &Vec<u8>| k.as_slice() >= start && (end.is_empty() || k.as_slice() < end);
         let local: Vec<(&Vec<u8>, &Op)> = self
@@ -154,7 +181,7 @@ impl Transaction {
         // Deleted keys may hide snapshot rows: fetch that many more.
         let extra = local.iter().filter(|(_, op)| **op == Op::Delete).count();
         let want = if limit == 0 { 0 } else { limit + extra };
-        let remote = self.snapshot.scan(start, end, want, reverse).await?;
+        let remote = snapshot.scan(start, end, want, reverse).await?;
         let mut merged: BTreeMap<Vec<u8>, Value> = remote.into_iter().collect();
         // Rows beyond the last remote row may be missing when the remote scan
         // was cut by its limit: only merge local rows up to that point.
@@ -208,6 +235,41 @@ impl Transaction {
         let values = self.pessimistic_lock(vec![key.to_vec()], true).await?;
         self.buffer.entry(key.to_vec()).or_insert(Op::Lock);
         Ok(values.into_iter().next().flatten())
+    }
+
+    /// `get_for_update` for many keys with one locking round: the newest
+    /// committed value of each key (`None` when absent), own writes first.
+    /// Optimistic transactions read the snapshot and check the keys at
+    /// commit.
+    pub async fn batch_get_for_update(&mut self, keys: Vec<Vec<u8>>) -> Result<Vec<Option<Value>>> {
+        self.check_active()?;
+        let mut out: Vec<Option<Option<Value>>> = keys
+            .iter()
+            .map(|k| match self.buffer.get(k) {
+                Some(Op::Put(v)) => Some(Some(v.clone())),
+                Some(Op::Delete) => Some(None),
+                _ => None,
+            })
+            .collect();
+        let remote: Vec<Vec<u8>> =
+            keys.iter().zip(&out).filter(|(_, o)| o.is_none()).map(|(k, _)| k.clone()).collect();
+        if !remote.is_empty() {
+            let values: Vec<Option<Value>> = if self.mode == TxnMode::Optimistic {
+                let found: BTreeMap<Vec<u8>, Value> =
+                    self.snapshot.batch_get(remote.clone()).await?.into_iter().collect();
+                remote.iter().map(|k| found.get(k).cloned()).collect()
+            } else {
+                self.pessimistic_lock(remote.clone(), true).await?
+            };
+            let mut values = values.into_iter();
+            for o in out.iter_mut().filter(|o| o.is_none()) {
+                *o = Some(values.next().flatten());
+            }
+            for k in remote {
+                self.buffer.entry(k).or_insert(Op::Lock);
+            }
+        }
+        Ok(out.into_iter().map(|o| o.flatten()).collect())
     }
 
     // ---- writes ------------------------------------------------------------

@@ -1,0 +1,360 @@
+//! Changing existing tables: indexes (with backfill), columns, TRUNCATE,
+//! RENAME.
+//!
+//! **Adding an index** happens in three steps, each its own schema
+//! version:
+//!
+//! ```text
+//!  1. index in WriteReorganization: every write maintains it, reads ignore it
+//!     (wait one schema lease, so every SQL server writes it too)
+//!  2. backfill: existing rows' entries written in batches; a unique index
+//!     that meets two rows with the same values fails with 1062 and is removed
+//!  3. index Public: reads may use it
+//! ```
+//!
+//! TiDB's online DDL has more states (delete-only, write-only) to be safe
+//! with many servers changing at different times; with one schema lease of
+//! waiting between steps duet covers the common case and says so.
+//!
+//! Column changes need no data rewrite: rows store values by column id.
+
+use std::time::Duration;
+
+use codec::datum::Datum;
+use sqlparser::ast::{AlterTable, AlterTableOperation, ColumnOption, CreateIndex, ObjectName, RenameTableNameKind};
+
+use crate::catalog::meta;
+use crate::catalog::model::{HandleKind, IndexInfo, SchemaState, TableInfo};
+use crate::error::{Error, Result, code};
+use crate::session::{Output, Session};
+
+fn resolve(session: &Session, name: &ObjectName) -> Result<(String, std::sync::Arc<TableInfo>)> {
+    let (db, t) = super::object_name(name)?;
+    let db = match db {
+        Some(d) => d,
+        None => session.current_db()?.to_string(),
+    };
+    let schema = session.schema();
+    let table = schema.require_table(&db, &t)?.clone();
+    Ok((db, table))
+}
+
+/// Re-reads the table inside the DDL transaction (the cached copy may be
+/// one version old) and applies `change` to it.
+async fn update_table(session: &Session, table: &TableInfo, change: impl FnOnce(&mut TableInfo) -> Result<()>) -> Result<TableInfo> {
+    let id = table.id;
+    let db_id = table.db_id;
+    super::in_ddl_txn(session, async move |txn| {
+        let mut t = meta::list_tables(txn, Some(db_id))
+            .await?
+            .into_iter()
+            .find(|t| t.id == id)
+            .ok_or_else(|| Error::new(code::ER_NO_SUCH_TABLE, format!("Table '{}' doesn't exist", table.name)))?;
+        change(&mut t)?;
+        meta::put_table(txn, &t).await?;
+        Ok(t)
+    })
+    .await
+}
+
+pub async fn create_index(session: &mut Session, ci: &CreateIndex) -> Result<Output> {
+    let (_, table) = resolve(session, &ci.table_name)?;
+    let name = match &ci.name {
+        Some(n) => super::object_name(n)?.1,
+        None => String::new(),
+    };
+    let columns = super::create_table::index_columns(&ci.columns)?;
+    let idx = IndexInfo { id: 0, name, columns, unique: ci.unique, primary: false, state: SchemaState::WriteReorganization, comment: String::new() };
+    if ci.if_not_exists && table.index(&idx.name).is_some() {
+        return Ok(Output::ok(0));
+    }
+    add_index(session, &table, idx).await?;
+    Ok(Output::ok(0))
+}
+
+async fn add_index(session: &mut Session, table: &TableInfo, mut idx: IndexInfo) -> Result<()> {
+    if idx.name.eq_ignore_ascii_case("primary") || idx.primary {
+        return Err(Error::unsupported("adding a PRIMARY KEY to an existing table"));
+    }
+    for ic in &idx.columns {
+        let (_, c) = table.column(&ic.name).ok_or_else(|| {
+            Error::new(code::ER_KEY_COLUMN_DOES_NOT_EXIST, format!("Key column '{}' doesn't exist in table", ic.name))
+        })?;
+        if c.ft.is_blob() && ic.length.is_none() {
+            return Err(Error::new(
+                code::ER_BLOB_KEY_WITHOUT_LENGTH,
+                format!("BLOB/TEXT column '{}' used in key specification without a key length", c.name),
+            ));
+        }
+    }
+    // Step 1: the index exists, maintained by writes, invisible to reads.
+    let t = update_table(session, table, |t| {
+        if !idx.name.is_empty() && t.index(&idx.name).is_some() {
+            return Err(Error::new(code::ER_DUP_KEYNAME, format!("Duplicate key name '{}'", idx.name)));
+        }
+        idx.id = t.indexes.iter().map(|i| i.id).max().unwrap_or(0) + 1;
+        t.indexes.push(idx.clone());
+        super::create_table::name_indexes(&mut t.indexes);
+        Ok(())
+    })
+    .await?;
+    let idx = t.indexes.iter().find(|i| i.id == idx.id).expect("just added").clone();
+    tokio::time::sleep(session.shared.config.schema_lease + Duration::from_millis(50)).await;
+    // Step 2: backfill.
+    if let Err(e) = backfill(session, &t, &idx).await {
+        let _ = update_table(session, &t, |t| {
+            t.indexes.retain(|i| i.id != idx.id);
+            Ok(())
+        })
+        .await;
+        let (start, end) = codec::table::index_range(t.id, idx.id);
+        let _ = delete_range(session, &start, &end).await;
+        return Err(e);
+    }
+    // Step 3: public.
+    update_table(session, &t, |t| {
+        if let Some(i) = t.indexes.iter_mut().find(|i| i.id == idx.id) {
+            i.state = SchemaState::Public;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+async fn backfill(session: &Session, t: &TableInfo, idx: &IndexInfo) -> Result<()> {
+    let (mut from, end) = codec::table::record_range(t.id);
+    let all: Vec<usize> = (0..t.columns.len()).collect();
+    loop {
+        let mut txn = session.shared.client.begin().await?;
+        let batch = txn.scan(&from, &end, 1024, false).await?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let last = batch.last().expect("non-empty").0.clone();
+        let mut entries = Vec::with_capacity(batch.len());
+        for (k, v) in &batch {
+            let row = crate::table::decode_record(t, k, v, &all)?;
+            let common = matches!(t.handle, HandleKind::Common);
+            let (_, handle) = codec::table::decode_row_key(k, common)?;
+            let values = crate::table::index_values(t, idx, &row);
+            entries.push((crate::table::index_entry(t, idx, &row, &handle), crate::table::is_distinct_entry(idx, &values), values));
+        }
+        let unique_keys: Vec<Vec<u8>> = entries.iter().filter(|e| e.1).map(|e| e.0.0.clone()).collect();
+        let existing: std::collections::HashMap<Vec<u8>, Vec<u8>> =
+            txn.batch_get(unique_keys).await?.into_iter().collect();
+        let mut seen = std::collections::HashMap::new();
+        for ((key, value), distinct, values) in entries {
+            if distinct {
+                let clash = existing.get(&key).is_some_and(|v| *v != value)
+                    || seen.get(&key).is_some_and(|v: &Vec<u8>| *v != value);
+                if clash {
+                    let shown: Vec<String> = values.iter().map(show).collect();
+                    let _ = txn.rollback().await;
+                    return Err(crate::dml::write::dup_entry(&shown.join("-"), &format!("{}.{}", t.name, idx.name)));
+                }
+                seen.insert(key.clone(), value.clone());
+            }
+            txn.put(key, value).await?;
+        }
+        txn.commit().await?;
+        from = last;
+        from.push(0);
+    }
+}
+
+fn show(d: &Datum) -> String {
+    match d {
+        Datum::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        other => crate::parse::literal(other).to_string(),
+    }
+}
+
+async fn delete_range(session: &Session, start: &[u8], end: &[u8]) -> Result<()> {
+    let mut from = start.to_vec();
+    loop {
+        let mut txn = session.shared.client.begin().await?;
+        let batch = txn.scan(&from, end, 4096, false).await?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let last = batch.last().expect("non-empty").0.clone();
+        for (k, _) in batch {
+            txn.delete(k).await?;
+        }
+        txn.commit().await?;
+        from = last;
+        from.push(0);
+    }
+}
+
+pub async fn drop_index(session: &mut Session, table_name: &ObjectName, index: &str, if_exists: bool) -> Result<Output> {
+    let (_, table) = resolve(session, table_name)?;
+    let Some(idx) = table.index(index).cloned() else {
+        if if_exists {
+            return Ok(Output::ok(0));
+        }
+        return Err(Error::new(code::ER_CANT_DROP_FIELD_OR_KEY, format!("Can't DROP '{index}'; check that column/key exists")));
+    };
+    if idx.primary {
+        return Err(Error::unsupported("dropping the PRIMARY KEY"));
+    }
+    let t = update_table(session, &table, |t| {
+        t.indexes.retain(|i| i.id != idx.id);
+        Ok(())
+    })
+    .await?;
+    let (start, end) = codec::table::index_range(t.id, idx.id);
+    delete_range(session, &start, &end).await?;
+    Ok(Output::ok(0))
+}
+
+pub async fn alter_table(session: &mut Session, at: &AlterTable) -> Result<Output> {
+    let (db, table) = resolve(session, &at.name)?;
+    for op in &at.operations {
+        let table = session.schema().require_table(&db, &table.name)?.clone();
+        match op {
+            AlterTableOperation::AddConstraint { constraint, .. } => {
+                let Some(mut idx) = super::create_table::constraint(constraint)? else { continue };
+                idx.state = SchemaState::WriteReorganization;
+                add_index(session, &table, idx).await?;
+            }
+            AlterTableOperation::DropIndex { name } => {
+                drop_index(session, &at.name, &name.value, false).await?;
+            }
+            AlterTableOperation::AddColumn { if_not_exists, column_def, column_position, .. } => {
+                if table.column(&column_def.name.value).is_some() {
+                    if *if_not_exists {
+                        continue;
+                    }
+                    return Err(Error::new(code::ER_DUP_FIELDNAME, format!("Duplicate column name '{}'", column_def.name.value)));
+                }
+                if column_def.options.iter().any(|o| matches!(o.option, ColumnOption::PrimaryKey(_) | ColumnOption::Unique(_))) {
+                    return Err(Error::unsupported("ADD COLUMN with a key"));
+                }
+                let position = column_position.clone();
+                let def = column_def.clone();
+                update_table(session, &table, move |t| {
+                    let (mut col, _) = super::create_table::column(&def, t.next_column_id)?;
+                    if col.auto_increment {
+                        return Err(Error::unsupported("ADD COLUMN ... AUTO_INCREMENT"));
+                    }
+                    t.next_column_id += 1;
+                    col.origin_default = match &col.default {
+                        Some(crate::catalog::model::DefaultValue::Literal(s)) => Some(s.clone()),
+                        _ if !col.nullable => Some(zero_text(&col.ft)),
+                        _ => None,
+                    };
+                    let at = match &position {
+                        Some(sqlparser::ast::MySQLColumnPosition::First) => 0,
+                        Some(sqlparser::ast::MySQLColumnPosition::After(after)) => {
+                            t.column(&after.value).map(|(i, _)| i + 1).ok_or_else(|| Error::bad_field(&after.value, &t.name))?
+                        }
+                        None => t.columns.len(),
+                    };
+                    t.columns.insert(at, col);
+                    t.fix_handle_position();
+                    Ok(())
+                })
+                .await?;
+            }
+            AlterTableOperation::DropColumn { column_names, if_exists, .. } => {
+                for name in column_names {
+                    let Some((_, c)) = table.column(&name.value) else {
+                        if *if_exists {
+                            continue;
+                        }
+                        return Err(Error::new(code::ER_CANT_DROP_FIELD_OR_KEY, format!("Can't DROP '{}'; check that column/key exists", name.value)));
+                    };
+                    let col = c.name.clone();
+                    if table.primary().is_some_and(|p| p.columns.iter().any(|ic| ic.name.eq_ignore_ascii_case(&col))) {
+                        return Err(Error::unsupported("dropping a primary key column"));
+                    }
+                    if table.columns.len() == 1 {
+                        return Err(Error::new(code::ER_CANT_DROP_FIELD_OR_KEY, "You can't delete all columns with ALTER TABLE; use DROP TABLE instead"));
+                    }
+                    let dropped: Vec<i64> = table
+                        .indexes
+                        .iter()
+                        .filter(|i| i.columns.iter().any(|ic| ic.name.eq_ignore_ascii_case(&col)))
+                        .map(|i| i.id)
+                        .collect();
+                    let t = update_table(session, &table, |t| {
+                        t.columns.retain(|c| !c.name.eq_ignore_ascii_case(&col));
+                        t.indexes.retain(|i| !dropped.contains(&i.id));
+                        t.fix_handle_position();
+                        Ok(())
+                    })
+                    .await?;
+                    for id in dropped {
+                        let (start, end) = codec::table::index_range(t.id, id);
+                        delete_range(session, &start, &end).await?;
+                    }
+                }
+            }
+            AlterTableOperation::RenameTable { table_name } => {
+                let (RenameTableNameKind::As(n) | RenameTableNameKind::To(n)) = table_name;
+                rename(session, &at.name, n).await?;
+            }
+            AlterTableOperation::AutoIncrement { .. } | AlterTableOperation::Algorithm { .. } | AlterTableOperation::Lock { .. } => {}
+            other => return Err(Error::unsupported(format!("ALTER TABLE ... {other}"))),
+        }
+    }
+    Ok(Output::ok(0))
+}
+
+fn zero_text(ft: &crate::catalog::model::FieldType) -> String {
+    use crate::catalog::model::SqlType::*;
+    match ft.tp {
+        Date => "0000-00-00".into(),
+        DateTime | Timestamp => "0000-00-00 00:00:00".into(),
+        Time => "00:00:00".into(),
+        Char | VarChar | TinyText | Text | MediumText | LongText | Binary | VarBinary | TinyBlob | Blob | MediumBlob | LongBlob => String::new(),
+        _ => "0".into(),
+    }
+}
+
+pub async fn rename(session: &mut Session, from: &ObjectName, to: &ObjectName) -> Result<Output> {
+    let (_, table) = resolve(session, from)?;
+    let (db, name) = super::object_name(to)?;
+    let db = match db {
+        Some(d) => d,
+        None => session.current_db()?.to_string(),
+    };
+    super::check_name(&name, false)?;
+    let schema = session.schema();
+    let target = schema.db(&db).ok_or_else(|| Error::bad_db(&db))?;
+    if target.tables.contains_key(&name.to_lowercase()) {
+        return Err(Error::new(code::ER_TABLE_EXISTS, format!("Table '{name}' already exists")));
+    }
+    let new_db = target.info.id;
+    let old_db = table.db_id;
+    let id = table.id;
+    super::in_ddl_txn(session, async |txn| {
+        let mut t = meta::list_tables(txn, Some(old_db)).await?.into_iter().find(|t| t.id == id).ok_or_else(|| Error::no_such_table("", &table.name))?;
+        meta::delete_table_info(txn, old_db, id).await?;
+        t.name = name.clone();
+        t.db_id = new_db;
+        meta::put_table(txn, &t).await
+    })
+    .await?;
+    Ok(Output::ok(0))
+}
+
+pub async fn truncate(session: &mut Session, name: &ObjectName) -> Result<Output> {
+    let (_, table) = resolve(session, name)?;
+    let old = table.id;
+    let new_id = super::in_ddl_txn(session, async |txn| {
+        let mut t = meta::list_tables(txn, Some(table.db_id)).await?.into_iter().find(|t| t.id == old).ok_or_else(|| Error::no_such_table("", &table.name))?;
+        meta::delete_table(txn, t.db_id, old).await?;
+        t.id = meta::alloc_ids(txn, 1).await?;
+        meta::put_table(txn, &t).await?;
+        Ok(t.id)
+    })
+    .await?;
+    session.shared.auto_ids.forget(old);
+    session.shared.auto_ids.forget(-old);
+    super::create_table::split_table(session, new_id).await;
+    super::delete_table_data(session, old).await?;
+    Ok(Output::ok(0))
+}

@@ -1,0 +1,39 @@
+//! DELETE FROM t [WHERE] [ORDER BY] [LIMIT]: each matched row's record
+//! and index entries are deleted.
+
+use std::sync::Arc;
+
+use sqlparser::ast::{Delete, FromTable, TableFactor};
+
+use super::matched::{self, Target};
+use super::write;
+use crate::error::{Error, Result};
+use crate::session::{Output, Session, TxnHandle};
+
+pub async fn execute(session: &mut Session, d: &Delete, txn: &Arc<TxnHandle>) -> Result<Output> {
+    let from = match &d.from {
+        FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
+    };
+    if !d.tables.is_empty() || d.using.is_some() || from.len() != 1 || !from[0].joins.is_empty() {
+        return Err(Error::unsupported("multi-table DELETE"));
+    }
+    let TableFactor::Table { name, .. } = &from[0].relation else {
+        return Err(Error::unsupported("DELETE from a derived table"));
+    };
+    let target = Target { name, selection: d.selection.as_ref(), order_by: &d.order_by, limit: d.limit.as_ref(), extra: &[] };
+    let m = matched::read(session, txn, &target).await?;
+    let mut keys = Vec::new();
+    for row in &m.rows {
+        keys.extend(write::row_pairs(&m.table, &row.old, &row.handle).into_iter().map(|(k, _)| k));
+    }
+    {
+        let mut tx = txn.txn.write().await;
+        tx.lock_keys(keys.clone()).await?;
+        for k in keys {
+            tx.delete(k).await?;
+        }
+    }
+    let n = m.rows.len() as u64;
+    session.row_count = n as i64;
+    Ok(Output::ok(n))
+}

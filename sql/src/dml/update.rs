@@ -1,0 +1,140 @@
+//! UPDATE t SET c = expr, ... [WHERE] [ORDER BY] [LIMIT].
+//!
+//! The matched rows and the new values come from [`super::matched`]; each
+//! changed row rewrites its record (moving it when the primary key
+//! changes) and exactly the index entries whose values changed. New unique
+//! keys are checked with one batch read. Affected rows count changed rows,
+//! or matched rows when the client asked for CLIENT_FOUND_ROWS.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use codec::datum::Datum;
+use sqlparser::ast::{AssignmentTarget, TableFactor, Update};
+
+use super::matched::{self, Target};
+use super::write;
+use crate::catalog::model::HandleKind;
+use crate::error::{Error, Result, code};
+use crate::protocol::caps;
+use crate::session::{Output, Session, TxnHandle};
+use crate::types;
+
+pub async fn execute(session: &mut Session, u: &Update, txn: &Arc<TxnHandle>) -> Result<Output> {
+    if !u.table.joins.is_empty() || u.from.is_some() {
+        return Err(Error::unsupported("multi-table UPDATE"));
+    }
+    let TableFactor::Table { name, .. } = &u.table.relation else {
+        return Err(Error::unsupported("UPDATE of a derived table"));
+    };
+    let schema = txn.schema.clone();
+    let (db, tname) = crate::ddl::object_name(name)?;
+    let db = match db {
+        Some(d) => d,
+        None => session.current_db()?.to_string(),
+    };
+    let t = schema.require_table(&db, &tname)?.clone();
+    let mut targets = Vec::new();
+    let mut values = Vec::new();
+    for a in &u.assignments {
+        let AssignmentTarget::ColumnName(col) = &a.target else {
+            return Err(Error::unsupported("tuple assignment"));
+        };
+        let col_name = col.0.last().and_then(|p| p.as_ident()).map(|i| i.value.clone()).unwrap_or_default();
+        let (i, _) = t.column(&col_name).ok_or_else(|| Error::bad_field(&col_name, "field list"))?;
+        targets.push(i);
+        values.push(a.value.clone());
+    }
+    let target = Target {
+        name,
+        selection: u.selection.as_ref(),
+        order_by: &u.order_by,
+        limit: u.limit.as_ref(),
+        extra: &values,
+    };
+    let m = matched::read(session, txn, &target).await?;
+    let strict = types::is_strict(&session.vars.text("sql_mode"));
+    let mut changed = 0u64;
+    let mut deletes: Vec<Vec<u8>> = Vec::new();
+    let mut puts: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut new_unique: Vec<(Vec<u8>, String, String)> = Vec::new();
+    let mut old_keys: HashSet<Vec<u8>> = HashSet::new();
+    for (r, row) in m.rows.iter().enumerate() {
+        let mut new = row.old.clone();
+        for (&i, v) in targets.iter().zip(&row.extra) {
+            let c = &t.columns[i];
+            if *v == Datum::Null && !c.nullable {
+                return Err(Error::new(code::ER_BAD_NULL, format!("Column '{}' cannot be null", c.name)));
+            }
+            let target = types::Target { column: &c.name, row: r + 1, strict };
+            let (v, problem) = types::convert(v.clone(), &c.ft, &target)?;
+            if let Some(p) = problem {
+                session.warn(p.code, p.message);
+            }
+            new[i] = v;
+        }
+        if new == row.old {
+            continue;
+        }
+        for (i, c) in t.columns.iter().enumerate() {
+            if c.on_update_now && !targets.contains(&i) {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_micros() as i64)
+                    .unwrap_or(0);
+                new[i] = types::convert(Datum::DateTime(now), &c.ft, &types::Target { column: &c.name, row: r + 1, strict: false })?.0;
+            }
+        }
+        changed += 1;
+        let row_id = match (&t.handle, &row.handle) {
+            (HandleKind::RowId, codec::table::Handle::Int(id)) => Some(*id),
+            _ => None,
+        };
+        let new_handle = crate::table::handle_of(&t, &new, row_id)?;
+        let old_pairs = write::row_pairs(&t, &row.old, &row.handle);
+        let new_pairs = write::row_pairs(&t, &new, &new_handle);
+        let old_set: HashSet<&Vec<u8>> = old_pairs.iter().map(|(k, _)| k).collect();
+        let new_set: HashSet<&Vec<u8>> = new_pairs.iter().map(|(k, _)| k).collect();
+        for (k, _) in &old_pairs {
+            old_keys.insert(k.clone());
+            if !new_set.contains(k) {
+                deletes.push(k.clone());
+            }
+        }
+        for (k, key_name, shown) in write::unique_keys(&t, &new, &new_handle) {
+            if !old_set.contains(&k) {
+                new_unique.push((k, key_name, shown));
+            }
+        }
+        puts.extend(new_pairs);
+    }
+    // Unique checks for keys this statement adds.
+    if !new_unique.is_empty() {
+        let keys: Vec<Vec<u8>> = new_unique.iter().map(|(k, _, _)| k.clone()).collect();
+        let existing = txn.txn.write().await.batch_get_for_update(keys).await?;
+        let mut seen = write::SeenKeys::default();
+        for ((k, key_name, shown), v) in new_unique.iter().zip(existing) {
+            let taken_by_other = v.is_some() && !old_keys.contains(k);
+            if taken_by_other || !seen.insert(k) {
+                return Err(write::dup_entry(shown, key_name));
+            }
+        }
+    }
+    {
+        let mut tx = txn.txn.write().await;
+        let mut keys: Vec<Vec<u8>> = deletes.clone();
+        keys.extend(puts.iter().map(|(k, _)| k.clone()));
+        tx.lock_keys(keys).await?;
+        for k in deletes {
+            tx.delete(k).await?;
+        }
+        for (k, v) in puts {
+            tx.put(k, v).await?;
+        }
+    }
+    let matched = m.rows.len() as u64;
+    session.row_count = changed as i64;
+    let affected = if session.capabilities & caps::FOUND_ROWS != 0 { matched } else { changed };
+    let info = format!("Rows matched: {matched}  Changed: {changed}  Warnings: {}", session.warnings.len());
+    Ok(Output::Ok { affected, last_insert_id: 0, info })
+}

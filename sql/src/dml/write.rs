@@ -1,0 +1,69 @@
+//! Turning full rows into KV mutations: the record and every index entry.
+
+use std::collections::HashMap;
+
+use codec::datum::Datum;
+use codec::table::Handle;
+
+use crate::catalog::model::TableInfo;
+use crate::error::{Error, code};
+use crate::table;
+
+/// The KV pairs of one row.
+pub fn row_pairs(t: &TableInfo, row: &[Datum], handle: &Handle) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut pairs = Vec::with_capacity(1 + t.indexes.len());
+    pairs.push((table::record_key(t, handle), table::encode_record(t, row)));
+    for idx in &t.indexes {
+        if idx.primary && !matches!(t.handle, crate::catalog::model::HandleKind::RowId) {
+            continue; // the handle is the primary key
+        }
+        pairs.push(table::index_entry(t, idx, row, handle));
+    }
+    pairs
+}
+
+/// The keys whose existence makes a row a duplicate: its record (when the
+/// handle is the primary key) and its distinct unique-index entries, each
+/// with the key name and shown value for ER_DUP_ENTRY.
+pub fn unique_keys(t: &TableInfo, row: &[Datum], handle: &Handle) -> Vec<(Vec<u8>, String, String)> {
+    let mut keys = Vec::new();
+    for idx in &t.indexes {
+        let values = table::index_values(t, idx, row);
+        let shown = values.iter().map(show).collect::<Vec<_>>().join("-");
+        if idx.primary && !matches!(t.handle, crate::catalog::model::HandleKind::RowId) {
+            keys.push((table::record_key(t, handle), format!("{}.PRIMARY", t.name), shown));
+        } else if table::is_distinct_entry(idx, &values) {
+            let (k, _) = table::index_entry(t, idx, row, handle);
+            keys.push((k, format!("{}.{}", t.name, idx.name), shown));
+        }
+    }
+    keys
+}
+
+fn show(d: &Datum) -> String {
+    match d {
+        Datum::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        Datum::Null => "NULL".into(),
+        other => {
+            let mut s = String::new();
+            let col = crate::protocol::resultset::ColumnDef::expr("", crate::protocol::ColumnType::VarString);
+            crate::protocol::resultset::format_text(&mut s, &col, other);
+            s
+        }
+    }
+}
+
+pub fn dup_entry(value: &str, key: &str) -> Error {
+    Error::new(code::ER_DUP_ENTRY, format!("Duplicate entry '{value}' for key '{key}'"))
+}
+
+/// Keys written earlier in the same statement, to catch duplicates among
+/// the statement's own rows.
+#[derive(Default)]
+pub struct SeenKeys(HashMap<Vec<u8>, ()>);
+
+impl SeenKeys {
+    pub fn insert(&mut self, k: &[u8]) -> bool {
+        self.0.insert(k.to_vec(), ()).is_none()
+    }
+}

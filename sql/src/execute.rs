@@ -1,0 +1,189 @@
+//! Dispatching a parsed statement, and the transaction each statement
+//! runs in (see the session module for the rules).
+
+use std::sync::Arc;
+
+use codec::datum::Datum;
+use sqlparser::ast::{Expr, Statement, Value};
+use txn::client::TxnMode;
+
+use crate::error::{Error, Result, code};
+use crate::protocol::resultset::ColumnDef;
+use crate::session::{Output, Session, TxnHandle};
+
+pub async fn statement(session: &mut Session, stmt: Statement) -> Result<Output> {
+    match &stmt {
+        Statement::Query(_) => in_txn(session, stmt, false).await,
+        Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => in_txn(session, stmt, true).await,
+        Statement::StartTransaction { modes, .. } => {
+            let read_only = modes.iter().any(|m| {
+                matches!(m, sqlparser::ast::TransactionMode::AccessMode(sqlparser::ast::TransactionAccessMode::ReadOnly))
+            });
+            // BEGIN inside a transaction commits it first (MySQL).
+            session.commit_open().await?;
+            let mode = session.txn_mode();
+            session.begin(true, read_only, mode).await?;
+            Ok(Output::ok(0))
+        }
+        Statement::Commit { .. } => {
+            session.commit_open().await?;
+            Ok(Output::ok(0))
+        }
+        Statement::Rollback { savepoint: None, .. } => {
+            session.rollback_txn().await?;
+            Ok(Output::ok(0))
+        }
+        Statement::Set(set) => crate::set::execute(session, set).await,
+        Statement::Use(u) => {
+            let name = match u {
+                sqlparser::ast::Use::Object(n) | sqlparser::ast::Use::Database(n) | sqlparser::ast::Use::Schema(n) => {
+                    crate::ddl::object_name(n)?.1
+                }
+                _ => return Err(Error::unsupported(u)),
+            };
+            session.use_db(&name)?;
+            Ok(Output::ok(0))
+        }
+        Statement::CreateDatabase { .. }
+        | Statement::CreateTable(_)
+        | Statement::Drop { .. }
+        | Statement::CreateIndex(_)
+        | Statement::AlterTable(_)
+        | Statement::Truncate(_)
+        | Statement::RenameTable(_) => {
+            // DDL commits the open transaction first (MySQL's implicit commit).
+            session.commit_open().await?;
+            crate::ddl::execute(session, stmt).await
+        }
+        Statement::Kill { modifier, id } => {
+            let query_only = matches!(modifier, Some(sqlparser::ast::KillType::Query));
+            let id = u32::try_from(*id).map_err(|_| Error::new(code::ER_NO_SUCH_THREAD, format!("Unknown thread id: {id}")))?;
+            session.kill(id, query_only)?;
+            Ok(Output::ok(0))
+        }
+        s if crate::show::is_show(s) => {
+            let rs = crate::show::execute(session, stmt).await?;
+            Ok(Output::Rows(rs))
+        }
+        other => Err(Error::unsupported(first_words(&other.to_string()))),
+    }
+}
+
+fn first_words(s: &str) -> String {
+    s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+/// Runs a query or DML statement in the session's transaction, or in an
+/// autocommit transaction of its own (retried on conflicts).
+async fn in_txn(session: &mut Session, stmt: Statement, write: bool) -> Result<Output> {
+    let retry_limit = session.vars.int("tidb_retry_limit").max(0) as usize;
+    let mut attempt = 0;
+    loop {
+        let autocommit = session.txn.is_none() && session.autocommit();
+        let handle = match &session.txn {
+            Some(t) => {
+                if write && t.read_only {
+                    return Err(Error::new(
+                        code::ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION,
+                        "Cannot execute statement in a READ ONLY transaction.",
+                    ));
+                }
+                t.handle.clone()
+            }
+            None if autocommit => session.begin(false, false, TxnMode::Optimistic).await?,
+            None => {
+                // autocommit=0: the statement opens a transaction that stays.
+                let mode = session.txn_mode();
+                session.begin(true, false, mode).await?
+            }
+        };
+        let result = run(session, &stmt, handle).await;
+        if !autocommit {
+            return result;
+        }
+        let result = match result {
+            Ok(out) if write => session.commit_open().await.map(|_| out),
+            Ok(out) => {
+                // Read-only: nothing to commit.
+                session.txn = None;
+                Ok(out)
+            }
+            Err(e) => {
+                let _ = session.rollback_txn().await;
+                Err(e)
+            }
+        };
+        match result {
+            Err(e) if e.is_retryable() && attempt < retry_limit => {
+                attempt += 1;
+                tracing::debug!(conn = session.id, attempt, "retrying autocommit statement: {e}");
+            }
+            r => return r,
+        }
+    }
+}
+
+async fn run(session: &mut Session, stmt: &Statement, txn: Arc<TxnHandle>) -> Result<Output> {
+    match stmt {
+        Statement::Query(_) => {
+            let rs = crate::query::select(session, stmt.clone(), txn).await?;
+            session.found_rows = rs.rows.len() as u64;
+            session.row_count = -1;
+            Ok(Output::Rows(rs))
+        }
+        Statement::Insert(insert) => crate::dml::insert::execute(session, insert, &txn).await,
+        Statement::Update(u) => crate::dml::update::execute(session, u, &txn).await,
+        Statement::Delete(d) => crate::dml::delete::execute(session, d, &txn).await,
+        other => Err(Error::unsupported(first_words(&other.to_string()))),
+    }
+}
+
+/// The result columns of a statement, for COM_STMT_PREPARE (empty for
+/// statements that return no rows, or when the shape depends on values).
+pub async fn describe(_session: &mut Session, _stmt: &Statement) -> Result<Vec<ColumnDef>> {
+    Ok(Vec::new())
+}
+
+/// A constant expression's value without a table (SET, defaults): literals
+/// directly, anything else through DataFusion.
+pub async fn eval_constant(session: &mut Session, expr: &Expr) -> Result<Datum> {
+    match expr {
+        Expr::Value(v) => match &v.value {
+            Value::Null => return Ok(Datum::Null),
+            Value::Number(n, _) => {
+                if let Ok(i) = n.parse::<i64>() {
+                    return Ok(Datum::I64(i));
+                }
+                if let Ok(d) = n.parse::<codec::decimal::Decimal>() {
+                    return Ok(Datum::Decimal(d));
+                }
+            }
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => {
+                return Ok(Datum::Bytes(s.clone().into_bytes()));
+            }
+            Value::Boolean(b) => return Ok(Datum::I64(*b as i64)),
+            _ => {}
+        },
+        Expr::UnaryOp { op: sqlparser::ast::UnaryOperator::Minus, expr: inner } => {
+            if let Expr::Value(v) = inner.as_ref()
+                && let Value::Number(n, _) = &v.value
+                && let Ok(i) = format!("-{n}").parse::<i64>()
+            {
+                return Ok(Datum::I64(i));
+            }
+        }
+        _ => {}
+    }
+    let query = crate::parse::parse_one(&format!("SELECT {expr}"))?;
+    let created = session.txn.is_none();
+    let handle = match &session.txn {
+        Some(t) => t.handle.clone(),
+        None => session.begin(false, true, TxnMode::Optimistic).await?,
+    };
+    let result = crate::query::select(session, query, handle).await;
+    if created {
+        session.txn = None;
+    }
+    let rs = result?;
+    Ok(rs.rows.into_iter().next().and_then(|r| r.into_iter().next()).unwrap_or(Datum::Null))
+}

@@ -1,0 +1,116 @@
+//! # Queries through DataFusion
+//!
+//! Statements that are not point lookups are planned and run by DataFusion
+//! over [`provider::RowTable`]s:
+//!
+//! ```text
+//!  sqlparser AST --rewrite (MySQL-isms: @@vars, DATABASE(), column names)-->
+//!     DataFusion SqlToRel (catalog "def", schema = current database)
+//!     --> optimizer --> physical plan --> RowTable scans (txn snapshot) --> batches
+//! ```
+//!
+//! The DataFusion session is per connection and configured for MySQL
+//! semantics where DataFusion has a switch: decimal literals are DECIMAL,
+//! NULLs sort first ascending (NULL is the smallest value in MySQL).
+
+pub mod convert;
+pub mod point_get;
+pub mod provider;
+pub mod rewrite;
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::execution::context::{SessionConfig, SessionContext};
+use sqlparser::ast::Statement;
+
+use crate::error::Result;
+use crate::protocol::resultset::ColumnDef;
+use crate::server::Shared;
+use crate::session::{ResultSet, TxnHandle};
+pub use provider::StatementCtx;
+use provider::{DuetCatalog, Slot};
+
+pub struct DfSession {
+    ctx: SessionContext,
+    slot: Slot,
+}
+
+impl DfSession {
+    pub fn new(_shared: Arc<Shared>) -> DfSession {
+        let mut config = SessionConfig::new()
+            .with_default_catalog_and_schema("def", "")
+            .with_create_default_catalog_and_schema(false)
+            .with_information_schema(false)
+            .with_target_partitions(2);
+        let opts = config.options_mut();
+        opts.sql_parser.parse_float_as_decimal = true;
+        opts.sql_parser.default_null_ordering = "nulls_min".into();
+        opts.sql_parser.map_string_types_to_utf8view = false;
+        opts.sql_parser.dialect = datafusion::config::Dialect::MySQL;
+        opts.execution.time_zone = None;
+        let ctx = SessionContext::new_with_config(config);
+        let slot: Slot = Default::default();
+        ctx.register_catalog("def", Arc::new(DuetCatalog { slot: slot.clone() }));
+        DfSession { ctx, slot }
+    }
+
+    /// Plans and runs a (rewritten) query statement.
+    pub async fn run(
+        &self,
+        stmt: Statement,
+        ctx: StatementCtx,
+        db: Option<&str>,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        *self.slot.lock() = Some(ctx);
+        let result = self.plan_and_collect(stmt, db).await;
+        *self.slot.lock() = None;
+        result
+    }
+
+    async fn plan_and_collect(&self, stmt: Statement, db: Option<&str>) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let mut state = self.ctx.state();
+        state.config_mut().options_mut().catalog.default_schema = db.unwrap_or("").to_lowercase();
+        let plan = state
+            .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(stmt)))
+            .await?;
+        let df = self.ctx.execute_logical_plan(plan).await?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await?;
+        Ok((schema, batches))
+    }
+}
+
+/// Runs a SELECT (or any query) through DataFusion and shapes the result
+/// for the wire.
+pub async fn select(
+    session: &crate::session::Session,
+    stmt: Statement,
+    txn: Arc<TxnHandle>,
+) -> Result<ResultSet> {
+    if let Statement::Query(q) = &stmt
+        && let Some(pg) = point_get::plan(session, q)
+    {
+        return point_get::run(session, &pg, &txn).await;
+    }
+    let ctx = StatementCtx { schema: txn.schema.clone(), txn, row_id: false, latest: false };
+    run_with(session, stmt, ctx).await
+}
+
+/// Runs a query through DataFusion with explicit statement flags (DML uses
+/// the row id and latest-read flags).
+pub async fn run_with(session: &crate::session::Session, stmt: Statement, ctx: StatementCtx) -> Result<ResultSet> {
+    let (stmt, names) = rewrite::for_datafusion(session, stmt)?;
+    let (schema, batches) = session.df.run(stmt, ctx, session.db.as_deref()).await?;
+    let columns: Vec<ColumnDef> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let name = names.name_for(f.name()).unwrap_or_else(|| f.name().clone());
+            convert::field_column_def(f, &name)
+        })
+        .collect();
+    let rows = convert::batches_to_rows(&batches)?;
+    Ok(ResultSet { columns, rows })
+}

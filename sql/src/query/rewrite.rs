@@ -1,0 +1,225 @@
+//! AST rewrites that give MySQL meaning to a statement before DataFusion
+//! plans it.
+//!
+//! * `@@var`, `@@session.var`, `@@global.var` become the variable's value;
+//!   `@var` the user variable's value (NULL when unset).
+//! * Session functions — `DATABASE()`, `SCHEMA()`, `USER()`,
+//!   `CURRENT_USER()`, `VERSION()`, `CONNECTION_ID()`, `LAST_INSERT_ID()`,
+//!   `ROW_COUNT()`, `FOUND_ROWS()` — become literals (constant within a
+//!   statement, as in MySQL).
+//! * Identifiers are lower-cased (names compare case-insensitively).
+//! * Result columns get MySQL's names: the expression as written
+//!   (`SELECT COUNT(*)` is named `COUNT(*)`), or the alias. DataFusion
+//!   needs unique names, so unaliased expressions are aliased
+//!   `__duet_col_{i}` internally and renamed on the way out
+//!   ([`OutputNames`]).
+
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+
+use codec::datum::Datum;
+use sqlparser::ast::{
+    Expr, Ident, ObjectName, ObjectNamePart, Query, SelectItem, SetExpr, Statement, Value, VisitMut, VisitorMut,
+};
+
+use crate::error::{Error, Result};
+use crate::session::Session;
+use crate::session::vars::VarValue;
+
+/// Display names of result columns, by the field name DataFusion gives
+/// them.
+#[derive(Debug, Default)]
+pub struct OutputNames {
+    by_field: HashMap<String, String>,
+}
+
+impl OutputNames {
+    pub fn name_for(&self, field: &str) -> Option<String> {
+        self.by_field.get(field).cloned()
+    }
+}
+
+pub fn for_datafusion(session: &Session, mut stmt: Statement) -> Result<(Statement, OutputNames)> {
+    let mut names = OutputNames::default();
+    if let Statement::Query(q) = &mut stmt {
+        name_columns(q, &mut names);
+    }
+    substitute(session, &mut stmt)?;
+    lowercase(&mut stmt);
+    Ok((stmt, names))
+}
+
+/// The left-most SELECT of a query (it names a UNION's columns).
+fn first_select(q: &mut Query) -> Option<&mut sqlparser::ast::Select> {
+    let mut body = q.body.as_mut();
+    loop {
+        match body {
+            SetExpr::Select(s) => return Some(s),
+            SetExpr::SetOperation { left, .. } => body = left.as_mut(),
+            SetExpr::Query(inner) => body = inner.body.as_mut(),
+            _ => return None,
+        }
+    }
+}
+
+fn name_columns(q: &mut Query, names: &mut OutputNames) {
+    let Some(select) = first_select(q) else { return };
+    for (i, item) in select.projection.iter_mut().enumerate() {
+        match item {
+            SelectItem::UnnamedExpr(expr) => {
+                let shown = match &*expr {
+                    Expr::Identifier(id) => id.value.clone(),
+                    Expr::CompoundIdentifier(parts) => parts.last().map(|p| p.value.clone()).unwrap_or_default(),
+                    Expr::Value(v) => match &v.value {
+                        Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
+                        other => other.to_string(),
+                    },
+                    e => e.to_string(),
+                };
+                let internal = format!("__duet_col_{i}");
+                names.by_field.insert(internal.clone(), shown);
+                *item = SelectItem::ExprWithAlias { expr: expr.clone(), alias: Ident::with_quote('"', internal) };
+            }
+            SelectItem::ExprWithAlias { alias, .. } => {
+                names.by_field.insert(alias.value.to_lowercase(), alias.value.clone());
+            }
+            _ => {}
+        }
+    }
+}
+
+fn var_literal(v: VarValue) -> Expr {
+    match v {
+        VarValue::Int(i) => Expr::value(Value::Number(i.to_string(), false)),
+        VarValue::Str(s) => Expr::value(Value::SingleQuotedString(s)),
+        VarValue::Null => Expr::value(Value::Null),
+    }
+}
+
+/// `@@x` / `@@session.x` / `@@global.x`: (name, global).
+pub fn system_var(expr: &Expr) -> Option<(String, bool)> {
+    match expr {
+        Expr::Identifier(id) if id.value.starts_with("@@") => {
+            let name = &id.value[2..];
+            if let Some(rest) = strip_scope(name, "global.") {
+                return Some((rest.to_string(), true));
+            }
+            let name = strip_scope(name, "session.").or_else(|| strip_scope(name, "local.")).unwrap_or(name);
+            Some((name.to_string(), false))
+        }
+        Expr::CompoundIdentifier(parts) if parts.len() == 2 && parts[0].value.starts_with("@@") => {
+            let scope = parts[0].value[2..].to_ascii_lowercase();
+            Some((parts[1].value.clone(), scope == "global"))
+        }
+        _ => None,
+    }
+}
+
+fn strip_scope<'a>(name: &'a str, scope: &str) -> Option<&'a str> {
+    (name.len() > scope.len() && name[..scope.len()].eq_ignore_ascii_case(scope)).then(|| &name[scope.len()..])
+}
+
+/// `@x`: a user variable's name.
+pub fn user_var(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Identifier(id) if id.value.starts_with('@') && !id.value.starts_with("@@") => {
+            Some(id.value[1..].to_lowercase())
+        }
+        _ => None,
+    }
+}
+
+fn function_name(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Function(f) if f.name.0.len() == 1 => {
+            let no_args = match &f.args {
+                sqlparser::ast::FunctionArguments::None => true,
+                sqlparser::ast::FunctionArguments::List(l) => l.args.is_empty(),
+                _ => false,
+            };
+            no_args.then(|| f.name.to_string().to_ascii_lowercase())
+        }
+        Expr::Identifier(id) if id.quote_style.is_none() => {
+            let n = id.value.to_ascii_lowercase();
+            matches!(n.as_str(), "current_user" | "session_user" | "system_user").then_some(n)
+        }
+        _ => None,
+    }
+}
+
+/// The value of a session function, if `name` is one.
+pub fn session_function(session: &Session, name: &str) -> Option<Expr> {
+    let s = |v: String| Expr::value(Value::SingleQuotedString(v));
+    let n = |v: String| Expr::value(Value::Number(v, false));
+    Some(match name {
+        "database" | "schema" => match &session.db {
+            Some(db) => s(db.clone()),
+            None => Expr::value(Value::Null),
+        },
+        "user" | "session_user" | "system_user" => s(format!("{}@{}", session.user, session.host)),
+        "current_user" => s(format!("{}@%", session.user)),
+        "version" => s(crate::protocol::handshake::SERVER_VERSION.to_string()),
+        "connection_id" => n(session.id.to_string()),
+        "last_insert_id" => n(session.last_insert_id.to_string()),
+        "row_count" => n(session.row_count.to_string()),
+        "found_rows" => n(session.found_rows.to_string()),
+        _ => return None,
+    })
+}
+
+fn substitute(session: &Session, stmt: &mut Statement) -> Result<()> {
+    struct Sub<'a> {
+        session: &'a Session,
+    }
+    impl VisitorMut for Sub<'_> {
+        type Break = Error;
+        fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<Error> {
+            if let Some((name, global)) = system_var(e) {
+                match self.session.vars.get(&self.session.shared.globals, &name, global) {
+                    Ok(v) => *e = var_literal(v),
+                    Err(err) => return ControlFlow::Break(err),
+                }
+            } else if let Some(name) = user_var(e) {
+                let v = self.session.user_vars.get(&name).cloned().unwrap_or(Datum::Null);
+                *e = crate::parse::literal(&v);
+            } else if let Some(name) = function_name(e)
+                && let Some(v) = session_function(self.session, &name)
+            {
+                *e = v;
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    match stmt.visit(&mut Sub { session }) {
+        ControlFlow::Break(e) => Err(e),
+        ControlFlow::Continue(()) => Ok(()),
+    }
+}
+
+fn lowercase(stmt: &mut Statement) {
+    struct Lower;
+    impl VisitorMut for Lower {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+            match e {
+                Expr::Identifier(id) => id.value = id.value.to_lowercase(),
+                Expr::CompoundIdentifier(parts) => {
+                    for p in parts {
+                        p.value = p.value.to_lowercase();
+                    }
+                }
+                _ => {}
+            }
+            ControlFlow::Continue(())
+        }
+        fn pre_visit_relation(&mut self, name: &mut ObjectName) -> ControlFlow<()> {
+            for part in &mut name.0 {
+                if let ObjectNamePart::Identifier(id) = part {
+                    id.value = id.value.to_lowercase();
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = stmt.visit(&mut Lower);
+}
