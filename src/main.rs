@@ -67,6 +67,9 @@ enum Command {
         host: String,
         #[arg(long, default_value_t = 4000)]
         port: u16,
+        /// HTTP status port (`/metrics`, `/status`); 0 turns it off.
+        #[arg(long, default_value_t = 10080)]
+        status_port: u16,
     },
     /// Run PD, N kv stores and the SQL server in one process.
     Playground {
@@ -80,6 +83,9 @@ enum Command {
         kv_stores: u16,
         #[arg(long, default_value_t = 4000)]
         sql_port: u16,
+        /// The SQL server's HTTP status port; 0 turns it off.
+        #[arg(long, default_value_t = 10080)]
+        status_port: u16,
     },
 }
 
@@ -147,20 +153,21 @@ fn run(cli: Cli) -> Result<()> {
                 cluster::wait_for_signal().await;
                 store.shutdown().await;
             }
-            Command::Sql { pd, host, port } => {
-                let server = cluster::start_sql(&pd, &format!("{host}:{port}")).await?;
+            Command::Sql { pd, host, port, status_port } => {
+                let status = (status_port != 0).then(|| format!("{host}:{status_port}"));
+                let server = cluster::start_sql(&pd, &format!("{host}:{port}"), status.as_deref()).await?;
                 eprintln!("duet sql serving on {}", server.addr());
                 cluster::wait_for_signal().await;
                 server.shutdown().await;
             }
-            Command::Playground { data_dir, pd_port, kv_base_port, kv_stores, sql_port } => {
+            Command::Playground { data_dir, pd_port, kv_base_port, kv_stores, sql_port, status_port } => {
                 if kv_stores == 0 {
                     bail!("--kv-stores must be at least 1");
                 }
                 let mut playground =
                     cluster::Playground::start(&data_dir, pd_port, kv_base_port, kv_stores).await?;
                 playground.wait_ready(Duration::from_secs(120)).await?;
-                playground.start_sql(sql_port).await?;
+                playground.start_sql(sql_port, (status_port != 0).then_some(status_port)).await?;
                 println!("ready");
                 eprintln!(
                     "duet playground: PD at 127.0.0.1:{pd_port}, {kv_stores} kv stores from port {kv_base_port}, SQL on port {sql_port}\n\

@@ -84,6 +84,8 @@ pub mod code {
     pub const ER_TABLE_MUST_HAVE_COLUMNS: u16 = 1113;
     pub const ER_WRONG_KEY_COLUMN: u16 = 1167;
     pub const ER_LOAD_DATA_INVALID: u16 = 1148;
+    pub const ER_WARN_TOO_FEW_RECORDS: u16 = 1261;
+    pub const ER_WARN_TOO_MANY_RECORDS: u16 = 1262;
     /// TiDB: write conflict in an optimistic transaction.
     pub const TIDB_WRITE_CONFLICT: u16 = 9007;
     /// TiDB: GC life time is shorter than the transaction duration.
@@ -313,6 +315,12 @@ fn datafusion_code(e: &DataFusionError) -> u16 {
 
 fn datafusion_message(e: &DataFusionError) -> String {
     match e {
+        DataFusionError::Plan(m) if m.starts_with("table '") && m.ends_with("' not found") => {
+            // "table 'def.db.t' not found" -> MySQL's wording.
+            let name = &m[7..m.len() - 11];
+            let name = name.strip_prefix("def.").unwrap_or(name);
+            format!("Table '{name}' doesn't exist")
+        }
         DataFusionError::SchemaError(inner, _) => match &**inner {
             datafusion::common::SchemaError::FieldNotFound { field, .. } => {
                 format!("Unknown column '{}' in 'field list'", field.name())

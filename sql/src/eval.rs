@@ -59,15 +59,37 @@ fn hex(h: &str) -> Option<Vec<u8>> {
 /// Evaluates `e` with `column` resolving (lower-case) column names.
 /// `Ok(None)`: not something this evaluator handles.
 pub fn eval(e: &Expr, column: &dyn Fn(&str) -> Option<Datum>) -> Result<Option<Datum>> {
+    eval_with(e, column, &|_| None, None)
+}
+
+/// [`eval`] for `INSERT ... ON DUPLICATE KEY UPDATE`: `VALUES(c)` and
+/// `alias.c` (MySQL 8's `AS alias` row alias) read the row that was to be
+/// inserted through `values`.
+pub fn eval_with(
+    e: &Expr,
+    column: &dyn Fn(&str) -> Option<Datum>,
+    values: &dyn Fn(&str) -> Option<Datum>,
+    alias: Option<&str>,
+) -> Result<Option<Datum>> {
     if let Some(d) = literal(e) {
         return Ok(Some(d));
     }
     Ok(match e {
         Expr::Identifier(id) => column(&id.value.to_lowercase()),
-        Expr::CompoundIdentifier(parts) if parts.len() == 2 => column(&parts[1].value.to_lowercase()),
-        Expr::Nested(inner) => eval(inner, column)?,
+        Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
+            let name = parts[1].value.to_lowercase();
+            if alias.is_some_and(|a| a.eq_ignore_ascii_case(&parts[0].value)) { values(&name) } else { column(&name) }
+        }
+        Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("values") => {
+            let arg = f.args.to_string();
+            let arg = arg.trim_matches(|c| c == '(' || c == ')').trim().trim_matches('`').to_lowercase();
+            values(&arg)
+        }
+        Expr::Nested(inner) => eval_with(inner, column, values, alias)?,
         Expr::BinaryOp { left, op, right } if matches!(op, BinaryOperator::Plus | BinaryOperator::Minus | BinaryOperator::Multiply) => {
-            let (Some(a), Some(b)) = (eval(left, column)?, eval(right, column)?) else { return Ok(None) };
+            let (Some(a), Some(b)) = (eval_with(left, column, values, alias)?, eval_with(right, column, values, alias)?) else {
+                return Ok(None);
+            };
             arith(&a, op, &b, e)?
         }
         _ => None,

@@ -116,6 +116,7 @@ async fn in_txn(session: &mut Session, stmt: Statement, write: bool) -> Result<O
         match result {
             Err(e) if e.is_retryable() && attempt < retry_limit => {
                 attempt += 1;
+                session.shared.metrics.retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::debug!(conn = session.id, attempt, "retrying autocommit statement: {e}");
             }
             r => return r,

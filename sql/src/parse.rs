@@ -16,12 +16,94 @@ pub fn parse_one(sql: &str) -> Result<Statement> {
     if trimmed.is_empty() {
         return Err(Error::new(code::ER_EMPTY_QUERY, "Query was empty"));
     }
-    let mut stmts = Parser::parse_sql(&MySqlDialect {}, trimmed).map_err(|e| syntax_error(trimmed, &e.to_string()))?;
+    let parsed = Parser::parse_sql(&MySqlDialect {}, trimmed);
+    let parsed = match parsed {
+        Err(e) => match set_with_names(trimmed) {
+            Some(rewritten) => Parser::parse_sql(&MySqlDialect {}, &rewritten).map_err(|_| e),
+            None => Err(e),
+        },
+        ok => ok,
+    };
+    let mut stmts = parsed.map_err(|e| syntax_error(trimmed, &e.to_string()))?;
     match stmts.len() {
         1 => Ok(stmts.pop().expect("one")),
         0 => Err(Error::new(code::ER_EMPTY_QUERY, "Query was empty")),
         _ => Err(Error::parse("near ';' (multi-statements are not enabled on this connection)")),
     }
+}
+
+/// MySQL allows `NAMES cs [COLLATE c]` among other assignments of one SET
+/// (`SET sql_mode=..., NAMES utf8mb4`, as sqlx sends); sqlparser only
+/// parses it alone. Rewrites it into the variables it sets.
+fn set_with_names(sql: &str) -> Option<String> {
+    let head = sql.get(..4)?;
+    if !head.eq_ignore_ascii_case("set ") {
+        return None;
+    }
+    let parts = split_top_level(&sql[4..]);
+    if parts.len() < 2 {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut changed = false;
+    for p in parts {
+        let words: Vec<&str> = p.split_whitespace().collect();
+        if words.first().is_some_and(|w| w.eq_ignore_ascii_case("names")) && words.len() >= 2 {
+            let cs = words[1].trim_matches(|c| c == '\'' || c == '"' || c == '`');
+            for v in ["character_set_client", "character_set_connection", "character_set_results"] {
+                out.push(format!("{v} = '{cs}'"));
+            }
+            if words.len() >= 4 && words[2].eq_ignore_ascii_case("collate") {
+                let c = words[3].trim_matches(|c| c == '\'' || c == '"' || c == '`');
+                out.push(format!("collation_connection = '{c}'"));
+            }
+            changed = true;
+        } else {
+            out.push(p.trim().to_string());
+        }
+    }
+    changed.then(|| format!("SET {}", out.join(", ")))
+}
+
+/// Splits on commas outside quotes and parentheses.
+fn split_top_level(s: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut depth = 0i32;
+    let mut quote: Option<char> = None;
+    let mut cur = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) => {
+                cur.push(c);
+                if c == '\\' && q != '`' {
+                    if let Some(n) = chars.next() {
+                        cur.push(n);
+                    }
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '\'' | '"' | '`' => {
+                    quote = Some(c);
+                    cur.push(c);
+                }
+                '(' => {
+                    depth += 1;
+                    cur.push(c);
+                }
+                ')' => {
+                    depth -= 1;
+                    cur.push(c);
+                }
+                ',' if depth == 0 => parts.push(std::mem::take(&mut cur)),
+                c => cur.push(c),
+            },
+        }
+    }
+    parts.push(cur);
+    parts
 }
 
 fn syntax_error(sql: &str, message: &str) -> Error {
@@ -129,6 +211,15 @@ mod tests {
         assert_eq!(count_placeholders(&s), 3);
         let b = bind_params(&s, &[Datum::I64(1), Datum::Bytes(b"x'y".to_vec()), Datum::Null]).unwrap();
         assert_eq!(b.to_string(), "UPDATE t SET a = 1, b = 'x''y' WHERE id = NULL LIMIT 1");
+    }
+
+    #[test]
+    fn set_with_names_among_assignments() {
+        let s = parse_one("SET sql_mode=(SELECT CONCAT(@@sql_mode, ',A,B')),time_zone='+00:00',NAMES utf8mb4 COLLATE utf8mb4_unicode_ci").unwrap();
+        let text = s.to_string();
+        assert!(text.contains("character_set_client = 'utf8mb4'"), "{text}");
+        assert!(text.contains("collation_connection = 'utf8mb4_unicode_ci'"), "{text}");
+        assert!(text.contains("',A,B'"), "{text}");
     }
 
     #[test]

@@ -13,16 +13,19 @@ use crate::error::{Error, Result, code};
 use crate::protocol::auth::{CACHING_SHA2_PASSWORD, NATIVE_PASSWORD, PasswordHashes};
 use crate::session::{Output, Session};
 
+/// A token of the small statements parsed by hand (accounts, LOAD DATA).
 #[derive(Debug, Clone, PartialEq)]
-enum Tok {
+pub(crate) enum Tok {
     Word(String),
     Quoted(String),
     At,
     Comma,
     Eq,
+    Open,
+    Close,
 }
 
-fn lex(sql: &str) -> Result<Vec<Tok>> {
+pub(crate) fn lex(sql: &str) -> Result<Vec<Tok>> {
     let mut out = Vec::new();
     let mut chars = sql.chars().peekable();
     while let Some(&c) = chars.peek() {
@@ -41,6 +44,14 @@ fn lex(sql: &str) -> Result<Vec<Tok>> {
             '=' => {
                 chars.next();
                 out.push(Tok::Eq);
+            }
+            '(' => {
+                chars.next();
+                out.push(Tok::Open);
+            }
+            ')' => {
+                chars.next();
+                out.push(Tok::Close);
             }
             ';' => {
                 chars.next();
@@ -72,7 +83,7 @@ fn lex(sql: &str) -> Result<Vec<Tok>> {
             _ => {
                 let mut s = String::new();
                 while let Some(&x) = chars.peek() {
-                    if x.is_alphanumeric() || x == '_' || x == '$' || x == '.' || x == '%' {
+                    if x.is_alphanumeric() || x == '_' || x == '$' || x == '.' || x == '%' || x == '-' || x == '/' {
                         s.push(x);
                         chars.next();
                     } else {

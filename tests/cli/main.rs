@@ -45,7 +45,7 @@ impl Drop for Playground {
 }
 
 fn start_playground(dir: &std::path::Path) -> (Playground, Duration) {
-    let base = free_ports(5);
+    let base = free_ports(6);
     let started = Instant::now();
     let mut child = Command::new(DUET)
         .args(["playground", "--data-dir"])
@@ -57,6 +57,8 @@ fn start_playground(dir: &std::path::Path) -> (Playground, Duration) {
             &(base + 1).to_string(),
             "--sql-port",
             &(base + 4).to_string(),
+            "--status-port",
+            &(base + 5).to_string(),
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -13,6 +13,7 @@ pub struct SqlCluster {
     pub cluster: Cluster,
     pub server: sql::SqlServer,
     pub port: u16,
+    pub status_port: u16,
 }
 
 impl SqlCluster {
@@ -26,8 +27,10 @@ impl SqlCluster {
             txn: crate::txn::test_txn_config(),
             ..Default::default()
         };
-        let server = sql::SqlServer::start(cfg, listener).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
-        Ok(SqlCluster { cluster, server, port })
+        let status = TcpListener::bind("127.0.0.1:0").await?;
+        let status_port = status.local_addr()?.port();
+        let server = sql::SqlServer::start(cfg, listener, Some(status)).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+        Ok(SqlCluster { cluster, server, port, status_port })
     }
 
     /// A `mysql_async` URL for database `db`.

@@ -87,8 +87,28 @@ async fn mysql_async_text_and_prepared() {
     tx.commit().await.unwrap();
     let name: Option<String> = conn.query_first("SELECT name FROM items WHERE id = 1").await.unwrap();
     assert_eq!(name.as_deref(), Some("kept"));
+    // The status port counts what happened.
+    let status_port = c.status_port;
+    let metrics = tokio::task::spawn_blocking(move || http_get(status_port, "/metrics")).await.unwrap();
+    assert!(metrics.starts_with("HTTP/1.1 200 OK"), "{metrics}");
+    let count = |line: &str| -> u64 {
+        metrics.lines().find(|l| l.starts_with(line)).and_then(|l| l.rsplit(' ').next()).unwrap().parse().unwrap()
+    };
+    assert!(count("duet_sql_statements_total{type=\"select\",result=\"ok\"}") >= 8);
+    assert!(count("duet_sql_statements_total{type=\"insert\",result=\"error\"}") >= 2);
+    assert_eq!(count("duet_sql_connections "), 1);
+    let status = tokio::task::spawn_blocking(move || http_get(status_port, "/status")).await.unwrap();
+    assert!(status.contains("\"connections\":1"), "{status}");
     conn.disconnect().await.unwrap();
     c.shutdown().await;
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -115,7 +135,7 @@ async fn passwords_and_multi_statements() {
 
 fn mariadb(port: u16, db: &str, sql: &str) -> std::process::Output {
     Command::new("mariadb")
-        .args(["-h", "127.0.0.1", "-P", &port.to_string(), "-u", "root", "--batch", "-D", db, "-e", sql])
+        .args(["-h", "127.0.0.1", "-P", &port.to_string(), "-u", "root", "--batch", "--local-infile=1", "-D", db, "-e", sql])
         .output()
         .expect("the mariadb client is installed (apt mariadb-client; .ci/run installs it)")
 }
@@ -132,11 +152,35 @@ async fn mariadb_cli() {
             "CREATE TABLE cli (id INT PRIMARY KEY, v VARCHAR(10)); INSERT INTO cli VALUES (1,'one'),(2,'two'); SELECT id, v FROM cli ORDER BY id; SHOW TABLES;",
         );
         let err = mariadb(port, "test", "SELECT * FROM nope");
-        (setup, err)
+        // LOAD DATA LOCAL INFILE of a TPC-H style file (trailing '|').
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("rows.tbl");
+        let mut data = String::new();
+        for i in 0..25_000 {
+            data.push_str(&format!("{i}|name {i}|{}.{:02}|\n", i % 1000, i % 100));
+        }
+        std::fs::write(&file, data).unwrap();
+        let load = mariadb(
+            port,
+            "test",
+            &format!(
+                "CREATE TABLE ld (id INT PRIMARY KEY, name VARCHAR(20), amount DECIMAL(8,2)); \
+                 LOAD DATA LOCAL INFILE '{}' INTO TABLE ld FIELDS TERMINATED BY '|'; \
+                 SELECT COUNT(*), SUM(amount), MAX(name) FROM ld;",
+                file.display()
+            ),
+        );
+        (setup, err, load)
     })
     .await
     .unwrap();
-    let (setup, err) = out;
+    let (setup, err, load) = out;
+    assert!(load.status.success(), "LOAD DATA failed: {}", String::from_utf8_lossy(&load.stderr));
+    let expected_sum: u64 = (0..25_000u64).map(|i| (i % 1000) * 100 + i % 100).sum();
+    assert_eq!(
+        String::from_utf8_lossy(&load.stdout),
+        format!("COUNT(*)\tSUM(amount)\tMAX(name)\n25000\t{}.{:02}\tname 9999\n", expected_sum / 100, expected_sum % 100)
+    );
     let stdout = String::from_utf8_lossy(&setup.stdout);
     assert!(setup.status.success(), "mariadb failed: {}", String::from_utf8_lossy(&setup.stderr));
     assert_eq!(stdout, "id\tv\n1\tone\n2\ttwo\nTables_in_test\ncli\n");

@@ -1,18 +1,28 @@
-//! INSERT [IGNORE] INTO t [(cols)] VALUES (...), ... | SELECT ...
+//! INSERT [IGNORE] | REPLACE INTO t [(cols)] VALUES (...), ... | SELECT ...
+//! [ON DUPLICATE KEY UPDATE c = expr, ...]
 //!
 //! ```text
 //! source rows --fill defaults, AUTO_INCREMENT--> full rows
 //!   --convert to column types (strict: errors; IGNORE: warnings)-->
 //!   --handles + unique keys--> one batch read (locking, when pessimistic)
-//!   --duplicates: 1062 (IGNORE: skip with a warning)--> puts
+//!   --per row, in order, against the statement's own earlier writes:
+//!       no conflict: insert
+//!       conflict: 1062 | IGNORE: skip with a warning
+//!               | REPLACE: delete every conflicting row, insert
+//!               | ON DUPLICATE KEY UPDATE: update the first conflicting row
 //! ```
+//!
+//! Affected rows as MySQL counts them: 1 per inserted row, 2 per updated
+//! row (1 with CLIENT_FOUND_ROWS when nothing changed, else 0), and for
+//! REPLACE 1 plus the number of rows it deleted.
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use codec::datum::Datum;
 use sqlparser::ast::{Expr, Insert, SetExpr, TableObject, Value};
 
-use super::write::{self, SeenKeys};
+use super::write;
 use crate::catalog::model::{DefaultValue, HandleKind, TableInfo};
 use crate::error::{Error, Result, code};
 use crate::session::{Output, Session, TxnHandle};
@@ -22,12 +32,21 @@ pub async fn execute(session: &mut Session, insert: &Insert, txn: &Arc<TxnHandle
     let TableObject::TableName(name) = &insert.table else {
         return Err(Error::unsupported("INSERT INTO TABLE FUNCTION"));
     };
-    if insert.on.is_some() {
-        return Err(Error::unsupported("INSERT ... ON DUPLICATE KEY UPDATE"));
-    }
-    if insert.replace_into {
-        return Err(Error::unsupported("REPLACE"));
-    }
+    let on_dup = match &insert.on {
+        None => None,
+        Some(sqlparser::ast::OnInsert::DuplicateKeyUpdate(a)) => Some(a.clone()),
+        Some(other) => return Err(Error::unsupported(other)),
+    };
+    let mode = if insert.replace_into {
+        Mode::Replace
+    } else if let Some(a) = on_dup {
+        Mode::Update(a)
+    } else if insert.ignore {
+        Mode::Ignore
+    } else {
+        Mode::Error
+    };
+    let row_alias = insert.insert_alias.as_ref().map(|a| a.row_alias.to_string());
     let (db, tname) = crate::ddl::object_name(name)?;
     let db = match db {
         Some(d) => d,
@@ -78,9 +97,43 @@ pub async fn execute(session: &mut Session, insert: &Insert, txn: &Arc<TxnHandle
         }
     };
     let strict = types::is_strict(&session.vars.text("sql_mode")) && !insert.ignore;
+    let out = write_rows(session, txn, &t, &targets, input, &mode, row_alias.as_deref(), strict).await?;
+    session.row_count = out.affected as i64;
+    let info = if out.records > 1 {
+        format!("Records: {}  Duplicates: {}  Warnings: {}", out.records, out.records - out.inserted, session.warnings.len())
+    } else {
+        String::new()
+    };
+    Ok(Output::Ok { affected: out.affected, last_insert_id: out.first_auto.unwrap_or(0), info })
+}
+
+/// What [`write_rows`] did.
+pub struct Written {
+    pub records: u64,
+    pub inserted: u64,
+    pub affected: u64,
+    pub first_auto: Option<u64>,
+}
+
+/// Inserts `input` rows (values for the `targets` columns, `None` for
+/// DEFAULT) into `t`, handling duplicates per `mode`; shared by INSERT,
+/// REPLACE and LOAD DATA.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn write_rows(
+    session: &mut Session,
+    txn: &Arc<TxnHandle>,
+    t: &Arc<TableInfo>,
+    targets: &[usize],
+    input: Vec<Vec<Option<Datum>>>,
+    mode: &Mode,
+    row_alias: Option<&str>,
+    strict: bool,
+) -> Result<Written> {
+    let t = t.clone();
+    let records = input.len() as u64;
     let mut rows = Vec::with_capacity(input.len());
     for (r, values) in input.into_iter().enumerate() {
-        rows.push(full_row(session, &t, &targets, values, r + 1, strict)?);
+        rows.push(full_row(session, &t, targets, values, r + 1, strict)?);
     }
     let first_auto = assign_auto_ids(session, &t, &mut rows).await?;
     let mut handles = Vec::with_capacity(rows.len());
@@ -97,48 +150,191 @@ pub async fn execute(session: &mut Session, insert: &Insert, txn: &Arc<TxnHandle
     let all_keys: Vec<Vec<u8>> = checks.iter().flatten().map(|(k, _, _)| k.clone()).collect();
     let existing = {
         let mut tx = txn.txn.write().await;
-        tx.batch_get_for_update(all_keys).await?
+        tx.batch_get_for_update(all_keys.clone()).await?
     };
-    let mut existing = existing.into_iter();
-    let mut seen = SeenKeys::default();
-    let mut writes: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut view = View { txn: txn.clone(), known: all_keys.into_iter().zip(existing).collect(), overlay: Default::default() };
+    let mut affected = 0u64;
     let mut inserted = 0u64;
+    let found_rows = session.capabilities & crate::protocol::caps::FOUND_ROWS != 0;
     for ((row, h), keys) in rows.iter().zip(&handles).zip(&checks) {
-        let mut dup = None;
+        let mut conflicts = Vec::new();
         for (k, key_name, shown) in keys {
-            let found = existing.next().flatten().is_some();
-            if dup.is_none() && (found || !seen.insert(k)) {
-                dup = Some(write::dup_entry(shown, key_name));
+            if let Some(v) = view.get(k).await? {
+                conflicts.push((k.clone(), key_name.clone(), shown.clone(), v));
             }
         }
-        if let Some(e) = dup {
-            if insert.ignore {
-                session.warn(code::ER_DUP_ENTRY, e.message());
-                continue;
-            }
-            return Err(e);
+        if conflicts.is_empty() {
+            view.write_row(&t, row, h);
+            inserted += 1;
+            affected += 1;
+            continue;
         }
-        writes.extend(write::row_pairs(&t, row, h));
-        inserted += 1;
+        match mode {
+            Mode::Error => {
+                let (_, key_name, shown, _) = &conflicts[0];
+                return Err(write::dup_entry(shown, key_name));
+            }
+            Mode::Ignore => {
+                let (_, key_name, shown, _) = &conflicts[0];
+                session.warn(code::ER_DUP_ENTRY, write::dup_entry(shown, key_name).message());
+            }
+            Mode::Replace => {
+                let mut deleted = std::collections::HashSet::new();
+                for (k, _, _, v) in &conflicts {
+                    let old_handle = conflict_handle(&t, k, v, h)?;
+                    let rk = crate::table::record_key(&t, &old_handle);
+                    if !deleted.insert(rk.clone()) {
+                        continue;
+                    }
+                    if let Some(old) = view.row(&t, &rk).await? {
+                        view.delete_row(&t, &old, &old_handle);
+                        affected += 1;
+                    }
+                }
+                view.write_row(&t, row, h);
+                inserted += 1;
+                affected += 1;
+            }
+            Mode::Update(assignments) => {
+                let (k, _, _, v) = &conflicts[0];
+                let old_handle = conflict_handle(&t, k, v, h)?;
+                let rk = crate::table::record_key(&t, &old_handle);
+                let Some(old) = view.row(&t, &rk).await? else {
+                    return Err(Error::internal("a unique index entry points to a missing row"));
+                };
+                let new = updated_row(session, &t, &old, row, assignments, row_alias)?;
+                if new == old {
+                    affected += found_rows as u64;
+                    continue;
+                }
+                let row_id = match (&t.handle, &old_handle) {
+                    (HandleKind::RowId, codec::table::Handle::Int(id)) => Some(*id),
+                    _ => None,
+                };
+                let new_handle = crate::table::handle_of(&t, &new, row_id)?;
+                let old_keys: std::collections::HashSet<Vec<u8>> =
+                    write::unique_keys(&t, &old, &old_handle).into_iter().map(|(k, _, _)| k).collect();
+                for (nk, key_name, shown) in write::unique_keys(&t, &new, &new_handle) {
+                    if !old_keys.contains(&nk) && view.get(&nk).await?.is_some() {
+                        return Err(write::dup_entry(&shown, &key_name));
+                    }
+                }
+                view.delete_row(&t, &old, &old_handle);
+                view.write_row(&t, &new, &new_handle);
+                affected += 2;
+            }
+        }
     }
     {
         let mut tx = txn.txn.write().await;
-        let keys: Vec<Vec<u8>> = writes.iter().map(|(k, _)| k.clone()).collect();
+        let keys: Vec<Vec<u8>> = view.overlay.keys().cloned().collect();
         tx.lock_keys(keys).await?;
-        for (k, v) in writes {
-            tx.put(k, v).await?;
+        for (k, v) in view.overlay {
+            match v {
+                Some(v) => tx.put(k, v).await?,
+                None => tx.delete(k).await?,
+            }
         }
     }
     if let Some(id) = first_auto {
         session.last_insert_id = id;
     }
-    session.row_count = inserted as i64;
-    let info = if rows.len() > 1 {
-        format!("Records: {}  Duplicates: {}  Warnings: {}", rows.len(), rows.len() as u64 - inserted, session.warnings.len())
-    } else {
-        String::new()
-    };
-    Ok(Output::Ok { affected: inserted, last_insert_id: first_auto.unwrap_or(0), info })
+    Ok(Written { records, inserted, affected, first_auto })
+}
+
+/// What to do with a row whose key exists.
+pub(crate) enum Mode {
+    Error,
+    Ignore,
+    Replace,
+    Update(Vec<sqlparser::ast::Assignment>),
+}
+
+/// The statement's view of the keys it touches: its own writes first, then
+/// what the batch read found, then (for rows reached through a unique
+/// index) a locking read.
+struct View {
+    txn: Arc<TxnHandle>,
+    known: HashMap<Vec<u8>, Option<Vec<u8>>>,
+    overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl View {
+    async fn get(&mut self, k: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(v) = self.overlay.get(k) {
+            return Ok(v.clone());
+        }
+        if let Some(v) = self.known.get(k) {
+            return Ok(v.clone());
+        }
+        let v = self.txn.txn.write().await.batch_get_for_update(vec![k.to_vec()]).await?.pop().flatten();
+        self.known.insert(k.to_vec(), v.clone());
+        Ok(v)
+    }
+
+    async fn row(&mut self, t: &TableInfo, record_key: &[u8]) -> Result<Option<Vec<Datum>>> {
+        let all: Vec<usize> = (0..t.columns.len()).collect();
+        match self.get(record_key).await? {
+            Some(v) => Ok(Some(crate::table::decode_record(t, record_key, &v, &all)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn write_row(&mut self, t: &TableInfo, row: &[Datum], h: &codec::table::Handle) {
+        for (k, v) in write::row_pairs(t, row, h) {
+            self.overlay.insert(k, Some(v));
+        }
+    }
+
+    fn delete_row(&mut self, t: &TableInfo, row: &[Datum], h: &codec::table::Handle) {
+        for (k, _) in write::row_pairs(t, row, h) {
+            self.overlay.insert(k, None);
+        }
+    }
+}
+
+/// The handle of the existing row a conflicting key belongs to.
+fn conflict_handle(t: &TableInfo, key: &[u8], value: &[u8], new_handle: &codec::table::Handle) -> Result<codec::table::Handle> {
+    let record = crate::table::record_key(t, new_handle);
+    if key == record.as_slice() {
+        return Ok(new_handle.clone());
+    }
+    crate::table::decode_handle(t, value)
+}
+
+/// ON DUPLICATE KEY UPDATE: the old row with the assignments applied
+/// (`VALUES(c)` / `alias.c` read the row that was to be inserted).
+fn updated_row(
+    session: &mut Session,
+    t: &TableInfo,
+    old: &[Datum],
+    proposed: &[Datum],
+    assignments: &[sqlparser::ast::Assignment],
+    alias: Option<&str>,
+) -> Result<Vec<Datum>> {
+    let strict = types::is_strict(&session.vars.text("sql_mode"));
+    let mut new = old.to_vec();
+    for a in assignments {
+        let sqlparser::ast::AssignmentTarget::ColumnName(col) = &a.target else {
+            return Err(Error::unsupported("tuple assignment"));
+        };
+        let name = col.0.last().and_then(|p| p.as_ident()).map(|i| i.value.clone()).unwrap_or_default();
+        let (i, c) = t.column(&name).ok_or_else(|| Error::bad_field(&name, "field list"))?;
+        let current = new.clone();
+        let column = |n: &str| t.column(n).map(|(j, _)| current[j].clone());
+        let values = |n: &str| t.column(n).map(|(j, _)| proposed[j].clone());
+        let v = crate::eval::eval_with(&a.value, &column, &values, alias)?
+            .ok_or_else(|| Error::unsupported(format!("ON DUPLICATE KEY UPDATE expression {}", a.value)))?;
+        if v == Datum::Null && !c.nullable {
+            return Err(Error::new(code::ER_BAD_NULL, format!("Column '{}' cannot be null", c.name)));
+        }
+        let (v, problem) = types::convert(v, &c.ft, &Target { column: &c.name, row: 1, strict })?;
+        if let Some(p) = problem {
+            session.warn(p.code, p.message);
+        }
+        new[i] = v;
+    }
+    Ok(new)
 }
 
 /// A VALUES item: `None` for DEFAULT.

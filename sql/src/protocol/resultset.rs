@@ -109,7 +109,11 @@ pub fn ok(
     put_lenenc_int(buf, last_insert_id);
     buf.extend_from_slice(&status.to_le_bytes());
     buf.extend_from_slice(&warnings.to_le_bytes());
-    buf.extend_from_slice(info.as_bytes());
+    // The protocol documents `string<EOF>` here, but MySQL's server writes
+    // (and libmysqlclient / libmariadb read) a length-encoded string.
+    if !info.is_empty() {
+        put_lenenc_str(buf, info.as_bytes());
+    }
 }
 
 /// EOF packet payload.

@@ -14,6 +14,7 @@
 //! NULLs sort first ascending (NULL is the smallest value in MySQL).
 
 pub mod convert;
+pub mod infoschema;
 pub mod point_get;
 pub mod provider;
 pub mod rewrite;
@@ -38,7 +39,7 @@ pub struct DfSession {
 }
 
 impl DfSession {
-    pub fn new(_shared: Arc<Shared>) -> DfSession {
+    pub fn new(shared: Arc<Shared>) -> DfSession {
         let mut config = SessionConfig::new()
             .with_default_catalog_and_schema("def", "")
             .with_create_default_catalog_and_schema(false)
@@ -52,7 +53,7 @@ impl DfSession {
         opts.execution.time_zone = None;
         let ctx = SessionContext::new_with_config(config);
         let slot: Slot = Default::default();
-        ctx.register_catalog("def", Arc::new(DuetCatalog { slot: slot.clone() }));
+        ctx.register_catalog("def", Arc::new(DuetCatalog { slot: slot.clone(), shared }));
         DfSession { ctx, slot }
     }
 
@@ -82,6 +83,15 @@ impl DfSession {
     }
 }
 
+/// A result column's name as MySQL shows it: the column's own spelling
+/// when the field is a column (names are matched in lower case).
+fn display_name(f: &datafusion::arrow::datatypes::Field) -> String {
+    match f.metadata().get("duet.column") {
+        Some(original) if original.to_lowercase() == *f.name() => original.clone(),
+        _ => f.name().clone(),
+    }
+}
+
 /// Runs a SELECT (or any query) through DataFusion and shapes the result
 /// for the wire.
 pub async fn select(
@@ -94,8 +104,37 @@ pub async fn select(
     {
         return point_get::run(session, &pg, &txn).await;
     }
-    let ctx = StatementCtx { schema: txn.schema.clone(), txn, row_id: false, latest: false };
+    let mut latest = false;
+    if let Statement::Query(q) = &stmt
+        && !q.locks.is_empty()
+        && session.txn.as_ref().is_some_and(|t| t.explicit)
+    {
+        lock_rows(session, q, &txn).await?;
+        latest = true;
+    }
+    let ctx = StatementCtx { schema: txn.schema.clone(), txn, row_id: false, latest };
     run_with(session, stmt, ctx).await
+}
+
+/// SELECT ... FOR UPDATE beyond point keys: lock the rows the WHERE clause
+/// matches (as UPDATE would), so the query then reads them, newest
+/// committed, under the lock. Only single-table queries can say which rows
+/// those are.
+async fn lock_rows(session: &crate::session::Session, q: &sqlparser::ast::Query, txn: &Arc<TxnHandle>) -> Result<()> {
+    use sqlparser::ast::{SetExpr, TableFactor};
+    let single = match q.body.as_ref() {
+        SetExpr::Select(s) if s.from.len() == 1 && s.from[0].joins.is_empty() => match &s.from[0].relation {
+            TableFactor::Table { name, .. } => Some((name.clone(), s.selection.clone())),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some((name, selection)) = single else {
+        return Err(crate::Error::unsupported("SELECT ... FOR UPDATE over joins or subqueries"));
+    };
+    let target = crate::dml::matched::Target { name: &name, selection: selection.as_ref(), order_by: &[], limit: None, extra: &[] };
+    crate::dml::matched::read(session, txn, &target).await?;
+    Ok(())
 }
 
 /// Runs a query through DataFusion with explicit statement flags (DML uses
@@ -107,7 +146,7 @@ pub async fn run_with(session: &crate::session::Session, stmt: Statement, ctx: S
         .fields()
         .iter()
         .map(|f| {
-            let name = names.name_for(f.name()).unwrap_or_else(|| f.name().clone());
+            let name = names.name_for(f.name()).unwrap_or_else(|| display_name(f));
             convert::field_column_def(f, &name)
         })
         .collect();

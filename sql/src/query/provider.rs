@@ -42,21 +42,34 @@ impl fmt::Debug for StatementCtx {
 /// Set by the session before DataFusion plans a statement.
 pub type Slot = Arc<Mutex<Option<StatementCtx>>>;
 
-#[derive(Debug)]
 pub struct DuetCatalog {
     pub slot: Slot,
+    pub shared: Arc<crate::server::Shared>,
+}
+
+impl fmt::Debug for DuetCatalog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DuetCatalog")
+    }
 }
 
 impl CatalogProvider for DuetCatalog {
     fn schema_names(&self) -> Vec<String> {
         match &*self.slot.lock() {
-            Some(ctx) => ctx.schema.dbs.keys().cloned().collect(),
+            Some(ctx) => {
+                let mut names: Vec<String> = ctx.schema.dbs.keys().cloned().collect();
+                names.push("information_schema".into());
+                names
+            }
             None => Vec::new(),
         }
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
         let ctx = self.slot.lock().clone()?;
+        if name.eq_ignore_ascii_case("information_schema") {
+            return Some(Arc::new(super::infoschema::InfoSchemaProvider { schema: ctx.schema.clone(), shared: self.shared.clone() }));
+        }
         let db = ctx.schema.db(name)?.clone();
         Some(Arc::new(DuetSchema { db, ctx }))
     }

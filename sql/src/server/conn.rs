@@ -36,6 +36,8 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, mut
         _ = shutdown.changed() => None,
     };
     let Some(mut session) = session else { return };
+    shared.metrics.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    shared.metrics.connections_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let process = session.process().clone();
     tokio::select! {
         r = command_loop(&mut session, &mut reader, &mut wr) => {
@@ -47,6 +49,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, mut
         _ = shutdown.changed() => {}
     }
     session.close().await;
+    shared.metrics.connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
 }
 
 async fn send(wr: &mut OwnedWriteHalf, out: Out) -> Result<(), ProtocolError> {
@@ -327,8 +330,10 @@ async fn run_queries(
     Ok(())
 }
 
-/// LOAD DATA LOCAL INFILE: ask the client for the file, read it until the
-/// empty packet, then let the session insert it.
+/// LOAD DATA LOCAL INFILE: ask the client for the file and stream its
+/// packets into the session until the empty packet that ends it. After an
+/// error the rest of the file is still read (the protocol requires it),
+/// then the error is answered.
 async fn load_local_infile(
     session: &mut Session,
     req: crate::session::LocalInfile,
@@ -349,16 +354,21 @@ async fn load_local_infile(
     let pending = std::mem::replace(out, Out::new(0));
     send(wr, pending).await?;
     reader.seq = next;
-    let mut data = Vec::new();
+    let mut state = session.load_data_begin(req);
     loop {
         let chunk = reader.read().await?;
-        if chunk.is_empty() {
+        let last = chunk.is_empty();
+        if let Ok(s) = &mut state
+            && let Err(e) = session.load_data_chunk(s, &chunk, last).await
+        {
+            state = Err(e);
+        }
+        if last {
             break;
         }
-        data.extend_from_slice(&chunk);
     }
     *out = Out::new(reader.seq);
-    Ok(session.finish_load_data(req, data).await)
+    Ok(state.map(|s| session.load_data_end(s)))
 }
 
 fn ok(out: &mut Out, session: &Session, affected: u64, last_insert_id: u64) {

@@ -16,6 +16,7 @@
 
 pub mod conn;
 pub mod processlist;
+pub mod status;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -66,6 +67,7 @@ pub struct Shared {
     pub globals: GlobalVars,
     pub processes: ProcessList,
     pub auto_ids: AutoIds,
+    pub metrics: crate::observe::Metrics,
     next_conn_id: AtomicU32,
 }
 
@@ -83,6 +85,7 @@ impl Shared {
             catalog,
             globals: GlobalVars::default(),
             processes: ProcessList::default(),
+            metrics: Default::default(),
             next_conn_id: AtomicU32::new(1),
         }))
     }
@@ -101,14 +104,20 @@ pub struct SqlServer {
 }
 
 impl SqlServer {
-    pub async fn start(config: SqlConfig, listener: TcpListener) -> Result<SqlServer> {
-        let addr = listener.local_addr().map_err(|e| crate::Error::internal(e))?;
+    /// Starts serving MySQL clients on `listener` and, if given, the
+    /// HTTP status port on `status`.
+    pub async fn start(config: SqlConfig, listener: TcpListener, status: Option<TcpListener>) -> Result<SqlServer> {
+        let addr = listener.local_addr().map_err(crate::Error::internal)?;
         let shared = Shared::new(config).await?;
         let (shutdown, rx) = watch::channel(false);
         let follow = tokio::spawn(shared.catalog.clone().follow(shared.config.schema_lease, rx.clone()));
-        let accept = tokio::spawn(accept_loop(listener, shared.clone(), rx));
+        let mut tasks = vec![follow];
+        if let Some(status) = status {
+            tasks.push(tokio::spawn(status::serve(status, shared.clone(), rx.clone())));
+        }
+        tasks.push(tokio::spawn(accept_loop(listener, shared.clone(), rx)));
         tracing::info!(%addr, "SQL server listening");
-        Ok(SqlServer { addr, shared, shutdown, tasks: vec![follow, accept] })
+        Ok(SqlServer { addr, shared, shutdown, tasks })
     }
 
     pub fn addr(&self) -> std::net::SocketAddr {

@@ -50,7 +50,7 @@ pub enum Output {
     Ok { affected: u64, last_insert_id: u64, info: String },
     Rows(ResultSet),
     /// LOAD DATA LOCAL INFILE: the connection fetches the file from the
-    /// client and hands it back with [`Session::finish_load_data`].
+    /// client and streams it to [`Session::load_data_chunk`].
     LocalInfile(LocalInfile),
 }
 
@@ -70,7 +70,7 @@ pub struct ResultSet {
 #[derive(Debug)]
 pub struct LocalInfile {
     pub file_name: String,
-    pub statement: Box<Statement>,
+    pub spec: Box<crate::dml::load_data::LoadSpec>,
 }
 
 /// A prepared statement's shape, for COM_STMT_PREPARE's answer.
@@ -277,6 +277,13 @@ impl Session {
     }
 
     async fn execute_text(&mut self, sql: &str) -> Result<Output> {
+        if crate::dml::load_data::is_load_data(sql) {
+            self.warnings.clear();
+            let spec = crate::dml::load_data::parse(sql)?;
+            // Fail before the client sends the file if the table is wrong.
+            crate::dml::load_data::begin(self, spec.clone())?;
+            return Ok(Output::LocalInfile(LocalInfile { file_name: spec.file.clone(), spec: Box::new(spec) }));
+        }
         if crate::users::is_account_statement(sql) {
             self.warnings.clear();
             self.commit_open().await?;
@@ -338,8 +345,18 @@ impl Session {
         result
     }
 
-    pub async fn finish_load_data(&mut self, req: LocalInfile, data: Vec<u8>) -> Result<Output> {
-        crate::dml::load_data::finish(self, req, data).await
+    /// LOAD DATA: the file's contents arrive in chunks (see
+    /// [`crate::dml::load_data`]).
+    pub fn load_data_begin(&mut self, req: LocalInfile) -> Result<crate::dml::load_data::LoadState> {
+        crate::dml::load_data::begin(self, *req.spec)
+    }
+
+    pub async fn load_data_chunk(&mut self, state: &mut crate::dml::load_data::LoadState, data: &[u8], last: bool) -> Result<()> {
+        crate::dml::load_data::chunk(self, state, data, last).await
+    }
+
+    pub fn load_data_end(&mut self, state: crate::dml::load_data::LoadState) -> Output {
+        crate::dml::load_data::end(self, state)
     }
 
     // ---- transactions ---------------------------------------------------
