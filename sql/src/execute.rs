@@ -140,9 +140,31 @@ async fn run(session: &mut Session, stmt: &Statement, txn: Arc<TxnHandle>) -> Re
 }
 
 /// The result columns of a statement, for COM_STMT_PREPARE (empty for
-/// statements that return no rows, or when the shape depends on values).
-pub async fn describe(_session: &mut Session, _stmt: &Statement) -> Result<Vec<ColumnDef>> {
-    Ok(Vec::new())
+/// statements that return no rows). Clients such as libmysqlclient decide
+/// from these whether to read a result set after COM_STMT_EXECUTE.
+pub async fn describe(session: &mut Session, stmt: &Statement) -> Result<Vec<ColumnDef>> {
+    match stmt {
+        Statement::Query(_) => {
+            let created = session.txn.is_none();
+            let handle = match &session.txn {
+                Some(t) => t.handle.clone(),
+                None => session.begin(false, true, TxnMode::Optimistic).await?,
+            };
+            let result = crate::query::describe(session, stmt, handle).await;
+            if created {
+                session.txn = None;
+            }
+            result
+        }
+        s if crate::show::is_show(s) => {
+            // Run it: SHOW output is small and has no parameters.
+            match crate::show::execute(session, s.clone()).await {
+                Ok(rs) => Ok(rs.columns),
+                Err(_) => Ok(Vec::new()),
+            }
+        }
+        _ => Ok(Vec::new()),
+    }
 }
 
 /// A constant expression's value without a table (SET, defaults): literals

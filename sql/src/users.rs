@@ -63,8 +63,17 @@ pub(crate) fn lex(sql: &str) -> Result<Vec<Tok>> {
                     match chars.next() {
                         None => return Err(Error::parse("near the end (unterminated quote)")),
                         Some('\\') if q != '`' => {
+                            // MySQL's string escapes.
                             if let Some(n) = chars.next() {
-                                s.push(n);
+                                s.push(match n {
+                                    'n' => '\n',
+                                    't' => '\t',
+                                    'r' => '\r',
+                                    '0' => '\0',
+                                    'b' => '\u{8}',
+                                    'Z' => '\u{1a}',
+                                    other => other,
+                                });
                             }
                         }
                         Some(x) if x == q => {

@@ -70,6 +70,22 @@ impl DfSession {
         result
     }
 
+    /// The output schema of a (rewritten) query, planned but not run.
+    pub async fn describe(&self, stmt: Statement, ctx: StatementCtx, db: Option<&str>) -> Result<SchemaRef> {
+        *self.slot.lock() = Some(ctx);
+        let result = async {
+            let mut state = self.ctx.state();
+            state.config_mut().options_mut().catalog.default_schema = db.unwrap_or("").to_lowercase();
+            let plan = state
+                .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(stmt)))
+                .await?;
+            Ok(Arc::new(plan.schema().as_arrow().clone()))
+        }
+        .await;
+        *self.slot.lock() = None;
+        result
+    }
+
     async fn plan_and_collect(&self, stmt: Statement, db: Option<&str>) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let mut state = self.ctx.state();
         state.config_mut().options_mut().catalog.default_schema = db.unwrap_or("").to_lowercase();
@@ -81,6 +97,24 @@ impl DfSession {
         let batches = df.collect().await?;
         Ok((schema, batches))
     }
+}
+
+/// The result columns of a query with `?` placeholders (COM_STMT_PREPARE
+/// answers with them): planned with NULL in place of every parameter.
+pub async fn describe(session: &crate::session::Session, stmt: &Statement, txn: Arc<TxnHandle>) -> Result<Vec<ColumnDef>> {
+    let n = crate::parse::count_placeholders(stmt);
+    let bound = crate::parse::bind_params(stmt, &vec![codec::datum::Datum::Null; n])?;
+    let (bound, names) = rewrite::for_datafusion(session, bound)?;
+    let ctx = StatementCtx { schema: txn.schema.clone(), txn, row_id: false, latest: false };
+    let schema = session.df.describe(bound, ctx, session.db.as_deref()).await?;
+    Ok(schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let name = names.name_for(f.name()).unwrap_or_else(|| display_name(f));
+            convert::field_column_def(f, &name)
+        })
+        .collect())
 }
 
 /// A result column's name as MySQL shows it: the column's own spelling

@@ -306,7 +306,7 @@ impl Session {
     pub async fn prepare(&mut self, sql: &str) -> Result<PreparedInfo> {
         let stmt = crate::parse::parse_one(sql)?;
         let params = crate::parse::count_placeholders(&stmt);
-        let columns = crate::execute::describe(self, &stmt).await.unwrap_or_default();
+        let columns = crate::execute::describe(self, &stmt).await?;
         let id = self.next_stmt_id;
         self.next_stmt_id = self.next_stmt_id.wrapping_add(1).max(1);
         self.prepared.insert(id, Prepared { statement: stmt, params });
