@@ -99,6 +99,13 @@ async fn in_txn(session: &mut Session, stmt: Statement, write: bool) -> Result<O
         };
         let result = run(session, &stmt, handle).await;
         if !autocommit {
+            // A deadlock victim's whole transaction is rolled back (InnoDB
+            // does the same), which releases its locks for the others.
+            if let Err(e) = &result
+                && e.code() == code::ER_LOCK_DEADLOCK
+            {
+                let _ = session.rollback_txn().await;
+            }
             return result;
         }
         let result = match result {
