@@ -68,7 +68,11 @@ pub async fn wait_for_signal() {
 
 /// Starts the SQL server, and its HTTP status port if given; PD and the
 /// kv stores must be reachable (the first server bootstraps the catalog).
-pub async fn start_sql(pd_addr: &str, addr: &str, status_addr: Option<&str>) -> Result<sql::SqlServer> {
+pub async fn start_sql(
+    pd_addr: &str,
+    addr: &str,
+    status_addr: Option<&str>,
+) -> Result<sql::SqlServer> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("bind the SQL server on {addr}"))?;
@@ -80,7 +84,10 @@ pub async fn start_sql(pd_addr: &str, addr: &str, status_addr: Option<&str>) -> 
         ),
         None => None,
     };
-    let cfg = sql::SqlConfig { pd_addr: pd_addr.to_string(), ..Default::default() };
+    let cfg = sql::SqlConfig {
+        pd_addr: pd_addr.to_string(),
+        ..Default::default()
+    };
     sql::SqlServer::start(cfg, listener, status)
         .await
         .map_err(|e| anyhow::anyhow!("start the SQL server (PD at {pd_addr}): {}", e.message()))
@@ -152,7 +159,14 @@ impl Playground {
     /// [`Playground::wait_ready`]).
     pub async fn start_sql(&mut self, port: u16, status_port: Option<u16>) -> Result<()> {
         let status = status_port.map(|p| format!("127.0.0.1:{p}"));
-        self.sql = Some(start_sql(&self.pd_addr, &format!("127.0.0.1:{port}"), status.as_deref()).await?);
+        self.sql = Some(
+            start_sql(
+                &self.pd_addr,
+                &format!("127.0.0.1:{port}"),
+                status.as_deref(),
+            )
+            .await?,
+        );
         Ok(())
     }
 

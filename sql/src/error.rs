@@ -194,22 +194,33 @@ impl From<Error> for DataFusionError {
 
 impl Error {
     pub fn new(code: u16, message: impl fmt::Display) -> Error {
-        Error::Sql { code, message: message.to_string() }
+        Error::Sql {
+            code,
+            message: message.to_string(),
+        }
     }
 
     pub fn parse(near: impl fmt::Display) -> Error {
         Error::new(
             code::ER_PARSE,
-            format!("You have an error in your SQL syntax; check the manual that corresponds to your duet version for the right syntax to use {near}"),
+            format!(
+                "You have an error in your SQL syntax; check the manual that corresponds to your duet version for the right syntax to use {near}"
+            ),
         )
     }
 
     pub fn unsupported(what: impl fmt::Display) -> Error {
-        Error::new(code::ER_NOT_SUPPORTED_YET, format!("This version of duet doesn't yet support '{what}'"))
+        Error::new(
+            code::ER_NOT_SUPPORTED_YET,
+            format!("This version of duet doesn't yet support '{what}'"),
+        )
     }
 
     pub fn no_such_table(db: &str, table: &str) -> Error {
-        Error::new(code::ER_NO_SUCH_TABLE, format!("Table '{db}.{table}' doesn't exist"))
+        Error::new(
+            code::ER_NO_SUCH_TABLE,
+            format!("Table '{db}.{table}' doesn't exist"),
+        )
     }
 
     pub fn bad_db(db: &str) -> Error {
@@ -221,7 +232,10 @@ impl Error {
     }
 
     pub fn bad_field(column: &str, clause: &str) -> Error {
-        Error::new(code::ER_BAD_FIELD, format!("Unknown column '{column}' in '{clause}'"))
+        Error::new(
+            code::ER_BAD_FIELD,
+            format!("Unknown column '{column}' in '{clause}'"),
+        )
     }
 
     pub fn internal(what: impl fmt::Display) -> Error {

@@ -15,20 +15,31 @@ pub fn literal(e: &Expr) -> Option<Datum> {
         Expr::Value(v) => match &v.value {
             Value::Null => Some(Datum::Null),
             Value::Number(n, _) => number(n),
-            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => Some(Datum::Bytes(s.clone().into_bytes())),
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => {
+                Some(Datum::Bytes(s.clone().into_bytes()))
+            }
             Value::Boolean(b) => Some(Datum::I64(*b as i64)),
             Value::HexStringLiteral(h) => hex(h).map(Datum::Bytes),
             _ => None,
         },
-        Expr::UnaryOp { op: UnaryOperator::Minus, expr } => match literal(expr)? {
-            Datum::I64(i) => i.checked_neg().map(Datum::I64).or(Some(Datum::Decimal(-Decimal::from_i64(i)))),
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => match literal(expr)? {
+            Datum::I64(i) => i
+                .checked_neg()
+                .map(Datum::I64)
+                .or(Some(Datum::Decimal(-Decimal::from_i64(i)))),
             Datum::U64(u) if u == 1 << 63 => Some(Datum::I64(i64::MIN)),
             Datum::U64(u) => Some(Datum::Decimal(-Decimal::from_u64(u))),
             Datum::Decimal(d) => Some(Datum::Decimal(-d)),
             Datum::F64(f) => Some(Datum::F64(-f)),
             _ => None,
         },
-        Expr::UnaryOp { op: UnaryOperator::Plus, expr } => literal(expr),
+        Expr::UnaryOp {
+            op: UnaryOperator::Plus,
+            expr,
+        } => literal(expr),
         Expr::Nested(inner) => literal(inner),
         _ => None,
     }
@@ -52,8 +63,15 @@ pub fn number(n: &str) -> Option<Datum> {
 }
 
 fn hex(h: &str) -> Option<Vec<u8>> {
-    let h = if h.len() % 2 == 1 { format!("0{h}") } else { h.to_string() };
-    (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).ok()).collect()
+    let h = if h.len() % 2 == 1 {
+        format!("0{h}")
+    } else {
+        h.to_string()
+    };
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).ok())
+        .collect()
 }
 
 /// Evaluates `e` with `column` resolving (lower-case) column names.
@@ -78,16 +96,32 @@ pub fn eval_with(
         Expr::Identifier(id) => column(&id.value.to_lowercase()),
         Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
             let name = parts[1].value.to_lowercase();
-            if alias.is_some_and(|a| a.eq_ignore_ascii_case(&parts[0].value)) { values(&name) } else { column(&name) }
+            if alias.is_some_and(|a| a.eq_ignore_ascii_case(&parts[0].value)) {
+                values(&name)
+            } else {
+                column(&name)
+            }
         }
         Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("values") => {
             let arg = f.args.to_string();
-            let arg = arg.trim_matches(|c| c == '(' || c == ')').trim().trim_matches('`').to_lowercase();
+            let arg = arg
+                .trim_matches(|c| c == '(' || c == ')')
+                .trim()
+                .trim_matches('`')
+                .to_lowercase();
             values(&arg)
         }
         Expr::Nested(inner) => eval_with(inner, column, values, alias)?,
-        Expr::BinaryOp { left, op, right } if matches!(op, BinaryOperator::Plus | BinaryOperator::Minus | BinaryOperator::Multiply) => {
-            let (Some(a), Some(b)) = (eval_with(left, column, values, alias)?, eval_with(right, column, values, alias)?) else {
+        Expr::BinaryOp { left, op, right }
+            if matches!(
+                op,
+                BinaryOperator::Plus | BinaryOperator::Minus | BinaryOperator::Multiply
+            ) =>
+        {
+            let (Some(a), Some(b)) = (
+                eval_with(left, column, values, alias)?,
+                eval_with(right, column, values, alias)?,
+            ) else {
                 return Ok(None);
             };
             arith(&a, op, &b, e)?
@@ -97,7 +131,10 @@ pub fn eval_with(
 }
 
 fn overflow(e: &Expr, kind: &str) -> Error {
-    Error::new(code::ER_DATA_OUT_OF_RANGE, format!("{kind} value is out of range in '({e})'"))
+    Error::new(
+        code::ER_DATA_OUT_OF_RANGE,
+        format!("{kind} value is out of range in '({e})'"),
+    )
 }
 
 fn arith(a: &Datum, op: &BinaryOperator, b: &Datum, e: &Expr) -> Result<Option<Datum>> {
@@ -114,7 +151,9 @@ fn arith(a: &Datum, op: &BinaryOperator, b: &Datum, e: &Expr) -> Result<Option<D
             };
             I64(r.ok_or_else(|| overflow(e, "BIGINT"))?)
         }
-        (U64(_), _) | (_, U64(_)) if !matches!(a, F64(_) | Decimal(_)) && !matches!(b, F64(_) | Decimal(_)) => {
+        (U64(_), _) | (_, U64(_))
+            if !matches!(a, F64(_) | Decimal(_)) && !matches!(b, F64(_) | Decimal(_)) =>
+        {
             let x = as_i128(a);
             let y = as_i128(b);
             let r = match op {
@@ -125,7 +164,9 @@ fn arith(a: &Datum, op: &BinaryOperator, b: &Datum, e: &Expr) -> Result<Option<D
             U64(u64::try_from(r).map_err(|_| overflow(e, "BIGINT UNSIGNED"))?)
         }
         (F64(_), _) | (_, F64(_)) => {
-            let (Some(x), Some(y)) = (as_f64(a), as_f64(b)) else { return Ok(None) };
+            let (Some(x), Some(y)) = (as_f64(a), as_f64(b)) else {
+                return Ok(None);
+            };
             let r = match op {
                 BinaryOperator::Plus => x + y,
                 BinaryOperator::Minus => x - y,
@@ -137,7 +178,9 @@ fn arith(a: &Datum, op: &BinaryOperator, b: &Datum, e: &Expr) -> Result<Option<D
             F64(r)
         }
         _ => {
-            let (Some(x), Some(y)) = (as_decimal(a), as_decimal(b)) else { return Ok(None) };
+            let (Some(x), Some(y)) = (as_decimal(a), as_decimal(b)) else {
+                return Ok(None);
+            };
             let r = match op {
                 BinaryOperator::Plus => x.checked_add(y),
                 BinaryOperator::Minus => x.checked_sub(y),

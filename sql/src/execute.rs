@@ -14,10 +14,17 @@ use crate::session::{Output, Session, TxnHandle};
 pub async fn statement(session: &mut Session, stmt: Statement) -> Result<Output> {
     match &stmt {
         Statement::Query(_) => in_txn(session, stmt, false).await,
-        Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => in_txn(session, stmt, true).await,
+        Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
+            in_txn(session, stmt, true).await
+        }
         Statement::StartTransaction { modes, .. } => {
             let read_only = modes.iter().any(|m| {
-                matches!(m, sqlparser::ast::TransactionMode::AccessMode(sqlparser::ast::TransactionAccessMode::ReadOnly))
+                matches!(
+                    m,
+                    sqlparser::ast::TransactionMode::AccessMode(
+                        sqlparser::ast::TransactionAccessMode::ReadOnly
+                    )
+                )
             });
             // BEGIN inside a transaction commits it first (MySQL).
             session.commit_open().await?;
@@ -29,16 +36,18 @@ pub async fn statement(session: &mut Session, stmt: Statement) -> Result<Output>
             session.commit_open().await?;
             Ok(Output::ok(0))
         }
-        Statement::Rollback { savepoint: None, .. } => {
+        Statement::Rollback {
+            savepoint: None, ..
+        } => {
             session.rollback_txn().await?;
             Ok(Output::ok(0))
         }
         Statement::Set(set) => crate::set::execute(session, set).await,
         Statement::Use(u) => {
             let name = match u {
-                sqlparser::ast::Use::Object(n) | sqlparser::ast::Use::Database(n) | sqlparser::ast::Use::Schema(n) => {
-                    crate::ddl::object_name(n)?.1
-                }
+                sqlparser::ast::Use::Object(n)
+                | sqlparser::ast::Use::Database(n)
+                | sqlparser::ast::Use::Schema(n) => crate::ddl::object_name(n)?.1,
                 _ => return Err(Error::unsupported(u)),
             };
             session.use_db(&name)?;
@@ -57,7 +66,9 @@ pub async fn statement(session: &mut Session, stmt: Statement) -> Result<Output>
         }
         Statement::Kill { modifier, id } => {
             let query_only = matches!(modifier, Some(sqlparser::ast::KillType::Query));
-            let id = u32::try_from(*id).map_err(|_| Error::new(code::ER_NO_SUCH_THREAD, format!("Unknown thread id: {id}")))?;
+            let id = u32::try_from(*id).map_err(|_| {
+                Error::new(code::ER_NO_SUCH_THREAD, format!("Unknown thread id: {id}"))
+            })?;
             session.kill(id, query_only)?;
             Ok(Output::ok(0))
         }
@@ -123,8 +134,16 @@ async fn in_txn(session: &mut Session, stmt: Statement, write: bool) -> Result<O
         match result {
             Err(e) if e.is_retryable() && attempt < retry_limit => {
                 attempt += 1;
-                session.shared.metrics.retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                tracing::debug!(conn = session.id, attempt, "retrying autocommit statement: {e}");
+                session
+                    .shared
+                    .metrics
+                    .retries
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::debug!(
+                    conn = session.id,
+                    attempt,
+                    "retrying autocommit statement: {e}"
+                );
             }
             r => return r,
         }
@@ -194,7 +213,10 @@ pub async fn eval_constant(session: &mut Session, expr: &Expr) -> Result<Datum> 
             Value::Boolean(b) => return Ok(Datum::I64(*b as i64)),
             _ => {}
         },
-        Expr::UnaryOp { op: sqlparser::ast::UnaryOperator::Minus, expr: inner } => {
+        Expr::UnaryOp {
+            op: sqlparser::ast::UnaryOperator::Minus,
+            expr: inner,
+        } => {
             if let Expr::Value(v) = inner.as_ref()
                 && let Value::Number(n, _) = &v.value
                 && let Ok(i) = format!("-{n}").parse::<i64>()
@@ -215,5 +237,10 @@ pub async fn eval_constant(session: &mut Session, expr: &Expr) -> Result<Datum> 
         session.txn = None;
     }
     let rs = result?;
-    Ok(rs.rows.into_iter().next().and_then(|r| r.into_iter().next()).unwrap_or(Datum::Null))
+    Ok(rs
+        .rows
+        .into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next())
+        .unwrap_or(Datum::Null))
 }

@@ -13,7 +13,9 @@ use crate::error::Result;
 use crate::session::{Output, Session};
 
 /// Upper bounds (seconds) of the latency histogram's buckets.
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 2.5, 10.0];
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 2.5, 10.0,
+];
 const KINDS: [&str; 6] = ["select", "insert", "update", "delete", "ddl", "other"];
 
 /// The SQL server's metrics.
@@ -40,7 +42,8 @@ impl Metrics {
             }
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
     }
 
     /// Prometheus text exposition format.
@@ -51,29 +54,63 @@ impl Metrics {
         let _ = writeln!(s, "# HELP duet_sql_connections Open client connections.");
         let _ = writeln!(s, "# TYPE duet_sql_connections gauge");
         let _ = writeln!(s, "duet_sql_connections {}", g(&self.connections));
-        let _ = writeln!(s, "# HELP duet_sql_connections_total Client connections accepted.");
+        let _ = writeln!(
+            s,
+            "# HELP duet_sql_connections_total Client connections accepted."
+        );
         let _ = writeln!(s, "# TYPE duet_sql_connections_total counter");
-        let _ = writeln!(s, "duet_sql_connections_total {}", g(&self.connections_total));
-        let _ = writeln!(s, "# HELP duet_sql_statements_total Statements run, by kind and result.");
+        let _ = writeln!(
+            s,
+            "duet_sql_connections_total {}",
+            g(&self.connections_total)
+        );
+        let _ = writeln!(
+            s,
+            "# HELP duet_sql_statements_total Statements run, by kind and result."
+        );
         let _ = writeln!(s, "# TYPE duet_sql_statements_total counter");
         for (k, kind) in KINDS.iter().enumerate() {
             for (r, result) in ["ok", "error"].iter().enumerate() {
-                let _ = writeln!(s, "duet_sql_statements_total{{type=\"{kind}\",result=\"{result}\"}} {}", g(&self.statements[k][r]));
+                let _ = writeln!(
+                    s,
+                    "duet_sql_statements_total{{type=\"{kind}\",result=\"{result}\"}} {}",
+                    g(&self.statements[k][r])
+                );
             }
         }
-        let _ = writeln!(s, "# HELP duet_sql_statement_duration_seconds Statement latency.");
+        let _ = writeln!(
+            s,
+            "# HELP duet_sql_statement_duration_seconds Statement latency."
+        );
         let _ = writeln!(s, "# TYPE duet_sql_statement_duration_seconds histogram");
         for (i, b) in BUCKETS.iter().enumerate() {
-            let _ = writeln!(s, "duet_sql_statement_duration_seconds_bucket{{le=\"{b}\"}} {}", g(&self.buckets[i]));
+            let _ = writeln!(
+                s,
+                "duet_sql_statement_duration_seconds_bucket{{le=\"{b}\"}} {}",
+                g(&self.buckets[i])
+            );
         }
         let count = g(&self.count);
-        let _ = writeln!(s, "duet_sql_statement_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(s, "duet_sql_statement_duration_seconds_sum {}", g(&self.sum_micros) as f64 / 1e6);
+        let _ = writeln!(
+            s,
+            "duet_sql_statement_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            s,
+            "duet_sql_statement_duration_seconds_sum {}",
+            g(&self.sum_micros) as f64 / 1e6
+        );
         let _ = writeln!(s, "duet_sql_statement_duration_seconds_count {count}");
-        let _ = writeln!(s, "# HELP duet_sql_slow_queries_total Statements above tidb_slow_log_threshold.");
+        let _ = writeln!(
+            s,
+            "# HELP duet_sql_slow_queries_total Statements above tidb_slow_log_threshold."
+        );
         let _ = writeln!(s, "# TYPE duet_sql_slow_queries_total counter");
         let _ = writeln!(s, "duet_sql_slow_queries_total {}", g(&self.slow_queries));
-        let _ = writeln!(s, "# HELP duet_sql_autocommit_retries_total Autocommit statements retried after a conflict.");
+        let _ = writeln!(
+            s,
+            "# HELP duet_sql_autocommit_retries_total Autocommit statements retried after a conflict."
+        );
         let _ = writeln!(s, "# TYPE duet_sql_autocommit_retries_total counter");
         let _ = writeln!(s, "duet_sql_autocommit_retries_total {}", g(&self.retries));
         s
@@ -81,7 +118,12 @@ impl Metrics {
 }
 
 fn kind_of(sql: &str) -> usize {
-    let first = sql.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("").to_ascii_lowercase();
+    let first = sql
+        .trim_start()
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
     match first.as_str() {
         "select" | "with" | "show" => 0,
         "insert" | "replace" => 1,
@@ -95,7 +137,12 @@ fn kind_of(sql: &str) -> usize {
 pub fn statement_done(session: &Session, sql: &str, elapsed: Duration, result: &Result<Output>) {
     let metrics = &session.shared.metrics;
     metrics.observe(kind_of(sql), result.is_ok(), elapsed);
-    let threshold = session.shared.globals.get("tidb_slow_log_threshold").map(|v| v.to_text()).unwrap_or_default();
+    let threshold = session
+        .shared
+        .globals
+        .get("tidb_slow_log_threshold")
+        .map(|v| v.to_text())
+        .unwrap_or_default();
     let threshold: u64 = threshold.parse().unwrap_or(300);
     if elapsed >= Duration::from_millis(threshold) {
         metrics.slow_queries.fetch_add(1, Ordering::Relaxed);

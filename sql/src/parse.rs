@@ -28,7 +28,9 @@ pub fn parse_one(sql: &str) -> Result<Statement> {
     match stmts.len() {
         1 => Ok(stmts.pop().expect("one")),
         0 => Err(Error::new(code::ER_EMPTY_QUERY, "Query was empty")),
-        _ => Err(Error::parse("near ';' (multi-statements are not enabled on this connection)")),
+        _ => Err(Error::parse(
+            "near ';' (multi-statements are not enabled on this connection)",
+        )),
     }
 }
 
@@ -48,9 +50,17 @@ fn set_with_names(sql: &str) -> Option<String> {
     let mut changed = false;
     for p in parts {
         let words: Vec<&str> = p.split_whitespace().collect();
-        if words.first().is_some_and(|w| w.eq_ignore_ascii_case("names")) && words.len() >= 2 {
+        if words
+            .first()
+            .is_some_and(|w| w.eq_ignore_ascii_case("names"))
+            && words.len() >= 2
+        {
             let cs = words[1].trim_matches(|c| c == '\'' || c == '"' || c == '`');
-            for v in ["character_set_client", "character_set_connection", "character_set_results"] {
+            for v in [
+                "character_set_client",
+                "character_set_connection",
+                "character_set_results",
+            ] {
                 out.push(format!("{v} = '{cs}'"));
             }
             if words.len() >= 4 && words[2].eq_ignore_ascii_case("collate") {
@@ -112,7 +122,10 @@ fn syntax_error(sql: &str, message: &str) -> Error {
     let near = position(message).and_then(|(line, col)| {
         let l = sql.lines().nth(line.checked_sub(1)?)?;
         let offset: usize = sql.lines().take(line - 1).map(|l| l.len() + 1).sum();
-        let start = offset + l.char_indices().nth(col.saturating_sub(1)).map(|(i, _)| i)?;
+        let start = offset
+            + l.char_indices()
+                .nth(col.saturating_sub(1))
+                .map(|(i, _)| i)?;
         sql.get(start..)
     });
     let near: String = near.unwrap_or("").chars().take(80).collect();
@@ -140,7 +153,10 @@ fn placeholders(stmt: &mut Statement) -> Vec<&mut Expr> {
     impl VisitorMut for Collect {
         type Break = ();
         fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
-            if let Expr::Value(ValueWithSpan { value: Value::Placeholder(p), .. }) = e
+            if let Expr::Value(ValueWithSpan {
+                value: Value::Placeholder(p),
+                ..
+            }) = e
                 && p == "?"
             {
                 self.0.push(e as *mut Expr);
@@ -150,13 +166,12 @@ fn placeholders(stmt: &mut Statement) -> Vec<&mut Expr> {
     }
     let mut c = Collect(Vec::new());
     let _ = stmt.visit(&mut c);
-    let mut exprs: Vec<&mut Expr> = c
-        .0
-        .into_iter()
-        // SAFETY: each pointer is to a distinct node of `stmt`, which stays
-        // mutably borrowed for the lifetime of the returned references.
-        .map(|p| unsafe { &mut *p })
-        .collect();
+    let mut exprs: Vec<&mut Expr> =
+        c.0.into_iter()
+            // SAFETY: each pointer is to a distinct node of `stmt`, which stays
+            // mutably borrowed for the lifetime of the returned references.
+            .map(|p| unsafe { &mut *p })
+            .collect();
     exprs.sort_by_key(|e| match e {
         Expr::Value(v) => (v.span.start.line, v.span.start.column),
         _ => (0, 0),
@@ -174,7 +189,10 @@ pub fn bind_params(stmt: &Statement, params: &[Datum]) -> Result<Statement> {
     let mut s = stmt.clone();
     let slots = placeholders(&mut s);
     if slots.len() != params.len() {
-        return Err(Error::new(code::ER_WRONG_ARGUMENTS, "Incorrect arguments to mysqld_stmt_execute"));
+        return Err(Error::new(
+            code::ER_WRONG_ARGUMENTS,
+            "Incorrect arguments to mysqld_stmt_execute",
+        ));
     }
     for (slot, p) in slots.into_iter().zip(params) {
         *slot = literal(p);
@@ -209,8 +227,15 @@ mod tests {
     fn binds_in_source_order() {
         let s = parse_one("UPDATE t SET a = ?, b = ? WHERE id = ? LIMIT 1").unwrap();
         assert_eq!(count_placeholders(&s), 3);
-        let b = bind_params(&s, &[Datum::I64(1), Datum::Bytes(b"x'y".to_vec()), Datum::Null]).unwrap();
-        assert_eq!(b.to_string(), "UPDATE t SET a = 1, b = 'x''y' WHERE id = NULL LIMIT 1");
+        let b = bind_params(
+            &s,
+            &[Datum::I64(1), Datum::Bytes(b"x'y".to_vec()), Datum::Null],
+        )
+        .unwrap();
+        assert_eq!(
+            b.to_string(),
+            "UPDATE t SET a = 1, b = 'x''y' WHERE id = NULL LIMIT 1"
+        );
     }
 
     #[test]
@@ -218,7 +243,10 @@ mod tests {
         let s = parse_one("SET sql_mode=(SELECT CONCAT(@@sql_mode, ',A,B')),time_zone='+00:00',NAMES utf8mb4 COLLATE utf8mb4_unicode_ci").unwrap();
         let text = s.to_string();
         assert!(text.contains("character_set_client = 'utf8mb4'"), "{text}");
-        assert!(text.contains("collation_connection = 'utf8mb4_unicode_ci'"), "{text}");
+        assert!(
+            text.contains("collation_connection = 'utf8mb4_unicode_ci'"),
+            "{text}"
+        );
         assert!(text.contains("',A,B'"), "{text}");
     }
 

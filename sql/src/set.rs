@@ -2,7 +2,9 @@
 //! user variables (`SET @x = v`), `SET NAMES`, `SET TRANSACTION`.
 
 use codec::datum::Datum;
-use sqlparser::ast::{ContextModifier, Expr, ObjectName, Set, TransactionIsolationLevel, TransactionMode};
+use sqlparser::ast::{
+    ContextModifier, Expr, ObjectName, Set, TransactionIsolationLevel, TransactionMode,
+};
 
 use crate::error::{Error, Result};
 use crate::query::rewrite;
@@ -11,7 +13,12 @@ use crate::session::{Output, Session};
 
 pub async fn execute(session: &mut Session, set: &Set) -> Result<Output> {
     match set {
-        Set::SingleAssignment { scope, variable, values, .. } => {
+        Set::SingleAssignment {
+            scope,
+            variable,
+            values,
+            ..
+        } => {
             let value = values.first().ok_or_else(|| Error::parse("near SET"))?;
             assign(session, *scope, variable, value).await?;
         }
@@ -20,16 +27,32 @@ pub async fn execute(session: &mut Session, set: &Set) -> Result<Output> {
                 assign(session, a.scope, &a.name, &a.value).await?;
             }
         }
-        Set::SetNames { charset_name, collation_name } => {
+        Set::SetNames {
+            charset_name,
+            collation_name,
+        } => {
             let cs = charset_name.value.to_lowercase();
-            if !matches!(cs.as_str(), "utf8mb4" | "utf8" | "utf8mb3" | "latin1" | "binary" | "ascii") {
-                return Err(Error::new(crate::error::code::ER_UNKNOWN, format!("Unknown character set: '{cs}'")));
+            if !matches!(
+                cs.as_str(),
+                "utf8mb4" | "utf8" | "utf8mb3" | "latin1" | "binary" | "ascii"
+            ) {
+                return Err(Error::new(
+                    crate::error::code::ER_UNKNOWN,
+                    format!("Unknown character set: '{cs}'"),
+                ));
             }
-            for v in ["character_set_client", "character_set_connection", "character_set_results"] {
+            for v in [
+                "character_set_client",
+                "character_set_connection",
+                "character_set_results",
+            ] {
                 session.vars.set(v, VarValue::Str(cs.clone()))?;
             }
             if let Some(c) = collation_name {
-                session.vars.set("collation_connection", VarValue::Str(c.trim_matches('\'').to_string()))?;
+                session.vars.set(
+                    "collation_connection",
+                    VarValue::Str(c.trim_matches('\'').to_string()),
+                )?;
             }
         }
         Set::SetNamesDefault {} => {}
@@ -44,11 +67,15 @@ pub async fn execute(session: &mut Session, set: &Set) -> Result<Output> {
                             TransactionIsolationLevel::Serializable => "SERIALIZABLE",
                             TransactionIsolationLevel::Snapshot => "REPEATABLE-READ",
                         };
-                        session.vars.set("transaction_isolation", VarValue::Str(v.into()))?;
+                        session
+                            .vars
+                            .set("transaction_isolation", VarValue::Str(v.into()))?;
                     }
                     TransactionMode::AccessMode(a) => {
                         let ro = matches!(a, sqlparser::ast::TransactionAccessMode::ReadOnly);
-                        session.vars.set("transaction_read_only", VarValue::Int(ro as i64))?;
+                        session
+                            .vars
+                            .set("transaction_read_only", VarValue::Int(ro as i64))?;
                     }
                 }
             }
@@ -58,9 +85,17 @@ pub async fn execute(session: &mut Session, set: &Set) -> Result<Output> {
     Ok(Output::ok(0))
 }
 
-async fn assign(session: &mut Session, scope: Option<ContextModifier>, name: &ObjectName, value: &Expr) -> Result<()> {
+async fn assign(
+    session: &mut Session,
+    scope: Option<ContextModifier>,
+    name: &ObjectName,
+    value: &Expr,
+) -> Result<()> {
     let target = Expr::CompoundIdentifier(
-        name.0.iter().filter_map(|p| p.as_ident().cloned()).collect(),
+        name.0
+            .iter()
+            .filter_map(|p| p.as_ident().cloned())
+            .collect(),
     );
     let target = match &target {
         Expr::CompoundIdentifier(parts) if parts.len() == 1 => Expr::Identifier(parts[0].clone()),
@@ -92,7 +127,12 @@ async fn assign(session: &mut Session, scope: Option<ContextModifier>, name: &Ob
             Datum::I64(i) => VarValue::Int(i),
             Datum::U64(u) => VarValue::Int(u as i64),
             Datum::Bytes(b) => VarValue::Str(String::from_utf8_lossy(&b).into_owned()),
-            d => VarValue::Str(crate::parse::literal(&d).to_string().trim_matches('\'').to_string()),
+            d => VarValue::Str(
+                crate::parse::literal(&d)
+                    .to_string()
+                    .trim_matches('\'')
+                    .to_string(),
+            ),
         },
     };
     set(session, &var, value, global).await

@@ -27,7 +27,10 @@ pub fn is_show(s: &Statement) -> bool {
 }
 
 fn text_cols(names: &[&str]) -> Vec<ColumnDef> {
-    names.iter().map(|n| ColumnDef::expr(n, ColumnType::VarString)).collect()
+    names
+        .iter()
+        .map(|n| ColumnDef::expr(n, ColumnType::VarString))
+        .collect()
 }
 
 fn s(v: impl Into<String>) -> Datum {
@@ -53,31 +56,48 @@ pub fn like(pattern: &str, name: &str) -> bool {
 fn like_filter(filter: &Option<ShowStatementFilter>) -> Result<Option<String>> {
     match filter {
         None => Ok(None),
-        Some(ShowStatementFilter::Like(p)) | Some(ShowStatementFilter::ILike(p)) => Ok(Some(p.clone())),
+        Some(ShowStatementFilter::Like(p)) | Some(ShowStatementFilter::ILike(p)) => {
+            Ok(Some(p.clone()))
+        }
         Some(other) => Err(Error::unsupported(format!("SHOW ... {other}"))),
     }
 }
 
 fn options_filter(o: &ShowStatementOptions) -> Result<Option<String>> {
     like_filter(&o.filter_position.as_ref().map(|p| match p {
-        sqlparser::ast::ShowStatementFilterPosition::Infix(f) | sqlparser::ast::ShowStatementFilterPosition::Suffix(f) => f.clone(),
+        sqlparser::ast::ShowStatementFilterPosition::Infix(f)
+        | sqlparser::ast::ShowStatementFilterPosition::Suffix(f) => f.clone(),
     }))
 }
 
 pub async fn execute(session: &mut Session, stmt: Statement) -> Result<ResultSet> {
     let schema = session.schema();
     match stmt {
-        Statement::ShowDatabases { show_options, .. } | Statement::ShowSchemas { show_options, .. } => {
+        Statement::ShowDatabases { show_options, .. }
+        | Statement::ShowSchemas { show_options, .. } => {
             let pat = options_filter(&show_options)?;
             let mut names: Vec<String> = schema.dbs.values().map(|d| d.info.name.clone()).collect();
             names.push("information_schema".into());
             names.sort();
-            let rows = names.into_iter().filter(|n| pat.as_ref().is_none_or(|p| like(p, n))).map(|n| vec![s(n)]).collect();
-            Ok(ResultSet { columns: text_cols(&["Database"]), rows })
+            let rows = names
+                .into_iter()
+                .filter(|n| pat.as_ref().is_none_or(|p| like(p, n)))
+                .map(|n| vec![s(n)])
+                .collect();
+            Ok(ResultSet {
+                columns: text_cols(&["Database"]),
+                rows,
+            })
         }
-        Statement::ShowTables { full, show_options, .. } => {
+        Statement::ShowTables {
+            full, show_options, ..
+        } => {
             let db = match &show_options.show_in {
-                Some(i) => i.parent_name.as_ref().map(|n| n.to_string()).ok_or_else(Error::no_db)?,
+                Some(i) => i
+                    .parent_name
+                    .as_ref()
+                    .map(|n| n.to_string())
+                    .ok_or_else(Error::no_db)?,
                 None => session.current_db()?.to_string(),
             };
             let d = schema.db(&db).ok_or_else(|| Error::bad_db(&db))?;
@@ -87,11 +107,24 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<ResultSet
                 .tables
                 .values()
                 .filter(|t| pat.as_ref().is_none_or(|p| like(p, &t.name)))
-                .map(|t| if full { vec![s(t.name.clone()), s("BASE TABLE")] } else { vec![s(t.name.clone())] })
+                .map(|t| {
+                    if full {
+                        vec![s(t.name.clone()), s("BASE TABLE")]
+                    } else {
+                        vec![s(t.name.clone())]
+                    }
+                })
                 .collect();
             rows.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
-            let cols = if full { text_cols(&[&title, "Table_type"]) } else { text_cols(&[&title]) };
-            Ok(ResultSet { columns: cols, rows })
+            let cols = if full {
+                text_cols(&[&title, "Table_type"])
+            } else {
+                text_cols(&[&title])
+            };
+            Ok(ResultSet {
+                columns: cols,
+                rows,
+            })
         }
         Statement::ShowVariables { filter, global, .. } => {
             let pat = like_filter(&filter)?;
@@ -100,15 +133,29 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<ResultSet
                 .all(&session.shared.globals, global)
                 .into_iter()
                 .filter(|(n, _)| pat.as_ref().is_none_or(|p| like(p, n)))
-                .map(|(n, v)| vec![s(n), match v { VarValue::Null => s(""), v => s(v.to_text()) }])
+                .map(|(n, v)| {
+                    vec![
+                        s(n),
+                        match v {
+                            VarValue::Null => s(""),
+                            v => s(v.to_text()),
+                        },
+                    ]
+                })
                 .collect();
-            Ok(ResultSet { columns: text_cols(&["Variable_name", "Value"]), rows })
+            Ok(ResultSet {
+                columns: text_cols(&["Variable_name", "Value"]),
+                rows,
+            })
         }
         Statement::ShowStatus { filter, .. } => {
             let pat = like_filter(&filter)?;
             let uptime = session.process().connected.elapsed().as_secs();
             let status = [
-                ("Threads_connected", session.shared.processes.all().len().to_string()),
+                (
+                    "Threads_connected",
+                    session.shared.processes.all().len().to_string(),
+                ),
                 ("Uptime", uptime.to_string()),
                 ("Ssl_cipher", String::new()),
             ];
@@ -117,7 +164,10 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<ResultSet
                 .filter(|(n, _)| pat.as_ref().is_none_or(|p| like(p, n)))
                 .map(|(n, v)| vec![s(n), s(v)])
                 .collect();
-            Ok(ResultSet { columns: text_cols(&["Variable_name", "Value"]), rows })
+            Ok(ResultSet {
+                columns: text_cols(&["Variable_name", "Value"]),
+                rows,
+            })
         }
         Statement::ShowProcessList { full } => {
             let mut rows = Vec::new();
@@ -125,7 +175,11 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<ResultSet
                 let current = p.current.lock().clone();
                 let (command, time, info) = match current {
                     Some((q, started)) => {
-                        let q = if full { q } else { q.chars().take(100).collect() };
+                        let q = if full {
+                            q
+                        } else {
+                            q.chars().take(100).collect()
+                        };
                         ("Query", started.elapsed().as_secs(), s(q))
                     }
                     None => ("Sleep", p.connected.elapsed().as_secs(), Datum::Null),
@@ -141,34 +195,75 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<ResultSet
                     info,
                 ]);
             }
-            let mut cols = text_cols(&["Id", "User", "Host", "db", "Command", "Time", "State", "Info"]);
+            let mut cols = text_cols(&[
+                "Id", "User", "Host", "db", "Command", "Time", "State", "Info",
+            ]);
             cols[0] = ColumnDef::expr("Id", ColumnType::LongLong);
             cols[5] = ColumnDef::expr("Time", ColumnType::LongLong);
-            Ok(ResultSet { columns: cols, rows })
+            Ok(ResultSet {
+                columns: cols,
+                rows,
+            })
         }
         Statement::ShowCollation { filter } => {
             let pat = like_filter(&filter)?;
-            let all = [("utf8mb4_bin", "utf8mb4", 46, "Yes"), ("utf8mb4_general_ci", "utf8mb4", 45, ""), ("binary", "binary", 63, "Yes")];
+            let all = [
+                ("utf8mb4_bin", "utf8mb4", 46, "Yes"),
+                ("utf8mb4_general_ci", "utf8mb4", 45, ""),
+                ("binary", "binary", 63, "Yes"),
+            ];
             let rows = all
                 .into_iter()
                 .filter(|(n, ..)| pat.as_ref().is_none_or(|p| like(p, n)))
-                .map(|(n, cs, id, def)| vec![s(n), s(cs), Datum::I64(id), s(def), s("Yes"), Datum::I64(1), s("PAD SPACE")])
+                .map(|(n, cs, id, def)| {
+                    vec![
+                        s(n),
+                        s(cs),
+                        Datum::I64(id),
+                        s(def),
+                        s("Yes"),
+                        Datum::I64(1),
+                        s("PAD SPACE"),
+                    ]
+                })
                 .collect();
-            let mut cols = text_cols(&["Collation", "Charset", "Id", "Default", "Compiled", "Sortlen", "Pad_attribute"]);
+            let mut cols = text_cols(&[
+                "Collation",
+                "Charset",
+                "Id",
+                "Default",
+                "Compiled",
+                "Sortlen",
+                "Pad_attribute",
+            ]);
             cols[2] = ColumnDef::expr("Id", ColumnType::LongLong);
             cols[5] = ColumnDef::expr("Sortlen", ColumnType::LongLong);
-            Ok(ResultSet { columns: cols, rows })
+            Ok(ResultSet {
+                columns: cols,
+                rows,
+            })
         }
         Statement::ShowCharset(_) => {
             let rows = vec![
-                vec![s("utf8mb4"), s("UTF-8 Unicode"), s("utf8mb4_bin"), Datum::I64(4)],
+                vec![
+                    s("utf8mb4"),
+                    s("UTF-8 Unicode"),
+                    s("utf8mb4_bin"),
+                    Datum::I64(4),
+                ],
                 vec![s("binary"), s("binary"), s("binary"), Datum::I64(1)],
             ];
             let mut cols = text_cols(&["Charset", "Description", "Default collation", "Maxlen"]);
             cols[3] = ColumnDef::expr("Maxlen", ColumnType::LongLong);
-            Ok(ResultSet { columns: cols, rows })
+            Ok(ResultSet {
+                columns: cols,
+                rows,
+            })
         }
-        Statement::ShowCreate { obj_type: sqlparser::ast::ShowCreateObject::Table, obj_name } => {
+        Statement::ShowCreate {
+            obj_type: sqlparser::ast::ShowCreateObject::Table,
+            obj_name,
+        } => {
             let (db, name) = crate::ddl::object_name(&obj_name)?;
             let db = match db {
                 Some(d) => d,
@@ -176,11 +271,21 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<ResultSet
             };
             let t = schema.require_table(&db, &name)?;
             let ddl = show_create_table(t);
-            Ok(ResultSet { columns: text_cols(&["Table", "Create Table"]), rows: vec![vec![s(t.name.clone()), s(ddl)]] })
+            Ok(ResultSet {
+                columns: text_cols(&["Table", "Create Table"]),
+                rows: vec![vec![s(t.name.clone()), s(ddl)]],
+            })
         }
-        Statement::ShowColumns { full, show_options, .. } => {
-            let Some(show_in) = &show_options.show_in else { return Err(Error::parse("near 'SHOW COLUMNS'")) };
-            let name = show_in.parent_name.as_ref().ok_or_else(|| Error::parse("near 'SHOW COLUMNS'"))?;
+        Statement::ShowColumns {
+            full, show_options, ..
+        } => {
+            let Some(show_in) = &show_options.show_in else {
+                return Err(Error::parse("near 'SHOW COLUMNS'"));
+            };
+            let name = show_in
+                .parent_name
+                .as_ref()
+                .ok_or_else(|| Error::parse("near 'SHOW COLUMNS'"))?;
             let (db, table) = crate::ddl::object_name(name)?;
             let db = match db {
                 Some(d) => d,
@@ -205,7 +310,9 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<ResultSet
                 };
                 let default = match &c.default {
                     Some(crate::catalog::model::DefaultValue::Literal(v)) => s(v.clone()),
-                    Some(crate::catalog::model::DefaultValue::CurrentTimestamp) => s("CURRENT_TIMESTAMP"),
+                    Some(crate::catalog::model::DefaultValue::CurrentTimestamp) => {
+                        s("CURRENT_TIMESTAMP")
+                    }
                     _ => Datum::Null,
                 };
                 let mut extra = Vec::new();
@@ -220,20 +327,42 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<ResultSet
                 }
                 let mut row = vec![s(c.name.clone()), s(c.ft.sql())];
                 if full {
-                    row.push(if c.ft.is_string() { s("utf8mb4_bin") } else { Datum::Null });
+                    row.push(if c.ft.is_string() {
+                        s("utf8mb4_bin")
+                    } else {
+                        Datum::Null
+                    });
                 }
-                row.extend([s(if c.nullable { "YES" } else { "NO" }), s(key), default, s(extra.join(" "))]);
+                row.extend([
+                    s(if c.nullable { "YES" } else { "NO" }),
+                    s(key),
+                    default,
+                    s(extra.join(" ")),
+                ]);
                 if full {
                     row.extend([s("select,insert,update,references"), s(c.comment.clone())]);
                 }
                 rows.push(row);
             }
             let cols = if full {
-                text_cols(&["Field", "Type", "Collation", "Null", "Key", "Default", "Extra", "Privileges", "Comment"])
+                text_cols(&[
+                    "Field",
+                    "Type",
+                    "Collation",
+                    "Null",
+                    "Key",
+                    "Default",
+                    "Extra",
+                    "Privileges",
+                    "Comment",
+                ])
             } else {
                 text_cols(&["Field", "Type", "Null", "Key", "Default", "Extra"])
             };
-            Ok(ResultSet { columns: cols, rows })
+            Ok(ResultSet {
+                columns: cols,
+                rows,
+            })
         }
         Statement::ShowVariable { variable } => {
             let words: Vec<String> = variable.iter().map(|i| i.value.clone()).collect();
@@ -249,29 +378,68 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<ResultSet
                         .collect();
                     let mut cols = text_cols(&["Level", "Code", "Message"]);
                     cols[1] = ColumnDef::expr("Code", ColumnType::Long);
-                    Ok(ResultSet { columns: cols, rows })
+                    Ok(ResultSet {
+                        columns: cols,
+                        rows,
+                    })
                 }
                 Some("ENGINES") => {
-                    let rows = vec![vec![s("InnoDB"), s("DEFAULT"), s("duet row store (RocksDB regions, Percolator transactions)"), s("YES"), s("YES"), s("YES")]];
-                    Ok(ResultSet { columns: text_cols(&["Engine", "Support", "Comment", "Transactions", "XA", "Savepoints"]), rows })
+                    let rows = vec![vec![
+                        s("InnoDB"),
+                        s("DEFAULT"),
+                        s("duet row store (RocksDB regions, Percolator transactions)"),
+                        s("YES"),
+                        s("YES"),
+                        s("YES"),
+                    ]];
+                    Ok(ResultSet {
+                        columns: text_cols(&[
+                            "Engine",
+                            "Support",
+                            "Comment",
+                            "Transactions",
+                            "XA",
+                            "Savepoints",
+                        ]),
+                        rows,
+                    })
                 }
                 Some("INDEX") | Some("INDEXES") | Some("KEYS") => {
                     let (table, db) = match upper.as_slice() {
-                        [_, f, _] if f == "FROM" || f == "IN" => (words[2].clone(), session.current_db()?.to_string()),
-                        [_, f, _, g, _] if (f == "FROM" || f == "IN") && (g == "FROM" || g == "IN") => (words[2].clone(), words[4].clone()),
+                        [_, f, _] if f == "FROM" || f == "IN" => {
+                            (words[2].clone(), session.current_db()?.to_string())
+                        }
+                        [_, f, _, g, _]
+                            if (f == "FROM" || f == "IN") && (g == "FROM" || g == "IN") =>
+                        {
+                            (words[2].clone(), words[4].clone())
+                        }
                         _ => return Err(Error::parse("near 'SHOW INDEX'")),
                     };
                     let t = schema.require_table(&db, &table)?;
                     Ok(show_index(t))
                 }
                 Some("GRANTS") => {
-                    let user = format!("GRANT ALL PRIVILEGES ON *.* TO '{}'@'%' WITH GRANT OPTION", session.user);
-                    Ok(ResultSet { columns: text_cols(&[&format!("Grants for {}@%", session.user)]), rows: vec![vec![s(user)]] })
+                    let user = format!(
+                        "GRANT ALL PRIVILEGES ON *.* TO '{}'@'%' WITH GRANT OPTION",
+                        session.user
+                    );
+                    Ok(ResultSet {
+                        columns: text_cols(&[&format!("Grants for {}@%", session.user)]),
+                        rows: vec![vec![s(user)]],
+                    })
                 }
                 _ => Err(Error::parse(format!("near 'SHOW {}'", words.join(" ")))),
             }
         }
-        other => Err(Error::unsupported(other.to_string().split_whitespace().take(3).collect::<Vec<_>>().join(" "))),
+        other => Err(Error::unsupported(
+            other
+                .to_string()
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" "),
+        )),
     }
 }
 
@@ -288,7 +456,9 @@ fn show_index(t: &crate::catalog::model::TableInfo) -> ResultSet {
                 s(ic.name.clone()),
                 s("A"),
                 Datum::I64(0),
-                ic.length.map(|l| Datum::I64(l as i64)).unwrap_or(Datum::Null),
+                ic.length
+                    .map(|l| Datum::I64(l as i64))
+                    .unwrap_or(Datum::Null),
                 Datum::Null,
                 s(if nullable { "YES" } else { "" }),
                 s("BTREE"),
@@ -300,13 +470,29 @@ fn show_index(t: &crate::catalog::model::TableInfo) -> ResultSet {
         }
     }
     let mut cols = text_cols(&[
-        "Table", "Non_unique", "Key_name", "Seq_in_index", "Column_name", "Collation", "Cardinality", "Sub_part",
-        "Packed", "Null", "Index_type", "Comment", "Index_comment", "Visible", "Expression",
+        "Table",
+        "Non_unique",
+        "Key_name",
+        "Seq_in_index",
+        "Column_name",
+        "Collation",
+        "Cardinality",
+        "Sub_part",
+        "Packed",
+        "Null",
+        "Index_type",
+        "Comment",
+        "Index_comment",
+        "Visible",
+        "Expression",
     ]);
     for i in [1, 3, 6, 7] {
         cols[i] = ColumnDef::expr(&cols[i].name.clone(), ColumnType::LongLong);
     }
-    ResultSet { columns: cols, rows }
+    ResultSet {
+        columns: cols,
+        rows,
+    }
 }
 
 /// SHOW CREATE TABLE's statement, in MySQL 8.0's layout.
@@ -320,7 +506,9 @@ pub fn show_create_table(t: &crate::catalog::model::TableInfo) -> String {
             l.push_str(" NOT NULL");
         }
         match &c.default {
-            Some(DefaultValue::Literal(v)) => l.push_str(&format!(" DEFAULT '{}'", v.replace('\'', "''"))),
+            Some(DefaultValue::Literal(v)) => {
+                l.push_str(&format!(" DEFAULT '{}'", v.replace('\'', "''")))
+            }
             Some(DefaultValue::CurrentTimestamp) => l.push_str(" DEFAULT CURRENT_TIMESTAMP"),
             Some(DefaultValue::Null) => l.push_str(" DEFAULT NULL"),
             None if c.nullable && !c.ft.is_blob() => l.push_str(" DEFAULT NULL"),
@@ -348,7 +536,11 @@ pub fn show_create_table(t: &crate::catalog::model::TableInfo) -> String {
             .collect();
         let cols = cols.join(",");
         let l = if idx.primary {
-            let clustered = if matches!(t.handle, crate::catalog::model::HandleKind::RowId) { "NONCLUSTERED" } else { "CLUSTERED" };
+            let clustered = if matches!(t.handle, crate::catalog::model::HandleKind::RowId) {
+                "NONCLUSTERED"
+            } else {
+                "CLUSTERED"
+            };
             format!("  PRIMARY KEY ({cols}) /*T![clustered_index] {clustered} */")
         } else if idx.unique {
             format!("  UNIQUE KEY {} ({cols})", q(&idx.name))
@@ -357,7 +549,11 @@ pub fn show_create_table(t: &crate::catalog::model::TableInfo) -> String {
         };
         lines.push(l);
     }
-    let mut out = format!("CREATE TABLE {} (\n{}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin", q(&t.name), lines.join(",\n"));
+    let mut out = format!(
+        "CREATE TABLE {} (\n{}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+        q(&t.name),
+        lines.join(",\n")
+    );
     if !t.comment.is_empty() {
         out.push_str(&format!(" COMMENT='{}'", t.comment.replace('\'', "''")));
     }

@@ -30,7 +30,9 @@ pub fn int_handle(v: &Datum) -> Result<i64> {
         Datum::I64(i) => Ok(*i),
         // Unsigned keys keep their bit pattern (TiDB does the same).
         Datum::U64(u) => Ok(*u as i64),
-        other => Err(Error::internal(format!("integer primary key holds {other:?}"))),
+        other => Err(Error::internal(format!(
+            "integer primary key holds {other:?}"
+        ))),
     }
 }
 
@@ -39,10 +41,14 @@ pub fn handle_of(t: &TableInfo, row: &[Datum], row_id: Option<i64>) -> Result<Ha
     match &t.handle {
         HandleKind::IntPk(i) => Ok(Handle::Int(int_handle(&row[*i])?)),
         HandleKind::Common => {
-            let pk = t.primary().ok_or_else(|| Error::internal("clustered table without a primary key"))?;
+            let pk = t
+                .primary()
+                .ok_or_else(|| Error::internal("clustered table without a primary key"))?;
             Ok(Handle::Common(index_values(t, pk, row)))
         }
-        HandleKind::RowId => Ok(Handle::Int(row_id.ok_or_else(|| Error::internal("row id missing"))?)),
+        HandleKind::RowId => Ok(Handle::Int(
+            row_id.ok_or_else(|| Error::internal("row id missing"))?,
+        )),
     }
 }
 
@@ -67,7 +73,12 @@ pub fn encode_record(t: &TableInfo, row: &[Datum]) -> Vec<u8> {
 }
 
 /// Decodes the columns at `offsets` of a record.
-pub fn decode_record(t: &TableInfo, key: &[u8], value: &[u8], offsets: &[usize]) -> Result<Vec<Datum>> {
+pub fn decode_record(
+    t: &TableInfo,
+    key: &[u8],
+    value: &[u8],
+    offsets: &[usize],
+) -> Result<Vec<Datum>> {
     let view = codec::row::RowView::new(value)?;
     let mut handle = None;
     let mut out = Vec::with_capacity(offsets.len());
@@ -79,8 +90,14 @@ pub fn decode_record(t: &TableInfo, key: &[u8], value: &[u8], offsets: &[usize])
             if handle.is_none() {
                 handle = Some(keys::decode_row_key(key, false)?.1);
             }
-            let Some(Handle::Int(h)) = &handle else { return Err(Error::internal("bad row key")) };
-            out.push(if c.ft.unsigned { Datum::U64(*h as u64) } else { Datum::I64(*h) });
+            let Some(Handle::Int(h)) = &handle else {
+                return Err(Error::internal("bad row key"));
+            };
+            out.push(if c.ft.unsigned {
+                Datum::U64(*h as u64)
+            } else {
+                Datum::I64(*h)
+            });
             continue;
         }
         match view.get(c.id, c.ft.datum_kind())? {
@@ -94,14 +111,22 @@ pub fn decode_record(t: &TableInfo, key: &[u8], value: &[u8], offsets: &[usize])
 /// The value an old row has for a column added after it was written.
 pub fn original_default(c: &ColumnInfo) -> Result<Datum> {
     if let Some(s) = &c.origin_default {
-        let target = Target { column: &c.name, row: 0, strict: false };
+        let target = Target {
+            column: &c.name,
+            row: 0,
+            strict: false,
+        };
         return Ok(convert(Datum::Bytes(s.clone().into_bytes()), &c.ft, &target)?.0);
     }
     match &c.default {
         None | Some(DefaultValue::Null) => Ok(Datum::Null),
         Some(DefaultValue::CurrentTimestamp) => Ok(Datum::Null),
         Some(DefaultValue::Literal(s)) => {
-            let target = Target { column: &c.name, row: 0, strict: false };
+            let target = Target {
+                column: &c.name,
+                row: 0,
+                strict: false,
+            };
             Ok(convert(Datum::Bytes(s.clone().into_bytes()), &c.ft, &target)?.0)
         }
     }
@@ -114,7 +139,9 @@ pub fn index_values(t: &TableInfo, idx: &IndexInfo, row: &[Datum]) -> Vec<Datum>
         .map(|ic| {
             let (i, _) = t.column(&ic.name).expect("index column exists");
             match (&row[i], ic.length) {
-                (Datum::Bytes(b), Some(n)) => Datum::Bytes(prefix(b, n as usize, t.columns[i].ft.is_string())),
+                (Datum::Bytes(b), Some(n)) => {
+                    Datum::Bytes(prefix(b, n as usize, t.columns[i].ft.is_string()))
+                }
                 (v, _) => v.clone(),
             }
         })
@@ -134,16 +161,27 @@ fn prefix(b: &[u8], n: usize, chars: bool) -> Vec<u8> {
 /// Whether an index entry holds the handle in its value (unique, no NULL):
 /// then its key alone identifies at most one row.
 pub fn is_distinct_entry(idx: &IndexInfo, values: &[Datum]) -> bool {
-    idx.unique && !values.iter().any(|v| *v == Datum::Null)
+    idx.unique && !values.contains(&Datum::Null)
 }
 
 /// The KV pair of one index entry.
-pub fn index_entry(t: &TableInfo, idx: &IndexInfo, row: &[Datum], handle: &Handle) -> (Vec<u8>, Vec<u8>) {
+pub fn index_entry(
+    t: &TableInfo,
+    idx: &IndexInfo,
+    row: &[Datum],
+    handle: &Handle,
+) -> (Vec<u8>, Vec<u8>) {
     let values = index_values(t, idx, row);
     if is_distinct_entry(idx, &values) {
-        (keys::encode_index_key(t.id, idx.id, &values, None), encode_handle(handle))
+        (
+            keys::encode_index_key(t.id, idx.id, &values, None),
+            encode_handle(handle),
+        )
     } else {
-        (keys::encode_index_key(t.id, idx.id, &values, Some(handle)), b"0".to_vec())
+        (
+            keys::encode_index_key(t.id, idx.id, &values, Some(handle)),
+            b"0".to_vec(),
+        )
     }
 }
 
@@ -166,7 +204,9 @@ pub fn decode_handle(t: &TableInfo, value: &[u8]) -> Result<Handle> {
             Ok(Handle::Common(codec::key::decode_key_datums(&mut v)?))
         }
         _ => {
-            let b: [u8; 8] = value.try_into().map_err(|_| Error::internal("bad unique index value"))?;
+            let b: [u8; 8] = value
+                .try_into()
+                .map_err(|_| Error::internal("bad unique index value"))?;
             Ok(Handle::Int(i64::from_be_bytes(b)))
         }
     }

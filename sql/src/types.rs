@@ -49,7 +49,10 @@ fn out_of_range(t: &Target<'_>, fallback: Datum) -> Conv {
         fallback,
         Problem {
             code: code::ER_WARN_DATA_OUT_OF_RANGE,
-            message: format!("Out of range value for column '{}' at row {}", t.column, t.row),
+            message: format!(
+                "Out of range value for column '{}' at row {}",
+                t.column, t.row
+            ),
         },
     ))
 }
@@ -62,7 +65,13 @@ fn incorrect(t: &Target<'_>, kind: &str, v: &str, fallback: Datum) -> Conv {
     };
     Err((
         fallback,
-        Problem { code, message: format!("Incorrect {kind} value: '{v}' for column '{}' at row {}", t.column, t.row) },
+        Problem {
+            code,
+            message: format!(
+                "Incorrect {kind} value: '{v}' for column '{}' at row {}",
+                t.column, t.row
+            ),
+        },
     ))
 }
 
@@ -95,7 +104,11 @@ fn parse_number_prefix(s: &str) -> (Option<Decimal>, bool) {
             break;
         }
     }
-    if end == 0 { (None, true) } else { (t[..end].parse().ok(), true) }
+    if end == 0 {
+        (None, true)
+    } else {
+        (t[..end].parse().ok(), true)
+    }
 }
 
 fn convert_inner(v: Datum, ft: &FieldType, t: &Target<'_>) -> Conv {
@@ -118,7 +131,13 @@ fn convert_inner(v: Datum, ft: &FieldType, t: &Target<'_>) -> Conv {
 
 fn clamp_int(x: i128, ft: &FieldType, t: &Target<'_>) -> Conv {
     let (lo, hi) = ft.int_range();
-    let make = |x: i128| if ft.unsigned { Datum::U64(x as u64) } else { Datum::I64(x as i64) };
+    let make = |x: i128| {
+        if ft.unsigned {
+            Datum::U64(x as u64)
+        } else {
+            Datum::I64(x as i64)
+        }
+    };
     if x < lo {
         out_of_range(t, make(lo))
     } else if x > hi {
@@ -140,7 +159,15 @@ fn to_int(v: Datum, ft: &FieldType, t: &Target<'_>) -> Conv {
         }
         Datum::Decimal(d) => match d.rescale(0) {
             Some(r) => clamp_int(r.mantissa(), ft, t),
-            None => clamp_int(if d.mantissa() < 0 { i128::MIN } else { i128::MAX }, ft, t),
+            None => clamp_int(
+                if d.mantissa() < 0 {
+                    i128::MIN
+                } else {
+                    i128::MAX
+                },
+                ft,
+                t,
+            ),
         },
         Datum::Bytes(b) => {
             let s = String::from_utf8_lossy(b);
@@ -150,7 +177,16 @@ fn to_int(v: Datum, ft: &FieldType, t: &Target<'_>) -> Conv {
                     let fallback = to_int(Datum::Decimal(d), ft, t).unwrap_or_else(|(f, _)| f);
                     incorrect(t, "integer", &s, fallback)
                 }
-                (None, _) => incorrect(t, "integer", &s, if ft.unsigned { Datum::U64(0) } else { Datum::I64(0) }),
+                (None, _) => incorrect(
+                    t,
+                    "integer",
+                    &s,
+                    if ft.unsigned {
+                        Datum::U64(0)
+                    } else {
+                        Datum::I64(0)
+                    },
+                ),
             }
         }
         Datum::Date(d) => {
@@ -181,21 +217,29 @@ fn to_year(v: Datum, t: &Target<'_>) -> Conv {
             match s.parse::<i64>() {
                 // '0'..'69' -> 2000..2069, '70'..'99' -> 1970..1999; '0000'/'00' stay as written
                 Ok(y) if s.len() <= 2 => {
-                    if y < 70 { 2000 + y } else { 1900 + y }
+                    if y < 70 {
+                        2000 + y
+                    } else {
+                        1900 + y
+                    }
                 }
                 Ok(y) => y,
                 Err(_) => return incorrect(t, "year", &s, Datum::I64(0)),
             }
         }
         other => match to_int(other.clone(), &FieldType::new(SqlType::BigInt), t) {
-            Ok(Datum::I64(y)) if y == 0 => 0,
+            Ok(Datum::I64(0)) => 0,
             Ok(Datum::I64(y)) if (1..70).contains(&y) => 2000 + y,
             Ok(Datum::I64(y)) if (70..100).contains(&y) => 1900 + y,
             Ok(Datum::I64(y)) => y,
             _ => return incorrect(t, "year", &text(&v), Datum::I64(0)),
         },
     };
-    if n == 0 || (1901..=2155).contains(&n) { Ok(Datum::I64(n)) } else { out_of_range(t, Datum::I64(0)) }
+    if n == 0 || (1901..=2155).contains(&n) {
+        Ok(Datum::I64(n))
+    } else {
+        out_of_range(t, Datum::I64(0))
+    }
 }
 
 fn to_decimal(v: Datum, ft: &FieldType, t: &Target<'_>) -> Conv {
@@ -215,12 +259,21 @@ fn to_decimal(v: Datum, ft: &FieldType, t: &Target<'_>) -> Conv {
                     let fallback = to_decimal(Datum::Decimal(d), ft, t).unwrap_or_else(|(f, _)| f);
                     return incorrect(t, "decimal", &s, fallback);
                 }
-                (None, _) => return incorrect(t, "decimal", &s, Datum::Decimal(Decimal::new(0, ft.scale))),
+                (None, _) => {
+                    return incorrect(t, "decimal", &s, Datum::Decimal(Decimal::new(0, ft.scale)));
+                }
             }
         }
         other => match to_int(other.clone(), &FieldType::new(SqlType::BigInt), t) {
             Ok(Datum::I64(i)) => Decimal::from_i64(i),
-            _ => return incorrect(t, "decimal", &text(&v), Datum::Decimal(Decimal::new(0, ft.scale))),
+            _ => {
+                return incorrect(
+                    t,
+                    "decimal",
+                    &text(&v),
+                    Datum::Decimal(Decimal::new(0, ft.scale)),
+                );
+            }
         },
     };
     match d.rescale(ft.scale) {
@@ -259,7 +312,14 @@ fn to_double(v: Datum, ft: &FieldType, t: &Target<'_>) -> Conv {
     if ft.tp == SqlType::Float {
         let narrowed = f as f32;
         if narrowed.is_infinite() {
-            return out_of_range(t, Datum::F64(if f < 0.0 { f32::MIN as f64 } else { f32::MAX as f64 }));
+            return out_of_range(
+                t,
+                Datum::F64(if f < 0.0 {
+                    f32::MIN as f64
+                } else {
+                    f32::MAX as f64
+                }),
+            );
         }
         return Ok(Datum::F64(narrowed as f64));
     }
@@ -275,12 +335,20 @@ fn to_string(v: Datum, ft: &FieldType, t: &Target<'_>) -> Conv {
             Ok(s) => s,
             Err(e) => {
                 let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
-                let shown: String = e.as_bytes().iter().take(8).map(|b| format!("\\x{b:02X}")).collect();
+                let shown: String = e
+                    .as_bytes()
+                    .iter()
+                    .take(8)
+                    .map(|b| format!("\\x{b:02X}"))
+                    .collect();
                 return Err((
                     Datum::Bytes(lossy.into_bytes()),
                     Problem {
                         code: code::ER_TRUNCATED_WRONG_VALUE_FOR_FIELD,
-                        message: format!("Incorrect string value: '{shown}' for column '{}' at row {}", t.column, t.row),
+                        message: format!(
+                            "Incorrect string value: '{shown}' for column '{}' at row {}",
+                            t.column, t.row
+                        ),
                     },
                 ));
             }
@@ -288,7 +356,11 @@ fn to_string(v: Datum, ft: &FieldType, t: &Target<'_>) -> Conv {
         other => text(&other),
     };
     let max = ft.max_len();
-    let over = if matches!(ft.tp, SqlType::Char | SqlType::VarChar) { s.chars().count() > max } else { s.len() > max };
+    let over = if matches!(ft.tp, SqlType::Char | SqlType::VarChar) {
+        s.chars().count() > max
+    } else {
+        s.len() > max
+    };
     if over {
         let cut: String = if matches!(ft.tp, SqlType::Char | SqlType::VarChar) {
             s.chars().take(max).collect()
@@ -301,11 +373,18 @@ fn to_string(v: Datum, ft: &FieldType, t: &Target<'_>) -> Conv {
         };
         return Err((
             Datum::Bytes(cut.into_bytes()),
-            Problem { code: code::ER_DATA_TOO_LONG, message: format!("Data too long for column '{}' at row {}", t.column, t.row) },
+            Problem {
+                code: code::ER_DATA_TOO_LONG,
+                message: format!("Data too long for column '{}' at row {}", t.column, t.row),
+            },
         ));
     }
     // CHAR drops trailing spaces (PAD_CHAR_TO_FULL_LENGTH off).
-    let s = if ft.tp == SqlType::Char { s.trim_end_matches(' ').to_string() } else { s };
+    let s = if ft.tp == SqlType::Char {
+        s.trim_end_matches(' ').to_string()
+    } else {
+        s
+    };
     Ok(Datum::Bytes(s.into_bytes()))
 }
 
@@ -319,7 +398,10 @@ fn to_binary(v: Datum, ft: &FieldType, t: &Target<'_>) -> Conv {
         b.truncate(max);
         return Err((
             Datum::Bytes(b),
-            Problem { code: code::ER_DATA_TOO_LONG, message: format!("Data too long for column '{}' at row {}", t.column, t.row) },
+            Problem {
+                code: code::ER_DATA_TOO_LONG,
+                message: format!("Data too long for column '{}' at row {}", t.column, t.row),
+            },
         ));
     }
     if ft.tp == SqlType::Binary {
@@ -342,7 +424,11 @@ fn round_fsp(us: i64, fsp: u8) -> i64 {
 }
 
 fn to_datetime(v: Datum, ft: &FieldType, t: &Target<'_>) -> Conv {
-    let kind = if ft.tp == SqlType::Timestamp { "timestamp" } else { "datetime" };
+    let kind = if ft.tp == SqlType::Timestamp {
+        "timestamp"
+    } else {
+        "datetime"
+    };
     let us = match &v {
         Datum::DateTime(us) => *us,
         Datum::Date(d) => *d as i64 * 86_400_000_000,

@@ -92,7 +92,14 @@ pub(crate) fn lex(sql: &str) -> Result<Vec<Tok>> {
             _ => {
                 let mut s = String::new();
                 while let Some(&x) = chars.peek() {
-                    if x.is_alphanumeric() || x == '_' || x == '$' || x == '.' || x == '%' || x == '-' || x == '/' {
+                    if x.is_alphanumeric()
+                        || x == '_'
+                        || x == '$'
+                        || x == '.'
+                        || x == '%'
+                        || x == '-'
+                        || x == '/'
+                    {
                         s.push(x);
                         chars.next();
                     } else {
@@ -100,7 +107,10 @@ pub(crate) fn lex(sql: &str) -> Result<Vec<Tok>> {
                     }
                 }
                 if s.is_empty() {
-                    return Err(Error::parse(format!("near '{}'", chars.collect::<String>())));
+                    return Err(Error::parse(format!(
+                        "near '{}'",
+                        chars.collect::<String>()
+                    )));
                 }
                 out.push(Tok::Word(s));
             }
@@ -128,7 +138,11 @@ impl P {
     }
 
     fn expect_word(&mut self, w: &str) -> Result<()> {
-        if self.eat_word(w) { Ok(()) } else { Err(self.err()) }
+        if self.eat_word(w) {
+            Ok(())
+        } else {
+            Err(self.err())
+        }
     }
 
     fn eat(&mut self, t: &Tok) -> bool {
@@ -161,7 +175,11 @@ impl P {
 
     fn account(&mut self) -> Result<(String, String)> {
         let user = self.name()?;
-        let host = if self.eat(&Tok::At) { self.name()? } else { "%".to_string() };
+        let host = if self.eat(&Tok::At) {
+            self.name()?
+        } else {
+            "%".to_string()
+        };
         Ok((user, host))
     }
 
@@ -182,35 +200,55 @@ impl P {
         if self.eat_word("WITH") {
             plugin = self.name()?.to_lowercase();
             if plugin != NATIVE_PASSWORD && plugin != CACHING_SHA2_PASSWORD {
-                return Err(Error::new(code::ER_NOT_SUPPORTED_YET, format!("Plugin '{plugin}' is not loaded")));
+                return Err(Error::new(
+                    code::ER_NOT_SUPPORTED_YET,
+                    format!("Plugin '{plugin}' is not loaded"),
+                ));
             }
         }
-        let pw = if self.eat_word("BY") { self.string()? } else { String::new() };
+        let pw = if self.eat_word("BY") {
+            self.string()?
+        } else {
+            String::new()
+        };
         Ok(Some((plugin, pw)))
     }
 }
 
 /// Whether `sql` is an account statement this module runs.
 pub fn is_account_statement(sql: &str) -> bool {
-    let words: Vec<String> = sql.split_whitespace().take(2).map(|w| w.to_ascii_uppercase()).collect();
+    let words: Vec<String> = sql
+        .split_whitespace()
+        .take(2)
+        .map(|w| w.to_ascii_uppercase())
+        .collect();
     matches!(words.as_slice(), [a, b] if (a == "CREATE" || a == "DROP" || a == "ALTER") && b == "USER")
         || matches!(words.as_slice(), [a, b] if a == "SET" && b.starts_with("PASSWORD"))
 }
 
 pub async fn execute(session: &mut Session, sql: &str) -> Result<Output> {
-    let mut p = P { toks: lex(sql.trim())?, pos: 0 };
+    let mut p = P {
+        toks: lex(sql.trim())?,
+        pos: 0,
+    };
     let schema = session.schema();
     if p.eat_word("SET") {
         p.expect_word("PASSWORD")?;
-        let (user, host) = if p.eat_word("FOR") { p.account()? } else { (session.user.clone(), "%".to_string()) };
+        let (user, host) = if p.eat_word("FOR") {
+            p.account()?
+        } else {
+            (session.user.clone(), "%".to_string())
+        };
         if !p.eat(&Tok::Eq) {
             return Err(p.err());
         }
         let pw = p.string()?;
-        let mut u = schema
-            .user(&user, &host)
-            .cloned()
-            .ok_or_else(|| Error::new(code::ER_CANNOT_USER, format!("Operation SET PASSWORD failed for '{user}'@'{host}'")))?;
+        let mut u = schema.user(&user, &host).cloned().ok_or_else(|| {
+            Error::new(
+                code::ER_CANNOT_USER,
+                format!("Operation SET PASSWORD failed for '{user}'@'{host}'"),
+            )
+        })?;
         u.password = PasswordHashes::new(&pw);
         crate::ddl::in_ddl_txn(session, async |txn| meta::put_user(txn, &u).await).await?;
         return Ok(Output::ok(0));
@@ -254,14 +292,20 @@ pub async fn execute(session: &mut Session, sql: &str) -> Result<Output> {
         match verb.as_str() {
             "CREATE" if present => {
                 if if_flag {
-                    session.note(code::ER_CANNOT_USER, format!("User '{user}'@'{host}' already exists"));
+                    session.note(
+                        code::ER_CANNOT_USER,
+                        format!("User '{user}'@'{host}' already exists"),
+                    );
                 } else {
                     failed.push(format!("'{user}'@'{host}'"));
                 }
             }
             "DROP" | "ALTER" if !present => {
                 if if_flag {
-                    session.note(code::ER_CANNOT_USER, format!("User '{user}'@'{host}' does not exist"));
+                    session.note(
+                        code::ER_CANNOT_USER,
+                        format!("User '{user}'@'{host}' does not exist"),
+                    );
                 } else {
                     failed.push(format!("'{user}'@'{host}'"));
                 }
@@ -270,7 +314,10 @@ pub async fn execute(session: &mut Session, sql: &str) -> Result<Output> {
         }
     }
     if !failed.is_empty() {
-        return Err(Error::new(code::ER_CANNOT_USER, format!("Operation {verb} USER failed for {}", failed.join(","))));
+        return Err(Error::new(
+            code::ER_CANNOT_USER,
+            format!("Operation {verb} USER failed for {}", failed.join(",")),
+        ));
     }
     crate::ddl::in_ddl_txn(session, async |txn| {
         for ((user, host), auth) in &changes {
@@ -278,10 +325,17 @@ pub async fn execute(session: &mut Session, sql: &str) -> Result<Output> {
                 meta::delete_user(txn, user, host).await?;
                 continue;
             }
-            let (plugin, pw) = auth.clone().unwrap_or((NATIVE_PASSWORD.to_string(), String::new()));
+            let (plugin, pw) = auth
+                .clone()
+                .unwrap_or((NATIVE_PASSWORD.to_string(), String::new()));
             let mut u = match meta::get_user(txn, user, host).await? {
                 Some(u) => u,
-                None => UserInfo { user: user.clone(), host: host.clone(), password: PasswordHashes::default(), plugin: plugin.clone() },
+                None => UserInfo {
+                    user: user.clone(),
+                    host: host.clone(),
+                    password: PasswordHashes::default(),
+                    plugin: plugin.clone(),
+                },
             };
             if verb == "CREATE" || auth.is_some() {
                 u.password = PasswordHashes::new(&pw);

@@ -29,8 +29,15 @@ impl SqlCluster {
         };
         let status = TcpListener::bind("127.0.0.1:0").await?;
         let status_port = status.local_addr()?.port();
-        let server = sql::SqlServer::start(cfg, listener, Some(status)).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
-        Ok(SqlCluster { cluster, server, port, status_port })
+        let server = sql::SqlServer::start(cfg, listener, Some(status))
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+        Ok(SqlCluster {
+            cluster,
+            server,
+            port,
+            status_port,
+        })
     }
 
     /// A `mysql_async` URL for database `db`.

@@ -46,16 +46,27 @@ impl sqllogictest::AsyncDB for Db {
     type ColumnType = DefaultColumnType;
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<Self::ColumnType>, Self::Error> {
-        let mut result = self.conn.query_iter(sql).await.map_err(|e| DbError(e.to_string()))?;
+        let mut result = self
+            .conn
+            .query_iter(sql)
+            .await
+            .map_err(|e| DbError(e.to_string()))?;
         let columns = result.columns().map(|c| c.len()).unwrap_or(0);
-        let rows: Vec<mysql_async::Row> = result.collect().await.map_err(|e| DbError(e.to_string()))?;
+        let rows: Vec<mysql_async::Row> =
+            result.collect().await.map_err(|e| DbError(e.to_string()))?;
         let affected = result.affected_rows();
         drop(result);
         if columns == 0 {
             return Ok(DBOutput::StatementComplete(affected));
         }
-        let rows: Vec<Vec<String>> = rows.into_iter().map(|r| r.unwrap().into_iter().map(text).collect()).collect();
-        Ok(DBOutput::Rows { types: vec![DefaultColumnType::Any; columns], rows })
+        let rows: Vec<Vec<String>> = rows
+            .into_iter()
+            .map(|r| r.unwrap().into_iter().map(text).collect())
+            .collect();
+        Ok(DBOutput::Rows {
+            types: vec![DefaultColumnType::Any; columns],
+            rows,
+        })
     }
 
     async fn shutdown(&mut self) {}
@@ -80,21 +91,34 @@ fn slt_files() -> Vec<PathBuf> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqllogictest_files() {
     tests::cluster::init_logging();
-    let c = SqlCluster::start().await.expect("cluster with a SQL server");
+    let c = SqlCluster::start()
+        .await
+        .expect("cluster with a SQL server");
     let mut failures = Vec::new();
     for file in slt_files() {
-        let name = file.file_stem().unwrap().to_string_lossy().replace('-', "_");
+        let name = file
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .replace('-', "_");
         let db = format!("slt_{name}");
         {
-            let mut admin = mysql_async::Conn::from_url(c.url("test")).await.expect("connect");
-            admin.query_drop(format!("CREATE DATABASE {db}")).await.expect("create the file's database");
+            let mut admin = mysql_async::Conn::from_url(c.url("test"))
+                .await
+                .expect("connect");
+            admin
+                .query_drop(format!("CREATE DATABASE {db}"))
+                .await
+                .expect("create the file's database");
             admin.disconnect().await.expect("disconnect");
         }
         let url = c.url(&db);
         let mut runner = sqllogictest::Runner::new(move || {
             let url = url.clone();
             async move {
-                let conn = mysql_async::Conn::from_url(url).await.map_err(|e| DbError(e.to_string()))?;
+                let conn = mysql_async::Conn::from_url(url)
+                    .await
+                    .map_err(|e| DbError(e.to_string()))?;
                 Ok(Db { conn })
             }
         });
@@ -103,5 +127,9 @@ async fn sqllogictest_files() {
         }
     }
     c.shutdown().await;
-    assert!(failures.is_empty(), "sqllogictest failures:\n{}", failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "sqllogictest failures:\n{}",
+        failures.join("\n\n")
+    );
 }

@@ -22,10 +22,19 @@ fn code(e: &mysql_async::Error) -> Option<u16> {
     }
 }
 
-async fn transfer(conn: &mut Conn, from: i64, to: i64, amount: i64) -> Result<bool, mysql_async::Error> {
+async fn transfer(
+    conn: &mut Conn,
+    from: i64,
+    to: i64,
+    amount: i64,
+) -> Result<bool, mysql_async::Error> {
     let mut tx = conn.start_transaction(TxOpts::default()).await?;
-    let a: Option<i64> = tx.exec_first("SELECT bal FROM acc WHERE id = ? FOR UPDATE", (from,)).await?;
-    let b: Option<i64> = tx.exec_first("SELECT bal FROM acc WHERE id = ? FOR UPDATE", (to,)).await?;
+    let a: Option<i64> = tx
+        .exec_first("SELECT bal FROM acc WHERE id = ? FOR UPDATE", (from,))
+        .await?;
+    let b: Option<i64> = tx
+        .exec_first("SELECT bal FROM acc WHERE id = ? FOR UPDATE", (to,))
+        .await?;
     let (Some(a), Some(_)) = (a, b) else {
         tx.rollback().await?;
         return Ok(false);
@@ -34,8 +43,10 @@ async fn transfer(conn: &mut Conn, from: i64, to: i64, amount: i64) -> Result<bo
         tx.rollback().await?;
         return Ok(false);
     }
-    tx.exec_drop("UPDATE acc SET bal = bal - ? WHERE id = ?", (amount, from)).await?;
-    tx.exec_drop("UPDATE acc SET bal = bal + ? WHERE id = ?", (amount, to)).await?;
+    tx.exec_drop("UPDATE acc SET bal = bal - ? WHERE id = ?", (amount, from))
+        .await?;
+    tx.exec_drop("UPDATE acc SET bal = bal + ? WHERE id = ?", (amount, to))
+        .await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -45,9 +56,15 @@ async fn bank_transfers_keep_the_total() {
     tests::cluster::init_logging();
     let c = SqlCluster::start().await.unwrap();
     let mut setup = Conn::from_url(c.url("test")).await.unwrap();
-    setup.query_drop("CREATE TABLE acc (id BIGINT PRIMARY KEY, bal BIGINT NOT NULL)").await.unwrap();
+    setup
+        .query_drop("CREATE TABLE acc (id BIGINT PRIMARY KEY, bal BIGINT NOT NULL)")
+        .await
+        .unwrap();
     let values: Vec<String> = (0..ACCOUNTS).map(|i| format!("({i}, {INITIAL})")).collect();
-    setup.query_drop(format!("INSERT INTO acc VALUES {}", values.join(","))).await.unwrap();
+    setup
+        .query_drop(format!("INSERT INTO acc VALUES {}", values.join(",")))
+        .await
+        .unwrap();
     let done = Arc::new(AtomicBool::new(false));
     let transfers = Arc::new(AtomicU64::new(0));
     let deadlocks = Arc::new(AtomicU64::new(0));
@@ -91,7 +108,10 @@ async fn bank_transfers_keep_the_total() {
             let mut conn = Conn::from_url(url).await.unwrap();
             let mut checks = 0u64;
             while !done.load(Ordering::Relaxed) || checks == 0 {
-                let row: Option<(i64, i64)> = conn.query_first("SELECT SUM(bal), COUNT(*) FROM acc").await.unwrap();
+                let row: Option<(i64, i64)> = conn
+                    .query_first("SELECT SUM(bal), COUNT(*) FROM acc")
+                    .await
+                    .unwrap();
                 assert_eq!(row, Some((ACCOUNTS * INITIAL, ACCOUNTS)), "the total moved");
                 checks += 1;
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -107,7 +127,11 @@ async fn bank_transfers_keep_the_total() {
     let total: Option<i64> = setup.query_first("SELECT SUM(bal) FROM acc").await.unwrap();
     assert_eq!(total, Some(ACCOUNTS * INITIAL));
     assert_eq!(transfers.load(Ordering::Relaxed), 6 * 25);
-    tracing::info!(checks, deadlocks = deadlocks.load(Ordering::Relaxed), "bank done");
+    tracing::info!(
+        checks,
+        deadlocks = deadlocks.load(Ordering::Relaxed),
+        "bank done"
+    );
     setup.disconnect().await.unwrap();
     c.shutdown().await;
 }
@@ -118,12 +142,20 @@ async fn deadlock_is_error_1213() {
     let c = SqlCluster::start().await.unwrap();
     let mut a = Conn::from_url(c.url("test")).await.unwrap();
     let mut b = Conn::from_url(c.url("test")).await.unwrap();
-    a.query_drop("CREATE TABLE d (id INT PRIMARY KEY, v INT)").await.unwrap();
-    a.query_drop("INSERT INTO d VALUES (1, 0), (2, 0)").await.unwrap();
+    a.query_drop("CREATE TABLE d (id INT PRIMARY KEY, v INT)")
+        .await
+        .unwrap();
+    a.query_drop("INSERT INTO d VALUES (1, 0), (2, 0)")
+        .await
+        .unwrap();
     a.query_drop("BEGIN").await.unwrap();
     b.query_drop("BEGIN").await.unwrap();
-    a.query_drop("UPDATE d SET v = 1 WHERE id = 1").await.unwrap();
-    b.query_drop("UPDATE d SET v = 2 WHERE id = 2").await.unwrap();
+    a.query_drop("UPDATE d SET v = 1 WHERE id = 1")
+        .await
+        .unwrap();
+    b.query_drop("UPDATE d SET v = 2 WHERE id = 2")
+        .await
+        .unwrap();
     // a waits for b's lock and b for a's (in whichever order the two
     // statements arrive): one of them is the victim, and its transaction is
     // rolled back so the other goes on.
@@ -133,8 +165,15 @@ async fn deadlock_is_error_1213() {
     });
     let rb = b.query_drop("UPDATE d SET v = 2 WHERE id = 1").await;
     let (mut a, ra) = wait_a.await.unwrap();
-    let codes: Vec<Option<u16>> = [&ra, &rb].iter().map(|r| r.as_ref().err().and_then(code)).collect();
-    assert_eq!(codes.iter().filter(|c| **c == Some(1213)).count(), 1, "exactly one deadlock victim: {codes:?}");
+    let codes: Vec<Option<u16>> = [&ra, &rb]
+        .iter()
+        .map(|r| r.as_ref().err().and_then(code))
+        .collect();
+    assert_eq!(
+        codes.iter().filter(|c| **c == Some(1213)).count(),
+        1,
+        "exactly one deadlock victim: {codes:?}"
+    );
     let _ = a.query_drop("ROLLBACK").await;
     let _ = b.query_drop("ROLLBACK").await;
     a.disconnect().await.unwrap();

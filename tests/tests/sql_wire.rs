@@ -32,9 +32,22 @@ async fn mysql_async_text_and_prepared() {
         .await
         .unwrap();
     // Prepared inserts with typed parameters, text reads.
-    let stmt = conn.prep("INSERT INTO items (name, price, qty, added) VALUES (?, ?, ?, ?)").await.unwrap();
+    let stmt = conn
+        .prep("INSERT INTO items (name, price, qty, added) VALUES (?, ?, ?, ?)")
+        .await
+        .unwrap();
     for i in 0..5u32 {
-        conn.exec_drop(&stmt, (format!("item{i}"), format!("{}.25", i * 10), i, "2024-02-29 12:34:56.789")).await.unwrap();
+        conn.exec_drop(
+            &stmt,
+            (
+                format!("item{i}"),
+                format!("{}.25", i * 10),
+                i,
+                "2024-02-29 12:34:56.789",
+            ),
+        )
+        .await
+        .unwrap();
     }
     assert_eq!(conn.last_insert_id(), Some(5));
     let rows: Vec<(u64, String, String, u32, String)> = conn
@@ -42,24 +55,49 @@ async fn mysql_async_text_and_prepared() {
         .await
         .unwrap();
     assert_eq!(rows.len(), 5);
-    assert_eq!(rows[2], (3, "item2".into(), "20.25".into(), 2, "2024-02-29 12:34:56.789".into()));
+    assert_eq!(
+        rows[2],
+        (
+            3,
+            "item2".into(),
+            "20.25".into(),
+            2,
+            "2024-02-29 12:34:56.789".into()
+        )
+    );
     // Prepared point get (binary protocol), NULL and missing rows.
-    let get = conn.prep("SELECT name, price, qty FROM items WHERE id = ?").await.unwrap();
+    let get = conn
+        .prep("SELECT name, price, qty FROM items WHERE id = ?")
+        .await
+        .unwrap();
     let row: Option<(String, String, u32)> = conn.exec_first(&get, (4,)).await.unwrap();
     assert_eq!(row, Some(("item3".into(), "30.25".into(), 3)));
     let none: Option<(String, String, u32)> = conn.exec_first(&get, (99,)).await.unwrap();
     assert_eq!(none, None);
     // Prepared UPDATE / DELETE by key and their affected rows.
-    conn.exec_drop("UPDATE items SET qty = qty + ? WHERE id = ?", (10, 1)).await.unwrap();
+    conn.exec_drop("UPDATE items SET qty = qty + ? WHERE id = ?", (10, 1))
+        .await
+        .unwrap();
     assert_eq!(conn.affected_rows(), 1);
-    let qty: Option<u32> = conn.exec_first("SELECT qty FROM items WHERE id = ?", (1,)).await.unwrap();
+    let qty: Option<u32> = conn
+        .exec_first("SELECT qty FROM items WHERE id = ?", (1,))
+        .await
+        .unwrap();
     assert_eq!(qty, Some(10));
-    conn.exec_drop("DELETE FROM items WHERE id = ?", (5,)).await.unwrap();
+    conn.exec_drop("DELETE FROM items WHERE id = ?", (5,))
+        .await
+        .unwrap();
     assert_eq!(conn.affected_rows(), 1);
-    let n: Option<i64> = conn.query_first("SELECT COUNT(*) FROM items").await.unwrap();
+    let n: Option<i64> = conn
+        .query_first("SELECT COUNT(*) FROM items")
+        .await
+        .unwrap();
     assert_eq!(n, Some(4));
     // Errors carry MySQL codes.
-    let e = conn.query_drop("INSERT INTO items (id, name) VALUES (1, 'dup')").await.unwrap_err();
+    let e = conn
+        .query_drop("INSERT INTO items (id, name) VALUES (1, 'dup')")
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), 1062);
     let e = conn.query_drop("SELECT * FROM missing").await.unwrap_err();
     assert_eq!(code(&e), 1146);
@@ -67,37 +105,65 @@ async fn mysql_async_text_and_prepared() {
     assert_eq!(code(&e), 1054);
     let e = conn.query_drop("SELEC 1").await.unwrap_err();
     assert_eq!(code(&e), 1064);
-    let e = conn.query_drop("INSERT INTO items (name, qty) VALUES ('x', -1)").await.unwrap_err();
+    let e = conn
+        .query_drop("INSERT INTO items (name, qty) VALUES ('x', -1)")
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), 1264);
     // The connection still works after errors.
-    let v: Option<String> = conn.query_first("SELECT @@version_comment LIMIT 1").await.unwrap();
+    let v: Option<String> = conn
+        .query_first("SELECT @@version_comment LIMIT 1")
+        .await
+        .unwrap();
     assert!(v.unwrap().starts_with("duet"));
     // Parameters of every common type round-trip through a prepared SELECT.
-    let row: Option<(i64, f64, String, Option<i64>)> =
-        conn.exec_first("SELECT ?, ?, ?, ?", (-7i64, 1.5f64, "héllo", Value::NULL)).await.unwrap();
+    let row: Option<(i64, f64, String, Option<i64>)> = conn
+        .exec_first("SELECT ?, ?, ?, ?", (-7i64, 1.5f64, "héllo", Value::NULL))
+        .await
+        .unwrap();
     assert_eq!(row, Some((-7, 1.5, "héllo".into(), None)));
     // Transactions: rollback discards, commit keeps; status flags follow.
     let mut tx = conn.start_transaction(Default::default()).await.unwrap();
-    tx.query_drop("UPDATE items SET name = 'gone' WHERE id = 1").await.unwrap();
+    tx.query_drop("UPDATE items SET name = 'gone' WHERE id = 1")
+        .await
+        .unwrap();
     tx.rollback().await.unwrap();
-    let name: Option<String> = conn.query_first("SELECT name FROM items WHERE id = 1").await.unwrap();
+    let name: Option<String> = conn
+        .query_first("SELECT name FROM items WHERE id = 1")
+        .await
+        .unwrap();
     assert_eq!(name.as_deref(), Some("item0"));
     let mut tx = conn.start_transaction(Default::default()).await.unwrap();
-    tx.exec_drop("UPDATE items SET name = ? WHERE id = ?", ("kept", 1)).await.unwrap();
+    tx.exec_drop("UPDATE items SET name = ? WHERE id = ?", ("kept", 1))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
-    let name: Option<String> = conn.query_first("SELECT name FROM items WHERE id = 1").await.unwrap();
+    let name: Option<String> = conn
+        .query_first("SELECT name FROM items WHERE id = 1")
+        .await
+        .unwrap();
     assert_eq!(name.as_deref(), Some("kept"));
     // The status port counts what happened.
     let status_port = c.status_port;
-    let metrics = tokio::task::spawn_blocking(move || http_get(status_port, "/metrics")).await.unwrap();
+    let metrics = tokio::task::spawn_blocking(move || http_get(status_port, "/metrics"))
+        .await
+        .unwrap();
     assert!(metrics.starts_with("HTTP/1.1 200 OK"), "{metrics}");
     let count = |line: &str| -> u64 {
-        metrics.lines().find(|l| l.starts_with(line)).and_then(|l| l.rsplit(' ').next()).unwrap().parse().unwrap()
+        metrics
+            .lines()
+            .find(|l| l.starts_with(line))
+            .and_then(|l| l.rsplit(' ').next())
+            .unwrap()
+            .parse()
+            .unwrap()
     };
     assert!(count("duet_sql_statements_total{type=\"select\",result=\"ok\"}") >= 8);
     assert!(count("duet_sql_statements_total{type=\"insert\",result=\"error\"}") >= 2);
     assert_eq!(count("duet_sql_connections "), 1);
-    let status = tokio::task::spawn_blocking(move || http_get(status_port, "/status")).await.unwrap();
+    let status = tokio::task::spawn_blocking(move || http_get(status_port, "/status"))
+        .await
+        .unwrap();
     assert!(status.contains("\"connections\":1"), "{status}");
     conn.disconnect().await.unwrap();
     c.shutdown().await;
@@ -105,7 +171,8 @@ async fn mysql_async_text_and_prepared() {
 
 fn http_get(port: u16, path: &str) -> String {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes()).unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
+        .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
@@ -135,7 +202,20 @@ async fn passwords_and_multi_statements() {
 
 fn mariadb(port: u16, db: &str, sql: &str) -> std::process::Output {
     Command::new("mariadb")
-        .args(["-h", "127.0.0.1", "-P", &port.to_string(), "-u", "root", "--batch", "--local-infile=1", "-D", db, "-e", sql])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-P",
+            &port.to_string(),
+            "-u",
+            "root",
+            "--batch",
+            "--local-infile=1",
+            "-D",
+            db,
+            "-e",
+            sql,
+        ])
         .output()
         .expect("the mariadb client is installed (apt mariadb-client; .ci/run installs it)")
 }
@@ -175,14 +255,26 @@ async fn mariadb_cli() {
     .await
     .unwrap();
     let (setup, err, load) = out;
-    assert!(load.status.success(), "LOAD DATA failed: {}", String::from_utf8_lossy(&load.stderr));
+    assert!(
+        load.status.success(),
+        "LOAD DATA failed: {}",
+        String::from_utf8_lossy(&load.stderr)
+    );
     let expected_sum: u64 = (0..25_000u64).map(|i| (i % 1000) * 100 + i % 100).sum();
     assert_eq!(
         String::from_utf8_lossy(&load.stdout),
-        format!("COUNT(*)\tSUM(amount)\tMAX(name)\n25000\t{}.{:02}\tname 9999\n", expected_sum / 100, expected_sum % 100)
+        format!(
+            "COUNT(*)\tSUM(amount)\tMAX(name)\n25000\t{}.{:02}\tname 9999\n",
+            expected_sum / 100,
+            expected_sum % 100
+        )
     );
     let stdout = String::from_utf8_lossy(&setup.stdout);
-    assert!(setup.status.success(), "mariadb failed: {}", String::from_utf8_lossy(&setup.stderr));
+    assert!(
+        setup.status.success(),
+        "mariadb failed: {}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
     assert_eq!(stdout, "id\tv\n1\tone\n2\ttwo\nTables_in_test\ncli\n");
     assert!(!err.status.success());
     let stderr = String::from_utf8_lossy(&err.stderr);
@@ -195,8 +287,12 @@ async fn bad_clients_do_not_hurt_others() {
     tests::cluster::init_logging();
     let c = SqlCluster::start().await.unwrap();
     let mut good = connect(&c, "test").await;
-    good.query_drop("CREATE TABLE k (id INT PRIMARY KEY, v INT)").await.unwrap();
-    good.query_drop("INSERT INTO k VALUES (1, 0)").await.unwrap();
+    good.query_drop("CREATE TABLE k (id INT PRIMARY KEY, v INT)")
+        .await
+        .unwrap();
+    good.query_drop("INSERT INTO k VALUES (1, 0)")
+        .await
+        .unwrap();
     let port = c.port;
     tokio::task::spawn_blocking(move || {
         // Binary garbage instead of a handshake response.
@@ -207,7 +303,8 @@ async fn bad_clients_do_not_hurt_others() {
         let len = u32::from_le_bytes([greeting[0], greeting[1], greeting[2], 0]) as usize;
         let mut rest = vec![0u8; len];
         s.read_exact(&mut rest).unwrap();
-        s.write_all(&[0x05, 0x00, 0x00, 0x01, 0xde, 0xad, 0xbe, 0xef, 0x00]).unwrap();
+        s.write_all(&[0x05, 0x00, 0x00, 0x01, 0xde, 0xad, 0xbe, 0xef, 0x00])
+            .unwrap();
         let mut buf = Vec::new();
         let _ = s.read_to_end(&mut buf); // an ERR packet, then close
         // A packet header announcing 16 MiB - 1 bytes after login would be
@@ -221,7 +318,8 @@ async fn bad_clients_do_not_hurt_others() {
     .await
     .unwrap();
     // An oversized packet ends only that connection.
-    let opts = OptsBuilder::from_opts(Opts::from_url(&c.url("test")).unwrap()).max_allowed_packet(Some(256 << 20));
+    let opts = OptsBuilder::from_opts(Opts::from_url(&c.url("test")).unwrap())
+        .max_allowed_packet(Some(256 << 20));
     let mut big = Conn::new(opts).await.unwrap();
     let huge = "x".repeat(70 << 20);
     assert!(big.query_drop(format!("SELECT '{huge}'")).await.is_err());
@@ -229,13 +327,27 @@ async fn bad_clients_do_not_hurt_others() {
     {
         let mut gone = connect(&c, "test").await;
         gone.query_drop("BEGIN").await.unwrap();
-        gone.query_drop("UPDATE k SET v = 1 WHERE id = 1").await.unwrap();
+        gone.query_drop("UPDATE k SET v = 1 WHERE id = 1")
+            .await
+            .unwrap();
         drop(gone); // no COM_QUIT, no rollback
     }
     let started = Instant::now();
-    good.query_drop("UPDATE k SET v = 2 WHERE id = 1").await.unwrap();
-    assert!(started.elapsed() < Duration::from_secs(20), "waited {:?} for a dead client's lock", started.elapsed());
-    let v: Option<i64> = good.exec_first("SELECT v FROM k WHERE id = ?", Params::Positional(vec![1.into()])).await.unwrap();
+    good.query_drop("UPDATE k SET v = 2 WHERE id = 1")
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "waited {:?} for a dead client's lock",
+        started.elapsed()
+    );
+    let v: Option<i64> = good
+        .exec_first(
+            "SELECT v FROM k WHERE id = ?",
+            Params::Positional(vec![1.into()]),
+        )
+        .await
+        .unwrap();
     assert_eq!(v, Some(2));
     good.disconnect().await.unwrap();
     c.shutdown().await;

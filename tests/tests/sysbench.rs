@@ -28,7 +28,11 @@ fn sysbench(port: u16, args: &[&str]) -> (bool, String) {
         ])
         .output()
         .expect("sysbench is installed (apt sysbench; .ci/run installs it)");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -37,11 +41,19 @@ async fn sysbench_oltp_workloads_run_without_errors() {
     tests::cluster::init_logging();
     let c = SqlCluster::start().await.unwrap();
     let mut conn = mysql_async::Conn::from_url(c.url("test")).await.unwrap();
-    mysql_async::prelude::Queryable::query_drop(&mut conn, "CREATE DATABASE sbtest").await.unwrap();
+    mysql_async::prelude::Queryable::query_drop(&mut conn, "CREATE DATABASE sbtest")
+        .await
+        .unwrap();
     let port = c.port;
     let results = tokio::task::spawn_blocking(move || {
         let mut results = vec![("prepare", sysbench(port, &["oltp_read_write", "prepare"]))];
-        for w in ["oltp_point_select", "oltp_read_only", "oltp_read_write", "oltp_insert", "oltp_update_index"] {
+        for w in [
+            "oltp_point_select",
+            "oltp_read_only",
+            "oltp_read_write",
+            "oltp_insert",
+            "oltp_update_index",
+        ] {
             results.push((w, sysbench(port, &[w, "run"])));
         }
         results
@@ -49,8 +61,16 @@ async fn sysbench_oltp_workloads_run_without_errors() {
     .await
     .unwrap();
     let count = |text: &str, label: &str| -> u64 {
-        let line = text.lines().find(|l| l.trim_start().starts_with(label)).unwrap_or_else(|| panic!("no '{label}' in:\n{text}"));
-        line.trim_start()[label.len()..].split_whitespace().next().unwrap().parse().unwrap()
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("no '{label}' in:\n{text}"));
+        line.trim_start()[label.len()..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
     };
     for (w, (ok, text)) in &results {
         assert!(ok, "sysbench {w} failed:\n{text}");
@@ -60,11 +80,20 @@ async fn sysbench_oltp_workloads_run_without_errors() {
             assert!(transactions > 0, "sysbench {w} made no progress:\n{text}");
             let writes = matches!(*w, "oltp_read_write" | "oltp_update_index" | "oltp_insert");
             if writes {
-                assert!(retried <= 5.max(transactions / 10), "sysbench {w}: {retried} deadlock retries in {transactions} transactions\n{text}");
+                assert!(
+                    retried <= 5.max(transactions / 10),
+                    "sysbench {w}: {retried} deadlock retries in {transactions} transactions\n{text}"
+                );
             } else {
                 assert_eq!(retried, 0, "sysbench {w} (read only) had errors:\n{text}");
             }
-            tracing::info!(workload = w, transactions, retried, "{}", count(text, "queries:"));
+            tracing::info!(
+                workload = w,
+                transactions,
+                retried,
+                "{}",
+                count(text, "queries:")
+            );
         }
     }
     conn.disconnect().await.unwrap();

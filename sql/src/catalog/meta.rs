@@ -66,7 +66,9 @@ fn read_i64(v: Option<Vec<u8>>) -> Result<i64> {
     match v {
         None => Ok(0),
         Some(b) => Ok(i64::from_be_bytes(
-            b.as_slice().try_into().map_err(|_| Error::internal("corrupt catalog counter"))?,
+            b.as_slice()
+                .try_into()
+                .map_err(|_| Error::internal("corrupt catalog counter"))?,
         )),
     }
 }
@@ -78,14 +80,16 @@ pub async fn schema_version(txn: &Transaction) -> Result<i64> {
 /// Bumps the schema version (locking it: concurrent DDLs serialise here).
 pub async fn bump_schema_version(txn: &mut Transaction) -> Result<i64> {
     let v = read_i64(txn.get_for_update(SCHEMA_VERSION).await?)? + 1;
-    txn.put(SCHEMA_VERSION.to_vec(), v.to_be_bytes().to_vec()).await?;
+    txn.put(SCHEMA_VERSION.to_vec(), v.to_be_bytes().to_vec())
+        .await?;
     Ok(v)
 }
 
 /// Allocates `n` consecutive global ids; returns the first.
 pub async fn alloc_ids(txn: &mut Transaction, n: i64) -> Result<i64> {
     let next = read_i64(txn.get_for_update(NEXT_ID).await?)?.max(100);
-    txn.put(NEXT_ID.to_vec(), (next + n).to_be_bytes().to_vec()).await?;
+    txn.put(NEXT_ID.to_vec(), (next + n).to_be_bytes().to_vec())
+        .await?;
     Ok(next)
 }
 
@@ -99,7 +103,9 @@ pub async fn set_bootstrapped(txn: &mut Transaction) -> Result<()> {
 }
 
 pub async fn list_dbs(txn: &Transaction) -> Result<Vec<DbInfo>> {
-    let pairs = txn.scan(DB_PREFIX, &prefix_end(DB_PREFIX), 0, false).await?;
+    let pairs = txn
+        .scan(DB_PREFIX, &prefix_end(DB_PREFIX), 0, false)
+        .await?;
     pairs.iter().map(|(_, v)| from_json(v)).collect()
 }
 
@@ -127,7 +133,8 @@ pub async fn list_tables(txn: &Transaction, db: Option<DbId>) -> Result<Vec<Tabl
 }
 
 pub async fn put_table(txn: &mut Transaction, t: &TableInfo) -> Result<()> {
-    txn.put(key(TABLE_PREFIX, &[t.db_id, t.id]), to_json(t)).await?;
+    txn.put(key(TABLE_PREFIX, &[t.db_id, t.id]), to_json(t))
+        .await?;
     Ok(())
 }
 
@@ -168,12 +175,15 @@ pub async fn auto_id_end(txn: &Transaction, table: TableId) -> Result<i64> {
 }
 
 pub async fn set_auto_id(txn: &mut Transaction, table: TableId, end: i64) -> Result<()> {
-    txn.put(key(AUTO_ID_PREFIX, &[table]), end.to_be_bytes().to_vec()).await?;
+    txn.put(key(AUTO_ID_PREFIX, &[table]), end.to_be_bytes().to_vec())
+        .await?;
     Ok(())
 }
 
 pub async fn list_users(txn: &Transaction) -> Result<Vec<UserInfo>> {
-    let pairs = txn.scan(USER_PREFIX, &prefix_end(USER_PREFIX), 0, false).await?;
+    let pairs = txn
+        .scan(USER_PREFIX, &prefix_end(USER_PREFIX), 0, false)
+        .await?;
     pairs.iter().map(|(_, v)| from_json(v)).collect()
 }
 

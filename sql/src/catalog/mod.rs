@@ -58,7 +58,8 @@ impl InfoSchema {
 
     /// The table or the MySQL error for a missing database or table.
     pub fn require_table(&self, db: &str, table: &str) -> Result<&Arc<TableInfo>> {
-        self.table(db, table).ok_or_else(|| Error::no_such_table(db, table))
+        self.table(db, table)
+            .ok_or_else(|| Error::no_such_table(db, table))
     }
 
     pub fn table_by_id(&self, id: i64) -> Option<(&Arc<DbSchema>, &Arc<TableInfo>)> {
@@ -86,7 +87,10 @@ impl Catalog {
     /// Bootstraps the catalog if this is a fresh cluster, then loads it.
     pub async fn open(client: TxnClient) -> Result<Arc<Catalog>> {
         bootstrap(&client).await?;
-        let catalog = Arc::new(Catalog { client, current: RwLock::new(Arc::default()) });
+        let catalog = Arc::new(Catalog {
+            client,
+            current: RwLock::new(Arc::default()),
+        });
         catalog.reload().await?;
         Ok(catalog)
     }
@@ -109,10 +113,20 @@ impl Catalog {
             for t in tables.iter().filter(|t| t.db_id == db.id) {
                 db_tables.insert(t.name.to_lowercase(), Arc::new(t.clone()));
             }
-            dbs.insert(db.name.to_lowercase(), Arc::new(DbSchema { info: db, tables: db_tables }));
+            dbs.insert(
+                db.name.to_lowercase(),
+                Arc::new(DbSchema {
+                    info: db,
+                    tables: db_tables,
+                }),
+            );
         }
         let users = meta::list_users(&txn).await?;
-        let schema = Arc::new(InfoSchema { version, dbs, users });
+        let schema = Arc::new(InfoSchema {
+            version,
+            dbs,
+            users,
+        });
         let mut cur = self.current.write();
         if schema.version >= cur.version {
             *cur = schema;
@@ -121,7 +135,11 @@ impl Catalog {
     }
 
     /// Polls the schema version until `shutdown` fires.
-    pub async fn follow(self: Arc<Self>, lease: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    pub async fn follow(
+        self: Arc<Self>,
+        lease: Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(lease) => {}

@@ -65,28 +65,45 @@ pub struct FieldType {
 
 impl FieldType {
     pub fn new(tp: SqlType) -> FieldType {
-        FieldType { tp, unsigned: false, length: 0, scale: 0 }
+        FieldType {
+            tp,
+            unsigned: false,
+            length: 0,
+            scale: 0,
+        }
     }
 
     pub fn is_integer(&self) -> bool {
         use SqlType::*;
-        matches!(self.tp, TinyInt | SmallInt | MediumInt | Int | BigInt | Year)
+        matches!(
+            self.tp,
+            TinyInt | SmallInt | MediumInt | Int | BigInt | Year
+        )
     }
 
     pub fn is_string(&self) -> bool {
         use SqlType::*;
-        matches!(self.tp, Char | VarChar | TinyText | Text | MediumText | LongText)
+        matches!(
+            self.tp,
+            Char | VarChar | TinyText | Text | MediumText | LongText
+        )
     }
 
     pub fn is_binary(&self) -> bool {
         use SqlType::*;
-        matches!(self.tp, Binary | VarBinary | TinyBlob | Blob | MediumBlob | LongBlob)
+        matches!(
+            self.tp,
+            Binary | VarBinary | TinyBlob | Blob | MediumBlob | LongBlob
+        )
     }
 
     /// TEXT and BLOB types (no index without a prefix length, no default).
     pub fn is_blob(&self) -> bool {
         use SqlType::*;
-        matches!(self.tp, TinyText | Text | MediumText | LongText | TinyBlob | Blob | MediumBlob | LongBlob)
+        matches!(
+            self.tp,
+            TinyText | Text | MediumText | LongText | TinyBlob | Blob | MediumBlob | LongBlob
+        )
     }
 
     /// How values of this type are held in a [`codec::datum::Datum`].
@@ -94,7 +111,11 @@ impl FieldType {
         use SqlType::*;
         match self.tp {
             TinyInt | SmallInt | MediumInt | Int | BigInt | Year => {
-                if self.unsigned { DatumKind::U64 } else { DatumKind::I64 }
+                if self.unsigned {
+                    DatumKind::U64
+                } else {
+                    DatumKind::I64
+                }
             }
             Decimal => DatumKind::Decimal,
             Float | Double => DatumKind::F64,
@@ -117,7 +138,11 @@ impl FieldType {
             Year => return (1901, 2155),
             _ => 64,
         };
-        if self.unsigned { (0, (1i128 << bits) - 1) } else { (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1) }
+        if self.unsigned {
+            (0, (1i128 << bits) - 1)
+        } else {
+            (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
+        }
     }
 
     /// Maximum length in characters (strings) or bytes (binary).
@@ -143,16 +168,29 @@ impl FieldType {
             MediumInt => (ColumnType::Int24, num),
             Int => (ColumnType::Long, num),
             BigInt => (ColumnType::LongLong, num),
-            Year => (ColumnType::Year, flags::UNSIGNED | flags::ZEROFILL | flags::NUM),
+            Year => (
+                ColumnType::Year,
+                flags::UNSIGNED | flags::ZEROFILL | flags::NUM,
+            ),
             Decimal => (ColumnType::NewDecimal, num),
             Float => (ColumnType::Float, num),
             Double => (ColumnType::Double, num),
-            Char | Binary => (ColumnType::String, if self.tp == Binary { flags::BINARY } else { 0 }),
-            VarChar | VarBinary => {
-                (ColumnType::VarString, if self.tp == VarBinary { flags::BINARY } else { 0 })
-            }
+            Char | Binary => (
+                ColumnType::String,
+                if self.tp == Binary { flags::BINARY } else { 0 },
+            ),
+            VarChar | VarBinary => (
+                ColumnType::VarString,
+                if self.tp == VarBinary {
+                    flags::BINARY
+                } else {
+                    0
+                },
+            ),
             TinyText | Text | MediumText | LongText => (ColumnType::Blob, flags::BLOB),
-            TinyBlob | Blob | MediumBlob | LongBlob => (ColumnType::Blob, flags::BLOB | flags::BINARY),
+            TinyBlob | Blob | MediumBlob | LongBlob => {
+                (ColumnType::Blob, flags::BLOB | flags::BINARY)
+            }
             Date => (ColumnType::Date, flags::BINARY),
             DateTime => (ColumnType::DateTime, flags::BINARY),
             Timestamp => (ColumnType::Timestamp, flags::BINARY | flags::TIMESTAMP),
@@ -180,8 +218,20 @@ impl FieldType {
             MediumText | MediumBlob => 16_777_215,
             LongText | LongBlob => u32::MAX,
             Date => 10,
-            DateTime | Timestamp => 19 + if self.scale > 0 { self.scale as u32 + 1 } else { 0 },
-            Time => 10 + if self.scale > 0 { self.scale as u32 + 1 } else { 0 },
+            DateTime | Timestamp => {
+                19 + if self.scale > 0 {
+                    self.scale as u32 + 1
+                } else {
+                    0
+                }
+            }
+            Time => {
+                10 + if self.scale > 0 {
+                    self.scale as u32 + 1
+                } else {
+                    0
+                }
+            }
         }
     }
 
@@ -218,10 +268,18 @@ impl FieldType {
                     Timestamp => "timestamp",
                     _ => "time",
                 };
-                if self.scale > 0 { format!("{n}({})", self.scale) } else { n.to_string() }
+                if self.scale > 0 {
+                    format!("{n}({})", self.scale)
+                } else {
+                    n.to_string()
+                }
             }
         };
-        if self.unsigned && self.tp != Year { format!("{base} unsigned") } else { base }
+        if self.unsigned && self.tp != Year {
+            format!("{base} unsigned")
+        } else {
+            base
+        }
     }
 }
 
@@ -330,11 +388,16 @@ impl TableInfo {
     }
 
     pub fn column(&self, name: &str) -> Option<(usize, &ColumnInfo)> {
-        self.columns.iter().enumerate().find(|(_, c)| c.name.eq_ignore_ascii_case(name))
+        self.columns
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.name.eq_ignore_ascii_case(name))
     }
 
     pub fn index(&self, name: &str) -> Option<&IndexInfo> {
-        self.indexes.iter().find(|i| i.name.eq_ignore_ascii_case(name))
+        self.indexes
+            .iter()
+            .find(|i| i.name.eq_ignore_ascii_case(name))
     }
 
     pub fn primary(&self) -> Option<&IndexInfo> {
@@ -346,7 +409,11 @@ impl TableInfo {
         index
             .columns
             .iter()
-            .map(|c| self.column(&c.name).map(|(i, _)| i).expect("index column exists"))
+            .map(|c| {
+                self.column(&c.name)
+                    .map(|(i, _)| i)
+                    .expect("index column exists")
+            })
             .collect()
     }
 
@@ -374,7 +441,11 @@ impl TableInfo {
             if idx.state != SchemaState::Public {
                 continue;
             }
-            match idx.columns.iter().position(|ic| ic.name.eq_ignore_ascii_case(&c.name)) {
+            match idx
+                .columns
+                .iter()
+                .position(|ic| ic.name.eq_ignore_ascii_case(&c.name))
+            {
                 Some(0) if idx.primary => f |= flags::PRI_KEY,
                 Some(0) if idx.unique && idx.columns.len() == 1 => f |= flags::UNIQUE_KEY,
                 Some(0) => f |= flags::MULTIPLE_KEY,

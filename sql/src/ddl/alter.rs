@@ -21,7 +21,9 @@
 use std::time::Duration;
 
 use codec::datum::Datum;
-use sqlparser::ast::{AlterTable, AlterTableOperation, ColumnOption, CreateIndex, ObjectName, RenameTableNameKind};
+use sqlparser::ast::{
+    AlterTable, AlterTableOperation, ColumnOption, CreateIndex, ObjectName, RenameTableNameKind,
+};
 
 use crate::catalog::meta;
 use crate::catalog::model::{HandleKind, IndexInfo, SchemaState, TableInfo};
@@ -41,7 +43,11 @@ fn resolve(session: &Session, name: &ObjectName) -> Result<(String, std::sync::A
 
 /// Re-reads the table inside the DDL transaction (the cached copy may be
 /// one version old) and applies `change` to it.
-async fn update_table(session: &Session, table: &TableInfo, change: impl FnOnce(&mut TableInfo) -> Result<()>) -> Result<TableInfo> {
+async fn update_table(
+    session: &Session,
+    table: &TableInfo,
+    change: impl FnOnce(&mut TableInfo) -> Result<()>,
+) -> Result<TableInfo> {
     let id = table.id;
     let db_id = table.db_id;
     super::in_ddl_txn(session, async move |txn| {
@@ -49,7 +55,12 @@ async fn update_table(session: &Session, table: &TableInfo, change: impl FnOnce(
             .await?
             .into_iter()
             .find(|t| t.id == id)
-            .ok_or_else(|| Error::new(code::ER_NO_SUCH_TABLE, format!("Table '{}' doesn't exist", table.name)))?;
+            .ok_or_else(|| {
+                Error::new(
+                    code::ER_NO_SUCH_TABLE,
+                    format!("Table '{}' doesn't exist", table.name),
+                )
+            })?;
         change(&mut t)?;
         meta::put_table(txn, &t).await?;
         Ok(t)
@@ -64,7 +75,15 @@ pub async fn create_index(session: &mut Session, ci: &CreateIndex) -> Result<Out
         None => String::new(),
     };
     let columns = super::create_table::index_columns(&ci.columns)?;
-    let idx = IndexInfo { id: 0, name, columns, unique: ci.unique, primary: false, state: SchemaState::WriteReorganization, comment: String::new() };
+    let idx = IndexInfo {
+        id: 0,
+        name,
+        columns,
+        unique: ci.unique,
+        primary: false,
+        state: SchemaState::WriteReorganization,
+        comment: String::new(),
+    };
     if ci.if_not_exists && table.index(&idx.name).is_some() {
         return Ok(Output::ok(0));
     }
@@ -74,23 +93,34 @@ pub async fn create_index(session: &mut Session, ci: &CreateIndex) -> Result<Out
 
 async fn add_index(session: &mut Session, table: &TableInfo, mut idx: IndexInfo) -> Result<()> {
     if idx.name.eq_ignore_ascii_case("primary") || idx.primary {
-        return Err(Error::unsupported("adding a PRIMARY KEY to an existing table"));
+        return Err(Error::unsupported(
+            "adding a PRIMARY KEY to an existing table",
+        ));
     }
     for ic in &idx.columns {
         let (_, c) = table.column(&ic.name).ok_or_else(|| {
-            Error::new(code::ER_KEY_COLUMN_DOES_NOT_EXIST, format!("Key column '{}' doesn't exist in table", ic.name))
+            Error::new(
+                code::ER_KEY_COLUMN_DOES_NOT_EXIST,
+                format!("Key column '{}' doesn't exist in table", ic.name),
+            )
         })?;
         if c.ft.is_blob() && ic.length.is_none() {
             return Err(Error::new(
                 code::ER_BLOB_KEY_WITHOUT_LENGTH,
-                format!("BLOB/TEXT column '{}' used in key specification without a key length", c.name),
+                format!(
+                    "BLOB/TEXT column '{}' used in key specification without a key length",
+                    c.name
+                ),
             ));
         }
     }
     // Step 1: the index exists, maintained by writes, invisible to reads.
     let t = update_table(session, table, |t| {
         if !idx.name.is_empty() && t.index(&idx.name).is_some() {
-            return Err(Error::new(code::ER_DUP_KEYNAME, format!("Duplicate key name '{}'", idx.name)));
+            return Err(Error::new(
+                code::ER_DUP_KEYNAME,
+                format!("Duplicate key name '{}'", idx.name),
+            ));
         }
         idx.id = t.indexes.iter().map(|i| i.id).max().unwrap_or(0) + 1;
         t.indexes.push(idx.clone());
@@ -98,7 +128,12 @@ async fn add_index(session: &mut Session, table: &TableInfo, mut idx: IndexInfo)
         Ok(())
     })
     .await?;
-    let idx = t.indexes.iter().find(|i| i.id == idx.id).expect("just added").clone();
+    let idx = t
+        .indexes
+        .iter()
+        .find(|i| i.id == idx.id)
+        .expect("just added")
+        .clone();
     tokio::time::sleep(session.shared.config.schema_lease + Duration::from_millis(50)).await;
     // Step 2: backfill.
     if let Err(e) = backfill(session, &t, &idx).await {
@@ -138,9 +173,17 @@ async fn backfill(session: &Session, t: &TableInfo, idx: &IndexInfo) -> Result<(
             let common = matches!(t.handle, HandleKind::Common);
             let (_, handle) = codec::table::decode_row_key(k, common)?;
             let values = crate::table::index_values(t, idx, &row);
-            entries.push((crate::table::index_entry(t, idx, &row, &handle), crate::table::is_distinct_entry(idx, &values), values));
+            entries.push((
+                crate::table::index_entry(t, idx, &row, &handle),
+                crate::table::is_distinct_entry(idx, &values),
+                values,
+            ));
         }
-        let unique_keys: Vec<Vec<u8>> = entries.iter().filter(|e| e.1).map(|e| e.0.0.clone()).collect();
+        let unique_keys: Vec<Vec<u8>> = entries
+            .iter()
+            .filter(|e| e.1)
+            .map(|e| e.0.0.clone())
+            .collect();
         let existing: std::collections::HashMap<Vec<u8>, Vec<u8>> =
             txn.batch_get(unique_keys).await?.into_iter().collect();
         let mut seen = std::collections::HashMap::new();
@@ -151,7 +194,10 @@ async fn backfill(session: &Session, t: &TableInfo, idx: &IndexInfo) -> Result<(
                 if clash {
                     let shown: Vec<String> = values.iter().map(show).collect();
                     let _ = txn.rollback().await;
-                    return Err(crate::dml::write::dup_entry(&shown.join("-"), &format!("{}.{}", t.name, idx.name)));
+                    return Err(crate::dml::write::dup_entry(
+                        &shown.join("-"),
+                        &format!("{}.{}", t.name, idx.name),
+                    ));
                 }
                 seen.insert(key.clone(), value.clone());
             }
@@ -188,13 +234,21 @@ async fn delete_range(session: &Session, start: &[u8], end: &[u8]) -> Result<()>
     }
 }
 
-pub async fn drop_index(session: &mut Session, table_name: &ObjectName, index: &str, if_exists: bool) -> Result<Output> {
+pub async fn drop_index(
+    session: &mut Session,
+    table_name: &ObjectName,
+    index: &str,
+    if_exists: bool,
+) -> Result<Output> {
     let (_, table) = resolve(session, table_name)?;
     let Some(idx) = table.index(index).cloned() else {
         if if_exists {
             return Ok(Output::ok(0));
         }
-        return Err(Error::new(code::ER_CANT_DROP_FIELD_OR_KEY, format!("Can't DROP '{index}'; check that column/key exists")));
+        return Err(Error::new(
+            code::ER_CANT_DROP_FIELD_OR_KEY,
+            format!("Can't DROP '{index}'; check that column/key exists"),
+        ));
     };
     if idx.primary {
         return Err(Error::unsupported("dropping the PRIMARY KEY"));
@@ -215,21 +269,36 @@ pub async fn alter_table(session: &mut Session, at: &AlterTable) -> Result<Outpu
         let table = session.schema().require_table(&db, &table.name)?.clone();
         match op {
             AlterTableOperation::AddConstraint { constraint, .. } => {
-                let Some(mut idx) = super::create_table::constraint(constraint)? else { continue };
+                let Some(mut idx) = super::create_table::constraint(constraint)? else {
+                    continue;
+                };
                 idx.state = SchemaState::WriteReorganization;
                 add_index(session, &table, idx).await?;
             }
             AlterTableOperation::DropIndex { name } => {
                 drop_index(session, &at.name, &name.value, false).await?;
             }
-            AlterTableOperation::AddColumn { if_not_exists, column_def, column_position, .. } => {
+            AlterTableOperation::AddColumn {
+                if_not_exists,
+                column_def,
+                column_position,
+                ..
+            } => {
                 if table.column(&column_def.name.value).is_some() {
                     if *if_not_exists {
                         continue;
                     }
-                    return Err(Error::new(code::ER_DUP_FIELDNAME, format!("Duplicate column name '{}'", column_def.name.value)));
+                    return Err(Error::new(
+                        code::ER_DUP_FIELDNAME,
+                        format!("Duplicate column name '{}'", column_def.name.value),
+                    ));
                 }
-                if column_def.options.iter().any(|o| matches!(o.option, ColumnOption::PrimaryKey(_) | ColumnOption::Unique(_))) {
+                if column_def.options.iter().any(|o| {
+                    matches!(
+                        o.option,
+                        ColumnOption::PrimaryKey(_) | ColumnOption::Unique(_)
+                    )
+                }) {
                     return Err(Error::unsupported("ADD COLUMN with a key"));
                 }
                 let position = column_position.clone();
@@ -247,9 +316,10 @@ pub async fn alter_table(session: &mut Session, at: &AlterTable) -> Result<Outpu
                     };
                     let at = match &position {
                         Some(sqlparser::ast::MySQLColumnPosition::First) => 0,
-                        Some(sqlparser::ast::MySQLColumnPosition::After(after)) => {
-                            t.column(&after.value).map(|(i, _)| i + 1).ok_or_else(|| Error::bad_field(&after.value, &t.name))?
-                        }
+                        Some(sqlparser::ast::MySQLColumnPosition::After(after)) => t
+                            .column(&after.value)
+                            .map(|(i, _)| i + 1)
+                            .ok_or_else(|| Error::bad_field(&after.value, &t.name))?,
                         None => t.columns.len(),
                     };
                     t.columns.insert(at, col);
@@ -258,25 +328,43 @@ pub async fn alter_table(session: &mut Session, at: &AlterTable) -> Result<Outpu
                 })
                 .await?;
             }
-            AlterTableOperation::DropColumn { column_names, if_exists, .. } => {
+            AlterTableOperation::DropColumn {
+                column_names,
+                if_exists,
+                ..
+            } => {
                 for name in column_names {
                     let Some((_, c)) = table.column(&name.value) else {
                         if *if_exists {
                             continue;
                         }
-                        return Err(Error::new(code::ER_CANT_DROP_FIELD_OR_KEY, format!("Can't DROP '{}'; check that column/key exists", name.value)));
+                        return Err(Error::new(
+                            code::ER_CANT_DROP_FIELD_OR_KEY,
+                            format!("Can't DROP '{}'; check that column/key exists", name.value),
+                        ));
                     };
                     let col = c.name.clone();
-                    if table.primary().is_some_and(|p| p.columns.iter().any(|ic| ic.name.eq_ignore_ascii_case(&col))) {
+                    if table.primary().is_some_and(|p| {
+                        p.columns
+                            .iter()
+                            .any(|ic| ic.name.eq_ignore_ascii_case(&col))
+                    }) {
                         return Err(Error::unsupported("dropping a primary key column"));
                     }
                     if table.columns.len() == 1 {
-                        return Err(Error::new(code::ER_CANT_DROP_FIELD_OR_KEY, "You can't delete all columns with ALTER TABLE; use DROP TABLE instead"));
+                        return Err(Error::new(
+                            code::ER_CANT_DROP_FIELD_OR_KEY,
+                            "You can't delete all columns with ALTER TABLE; use DROP TABLE instead",
+                        ));
                     }
                     let dropped: Vec<i64> = table
                         .indexes
                         .iter()
-                        .filter(|i| i.columns.iter().any(|ic| ic.name.eq_ignore_ascii_case(&col)))
+                        .filter(|i| {
+                            i.columns
+                                .iter()
+                                .any(|ic| ic.name.eq_ignore_ascii_case(&col))
+                        })
                         .map(|i| i.id)
                         .collect();
                     let t = update_table(session, &table, |t| {
@@ -296,7 +384,9 @@ pub async fn alter_table(session: &mut Session, at: &AlterTable) -> Result<Outpu
                 let (RenameTableNameKind::As(n) | RenameTableNameKind::To(n)) = table_name;
                 rename(session, &at.name, n).await?;
             }
-            AlterTableOperation::AutoIncrement { .. } | AlterTableOperation::Algorithm { .. } | AlterTableOperation::Lock { .. } => {}
+            AlterTableOperation::AutoIncrement { .. }
+            | AlterTableOperation::Algorithm { .. }
+            | AlterTableOperation::Lock { .. } => {}
             other => return Err(Error::unsupported(format!("ALTER TABLE ... {other}"))),
         }
     }
@@ -309,7 +399,8 @@ fn zero_text(ft: &crate::catalog::model::FieldType) -> String {
         Date => "0000-00-00".into(),
         DateTime | Timestamp => "0000-00-00 00:00:00".into(),
         Time => "00:00:00".into(),
-        Char | VarChar | TinyText | Text | MediumText | LongText | Binary | VarBinary | TinyBlob | Blob | MediumBlob | LongBlob => String::new(),
+        Char | VarChar | TinyText | Text | MediumText | LongText | Binary | VarBinary
+        | TinyBlob | Blob | MediumBlob | LongBlob => String::new(),
         _ => "0".into(),
     }
 }
@@ -325,13 +416,20 @@ pub async fn rename(session: &mut Session, from: &ObjectName, to: &ObjectName) -
     let schema = session.schema();
     let target = schema.db(&db).ok_or_else(|| Error::bad_db(&db))?;
     if target.tables.contains_key(&name.to_lowercase()) {
-        return Err(Error::new(code::ER_TABLE_EXISTS, format!("Table '{name}' already exists")));
+        return Err(Error::new(
+            code::ER_TABLE_EXISTS,
+            format!("Table '{name}' already exists"),
+        ));
     }
     let new_db = target.info.id;
     let old_db = table.db_id;
     let id = table.id;
     super::in_ddl_txn(session, async |txn| {
-        let mut t = meta::list_tables(txn, Some(old_db)).await?.into_iter().find(|t| t.id == id).ok_or_else(|| Error::no_such_table("", &table.name))?;
+        let mut t = meta::list_tables(txn, Some(old_db))
+            .await?
+            .into_iter()
+            .find(|t| t.id == id)
+            .ok_or_else(|| Error::no_such_table("", &table.name))?;
         meta::delete_table_info(txn, old_db, id).await?;
         t.name = name.clone();
         t.db_id = new_db;
@@ -345,7 +443,11 @@ pub async fn truncate(session: &mut Session, name: &ObjectName) -> Result<Output
     let (_, table) = resolve(session, name)?;
     let old = table.id;
     let new_id = super::in_ddl_txn(session, async |txn| {
-        let mut t = meta::list_tables(txn, Some(table.db_id)).await?.into_iter().find(|t| t.id == old).ok_or_else(|| Error::no_such_table("", &table.name))?;
+        let mut t = meta::list_tables(txn, Some(table.db_id))
+            .await?
+            .into_iter()
+            .find(|t| t.id == old)
+            .ok_or_else(|| Error::no_such_table("", &table.name))?;
         meta::delete_table(txn, t.db_id, old).await?;
         t.id = meta::alloc_ids(txn, 1).await?;
         meta::put_table(txn, &t).await?;

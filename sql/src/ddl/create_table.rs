@@ -9,12 +9,14 @@
 //! as TiDB does.
 
 use sqlparser::ast::{
-    self, CharacterLength, ColumnOption, CreateTable, DataType, ExactNumberInfo, Expr, TableConstraint, Value,
+    self, CharacterLength, ColumnOption, CreateTable, DataType, ExactNumberInfo, Expr,
+    TableConstraint, Value,
 };
 
 use crate::catalog::meta;
 use crate::catalog::model::{
-    ColumnInfo, DefaultValue, FieldType, HandleKind, IndexColumn, IndexInfo, SchemaState, SqlType, TableInfo,
+    ColumnInfo, DefaultValue, FieldType, HandleKind, IndexColumn, IndexInfo, SchemaState, SqlType,
+    TableInfo,
 };
 use crate::error::{Error, Result, code};
 use crate::session::{Output, Session};
@@ -27,13 +29,23 @@ pub async fn execute(session: &mut Session, ct: &CreateTable) -> Result<Output> 
     };
     super::check_name(&name, false)?;
     let schema = session.schema();
-    let db_info = schema.db(&db).ok_or_else(|| Error::bad_db(&db))?.info.clone();
+    let db_info = schema
+        .db(&db)
+        .ok_or_else(|| Error::bad_db(&db))?
+        .info
+        .clone();
     if schema.table(&db, &name).is_some() {
         if ct.if_not_exists {
-            session.note(code::ER_TABLE_EXISTS, format!("Table '{name}' already exists"));
+            session.note(
+                code::ER_TABLE_EXISTS,
+                format!("Table '{name}' already exists"),
+            );
             return Ok(Output::ok(0));
         }
-        return Err(Error::new(code::ER_TABLE_EXISTS, format!("Table '{name}' already exists")));
+        return Err(Error::new(
+            code::ER_TABLE_EXISTS,
+            format!("Table '{name}' already exists"),
+        ));
     }
     if ct.query.is_some() {
         return Err(Error::unsupported("CREATE TABLE ... SELECT"));
@@ -41,8 +53,15 @@ pub async fn execute(session: &mut Session, ct: &CreateTable) -> Result<Output> 
     let mut table = build(&name, db_info.id, ct)?;
     let n_indexes = table.indexes.len() as i64;
     let table_id = super::in_ddl_txn(session, async |txn| {
-        if meta::list_tables(txn, Some(db_info.id)).await?.iter().any(|t| t.name.eq_ignore_ascii_case(&name)) {
-            return Err(Error::new(code::ER_TABLE_EXISTS, format!("Table '{name}' already exists")));
+        if meta::list_tables(txn, Some(db_info.id))
+            .await?
+            .iter()
+            .any(|t| t.name.eq_ignore_ascii_case(&name))
+        {
+            return Err(Error::new(
+                code::ER_TABLE_EXISTS,
+                format!("Table '{name}' already exists"),
+            ));
         }
         let first = meta::alloc_ids(txn, 1 + n_indexes).await?;
         table.id = first;
@@ -60,7 +79,10 @@ pub async fn execute(session: &mut Session, ct: &CreateTable) -> Result<Output> 
 /// Gives a new table its own region (best effort: a table sharing a region
 /// works, only slower to balance).
 pub(crate) async fn split_table(session: &Session, table_id: i64) {
-    for key in [codec::table::table_prefix(table_id), codec::table::table_prefix(table_id + 1)] {
+    for key in [
+        codec::table::table_prefix(table_id),
+        codec::table::table_prefix(table_id + 1),
+    ] {
         let encoded = txn::types::Key::from_raw(&key).into_encoded();
         if let Err(e) = session.shared.raw.split_region(encoded).await {
             tracing::warn!(table_id, "splitting at the new table's prefix failed: {e}");
@@ -70,13 +92,22 @@ pub(crate) async fn split_table(session: &Session, table_id: i64) {
 
 pub fn build(name: &str, db_id: i64, ct: &CreateTable) -> Result<TableInfo> {
     if ct.columns.is_empty() {
-        return Err(Error::new(code::ER_TABLE_MUST_HAVE_COLUMNS, "A table must have at least 1 column"));
+        return Err(Error::new(
+            code::ER_TABLE_MUST_HAVE_COLUMNS,
+            "A table must have at least 1 column",
+        ));
     }
     let mut columns = Vec::new();
     let mut indexes: Vec<IndexInfo> = Vec::new();
     for (i, c) in ct.columns.iter().enumerate() {
-        if columns.iter().any(|x: &ColumnInfo| x.name.eq_ignore_ascii_case(&c.name.value)) {
-            return Err(Error::new(code::ER_DUP_FIELDNAME, format!("Duplicate column name '{}'", c.name.value)));
+        if columns
+            .iter()
+            .any(|x: &ColumnInfo| x.name.eq_ignore_ascii_case(&c.name.value))
+        {
+            return Err(Error::new(
+                code::ER_DUP_FIELDNAME,
+                format!("Duplicate column name '{}'", c.name.value),
+            ));
         }
         let (col, col_indexes) = column(c, i as i64 + 1)?;
         columns.push(col);
@@ -89,11 +120,17 @@ pub fn build(name: &str, db_id: i64, ct: &CreateTable) -> Result<TableInfo> {
     }
     // PRIMARY KEY columns are NOT NULL; only one primary key.
     if indexes.iter().filter(|i| i.primary).count() > 1 {
-        return Err(Error::new(code::ER_MULTIPLE_PRI_KEY, "Multiple primary key defined"));
+        return Err(Error::new(
+            code::ER_MULTIPLE_PRI_KEY,
+            "Multiple primary key defined",
+        ));
     }
     for idx in &mut indexes {
         for ic in &idx.columns {
-            let Some(col) = columns.iter_mut().find(|c| c.name.eq_ignore_ascii_case(&ic.name)) else {
+            let Some(col) = columns
+                .iter_mut()
+                .find(|c| c.name.eq_ignore_ascii_case(&ic.name))
+            else {
                 return Err(Error::new(
                     code::ER_KEY_COLUMN_DOES_NOT_EXIST,
                     format!("Key column '{}' doesn't exist in table", ic.name),
@@ -105,7 +142,10 @@ pub fn build(name: &str, db_id: i64, ct: &CreateTable) -> Result<TableInfo> {
             if col.ft.is_blob() && ic.length.is_none() {
                 return Err(Error::new(
                     code::ER_BLOB_KEY_WITHOUT_LENGTH,
-                    format!("BLOB/TEXT column '{}' used in key specification without a key length", col.name),
+                    format!(
+                        "BLOB/TEXT column '{}' used in key specification without a key length",
+                        col.name
+                    ),
                 ));
             }
         }
@@ -114,7 +154,11 @@ pub fn build(name: &str, db_id: i64, ct: &CreateTable) -> Result<TableInfo> {
     let autos: Vec<&ColumnInfo> = columns.iter().filter(|c| c.auto_increment).collect();
     if autos.len() > 1
         || autos.iter().any(|a| {
-            !indexes.iter().any(|i| i.columns.first().is_some_and(|c| c.name.eq_ignore_ascii_case(&a.name)))
+            !indexes.iter().any(|i| {
+                i.columns
+                    .first()
+                    .is_some_and(|c| c.name.eq_ignore_ascii_case(&a.name))
+            })
         })
     {
         return Err(Error::new(
@@ -124,7 +168,10 @@ pub fn build(name: &str, db_id: i64, ct: &CreateTable) -> Result<TableInfo> {
     }
     let handle = match indexes.iter().find(|i| i.primary) {
         Some(pk) if pk.columns.len() == 1 && pk.columns[0].length.is_none() => {
-            let pos = columns.iter().position(|c| c.name.eq_ignore_ascii_case(&pk.columns[0].name)).expect("checked");
+            let pos = columns
+                .iter()
+                .position(|c| c.name.eq_ignore_ascii_case(&pk.columns[0].name))
+                .expect("checked");
             if columns[pos].ft.is_integer() && columns[pos].ft.tp != SqlType::Year {
                 HandleKind::IntPk(pos)
             } else {
@@ -189,7 +236,10 @@ pub(crate) fn column(c: &ast::ColumnDef, id: i64) -> Result<(ColumnInfo, Vec<Ind
     let key = |primary: bool, unique: bool| IndexInfo {
         id: 0,
         name: String::new(),
-        columns: vec![IndexColumn { name: c.name.value.clone(), length: None }],
+        columns: vec![IndexColumn {
+            name: c.name.value.clone(),
+            length: None,
+        }],
         unique,
         primary,
         state: SchemaState::Public,
@@ -205,10 +255,19 @@ pub(crate) fn column(c: &ast::ColumnDef, id: i64) -> Result<(ColumnInfo, Vec<Ind
             ColumnOption::Comment(s) => col.comment = s.clone(),
             ColumnOption::OnUpdate(e) if is_now(e) => col.on_update_now = true,
             ColumnOption::DialectSpecific(tokens) => {
-                let text: String = tokens.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" ");
+                let text: String = tokens
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 if text.eq_ignore_ascii_case("AUTO_INCREMENT") {
-                    if !col.ft.is_integer() && !matches!(col.ft.tp, SqlType::Float | SqlType::Double) {
-                        return Err(Error::new(code::ER_WRONG_AUTO_KEY, format!("Incorrect column specifier for column '{}'", col.name)));
+                    if !col.ft.is_integer()
+                        && !matches!(col.ft.tp, SqlType::Float | SqlType::Double)
+                    {
+                        return Err(Error::new(
+                            code::ER_WRONG_AUTO_KEY,
+                            format!("Incorrect column specifier for column '{}'", col.name),
+                        ));
                     }
                     col.auto_increment = true;
                 }
@@ -221,7 +280,10 @@ pub(crate) fn column(c: &ast::ColumnDef, id: i64) -> Result<(ColumnInfo, Vec<Ind
         col.nullable = false;
     }
     if col.default == Some(DefaultValue::Null) && !col.nullable {
-        return Err(Error::new(code::ER_INVALID_DEFAULT, format!("Invalid default value for '{}'", col.name)));
+        return Err(Error::new(
+            code::ER_INVALID_DEFAULT,
+            format!("Invalid default value for '{}'", col.name),
+        ));
     }
     Ok((col, indexes))
 }
@@ -234,7 +296,10 @@ fn is_now(e: &Expr) -> bool {
 fn default_value(e: &Expr, col: &ColumnInfo) -> Result<DefaultValue> {
     if is_now(e) {
         if !matches!(col.ft.tp, SqlType::DateTime | SqlType::Timestamp) {
-            return Err(Error::new(code::ER_INVALID_DEFAULT, format!("Invalid default value for '{}'", col.name)));
+            return Err(Error::new(
+                code::ER_INVALID_DEFAULT,
+                format!("Invalid default value for '{}'", col.name),
+            ));
         }
         return Ok(DefaultValue::CurrentTimestamp);
     }
@@ -247,24 +312,49 @@ fn default_value(e: &Expr, col: &ColumnInfo) -> Result<DefaultValue> {
             Value::HexStringLiteral(h) => h.clone(),
             other => other.to_string(),
         },
-        Expr::UnaryOp { op: ast::UnaryOperator::Minus, expr } => format!("-{expr}"),
+        Expr::UnaryOp {
+            op: ast::UnaryOperator::Minus,
+            expr,
+        } => format!("-{expr}"),
         Expr::Nested(inner) => return default_value(inner, col),
         other => return Err(Error::unsupported(format!("default expression {other}"))),
     };
     if col.ft.is_blob() && !text.is_empty() {
-        return Err(Error::new(code::ER_INVALID_DEFAULT, format!("BLOB, TEXT, GEOMETRY or JSON column '{}' can't have a default value", col.name)));
+        return Err(Error::new(
+            code::ER_INVALID_DEFAULT,
+            format!(
+                "BLOB, TEXT, GEOMETRY or JSON column '{}' can't have a default value",
+                col.name
+            ),
+        ));
     }
     // The default must convert cleanly (strictly) to the column type.
-    let target = crate::types::Target { column: &col.name, row: 0, strict: true };
-    crate::types::convert(codec::datum::Datum::Bytes(text.clone().into_bytes()), &col.ft, &target)
-        .map_err(|_| Error::new(code::ER_INVALID_DEFAULT, format!("Invalid default value for '{}'", col.name)))?;
+    let target = crate::types::Target {
+        column: &col.name,
+        row: 0,
+        strict: true,
+    };
+    crate::types::convert(
+        codec::datum::Datum::Bytes(text.clone().into_bytes()),
+        &col.ft,
+        &target,
+    )
+    .map_err(|_| {
+        Error::new(
+            code::ER_INVALID_DEFAULT,
+            format!("Invalid default value for '{}'", col.name),
+        )
+    })?;
     Ok(DefaultValue::Literal(text))
 }
 
 pub(crate) fn index_columns(cols: &[ast::IndexColumn]) -> Result<Vec<IndexColumn>> {
     cols.iter()
         .map(|c| match &c.column.expr {
-            Expr::Identifier(id) => Ok(IndexColumn { name: id.value.clone(), length: None }),
+            Expr::Identifier(id) => Ok(IndexColumn {
+                name: id.value.clone(),
+                length: None,
+            }),
             // `KEY (c(10))` parses as a call.
             Expr::Function(f) => {
                 let len = f.args.to_string();
@@ -273,7 +363,10 @@ pub(crate) fn index_columns(cols: &[ast::IndexColumn]) -> Result<Vec<IndexColumn
                     .trim()
                     .parse()
                     .map_err(|_| Error::parse(format!("near '{f}'")))?;
-                Ok(IndexColumn { name: f.name.to_string(), length: Some(len) })
+                Ok(IndexColumn {
+                    name: f.name.to_string(),
+                    length: Some(len),
+                })
             }
             other => Err(Error::unsupported(format!("index on expression {other}"))),
         })
@@ -281,7 +374,11 @@ pub(crate) fn index_columns(cols: &[ast::IndexColumn]) -> Result<Vec<IndexColumn
 }
 
 pub(crate) fn constraint(tc: &TableConstraint) -> Result<Option<IndexInfo>> {
-    let mk = |name: Option<&ast::Ident>, cols: &[ast::IndexColumn], unique: bool, primary: bool| -> Result<IndexInfo> {
+    let mk = |name: Option<&ast::Ident>,
+              cols: &[ast::IndexColumn],
+              unique: bool,
+              primary: bool|
+     -> Result<IndexInfo> {
         Ok(IndexInfo {
             id: 0,
             name: name.map(|n| n.value.clone()).unwrap_or_default(),
@@ -294,7 +391,12 @@ pub(crate) fn constraint(tc: &TableConstraint) -> Result<Option<IndexInfo>> {
     };
     Ok(Some(match tc {
         TableConstraint::PrimaryKey(pk) => mk(None, &pk.columns, true, true)?,
-        TableConstraint::Unique(u) => mk(u.index_name.as_ref().or(u.name.as_ref()), &u.columns, true, false)?,
+        TableConstraint::Unique(u) => mk(
+            u.index_name.as_ref().or(u.name.as_ref()),
+            &u.columns,
+            true,
+            false,
+        )?,
         TableConstraint::Index(i) => mk(i.name.as_ref(), &i.columns, false, false)?,
         // Foreign keys and checks are accepted and not enforced (TiDB
         // before 6.6 did the same).
@@ -324,16 +426,27 @@ fn decimal(info: &ExactNumberInfo, unsigned: bool) -> Result<FieldType> {
         ));
     }
     if s > 30 || s > p {
-        return Err(Error::new(code::ER_TOO_BIG_PRECISION, format!("Too big scale {s} specified. Maximum is 30.")));
+        return Err(Error::new(
+            code::ER_TOO_BIG_PRECISION,
+            format!("Too big scale {s} specified. Maximum is 30."),
+        ));
     }
-    Ok(FieldType { tp: SqlType::Decimal, unsigned, length: p.max(1), scale: s as u8 })
+    Ok(FieldType {
+        tp: SqlType::Decimal,
+        unsigned,
+        length: p.max(1),
+        scale: s as u8,
+    })
 }
 
 fn fsp(p: &Option<u64>) -> Result<u8> {
     match p {
         None => Ok(0),
         Some(n) if *n <= 6 => Ok(*n as u8),
-        Some(n) => Err(Error::new(code::ER_TOO_BIG_PRECISION, format!("Too-big precision {n} specified. Maximum is 6."))),
+        Some(n) => Err(Error::new(
+            code::ER_TOO_BIG_PRECISION,
+            format!("Too-big precision {n} specified. Maximum is 6."),
+        )),
     }
 }
 
@@ -348,7 +461,12 @@ pub fn field_type(dt: &DataType) -> Result<FieldType> {
     Ok(match dt {
         DataType::TinyInt(w) => int(T::TinyInt, false, w),
         DataType::TinyIntUnsigned(w) => int(T::TinyInt, true, w),
-        DataType::Bool | DataType::Boolean => FieldType { tp: T::TinyInt, unsigned: false, length: 1, scale: 0 },
+        DataType::Bool | DataType::Boolean => FieldType {
+            tp: T::TinyInt,
+            unsigned: false,
+            length: 1,
+            scale: 0,
+        },
         DataType::SmallInt(w) => int(T::SmallInt, false, w),
         DataType::SmallIntUnsigned(w) => int(T::SmallInt, true, w),
         DataType::MediumInt(w) => int(T::MediumInt, false, w),
@@ -361,48 +479,98 @@ pub fn field_type(dt: &DataType) -> Result<FieldType> {
         DataType::DecimalUnsigned(i) | DataType::DecUnsigned(i) => decimal(i, true)?,
         DataType::Float(ExactNumberInfo::Precision(p)) if *p > 24 => FieldType::new(T::Double),
         DataType::Float(_) => FieldType::new(T::Float),
-        DataType::FloatUnsigned(_) => FieldType { unsigned: true, ..FieldType::new(T::Float) },
-        DataType::Double(_) | DataType::DoublePrecision | DataType::Real => FieldType::new(T::Double),
-        DataType::DoubleUnsigned(_) | DataType::DoublePrecisionUnsigned | DataType::RealUnsigned => {
-            FieldType { unsigned: true, ..FieldType::new(T::Double) }
+        DataType::FloatUnsigned(_) => FieldType {
+            unsigned: true,
+            ..FieldType::new(T::Float)
+        },
+        DataType::Double(_) | DataType::DoublePrecision | DataType::Real => {
+            FieldType::new(T::Double)
         }
+        DataType::DoubleUnsigned(_)
+        | DataType::DoublePrecisionUnsigned
+        | DataType::RealUnsigned => FieldType {
+            unsigned: true,
+            ..FieldType::new(T::Double)
+        },
         DataType::Char(l) | DataType::Character(l) => {
             let n = char_len(l, 1);
             if n > 255 {
-                return Err(Error::new(code::ER_TOO_BIG_FIELDLENGTH, "Column length too big for CHAR (max = 255); use BLOB or TEXT instead"));
+                return Err(Error::new(
+                    code::ER_TOO_BIG_FIELDLENGTH,
+                    "Column length too big for CHAR (max = 255); use BLOB or TEXT instead",
+                ));
             }
-            FieldType { tp: T::Char, unsigned: false, length: n, scale: 0 }
+            FieldType {
+                tp: T::Char,
+                unsigned: false,
+                length: n,
+                scale: 0,
+            }
         }
-        DataType::Varchar(l) | DataType::CharVarying(l) | DataType::CharacterVarying(l) | DataType::Nvarchar(l) => {
-            let Some(_) = l else { return Err(Error::parse("near 'varchar' (VARCHAR needs a length)")) };
+        DataType::Varchar(l)
+        | DataType::CharVarying(l)
+        | DataType::CharacterVarying(l)
+        | DataType::Nvarchar(l) => {
+            let Some(_) = l else {
+                return Err(Error::parse("near 'varchar' (VARCHAR needs a length)"));
+            };
             let n = char_len(l, 0);
             if n > 16_383 {
-                return Err(Error::new(code::ER_TOO_BIG_FIELDLENGTH, format!("Column length too big (max = 16383); use BLOB or TEXT instead")));
+                return Err(Error::new(
+                    code::ER_TOO_BIG_FIELDLENGTH,
+                    "Column length too big (max = 16383); use BLOB or TEXT instead",
+                ));
             }
-            FieldType { tp: T::VarChar, unsigned: false, length: n, scale: 0 }
+            FieldType {
+                tp: T::VarChar,
+                unsigned: false,
+                length: n,
+                scale: 0,
+            }
         }
         DataType::TinyText => FieldType::new(T::TinyText),
         DataType::Text => FieldType::new(T::Text),
         DataType::MediumText => FieldType::new(T::MediumText),
         DataType::LongText => FieldType::new(T::LongText),
-        DataType::Binary(l) => FieldType { tp: T::Binary, unsigned: false, length: l.unwrap_or(1) as u32, scale: 0 },
+        DataType::Binary(l) => FieldType {
+            tp: T::Binary,
+            unsigned: false,
+            length: l.unwrap_or(1) as u32,
+            scale: 0,
+        },
         DataType::Varbinary(l) => {
             let n = match l {
                 Some(ast::BinaryLength::IntegerLength { length }) => *length as u32,
                 Some(ast::BinaryLength::Max) => 65_535,
                 None => return Err(Error::parse("near 'varbinary' (VARBINARY needs a length)")),
             };
-            FieldType { tp: T::VarBinary, unsigned: false, length: n, scale: 0 }
+            FieldType {
+                tp: T::VarBinary,
+                unsigned: false,
+                length: n,
+                scale: 0,
+            }
         }
         DataType::TinyBlob => FieldType::new(T::TinyBlob),
         DataType::Blob(_) => FieldType::new(T::Blob),
         DataType::MediumBlob => FieldType::new(T::MediumBlob),
         DataType::LongBlob => FieldType::new(T::LongBlob),
         DataType::Date => FieldType::new(T::Date),
-        DataType::Datetime(p) => FieldType { scale: fsp(p)?, ..FieldType::new(T::DateTime) },
-        DataType::Timestamp(p, _) => FieldType { scale: fsp(p)?, ..FieldType::new(T::Timestamp) },
-        DataType::Time(p, _) => FieldType { scale: fsp(p)?, ..FieldType::new(T::Time) },
-        DataType::Custom(name, _) if name.to_string().eq_ignore_ascii_case("year") => FieldType::new(T::Year),
+        DataType::Datetime(p) => FieldType {
+            scale: fsp(p)?,
+            ..FieldType::new(T::DateTime)
+        },
+        DataType::Timestamp(p, _) => FieldType {
+            scale: fsp(p)?,
+            ..FieldType::new(T::Timestamp)
+        },
+        DataType::Time(p, _) => FieldType {
+            scale: fsp(p)?,
+            ..FieldType::new(T::Time)
+        },
+        DataType::Custom(name, _) if name.to_string().eq_ignore_ascii_case("year") => {
+            FieldType::new(T::Year)
+        }
         other => return Err(Error::unsupported(format!("column type {other}"))),
     })
 }

@@ -22,16 +22,34 @@ use crate::session::{Output, Session};
 
 pub async fn execute(session: &mut Session, stmt: Statement) -> Result<Output> {
     match stmt {
-        Statement::CreateDatabase { db_name, if_not_exists, .. } => create_database(session, &db_name, if_not_exists).await,
+        Statement::CreateDatabase {
+            db_name,
+            if_not_exists,
+            ..
+        } => create_database(session, &db_name, if_not_exists).await,
         Statement::CreateTable(ct) => create_table::execute(session, &ct).await,
-        Statement::Drop { object_type: ObjectType::Schema | ObjectType::Database, names, if_exists, .. } => {
+        Statement::Drop {
+            object_type: ObjectType::Schema | ObjectType::Database,
+            names,
+            if_exists,
+            ..
+        } => {
             let (_, name) = object_name(&names[0])?;
             drop_database(session, &name, if_exists).await
         }
-        Statement::Drop { object_type: ObjectType::Table, names, if_exists, .. } => {
-            drop_tables(session, &names, if_exists).await
-        }
-        Statement::Drop { object_type: ObjectType::Index, names, if_exists, table: Some(table), .. } => {
+        Statement::Drop {
+            object_type: ObjectType::Table,
+            names,
+            if_exists,
+            ..
+        } => drop_tables(session, &names, if_exists).await,
+        Statement::Drop {
+            object_type: ObjectType::Index,
+            names,
+            if_exists,
+            table: Some(table),
+            ..
+        } => {
             let (_, index) = object_name(&names[0])?;
             alter::drop_index(session, &table, &index, if_exists).await
         }
@@ -49,13 +67,23 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<Output> {
             }
             Ok(Output::ok(0))
         }
-        other => Err(Error::unsupported(other.to_string().split_whitespace().take(3).collect::<Vec<_>>().join(" "))),
+        other => Err(Error::unsupported(
+            other
+                .to_string()
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" "),
+        )),
     }
 }
 
 /// `[db.]name` as (db, name).
 pub fn object_name(n: &ObjectName) -> Result<(Option<String>, String)> {
-    let parts: Vec<String> = n.0.iter().filter_map(|p| p.as_ident().map(|i| i.value.clone())).collect();
+    let parts: Vec<String> =
+        n.0.iter()
+            .filter_map(|p| p.as_ident().map(|i| i.value.clone()))
+            .collect();
     match parts.as_slice() {
         [name] => Ok((None, name.clone())),
         [db, name] => Ok((Some(db.clone()), name.clone())),
@@ -87,34 +115,60 @@ pub(crate) async fn in_ddl_txn<T>(
 
 pub(crate) fn check_name(name: &str, db: bool) -> Result<()> {
     if name.is_empty() || name.len() > 64 || name.ends_with(' ') {
-        let (c, what) = if db { (code::ER_WRONG_DB_NAME, "database") } else { (code::ER_WRONG_TABLE_NAME, "table") };
+        let (c, what) = if db {
+            (code::ER_WRONG_DB_NAME, "database")
+        } else {
+            (code::ER_WRONG_TABLE_NAME, "table")
+        };
         return Err(Error::new(c, format!("Incorrect {what} name '{name}'")));
     }
     Ok(())
 }
 
-async fn create_database(session: &mut Session, name: &ObjectName, if_not_exists: bool) -> Result<Output> {
+async fn create_database(
+    session: &mut Session,
+    name: &ObjectName,
+    if_not_exists: bool,
+) -> Result<Output> {
     let (_, name) = object_name(name)?;
     check_name(&name, true)?;
     if name.eq_ignore_ascii_case("information_schema") || session.schema().db(&name).is_some() {
         if if_not_exists {
-            session.note(code::ER_DB_CREATE_EXISTS, format!("Can't create database '{name}'; database exists"));
+            session.note(
+                code::ER_DB_CREATE_EXISTS,
+                format!("Can't create database '{name}'; database exists"),
+            );
             return Ok(Output::ok(0));
         }
-        return Err(Error::new(code::ER_DB_CREATE_EXISTS, format!("Can't create database '{name}'; database exists")));
+        return Err(Error::new(
+            code::ER_DB_CREATE_EXISTS,
+            format!("Can't create database '{name}'; database exists"),
+        ));
     }
     let created = in_ddl_txn(session, async |txn| {
-        if meta::list_dbs(txn).await?.iter().any(|d| d.name.eq_ignore_ascii_case(&name)) {
+        if meta::list_dbs(txn)
+            .await?
+            .iter()
+            .any(|d| d.name.eq_ignore_ascii_case(&name))
+        {
             return Ok(false);
         }
         let id = meta::alloc_ids(txn, 1).await?;
-        let db = DbInfo { id, name: name.clone(), charset: "utf8mb4".into(), collation: "utf8mb4_bin".into() };
+        let db = DbInfo {
+            id,
+            name: name.clone(),
+            charset: "utf8mb4".into(),
+            collation: "utf8mb4_bin".into(),
+        };
         meta::put_db(txn, &db).await?;
         Ok(true)
     })
     .await?;
     if !created && !if_not_exists {
-        return Err(Error::new(code::ER_DB_CREATE_EXISTS, format!("Can't create database '{name}'; database exists")));
+        return Err(Error::new(
+            code::ER_DB_CREATE_EXISTS,
+            format!("Can't create database '{name}'; database exists"),
+        ));
     }
     Ok(Output::ok(1))
 }
@@ -123,10 +177,16 @@ async fn drop_database(session: &mut Session, name: &str, if_exists: bool) -> Re
     let schema = session.schema();
     let Some(db) = schema.db(name).cloned() else {
         if if_exists {
-            session.note(code::ER_DB_DROP_EXISTS, format!("Can't drop database '{name}'; database doesn't exist"));
+            session.note(
+                code::ER_DB_DROP_EXISTS,
+                format!("Can't drop database '{name}'; database doesn't exist"),
+            );
             return Ok(Output::ok(0));
         }
-        return Err(Error::new(code::ER_DB_DROP_EXISTS, format!("Can't drop database '{name}'; database doesn't exist")));
+        return Err(Error::new(
+            code::ER_DB_DROP_EXISTS,
+            format!("Can't drop database '{name}'; database doesn't exist"),
+        ));
     };
     let tables: Vec<_> = db.tables.values().cloned().collect();
     let db_id = db.info.id;
@@ -141,13 +201,21 @@ async fn drop_database(session: &mut Session, name: &str, if_exists: bool) -> Re
     for t in &tables {
         delete_table_data(session, t.id).await?;
     }
-    if session.db.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(name)) {
+    if session
+        .db
+        .as_deref()
+        .is_some_and(|d| d.eq_ignore_ascii_case(name))
+    {
         session.db = None;
     }
     Ok(Output::ok(tables.len() as u64))
 }
 
-async fn drop_tables(session: &mut Session, names: &[ObjectName], if_exists: bool) -> Result<Output> {
+async fn drop_tables(
+    session: &mut Session,
+    names: &[ObjectName],
+    if_exists: bool,
+) -> Result<Output> {
     let schema = session.schema();
     let mut targets = Vec::new();
     let mut missing = Vec::new();

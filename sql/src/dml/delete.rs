@@ -1,5 +1,5 @@
-//! DELETE FROM t [WHERE] [ORDER BY] [LIMIT]: each matched row's record
-//! and index entries are deleted.
+//! `DELETE FROM t [WHERE ...] [ORDER BY ...] [LIMIT n]`: each matched
+//! row's record and index entries are deleted.
 
 use std::sync::Arc;
 
@@ -20,11 +20,21 @@ pub async fn execute(session: &mut Session, d: &Delete, txn: &Arc<TxnHandle>) ->
     let TableFactor::Table { name, .. } = &from[0].relation else {
         return Err(Error::unsupported("DELETE from a derived table"));
     };
-    let target = Target { name, selection: d.selection.as_ref(), order_by: &d.order_by, limit: d.limit.as_ref(), extra: &[] };
+    let target = Target {
+        name,
+        selection: d.selection.as_ref(),
+        order_by: &d.order_by,
+        limit: d.limit.as_ref(),
+        extra: &[],
+    };
     let m = matched::read(session, txn, &target).await?;
     let mut keys = Vec::new();
     for row in &m.rows {
-        keys.extend(write::row_pairs(&m.table, &row.old, &row.handle).into_iter().map(|(k, _)| k));
+        keys.extend(
+            write::row_pairs(&m.table, &row.old, &row.handle)
+                .into_iter()
+                .map(|(k, _)| k),
+        );
     }
     {
         let mut tx = txn.txn.write().await;

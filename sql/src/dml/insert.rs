@@ -1,5 +1,7 @@
+//! ```text
 //! INSERT [IGNORE] | REPLACE INTO t [(cols)] VALUES (...), ... | SELECT ...
 //! [ON DUPLICATE KEY UPDATE c = expr, ...]
+//! ```
 //!
 //! ```text
 //! source rows --fill defaults, AUTO_INCREMENT--> full rows
@@ -28,7 +30,11 @@ use crate::error::{Error, Result, code};
 use crate::session::{Output, Session, TxnHandle};
 use crate::types::{self, Target};
 
-pub async fn execute(session: &mut Session, insert: &Insert, txn: &Arc<TxnHandle>) -> Result<Output> {
+pub async fn execute(
+    session: &mut Session,
+    insert: &Insert,
+    txn: &Arc<TxnHandle>,
+) -> Result<Output> {
     let TableObject::TableName(name) = &insert.table else {
         return Err(Error::unsupported("INSERT INTO TABLE FUNCTION"));
     };
@@ -46,7 +52,10 @@ pub async fn execute(session: &mut Session, insert: &Insert, txn: &Arc<TxnHandle
     } else {
         Mode::Error
     };
-    let row_alias = insert.insert_alias.as_ref().map(|a| a.row_alias.to_string());
+    let row_alias = insert
+        .insert_alias
+        .as_ref()
+        .map(|a| a.row_alias.to_string());
     let (db, tname) = crate::ddl::object_name(name)?;
     let db = match db {
         Some(d) => d,
@@ -61,15 +70,23 @@ pub async fn execute(session: &mut Session, insert: &Insert, txn: &Arc<TxnHandle
         for c in &insert.columns {
             let n = c.to_string();
             let n = n.trim_matches('`');
-            let (i, _) = t.column(n).ok_or_else(|| Error::bad_field(n, "field list"))?;
+            let (i, _) = t
+                .column(n)
+                .ok_or_else(|| Error::bad_field(n, "field list"))?;
             if v.contains(&i) {
-                return Err(Error::new(code::ER_FIELD_SPECIFIED_TWICE, format!("Column '{n}' specified twice")));
+                return Err(Error::new(
+                    code::ER_FIELD_SPECIFIED_TWICE,
+                    format!("Column '{n}' specified twice"),
+                ));
             }
             v.push(i);
         }
         v
     };
-    let source = insert.source.as_ref().ok_or_else(|| Error::unsupported("INSERT ... SET"))?;
+    let source = insert
+        .source
+        .as_ref()
+        .ok_or_else(|| Error::unsupported("INSERT ... SET"))?;
     let input: Vec<Vec<Option<Datum>>> = match source.body.as_ref() {
         SetExpr::Values(values) => {
             let mut rows = Vec::with_capacity(values.rows.len());
@@ -89,25 +106,55 @@ pub async fn execute(session: &mut Session, insert: &Insert, txn: &Arc<TxnHandle
             rows
         }
         _ => {
-            let rs = crate::query::select(session, sqlparser::ast::Statement::Query(source.clone()), txn.clone()).await?;
+            let rs = crate::query::select(
+                session,
+                sqlparser::ast::Statement::Query(source.clone()),
+                txn.clone(),
+            )
+            .await?;
             if rs.columns.len() != targets.len() {
-                return Err(Error::new(code::ER_WRONG_VALUE_COUNT_ON_ROW, "Column count doesn't match value count at row 1"));
+                return Err(Error::new(
+                    code::ER_WRONG_VALUE_COUNT_ON_ROW,
+                    "Column count doesn't match value count at row 1",
+                ));
             }
-            rs.rows.into_iter().map(|r| r.into_iter().map(Some).collect()).collect()
+            rs.rows
+                .into_iter()
+                .map(|r| r.into_iter().map(Some).collect())
+                .collect()
         }
     };
     let strict = types::is_strict(&session.vars.text("sql_mode")) && !insert.ignore;
-    let out = write_rows(session, txn, &t, &targets, input, &mode, row_alias.as_deref(), strict).await?;
+    let out = write_rows(
+        session,
+        txn,
+        &t,
+        &targets,
+        input,
+        &mode,
+        row_alias.as_deref(),
+        strict,
+    )
+    .await?;
     session.row_count = out.affected as i64;
     let info = if out.records > 1 {
-        format!("Records: {}  Duplicates: {}  Warnings: {}", out.records, out.records - out.inserted, session.warnings.len())
+        format!(
+            "Records: {}  Duplicates: {}  Warnings: {}",
+            out.records,
+            out.records - out.inserted,
+            session.warnings.len()
+        )
     } else {
         String::new()
     };
-    Ok(Output::Ok { affected: out.affected, last_insert_id: out.first_auto.unwrap_or(0), info })
+    Ok(Output::Ok {
+        affected: out.affected,
+        last_insert_id: out.first_auto.unwrap_or(0),
+        info,
+    })
 }
 
-/// What [`write_rows`] did.
+/// What `write_rows` did.
 pub struct Written {
     pub records: u64,
     pub inserted: u64,
@@ -139,20 +186,33 @@ pub(crate) async fn write_rows(
     let mut handles = Vec::with_capacity(rows.len());
     for row in &rows {
         let row_id = match t.handle {
-            HandleKind::RowId => Some(session.shared.auto_ids.alloc(&session.shared.client, -t.id, 1).await?),
+            HandleKind::RowId => Some(
+                session
+                    .shared
+                    .auto_ids
+                    .alloc(&session.shared.client, -t.id, 1)
+                    .await?,
+            ),
             _ => None,
         };
         handles.push(crate::table::handle_of(&t, row, row_id)?);
     }
     // Duplicate checks: one batch read of every unique key.
-    let checks: Vec<Vec<(Vec<u8>, String, String)>> =
-        rows.iter().zip(&handles).map(|(row, h)| write::unique_keys(&t, row, h)).collect();
+    let checks: Vec<Vec<(Vec<u8>, String, String)>> = rows
+        .iter()
+        .zip(&handles)
+        .map(|(row, h)| write::unique_keys(&t, row, h))
+        .collect();
     let all_keys: Vec<Vec<u8>> = checks.iter().flatten().map(|(k, _, _)| k.clone()).collect();
     let existing = {
         let mut tx = txn.txn.write().await;
         tx.batch_get_for_update(all_keys.clone()).await?
     };
-    let mut view = View { txn: txn.clone(), known: all_keys.into_iter().zip(existing).collect(), overlay: Default::default() };
+    let mut view = View {
+        txn: txn.clone(),
+        known: all_keys.into_iter().zip(existing).collect(),
+        overlay: Default::default(),
+    };
     let mut affected = 0u64;
     let mut inserted = 0u64;
     let found_rows = session.capabilities & crate::protocol::caps::FOUND_ROWS != 0;
@@ -176,7 +236,10 @@ pub(crate) async fn write_rows(
             }
             Mode::Ignore => {
                 let (_, key_name, shown, _) = &conflicts[0];
-                session.warn(code::ER_DUP_ENTRY, write::dup_entry(shown, key_name).message());
+                session.warn(
+                    code::ER_DUP_ENTRY,
+                    write::dup_entry(shown, key_name).message(),
+                );
             }
             Mode::Replace => {
                 let mut deleted = std::collections::HashSet::new();
@@ -200,7 +263,9 @@ pub(crate) async fn write_rows(
                 let old_handle = conflict_handle(&t, k, v, h)?;
                 let rk = crate::table::record_key(&t, &old_handle);
                 let Some(old) = view.row(&t, &rk).await? else {
-                    return Err(Error::internal("a unique index entry points to a missing row"));
+                    return Err(Error::internal(
+                        "a unique index entry points to a missing row",
+                    ));
                 };
                 let new = updated_row(session, &t, &old, row, assignments, row_alias)?;
                 if new == old {
@@ -213,7 +278,10 @@ pub(crate) async fn write_rows(
                 };
                 let new_handle = crate::table::handle_of(&t, &new, row_id)?;
                 let old_keys: std::collections::HashSet<Vec<u8>> =
-                    write::unique_keys(&t, &old, &old_handle).into_iter().map(|(k, _, _)| k).collect();
+                    write::unique_keys(&t, &old, &old_handle)
+                        .into_iter()
+                        .map(|(k, _, _)| k)
+                        .collect();
                 for (nk, key_name, shown) in write::unique_keys(&t, &new, &new_handle) {
                     if !old_keys.contains(&nk) && view.get(&nk).await?.is_some() {
                         return Err(write::dup_entry(&shown, &key_name));
@@ -239,7 +307,12 @@ pub(crate) async fn write_rows(
     if let Some(id) = first_auto {
         session.last_insert_id = id;
     }
-    Ok(Written { records, inserted, affected, first_auto })
+    Ok(Written {
+        records,
+        inserted,
+        affected,
+        first_auto,
+    })
 }
 
 /// What to do with a row whose key exists.
@@ -267,7 +340,15 @@ impl View {
         if let Some(v) = self.known.get(k) {
             return Ok(v.clone());
         }
-        let v = self.txn.txn.write().await.batch_get_for_update(vec![k.to_vec()]).await?.pop().flatten();
+        let v = self
+            .txn
+            .txn
+            .write()
+            .await
+            .batch_get_for_update(vec![k.to_vec()])
+            .await?
+            .pop()
+            .flatten();
         self.known.insert(k.to_vec(), v.clone());
         Ok(v)
     }
@@ -294,7 +375,12 @@ impl View {
 }
 
 /// The handle of the existing row a conflicting key belongs to.
-fn conflict_handle(t: &TableInfo, key: &[u8], value: &[u8], new_handle: &codec::table::Handle) -> Result<codec::table::Handle> {
+fn conflict_handle(
+    t: &TableInfo,
+    key: &[u8],
+    value: &[u8],
+    new_handle: &codec::table::Handle,
+) -> Result<codec::table::Handle> {
     let record = crate::table::record_key(t, new_handle);
     if key == record.as_slice() {
         return Ok(new_handle.clone());
@@ -318,17 +404,36 @@ fn updated_row(
         let sqlparser::ast::AssignmentTarget::ColumnName(col) = &a.target else {
             return Err(Error::unsupported("tuple assignment"));
         };
-        let name = col.0.last().and_then(|p| p.as_ident()).map(|i| i.value.clone()).unwrap_or_default();
-        let (i, c) = t.column(&name).ok_or_else(|| Error::bad_field(&name, "field list"))?;
+        let name = col
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(|i| i.value.clone())
+            .unwrap_or_default();
+        let (i, c) = t
+            .column(&name)
+            .ok_or_else(|| Error::bad_field(&name, "field list"))?;
         let current = new.clone();
         let column = |n: &str| t.column(n).map(|(j, _)| current[j].clone());
         let values = |n: &str| t.column(n).map(|(j, _)| proposed[j].clone());
-        let v = crate::eval::eval_with(&a.value, &column, &values, alias)?
-            .ok_or_else(|| Error::unsupported(format!("ON DUPLICATE KEY UPDATE expression {}", a.value)))?;
+        let v = crate::eval::eval_with(&a.value, &column, &values, alias)?.ok_or_else(|| {
+            Error::unsupported(format!("ON DUPLICATE KEY UPDATE expression {}", a.value))
+        })?;
         if v == Datum::Null && !c.nullable {
-            return Err(Error::new(code::ER_BAD_NULL, format!("Column '{}' cannot be null", c.name)));
+            return Err(Error::new(
+                code::ER_BAD_NULL,
+                format!("Column '{}' cannot be null", c.name),
+            ));
         }
-        let (v, problem) = types::convert(v, &c.ft, &Target { column: &c.name, row: 1, strict })?;
+        let (v, problem) = types::convert(
+            v,
+            &c.ft,
+            &Target {
+                column: &c.name,
+                row: 1,
+                strict,
+            },
+        )?;
         if let Some(p) = problem {
             session.warn(p.code, p.message);
         }
@@ -350,7 +455,9 @@ async fn value_of(session: &mut Session, e: &Expr) -> Result<Option<Datum>> {
         && !n.contains(['e', 'E'])
         && n.contains('.')
     {
-        return Ok(Some(Datum::Decimal(n.parse().map_err(|_| Error::parse(format!("near '{n}'")))?)));
+        return Ok(Some(Datum::Decimal(
+            n.parse().map_err(|_| Error::parse(format!("near '{n}'")))?,
+        )));
     }
     crate::execute::eval_constant(session, e).await.map(Some)
 }
@@ -397,7 +504,11 @@ fn full_row(
             out.push(zero_of(c));
             continue;
         }
-        let target = Target { column: &c.name, row: row_no, strict };
+        let target = Target {
+            column: &c.name,
+            row: row_no,
+            strict,
+        };
         let (v, problem) = types::convert(v, &c.ft, &target)?;
         if let Some(p) = problem {
             session.warn(p.code, p.message);
@@ -408,8 +519,14 @@ fn full_row(
 }
 
 fn zero_of(c: &crate::catalog::model::ColumnInfo) -> Datum {
-    let target = Target { column: &c.name, row: 0, strict: false };
-    types::convert(Datum::I64(0), &c.ft, &target).map(|(d, _)| d).unwrap_or(Datum::Bytes(Vec::new()))
+    let target = Target {
+        column: &c.name,
+        row: 0,
+        strict: false,
+    };
+    types::convert(Datum::I64(0), &c.ft, &target)
+        .map(|(d, _)| d)
+        .unwrap_or(Datum::Bytes(Vec::new()))
 }
 
 fn now_micros() -> i64 {
@@ -421,8 +538,14 @@ fn now_micros() -> i64 {
 
 /// Fills NULL/0 AUTO_INCREMENT values from the allocator; explicit values
 /// move it. Returns the first generated id (LAST_INSERT_ID()).
-async fn assign_auto_ids(session: &mut Session, t: &TableInfo, rows: &mut [Vec<Datum>]) -> Result<Option<u64>> {
-    let Some(col) = t.auto_increment_column() else { return Ok(None) };
+async fn assign_auto_ids(
+    session: &mut Session,
+    t: &TableInfo,
+    rows: &mut [Vec<Datum>],
+) -> Result<Option<u64>> {
+    let Some(col) = t.auto_increment_column() else {
+        return Ok(None);
+    };
     let ft = t.columns[col].ft.clone();
     let missing = rows
         .iter()
@@ -430,28 +553,43 @@ async fn assign_auto_ids(session: &mut Session, t: &TableInfo, rows: &mut [Vec<D
         .count() as i64;
     let mut max_explicit = None;
     for r in rows.iter() {
-        if let Datum::I64(v) = r[col] && v > 0 {
+        if let Datum::I64(v) = r[col]
+            && v > 0
+        {
             max_explicit = max_explicit.max(Some(v));
         }
-        if let Datum::U64(v) = r[col] && v > 0 {
+        if let Datum::U64(v) = r[col]
+            && v > 0
+        {
             max_explicit = max_explicit.max(Some(v as i64));
         }
     }
     if let Some(m) = max_explicit {
-        session.shared.auto_ids.observe(&session.shared.client, t.id, m).await?;
+        session
+            .shared
+            .auto_ids
+            .observe(&session.shared.client, t.id, m)
+            .await?;
     }
     if missing == 0 {
         return Ok(None);
     }
-    let first = session.shared.auto_ids.alloc(&session.shared.client, t.id, missing).await?;
+    let first = session
+        .shared
+        .auto_ids
+        .alloc(&session.shared.client, t.id, missing)
+        .await?;
     let mut next = first;
     for r in rows.iter_mut() {
         if matches!(r[col], Datum::Null | Datum::I64(0) | Datum::U64(0)) {
-            let target = Target { column: &t.columns[col].name, row: 0, strict: true };
+            let target = Target {
+                column: &t.columns[col].name,
+                row: 0,
+                strict: true,
+            };
             r[col] = types::convert(Datum::I64(next), &ft, &target)?.0;
             next += 1;
         }
     }
     Ok(Some(first as u64))
 }
-

@@ -1,7 +1,9 @@
+//! ```text
 //! LOAD DATA LOCAL INFILE 'file' [REPLACE | IGNORE] INTO TABLE t
 //! [CHARACTER SET cs] [FIELDS [TERMINATED BY 's'] [[OPTIONALLY] ENCLOSED BY
 //! 'c'] [ESCAPED BY 'c']] [LINES [STARTING BY 's'] [TERMINATED BY 's']]
 //! [IGNORE n LINES|ROWS] [(col, ...)]
+//! ```
 //!
 //! ```text
 //!  server --0xFB 'file'--> client --file bytes, in packets--> server
@@ -47,7 +49,11 @@ pub struct LoadSpec {
 }
 
 pub fn is_load_data(sql: &str) -> bool {
-    let w: Vec<String> = sql.split_whitespace().take(2).map(|x| x.to_ascii_uppercase()).collect();
+    let w: Vec<String> = sql
+        .split_whitespace()
+        .take(2)
+        .map(|x| x.to_ascii_uppercase())
+        .collect();
     matches!(w.as_slice(), [a, b] if a == "LOAD" && b == "DATA")
 }
 
@@ -130,7 +136,10 @@ pub fn parse(sql: &str) -> Result<LoadSpec> {
         }
     }
     if p.eat("IGNORE") {
-        spec.ignore_lines = p.name()?.parse().map_err(|_| Error::parse("near IGNORE (a number of lines)"))?;
+        spec.ignore_lines = p
+            .name()?
+            .parse()
+            .map_err(|_| Error::parse("near IGNORE (a number of lines)"))?;
         if !(p.eat("LINES") || p.eat("ROWS")) {
             return Err(Error::parse("near IGNORE n (LINES expected)"));
         }
@@ -138,7 +147,8 @@ pub fn parse(sql: &str) -> Result<LoadSpec> {
     if p.paren_open() {
         loop {
             let n = p.name()?;
-            spec.columns.push(if n.starts_with('@') { None } else { Some(n) });
+            spec.columns
+                .push(if n.starts_with('@') { None } else { Some(n) });
             if !p.comma() {
                 break;
             }
@@ -148,7 +158,10 @@ pub fn parse(sql: &str) -> Result<LoadSpec> {
         }
     }
     if p.pos < p.toks.len() {
-        return Err(Error::unsupported(format!("LOAD DATA clause near {:?}", p.toks[p.pos])));
+        return Err(Error::unsupported(format!(
+            "LOAD DATA clause near {:?}",
+            p.toks[p.pos]
+        )));
     }
     if spec.field_term.is_empty() || spec.line_term.is_empty() {
         return Err(Error::unsupported("empty field or line terminators"));
@@ -173,7 +186,14 @@ impl Parser {
         y
     }
     fn word(&mut self, w: &str) -> Result<()> {
-        if self.eat(w) { Ok(()) } else { Err(Error::parse(format!("near {:?} ({w} expected)", self.toks.get(self.pos)))) }
+        if self.eat(w) {
+            Ok(())
+        } else {
+            Err(Error::parse(format!(
+                "near {:?} ({w} expected)",
+                self.toks.get(self.pos)
+            )))
+        }
     }
     fn string(&mut self) -> Result<String> {
         match self.toks.get(self.pos).cloned() {
@@ -229,7 +249,10 @@ pub struct RecordParser {
 
 impl RecordParser {
     pub fn new(spec: LoadSpec) -> RecordParser {
-        RecordParser { spec, buf: Vec::new() }
+        RecordParser {
+            spec,
+            buf: Vec::new(),
+        }
     }
 
     /// Adds bytes; returns the complete records found (the last record
@@ -238,16 +261,11 @@ impl RecordParser {
         self.buf.extend_from_slice(data);
         let mut out = Vec::new();
         let mut pos = 0;
-        loop {
-            match self.record_at(pos, last) {
-                Some((rec, next)) => {
-                    if let Some(r) = rec {
-                        out.push(r);
-                    }
-                    pos = next;
-                }
-                None => break,
+        while let Some((rec, next)) = self.record_at(pos, last) {
+            if let Some(r) = rec {
+                out.push(r);
             }
+            pos = next;
         }
         self.buf.drain(..pos);
         out
@@ -259,7 +277,11 @@ impl RecordParser {
 
     /// One record from `pos`: (fields or None for a skipped line, next pos).
     #[allow(clippy::type_complexity)]
-    fn record_at(&self, mut pos: usize, last: bool) -> Option<(Option<Vec<Option<Vec<u8>>>>, usize)> {
+    fn record_at(
+        &self,
+        mut pos: usize,
+        last: bool,
+    ) -> Option<(Option<Vec<Option<Vec<u8>>>>, usize)> {
         let s = &self.spec;
         if pos >= self.buf.len() {
             return None;
@@ -273,7 +295,11 @@ impl RecordParser {
                     break;
                 }
                 if i >= self.buf.len() {
-                    return if last { Some((None, self.buf.len())) } else { None };
+                    return if last {
+                        Some((None, self.buf.len()))
+                    } else {
+                        None
+                    };
                 }
                 i += 1;
             }
@@ -292,7 +318,11 @@ impl RecordParser {
                 i += 1;
                 loop {
                     let Some(&b) = self.buf.get(i) else {
-                        return if last { Some((Some(finish(fields, value, false)), self.buf.len())) } else { None };
+                        return if last {
+                            Some((Some(finish(fields, value, false)), self.buf.len()))
+                        } else {
+                            None
+                        };
                     };
                     if Some(b) == s.escaped && i + 1 < self.buf.len() {
                         value.push(unescape(self.buf[i + 1]));
@@ -310,7 +340,10 @@ impl RecordParser {
                         if i + 1 >= self.buf.len() && !last {
                             return None;
                         }
-                        if i + 1 >= self.buf.len() || self.starts(i + 1, &s.field_term) || self.starts(i + 1, &s.line_term) {
+                        if i + 1 >= self.buf.len()
+                            || self.starts(i + 1, &s.field_term)
+                            || self.starts(i + 1, &s.line_term)
+                        {
                             i += 1;
                             break;
                         }
@@ -422,12 +455,19 @@ pub fn begin(session: &mut Session, spec: LoadSpec) -> Result<LoadState> {
             .iter()
             .map(|c| match c {
                 None => Ok(None),
-                Some(n) => table.column(n).map(|(i, _)| Some(i)).ok_or_else(|| Error::bad_field(n, "field list")),
+                Some(n) => table
+                    .column(n)
+                    .map(|(i, _)| Some(i))
+                    .ok_or_else(|| Error::bad_field(n, "field list")),
             })
             .collect::<Result<_>>()?
     };
     let targets: Vec<usize> = fields.iter().flatten().copied().collect();
-    let mode = if spec.replace { Mode::Replace } else { Mode::Ignore };
+    let mode = if spec.replace {
+        Mode::Replace
+    } else {
+        Mode::Ignore
+    };
     Ok(LoadState {
         skip: spec.ignore_lines,
         parser: RecordParser::new(spec),
@@ -443,7 +483,12 @@ pub fn begin(session: &mut Session, spec: LoadSpec) -> Result<LoadState> {
 }
 
 /// Feeds file bytes (`last`: the client finished sending).
-pub async fn chunk(session: &mut Session, state: &mut LoadState, data: &[u8], last: bool) -> Result<()> {
+pub async fn chunk(
+    session: &mut Session,
+    state: &mut LoadState,
+    data: &[u8],
+    last: bool,
+) -> Result<()> {
     for rec in state.parser.push(data, last) {
         state.line += 1;
         if state.skip > 0 {
@@ -466,9 +511,20 @@ pub async fn chunk(session: &mut Session, state: &mut LoadState, data: &[u8], la
             }));
         }
         if n < state.fields.len() {
-            session.warn(code::ER_WARN_TOO_FEW_RECORDS, format!("Row {} doesn't contain data for all columns", state.line));
-        } else if n > state.fields.len() && !(n == state.fields.len() + 1 && trailing_empty(&fields)) {
-            session.warn(code::ER_WARN_TOO_MANY_RECORDS, format!("Row {} was truncated; it contained more data than there were input columns", state.line));
+            session.warn(
+                code::ER_WARN_TOO_FEW_RECORDS,
+                format!("Row {} doesn't contain data for all columns", state.line),
+            );
+        } else if n > state.fields.len()
+            && !(n == state.fields.len() + 1 && trailing_empty(&fields))
+        {
+            session.warn(
+                code::ER_WARN_TOO_MANY_RECORDS,
+                format!(
+                    "Row {} was truncated; it contained more data than there were input columns",
+                    state.line
+                ),
+            );
         }
         state.pending.push(row);
         if state.pending.len() >= BATCH_ROWS {
@@ -482,7 +538,9 @@ pub async fn chunk(session: &mut Session, state: &mut LoadState, data: &[u8], la
 }
 
 fn trailing_empty(rest: &std::vec::IntoIter<Option<Vec<u8>>>) -> bool {
-    rest.as_slice().iter().all(|f| f.as_ref().is_some_and(|v| v.is_empty()))
+    rest.as_slice()
+        .iter()
+        .all(|f| f.as_ref().is_some_and(|v| v.is_empty()))
 }
 
 async fn flush(session: &mut Session, state: &mut LoadState) -> Result<()> {
@@ -500,7 +558,17 @@ async fn flush(session: &mut Session, state: &mut LoadState) -> Result<()> {
             session.begin(true, false, mode).await?
         }
     };
-    let result = write_rows(session, &handle, &state.table, &state.targets, rows, &state.mode, None, false).await;
+    let result = write_rows(
+        session,
+        &handle,
+        &state.table,
+        &state.targets,
+        rows,
+        &state.mode,
+        None,
+        false,
+    )
+    .await;
     match result {
         Ok(w) => {
             state.affected += w.affected;
@@ -524,7 +592,11 @@ pub fn end(session: &mut Session, state: LoadState) -> Output {
     Output::Ok {
         affected: state.affected,
         last_insert_id: 0,
-        info: format!("Records: {}  Deleted: 0  Skipped: {skipped}  Warnings: {}", state.records, session.warnings.len()),
+        info: format!(
+            "Records: {}  Deleted: 0  Skipped: {skipped}  Warnings: {}",
+            state.records,
+            session.warnings.len()
+        ),
     }
 }
 
@@ -538,9 +610,14 @@ mod tests {
 
     #[test]
     fn parses_the_clauses() {
-        let s = spec("LOAD DATA LOCAL INFILE '/tmp/x.tbl' INTO TABLE tpch.lineitem FIELDS TERMINATED BY '|' OPTIONALLY ENCLOSED BY '\"' LINES TERMINATED BY '\\n' IGNORE 1 LINES (a, @skip, b)");
+        let s = spec(
+            "LOAD DATA LOCAL INFILE '/tmp/x.tbl' INTO TABLE tpch.lineitem FIELDS TERMINATED BY '|' OPTIONALLY ENCLOSED BY '\"' LINES TERMINATED BY '\\n' IGNORE 1 LINES (a, @skip, b)",
+        );
         assert_eq!(s.file, "/tmp/x.tbl");
-        assert_eq!((s.db.as_deref(), s.table.as_str()), (Some("tpch"), "lineitem"));
+        assert_eq!(
+            (s.db.as_deref(), s.table.as_str()),
+            (Some("tpch"), "lineitem")
+        );
         assert_eq!(s.field_term, b"|");
         assert_eq!(s.enclosed, Some(b'"'));
         assert_eq!(s.line_term, b"\n");
@@ -551,7 +628,9 @@ mod tests {
 
     #[test]
     fn records_across_chunks_with_escapes_and_enclosures() {
-        let s = spec("LOAD DATA LOCAL INFILE 'f' INTO TABLE t FIELDS TERMINATED BY ',' ENCLOSED BY '\"'");
+        let s = spec(
+            "LOAD DATA LOCAL INFILE 'f' INTO TABLE t FIELDS TERMINATED BY ',' ENCLOSED BY '\"'",
+        );
         let mut p = RecordParser::new(s);
         let data = b"1,\"a,b\",\\N\n2,\"say \"\"hi\"\"\",x\\ty\n3,last,";
         let mut all = Vec::new();
@@ -560,12 +639,17 @@ mod tests {
         }
         all.extend(p.push(b"", true));
         let text = |f: &Option<Vec<u8>>| f.as_ref().map(|v| String::from_utf8(v.clone()).unwrap());
-        let rows: Vec<Vec<Option<String>>> = all.iter().map(|r| r.iter().map(text).collect()).collect();
+        let rows: Vec<Vec<Option<String>>> =
+            all.iter().map(|r| r.iter().map(text).collect()).collect();
         assert_eq!(
             rows,
             vec![
                 vec![Some("1".into()), Some("a,b".into()), None],
-                vec![Some("2".into()), Some("say \"hi\"".into()), Some("x\ty".into())],
+                vec![
+                    Some("2".into()),
+                    Some("say \"hi\"".into()),
+                    Some("x\ty".into())
+                ],
                 vec![Some("3".into()), Some("last".into()), Some("".into())],
             ]
         );

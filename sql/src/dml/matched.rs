@@ -61,7 +61,11 @@ pub async fn read(session: &Session, txn: &Arc<TxnHandle>, target: &Target<'_>) 
     }
     let n = table.columns.len();
     let with_row_id = matches!(table.handle, HandleKind::RowId);
-    let mut select: Vec<String> = table.columns.iter().map(|c| format!("`{}`", c.name.replace('`', "``"))).collect();
+    let mut select: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| format!("`{}`", c.name.replace('`', "``")))
+        .collect();
     if with_row_id {
         select.push(crate::query::provider::ROW_ID.to_string());
     }
@@ -79,7 +83,12 @@ pub async fn read(session: &Session, txn: &Arc<TxnHandle>, target: &Target<'_>) 
     }
     let query = crate::parse::parse_one(&sql)?;
     for _attempt in 0..10 {
-        let ctx = StatementCtx { schema: schema.clone(), txn: txn.clone(), row_id: true, latest: pessimistic };
+        let ctx = StatementCtx {
+            schema: schema.clone(),
+            txn: txn.clone(),
+            row_id: true,
+            latest: pessimistic,
+        };
         let rs = crate::query::run_with(session, query.clone(), ctx).await?;
         let mut rows = Vec::with_capacity(rs.rows.len());
         for mut r in rs.rows {
@@ -93,14 +102,26 @@ pub async fn read(session: &Session, txn: &Arc<TxnHandle>, target: &Target<'_>) 
                 None
             };
             let handle = crate::table::handle_of(&table, &r, row_id)?;
-            rows.push(MatchedRow { old: r, handle, extra });
+            rows.push(MatchedRow {
+                old: r,
+                handle,
+                extra,
+            });
         }
         if !pessimistic || rows.is_empty() {
             return Ok(Matched { db, table, rows });
         }
         // Lock, and check nothing moved between the read and the lock.
-        let keys: Vec<Vec<u8>> = rows.iter().map(|r| crate::table::record_key(&table, &r.handle)).collect();
-        let latest = txn.txn.write().await.batch_get_for_update(keys.clone()).await?;
+        let keys: Vec<Vec<u8>> = rows
+            .iter()
+            .map(|r| crate::table::record_key(&table, &r.handle))
+            .collect();
+        let latest = txn
+            .txn
+            .write()
+            .await
+            .batch_get_for_update(keys.clone())
+            .await?;
         let all: Vec<usize> = (0..n).collect();
         let mut stable = true;
         for ((row, key), value) in rows.iter().zip(&keys).zip(&latest) {
@@ -117,7 +138,9 @@ pub async fn read(session: &Session, txn: &Arc<TxnHandle>, target: &Target<'_>) 
             return Ok(Matched { db, table, rows });
         }
     }
-    Err(Error::Txn(txn::Error::Retryable("rows kept changing while being locked".into())))
+    Err(Error::Txn(txn::Error::Retryable(
+        "rows kept changing while being locked".into(),
+    )))
 }
 
 async fn try_point(
@@ -127,13 +150,19 @@ async fn try_point(
     db: &str,
     table: &Arc<TableInfo>,
 ) -> Result<Option<Matched>> {
-    let Some(selection) = target.selection else { return Ok(None) };
+    let Some(selection) = target.selection else {
+        return Ok(None);
+    };
     if !target.order_by.is_empty() || matches!(table.handle, HandleKind::RowId) {
         return Ok(None);
     }
     let sql = format!("SELECT * FROM {} WHERE {selection}", target.name);
-    let Ok(sqlparser::ast::Statement::Query(q)) = crate::parse::parse_one(&sql) else { return Ok(None) };
-    let Some(pg) = point_get::plan(session, &q) else { return Ok(None) };
+    let Ok(sqlparser::ast::Statement::Query(q)) = crate::parse::parse_one(&sql) else {
+        return Ok(None);
+    };
+    let Some(pg) = point_get::plan(session, &q) else {
+        return Ok(None);
+    };
     let all: Vec<usize> = (0..table.columns.len()).collect();
     let (handles, rows) = point_get::rows(&pg, txn, true, &all).await?;
     let limit = match target.limit.map(crate::eval::literal) {
@@ -153,5 +182,9 @@ async fn try_point(
         }
         out.push(MatchedRow { old, handle, extra });
     }
-    Ok(Some(Matched { db: db.to_string(), table: table.clone(), rows: out }))
+    Ok(Some(Matched {
+        db: db.to_string(),
+        table: table.clone(),
+        rows: out,
+    }))
 }

@@ -1,4 +1,4 @@
-//! UPDATE t SET c = expr, ... [WHERE] [ORDER BY] [LIMIT].
+//! `UPDATE t SET c = expr, ... [WHERE ...] [ORDER BY ...] [LIMIT n]`.
 //!
 //! The matched rows and the new values come from [`super::matched`]; each
 //! changed row rewrites its record (moving it when the primary key
@@ -40,8 +40,15 @@ pub async fn execute(session: &mut Session, u: &Update, txn: &Arc<TxnHandle>) ->
         let AssignmentTarget::ColumnName(col) = &a.target else {
             return Err(Error::unsupported("tuple assignment"));
         };
-        let col_name = col.0.last().and_then(|p| p.as_ident()).map(|i| i.value.clone()).unwrap_or_default();
-        let (i, _) = t.column(&col_name).ok_or_else(|| Error::bad_field(&col_name, "field list"))?;
+        let col_name = col
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(|i| i.value.clone())
+            .unwrap_or_default();
+        let (i, _) = t
+            .column(&col_name)
+            .ok_or_else(|| Error::bad_field(&col_name, "field list"))?;
         targets.push(i);
         values.push(a.value.clone());
     }
@@ -64,9 +71,16 @@ pub async fn execute(session: &mut Session, u: &Update, txn: &Arc<TxnHandle>) ->
         for (&i, v) in targets.iter().zip(&row.extra) {
             let c = &t.columns[i];
             if *v == Datum::Null && !c.nullable {
-                return Err(Error::new(code::ER_BAD_NULL, format!("Column '{}' cannot be null", c.name)));
+                return Err(Error::new(
+                    code::ER_BAD_NULL,
+                    format!("Column '{}' cannot be null", c.name),
+                ));
             }
-            let target = types::Target { column: &c.name, row: r + 1, strict };
+            let target = types::Target {
+                column: &c.name,
+                row: r + 1,
+                strict,
+            };
             let (v, problem) = types::convert(v.clone(), &c.ft, &target)?;
             if let Some(p) = problem {
                 session.warn(p.code, p.message);
@@ -82,7 +96,16 @@ pub async fn execute(session: &mut Session, u: &Update, txn: &Arc<TxnHandle>) ->
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_micros() as i64)
                     .unwrap_or(0);
-                new[i] = types::convert(Datum::DateTime(now), &c.ft, &types::Target { column: &c.name, row: r + 1, strict: false })?.0;
+                new[i] = types::convert(
+                    Datum::DateTime(now),
+                    &c.ft,
+                    &types::Target {
+                        column: &c.name,
+                        row: r + 1,
+                        strict: false,
+                    },
+                )?
+                .0;
             }
         }
         changed += 1;
@@ -134,7 +157,18 @@ pub async fn execute(session: &mut Session, u: &Update, txn: &Arc<TxnHandle>) ->
     }
     let matched = m.rows.len() as u64;
     session.row_count = changed as i64;
-    let affected = if session.capabilities & caps::FOUND_ROWS != 0 { matched } else { changed };
-    let info = format!("Rows matched: {matched}  Changed: {changed}  Warnings: {}", session.warnings.len());
-    Ok(Output::Ok { affected, last_insert_id: 0, info })
+    let affected = if session.capabilities & caps::FOUND_ROWS != 0 {
+        matched
+    } else {
+        changed
+    };
+    let info = format!(
+        "Rows matched: {matched}  Changed: {changed}  Warnings: {}",
+        session.warnings.len()
+    );
+    Ok(Output::Ok {
+        affected,
+        last_insert_id: 0,
+        info,
+    })
 }

@@ -25,13 +25,21 @@ pub fn row_pairs(t: &TableInfo, row: &[Datum], handle: &Handle) -> Vec<(Vec<u8>,
 /// The keys whose existence makes a row a duplicate: its record (when the
 /// handle is the primary key) and its distinct unique-index entries, each
 /// with the key name and shown value for ER_DUP_ENTRY.
-pub fn unique_keys(t: &TableInfo, row: &[Datum], handle: &Handle) -> Vec<(Vec<u8>, String, String)> {
+pub fn unique_keys(
+    t: &TableInfo,
+    row: &[Datum],
+    handle: &Handle,
+) -> Vec<(Vec<u8>, String, String)> {
     let mut keys = Vec::new();
     for idx in &t.indexes {
         let values = table::index_values(t, idx, row);
         let shown = values.iter().map(show).collect::<Vec<_>>().join("-");
         if idx.primary && !matches!(t.handle, crate::catalog::model::HandleKind::RowId) {
-            keys.push((table::record_key(t, handle), format!("{}.PRIMARY", t.name), shown));
+            keys.push((
+                table::record_key(t, handle),
+                format!("{}.PRIMARY", t.name),
+                shown,
+            ));
         } else if table::is_distinct_entry(idx, &values) {
             let (k, _) = table::index_entry(t, idx, row, handle);
             keys.push((k, format!("{}.{}", t.name, idx.name), shown));
@@ -46,7 +54,10 @@ fn show(d: &Datum) -> String {
         Datum::Null => "NULL".into(),
         other => {
             let mut s = String::new();
-            let col = crate::protocol::resultset::ColumnDef::expr("", crate::protocol::ColumnType::VarString);
+            let col = crate::protocol::resultset::ColumnDef::expr(
+                "",
+                crate::protocol::ColumnType::VarString,
+            );
             crate::protocol::resultset::format_text(&mut s, &col, other);
             s
         }
@@ -54,7 +65,10 @@ fn show(d: &Datum) -> String {
 }
 
 pub fn dup_entry(value: &str, key: &str) -> Error {
-    Error::new(code::ER_DUP_ENTRY, format!("Duplicate entry '{value}' for key '{key}'"))
+    Error::new(
+        code::ER_DUP_ENTRY,
+        format!("Duplicate entry '{value}' for key '{key}'"),
+    )
 }
 
 /// Keys written earlier in the same statement, to catch duplicates among

@@ -71,14 +71,20 @@ impl PasswordHashes {
         }
         match plugin {
             CACHING_SHA2_PASSWORD => {
-                let Some(stage2) = unhex(&self.sha2) else { return false };
+                let Some(stage2) = unhex(&self.sha2) else {
+                    return false;
+                };
                 let mut h = Sha256::new();
                 h.update(&stage2);
                 h.update(salt);
-                check(token, &h.finalize(), &stage2, |b| Sha256::digest(b).to_vec())
+                check(token, &h.finalize(), &stage2, |b| {
+                    Sha256::digest(b).to_vec()
+                })
             }
             _ => {
-                let Some(stage2) = unhex(&self.native) else { return false };
+                let Some(stage2) = unhex(&self.native) else {
+                    return false;
+                };
                 let mut h = Sha1::new();
                 h.update(salt);
                 h.update(&stage2);
@@ -135,7 +141,7 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())

@@ -47,7 +47,8 @@ pub fn parse_params(
         for _ in 0..num_params {
             let t = c.u8()?;
             let flag = c.u8()?;
-            let t = ColumnType::from_u8(t).ok_or(ProtocolError::Malformed("unknown parameter type"))?;
+            let t =
+                ColumnType::from_u8(t).ok_or(ProtocolError::Malformed("unknown parameter type"))?;
             new.push((t, flag & 0x80 != 0));
         }
         *types = new;
@@ -80,19 +81,35 @@ fn value(c: &mut Cursor<'_>, t: ColumnType, unsigned: bool) -> Result<Datum, Pro
         Null => Datum::Null,
         Tiny => {
             let b = c.u8()?;
-            if unsigned { Datum::U64(b as u64) } else { Datum::I64(b as i8 as i64) }
+            if unsigned {
+                Datum::U64(b as u64)
+            } else {
+                Datum::I64(b as i8 as i64)
+            }
         }
         Short | Year => {
             let v = c.u16()?;
-            if unsigned { Datum::U64(v as u64) } else { Datum::I64(v as i16 as i64) }
+            if unsigned {
+                Datum::U64(v as u64)
+            } else {
+                Datum::I64(v as i16 as i64)
+            }
         }
         Long | Int24 => {
             let v = c.u32()?;
-            if unsigned { Datum::U64(v as u64) } else { Datum::I64(v as i32 as i64) }
+            if unsigned {
+                Datum::U64(v as u64)
+            } else {
+                Datum::I64(v as i32 as i64)
+            }
         }
         LongLong => {
             let v = c.u64()?;
-            if unsigned { Datum::U64(v) } else { Datum::I64(v as i64) }
+            if unsigned {
+                Datum::U64(v)
+            } else {
+                Datum::I64(v as i64)
+            }
         }
         Float => Datum::F64(f32::from_le_bytes(c.take(4)?.try_into().expect("4")) as f64),
         Double => Datum::F64(f64::from_le_bytes(c.take(8)?.try_into().expect("8"))),
@@ -127,7 +144,9 @@ fn value(c: &mut Cursor<'_>, t: ColumnType, unsigned: bool) -> Result<Datum, Pro
             if t == Date {
                 Datum::Date(days)
             } else {
-                Datum::DateTime(days as i64 * 86_400_000_000 + ((hh * 60 + mi) * 60 + ss) * 1_000_000 + us)
+                Datum::DateTime(
+                    days as i64 * 86_400_000_000 + ((hh * 60 + mi) * 60 + ss) * 1_000_000 + us,
+                )
             }
         }
         Time => {
@@ -164,7 +183,10 @@ mod tests {
         body.extend_from_slice(&[3, b'a', b'b', b'c']);
         let mut types = Vec::new();
         let p = parse_params(&body, 3, &mut types, &HashMap::new()).unwrap();
-        assert_eq!(p, vec![Datum::I64(-5), Datum::Null, Datum::Bytes(b"abc".to_vec())]);
+        assert_eq!(
+            p,
+            vec![Datum::I64(-5), Datum::Null, Datum::Bytes(b"abc".to_vec())]
+        );
         // Next execution without types reuses them.
         let mut body2 = vec![1, 0, 0, 0, 0, 1, 0, 0, 0, 0b10, 0];
         body2.extend_from_slice(&7i64.to_le_bytes());

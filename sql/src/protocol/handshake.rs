@@ -54,7 +54,9 @@ pub fn parse_response(payload: &[u8]) -> Result<HandshakeResponse, ProtocolError
     let mut c = Cursor::new(payload);
     let capabilities = c.u32()?;
     if capabilities & caps::PROTOCOL_41 == 0 {
-        return Err(ProtocolError::Malformed("client does not speak protocol 4.1"));
+        return Err(ProtocolError::Malformed(
+            "client does not speak protocol 4.1",
+        ));
     }
     let max_packet = c.u32()?;
     let collation = c.u8()?;
@@ -138,7 +140,12 @@ pub fn parse_change_user(body: &[u8], capabilities: u32) -> Result<ChangeUser, P
             plugin = Some(lossy(c.nul_str())).filter(|p| !p.is_empty());
         }
     }
-    Ok(ChangeUser { user, auth_response, database, plugin })
+    Ok(ChangeUser {
+        user,
+        auth_response,
+        database,
+        plugin,
+    })
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -186,7 +193,10 @@ mod tests {
         assert_eq!(r.auth_response, vec![1, 2, 3]);
         assert_eq!(r.database.as_deref(), Some("test"));
         assert_eq!(r.plugin.as_deref(), Some("caching_sha2_password"));
-        assert_eq!(r.attributes, vec![("_client_name".into(), "libmysql".into())]);
+        assert_eq!(
+            r.attributes,
+            vec![("_client_name".into(), "libmysql".into())]
+        );
         // Truncations are errors, not panics.
         for n in 0..p.len() {
             let _ = parse_response(&p[..n]);

@@ -46,7 +46,10 @@ pub struct Out {
 
 impl Out {
     pub fn new(seq: u8) -> Out {
-        Out { buf: Vec::with_capacity(256), seq }
+        Out {
+            buf: Vec::with_capacity(256),
+            seq,
+        }
     }
 
     /// Starts a packet; write its payload into `self.buf`, then call
@@ -83,7 +86,8 @@ impl Out {
     }
 
     fn push_frame(&mut self, chunk: &[u8]) {
-        self.buf.extend_from_slice(&(chunk.len() as u32).to_le_bytes()[..3]);
+        self.buf
+            .extend_from_slice(&(chunk.len() as u32).to_le_bytes()[..3]);
         self.buf.push(self.seq);
         self.seq = self.seq.wrapping_add(1);
         self.buf.extend_from_slice(chunk);
@@ -112,7 +116,11 @@ pub struct Reader<R> {
 
 impl<R: AsyncRead + Unpin> Reader<R> {
     pub fn new(inner: R, max_packet: usize) -> Reader<R> {
-        Reader { inner, seq: 0, max_packet }
+        Reader {
+            inner,
+            seq: 0,
+            max_packet,
+        }
     }
 
     /// The next logical packet. `Closed` when the peer closed the stream
@@ -130,7 +138,10 @@ impl<R: AsyncRead + Unpin> Reader<R> {
             }
             let len = u32::from_le_bytes([header[0], header[1], header[2], 0]) as usize;
             if header[3] != self.seq {
-                return Err(ProtocolError::OutOfOrder { got: header[3], expected: self.seq });
+                return Err(ProtocolError::OutOfOrder {
+                    got: header[3],
+                    expected: self.seq,
+                });
             }
             self.seq = self.seq.wrapping_add(1);
             if payload.len() + len > self.max_packet {
@@ -197,15 +208,21 @@ impl<'a> Cursor<'a> {
     }
 
     pub fn u16(&mut self) -> Result<u16, ProtocolError> {
-        Ok(u16::from_le_bytes(self.take(2)?.try_into().expect("2 bytes")))
+        Ok(u16::from_le_bytes(
+            self.take(2)?.try_into().expect("2 bytes"),
+        ))
     }
 
     pub fn u32(&mut self) -> Result<u32, ProtocolError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
 
     pub fn u64(&mut self) -> Result<u64, ProtocolError> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
 
     pub fn lenenc_int(&mut self) -> Result<u64, ProtocolError> {
@@ -251,7 +268,16 @@ mod tests {
 
     #[test]
     fn lenenc_round_trip() {
-        for v in [0u64, 250, 251, 0xFFFF, 0x10000, 0xFF_FFFF, 0x100_0000, u64::MAX] {
+        for v in [
+            0u64,
+            250,
+            251,
+            0xFFFF,
+            0x10000,
+            0xFF_FFFF,
+            0x100_0000,
+            u64::MAX,
+        ] {
             let mut b = Vec::new();
             put_lenenc_int(&mut b, v);
             assert_eq!(Cursor::new(&b).lenenc_int().unwrap(), v);
@@ -281,7 +307,13 @@ mod tests {
         let mut out = Out::new(1);
         out.packet(b"x");
         let mut r = Reader::new(&out.buf[..], 1024);
-        assert!(matches!(r.read().await, Err(ProtocolError::OutOfOrder { got: 1, expected: 0 })));
+        assert!(matches!(
+            r.read().await,
+            Err(ProtocolError::OutOfOrder {
+                got: 1,
+                expected: 0
+            })
+        ));
         let mut out = Out::new(0);
         out.packet(&[0u8; 100]);
         let mut r = Reader::new(&out.buf[..], 10);

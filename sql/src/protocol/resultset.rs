@@ -40,7 +40,9 @@ impl ColumnDef {
             ColumnType::VarString | ColumnType::String | ColumnType::VarChar => {
                 (charset::UTF8MB4_BIN, 1024 * 4, 0, 0x1f)
             }
-            ColumnType::Blob | ColumnType::LongBlob => (charset::UTF8MB4_BIN, u32::MAX, flags::BLOB, 0x1f),
+            ColumnType::Blob | ColumnType::LongBlob => {
+                (charset::UTF8MB4_BIN, u32::MAX, flags::BLOB, 0x1f)
+            }
             ColumnType::LongLong => (charset::BINARY, 21, flags::BINARY | flags::NUM, 0),
             ColumnType::Tiny => (charset::BINARY, 4, flags::BINARY | flags::NUM, 0),
             ColumnType::Long => (charset::BINARY, 11, flags::BINARY | flags::NUM, 0),
@@ -193,7 +195,13 @@ pub fn format_float(v: f64, max_digits: usize) -> String {
         return "0".into();
     }
     if !v.is_finite() {
-        return if v.is_nan() { "NaN".into() } else if v > 0.0 { "inf".into() } else { "-inf".into() };
+        return if v.is_nan() {
+            "NaN".into()
+        } else if v > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
     }
     let sci = if max_digits >= 17 {
         format!("{v:e}")
@@ -201,7 +209,11 @@ pub fn format_float(v: f64, max_digits: usize) -> String {
         // Round to max_digits significant digits, then drop trailing zeros.
         let s = format!("{:.*e}", max_digits - 1, v);
         let (m, e) = s.split_once('e').expect("exponent");
-        let m = if m.contains('.') { m.trim_end_matches('0').trim_end_matches('.') } else { m };
+        let m = if m.contains('.') {
+            m.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            m
+        };
         format!("{m}e{e}")
     };
     let (mantissa, exp) = sci.split_once('e').expect("exponent");
@@ -327,7 +339,11 @@ fn binary_datetime(buf: &mut Vec<u8>, micros: i64, date_only: bool) {
     let (y, m, d) = datum::ymd_from_date(days as i32);
     let secs = in_day / 1_000_000;
     let frac = (in_day % 1_000_000) as u32;
-    let (hh, mm, ss) = ((secs / 3600) as u8, (secs / 60 % 60) as u8, (secs % 60) as u8);
+    let (hh, mm, ss) = (
+        (secs / 3600) as u8,
+        (secs / 60 % 60) as u8,
+        (secs % 60) as u8,
+    );
     let len = if date_only || (in_day == 0) {
         4
     } else if frac == 0 {
@@ -357,7 +373,11 @@ fn binary_time(buf: &mut Vec<u8>, micros: i64) {
     let secs = a / 1_000_000;
     let frac = (a % 1_000_000) as u32;
     let days = (secs / 86_400) as u32;
-    let (hh, mm, ss) = ((secs / 3600 % 24) as u8, (secs / 60 % 60) as u8, (secs % 60) as u8);
+    let (hh, mm, ss) = (
+        (secs / 3600 % 24) as u8,
+        (secs / 60 % 60) as u8,
+        (secs % 60) as u8,
+    );
     buf.push(if frac == 0 { 8 } else { 12 });
     buf.push(neg as u8);
     buf.extend_from_slice(&days.to_le_bytes());
@@ -388,7 +408,11 @@ mod tests {
     fn null_bitmap_has_offset_two() {
         let cols = vec![ColumnDef::expr("a", ColumnType::LongLong); 3];
         let mut buf = Vec::new();
-        binary_row(&mut buf, &cols, &[Datum::I64(1), Datum::Null, Datum::I64(-1)]);
+        binary_row(
+            &mut buf,
+            &cols,
+            &[Datum::I64(1), Datum::Null, Datum::I64(-1)],
+        );
         assert_eq!(buf[0], 0);
         assert_eq!(buf[1], 0b0000_1000);
         assert_eq!(&buf[2..10], &1i64.to_le_bytes());
@@ -399,6 +423,9 @@ mod tests {
     fn err_packet_layout() {
         let mut buf = Vec::new();
         err(&mut buf, 1146, "42S02", "Table 'test.t' doesn't exist");
-        assert_eq!(&buf[..9], &[0xFF, 0x7A, 0x04, b'#', b'4', b'2', b'S', b'0', b'2']);
+        assert_eq!(
+            &buf[..9],
+            &[0xFF, 0x7A, 0x04, b'#', b'4', b'2', b'S', b'0', b'2']
+        );
     }
 }

@@ -64,7 +64,10 @@ pub fn table_schema(db: &str, t: &TableInfo) -> SchemaRef {
             meta.insert(META_DB.to_string(), db.to_string());
             meta.insert(META_TABLE.to_string(), t.name.clone());
             meta.insert(META_COLUMN.to_string(), c.name.clone());
-            meta.insert(META_TYPE.to_string(), serde_json::to_string(&c.ft).expect("field type serialises"));
+            meta.insert(
+                META_TYPE.to_string(),
+                serde_json::to_string(&c.ft).expect("field type serialises"),
+            );
             meta.insert(META_FLAGS.to_string(), t.column_flags(i).to_string());
             Field::new(c.name.to_lowercase(), arrow_type(&c.ft), c.nullable).with_metadata(meta)
         })
@@ -76,10 +79,24 @@ pub fn table_schema(db: &str, t: &TableInfo) -> SchemaRef {
 /// plain column).
 pub fn table_column_def(db: &str, t: &TableInfo, i: usize, alias: Option<&str>) -> ColumnDef {
     let c = &t.columns[i];
-    column_def_for(db, &t.name, &c.name, alias.unwrap_or(&c.name), &c.ft, t.column_flags(i))
+    column_def_for(
+        db,
+        &t.name,
+        &c.name,
+        alias.unwrap_or(&c.name),
+        &c.ft,
+        t.column_flags(i),
+    )
 }
 
-fn column_def_for(db: &str, table: &str, org_name: &str, name: &str, ft: &FieldType, flags: u16) -> ColumnDef {
+fn column_def_for(
+    db: &str,
+    table: &str,
+    org_name: &str,
+    name: &str,
+    ft: &FieldType,
+    flags: u16,
+) -> ColumnDef {
     let (column_type, _) = ft.column_type();
     let binary = !ft.is_string();
     ColumnDef {
@@ -88,7 +105,11 @@ fn column_def_for(db: &str, table: &str, org_name: &str, name: &str, ft: &FieldT
         org_table: table.to_string(),
         name: name.to_string(),
         org_name: org_name.to_string(),
-        charset: if binary { charset::BINARY } else { charset::UTF8MB4_BIN },
+        charset: if binary {
+            charset::BINARY
+        } else {
+            charset::UTF8MB4_BIN
+        },
         length: ft.display_length(),
         column_type,
         flags,
@@ -104,9 +125,13 @@ fn column_def_for(db: &str, table: &str, org_name: &str, name: &str, ft: &FieldT
 /// a table column, else from its Arrow type.
 pub fn field_column_def(field: &Field, name: &str) -> ColumnDef {
     let m = field.metadata();
-    if let (Some(db), Some(table), Some(col), Some(ty), Some(fl)) =
-        (m.get(META_DB), m.get(META_TABLE), m.get(META_COLUMN), m.get(META_TYPE), m.get(META_FLAGS))
-        && let Ok(ft) = serde_json::from_str::<FieldType>(ty)
+    if let (Some(db), Some(table), Some(col), Some(ty), Some(fl)) = (
+        m.get(META_DB),
+        m.get(META_TABLE),
+        m.get(META_COLUMN),
+        m.get(META_TYPE),
+        m.get(META_FLAGS),
+    ) && let Ok(ft) = serde_json::from_str::<FieldType>(ty)
     {
         let mut flags: u16 = fl.parse().unwrap_or(0);
         if field.is_nullable() {
@@ -123,7 +148,9 @@ pub fn field_column_def(field: &Field, name: &str) -> ColumnDef {
             def.decimals = (*s).max(0) as u8;
             def.length = *p as u32 + 2;
         }
-        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => def.flags |= flags::UNSIGNED,
+        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => {
+            def.flags |= flags::UNSIGNED
+        }
         DataType::Timestamp(TimeUnit::Second, _) => def.decimals = 0,
         DataType::Date32 | DataType::Date64 => def.decimals = 0,
         _ => {}
@@ -137,26 +164,35 @@ pub fn field_column_def(field: &Field, name: &str) -> ColumnDef {
 fn wire_type(t: &DataType) -> ColumnType {
     match t {
         DataType::Null => ColumnType::Null,
-        DataType::Boolean | DataType::Int8 | DataType::UInt8 | DataType::Int16 | DataType::UInt16 => ColumnType::LongLong,
-        DataType::Int32 | DataType::UInt32 | DataType::Int64 | DataType::UInt64 => ColumnType::LongLong,
+        DataType::Boolean
+        | DataType::Int8
+        | DataType::UInt8
+        | DataType::Int16
+        | DataType::UInt16 => ColumnType::LongLong,
+        DataType::Int32 | DataType::UInt32 | DataType::Int64 | DataType::UInt64 => {
+            ColumnType::LongLong
+        }
         DataType::Float16 | DataType::Float32 => ColumnType::Float,
         DataType::Float64 => ColumnType::Double,
-        DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..) => {
-            ColumnType::NewDecimal
-        }
+        DataType::Decimal32(..)
+        | DataType::Decimal64(..)
+        | DataType::Decimal128(..)
+        | DataType::Decimal256(..) => ColumnType::NewDecimal,
         DataType::Date32 | DataType::Date64 => ColumnType::Date,
         DataType::Timestamp(..) => ColumnType::DateTime,
         DataType::Time32(_) | DataType::Time64(_) | DataType::Duration(_) => ColumnType::Time,
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => {
-            ColumnType::Blob
-        }
+        DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_) => ColumnType::Blob,
         _ => ColumnType::VarString,
     }
 }
 
 /// Builds one Arrow column from datums of a column type.
 pub fn build_array(ft: &FieldType, values: &[Datum]) -> Result<ArrayRef> {
-    let bad = |d: &Datum| Error::internal(format!("value {d:?} does not fit column type {}", ft.sql()));
+    let bad =
+        |d: &Datum| Error::internal(format!("value {d:?} does not fit column type {}", ft.sql()));
     Ok(match arrow_type(ft) {
         DataType::Int64 => {
             let mut b = Int64Builder::with_capacity(values.len());
@@ -266,7 +302,11 @@ pub fn build_array(ft: &FieldType, values: &[Datum]) -> Result<ArrayRef> {
 }
 
 /// A record batch from rows (each row in the schema's column order).
-pub fn rows_to_batch(schema: SchemaRef, types: &[&FieldType], rows: Vec<Vec<Datum>>) -> Result<RecordBatch> {
+pub fn rows_to_batch(
+    schema: SchemaRef,
+    types: &[&FieldType],
+    rows: Vec<Vec<Datum>>,
+) -> Result<RecordBatch> {
     let n = types.len();
     let mut columns: Vec<Vec<Datum>> = (0..n).map(|_| Vec::with_capacity(rows.len())).collect();
     let num_rows = rows.len();
@@ -275,8 +315,13 @@ pub fn rows_to_batch(schema: SchemaRef, types: &[&FieldType], rows: Vec<Vec<Datu
             columns[i].push(v);
         }
     }
-    let arrays = types.iter().zip(&columns).map(|(ft, vals)| build_array(ft, vals)).collect::<Result<Vec<_>>>()?;
-    let options = datafusion::arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(num_rows));
+    let arrays = types
+        .iter()
+        .zip(&columns)
+        .map(|(ft, vals)| build_array(ft, vals))
+        .collect::<Result<Vec<_>>>()?;
+    let options =
+        datafusion::arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(num_rows));
     Ok(RecordBatch::try_new_with_options(schema, arrays, &options)?)
 }
 
@@ -287,7 +332,11 @@ pub fn array_value(array: &dyn Array, row: usize) -> Result<Datum> {
     }
     macro_rules! prim {
         ($t:ty) => {
-            array.as_any().downcast_ref::<$t>().expect("array type matches its data type").value(row)
+            array
+                .as_any()
+                .downcast_ref::<$t>()
+                .expect("array type matches its data type")
+                .value(row)
         };
     }
     Ok(match array.data_type() {
@@ -330,7 +379,10 @@ pub fn array_value(array: &dyn Array, row: usize) -> Result<Datum> {
         DataType::Time64(TimeUnit::Microsecond) => Datum::Time(prim!(Time64MicrosecondArray)),
         DataType::Time64(TimeUnit::Nanosecond) => Datum::Time(prim!(Time64NanosecondArray) / 1000),
         _ => {
-            let formatter = datafusion::arrow::util::display::ArrayFormatter::try_new(array, &Default::default())?;
+            let formatter = datafusion::arrow::util::display::ArrayFormatter::try_new(
+                array,
+                &Default::default(),
+            )?;
             Datum::Bytes(formatter.value(row).to_string().into_bytes())
         }
     })
@@ -347,7 +399,11 @@ fn decimal_of(mantissa: i128, scale: i8) -> Decimal {
     let p = 10i128.pow(drop.min(38));
     let q = mantissa / p;
     let r = mantissa % p;
-    let rounded = if r.abs() * 2 >= p { q + mantissa.signum() } else { q };
+    let rounded = if r.abs() * 2 >= p {
+        q + mantissa.signum()
+    } else {
+        q
+    };
     Decimal::try_new(rounded, 30).unwrap_or(Decimal::ZERO)
 }
 
@@ -356,7 +412,11 @@ pub fn batches_to_rows(batches: &[RecordBatch]) -> Result<Vec<Vec<Datum>>> {
     let mut rows = Vec::new();
     for b in batches {
         for r in 0..b.num_rows() {
-            let row = b.columns().iter().map(|c| array_value(c.as_ref(), r)).collect::<Result<Vec<_>>>()?;
+            let row = b
+                .columns()
+                .iter()
+                .map(|c| array_value(c.as_ref(), r))
+                .collect::<Result<Vec<_>>>()?;
             rows.push(row);
         }
     }

@@ -20,7 +20,14 @@ use crate::catalog::InfoSchema;
 use crate::catalog::model::{DefaultValue, SqlType};
 use crate::server::Shared;
 
-const TABLES: &[&str] = &["schemata", "tables", "columns", "statistics", "key_column_usage", "processlist"];
+const TABLES: &[&str] = &[
+    "schemata",
+    "tables",
+    "columns",
+    "statistics",
+    "key_column_usage",
+    "processlist",
+];
 
 pub struct InfoSchemaProvider {
     pub schema: Arc<InfoSchema>,
@@ -47,7 +54,10 @@ impl SchemaProvider for InfoSchemaProvider {
         let (cols, rows) = self.build(&name);
         let schema = schema_of(&cols);
         let batch = batch_of(schema.clone(), &cols, rows)?;
-        Ok(Some(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?)))
+        Ok(Some(Arc::new(MemTable::try_new(
+            schema,
+            vec![vec![batch]],
+        )?)))
     }
 
     fn table_exist(&self, name: &str) -> bool {
@@ -64,17 +74,33 @@ fn schema_of(cols: &[Col]) -> SchemaRef {
             .map(|(n, int)| {
                 let mut meta = HashMap::new();
                 meta.insert("duet.column".to_string(), n.to_string());
-                Field::new(n.to_lowercase(), if *int { DataType::Int64 } else { DataType::Utf8 }, true).with_metadata(meta)
+                Field::new(
+                    n.to_lowercase(),
+                    if *int {
+                        DataType::Int64
+                    } else {
+                        DataType::Utf8
+                    },
+                    true,
+                )
+                .with_metadata(meta)
             })
             .collect::<Vec<_>>(),
     ))
 }
 
-fn batch_of(schema: SchemaRef, cols: &[Col], rows: Vec<Vec<Datum>>) -> Result<datafusion::arrow::record_batch::RecordBatch, DataFusionError> {
+fn batch_of(
+    schema: SchemaRef,
+    cols: &[Col],
+    rows: Vec<Vec<Datum>>,
+) -> Result<datafusion::arrow::record_batch::RecordBatch, DataFusionError> {
     use crate::catalog::model::FieldType;
     let int = FieldType::new(SqlType::BigInt);
     let text = FieldType::new(SqlType::LongText);
-    let types: Vec<&FieldType> = cols.iter().map(|(_, i)| if *i { &int } else { &text }).collect();
+    let types: Vec<&FieldType> = cols
+        .iter()
+        .map(|(_, i)| if *i { &int } else { &text })
+        .collect();
     Ok(super::convert::rows_to_batch(schema, &types, rows)?)
 }
 
@@ -99,9 +125,21 @@ impl InfoSchemaProvider {
                     ("DEFAULT_COLLATION_NAME", false),
                     ("SQL_PATH", false),
                 ];
-                rows.push(vec![s("def"), s("information_schema"), s("utf8mb4"), s("utf8mb4_bin"), Datum::Null]);
+                rows.push(vec![
+                    s("def"),
+                    s("information_schema"),
+                    s("utf8mb4"),
+                    s("utf8mb4_bin"),
+                    Datum::Null,
+                ]);
                 for d in dbs() {
-                    rows.push(vec![s("def"), s(d.info.name.clone()), s(d.info.charset.clone()), s(d.info.collation.clone()), Datum::Null]);
+                    rows.push(vec![
+                        s("def"),
+                        s(d.info.name.clone()),
+                        s(d.info.charset.clone()),
+                        s(d.info.collation.clone()),
+                        Datum::Null,
+                    ]);
                 }
                 (cols, rows)
             }
@@ -181,7 +219,12 @@ impl InfoSchemaProvider {
                                 Some(DefaultValue::CurrentTimestamp) => s("CURRENT_TIMESTAMP"),
                                 _ => Datum::Null,
                             };
-                            let data_type = c.ft.sql().split(['(', ' ']).next().unwrap_or("").to_string();
+                            let data_type =
+                                c.ft.sql()
+                                    .split(['(', ' '])
+                                    .next()
+                                    .unwrap_or("")
+                                    .to_string();
                             let is_str = c.ft.is_string() || c.ft.is_binary();
                             let (prec, scale) = match c.ft.tp {
                                 SqlType::Decimal => (i(c.ft.length as i64), i(c.ft.scale as i64)),
@@ -195,10 +238,16 @@ impl InfoSchemaProvider {
                                 _ => (Datum::Null, Datum::Null),
                             };
                             let dt_prec = match c.ft.tp {
-                                SqlType::DateTime | SqlType::Timestamp | SqlType::Time => i(c.ft.scale as i64),
+                                SqlType::DateTime | SqlType::Timestamp | SqlType::Time => {
+                                    i(c.ft.scale as i64)
+                                }
                                 _ => Datum::Null,
                             };
-                            let extra = if c.auto_increment { "auto_increment" } else { "" };
+                            let extra = if c.auto_increment {
+                                "auto_increment"
+                            } else {
+                                ""
+                            };
                             rows.push(vec![
                                 s("def"),
                                 s(d.info.name.clone()),
@@ -208,12 +257,24 @@ impl InfoSchemaProvider {
                                 default,
                                 s(if c.nullable { "YES" } else { "NO" }),
                                 s(data_type),
-                                if is_str { i(c.ft.max_len().min(i64::MAX as usize) as i64) } else { Datum::Null },
+                                if is_str {
+                                    i(c.ft.max_len().min(i64::MAX as usize) as i64)
+                                } else {
+                                    Datum::Null
+                                },
                                 prec,
                                 scale,
                                 dt_prec,
-                                if c.ft.is_string() { s("utf8mb4") } else { Datum::Null },
-                                if c.ft.is_string() { s("utf8mb4_bin") } else { Datum::Null },
+                                if c.ft.is_string() {
+                                    s("utf8mb4")
+                                } else {
+                                    Datum::Null
+                                },
+                                if c.ft.is_string() {
+                                    s("utf8mb4_bin")
+                                } else {
+                                    Datum::Null
+                                },
                                 s(c.ft.sql()),
                                 s(key),
                                 s(extra),

@@ -53,7 +53,13 @@ impl DfSession {
         opts.execution.time_zone = None;
         let ctx = SessionContext::new_with_config(config);
         let slot: Slot = Default::default();
-        ctx.register_catalog("def", Arc::new(DuetCatalog { slot: slot.clone(), shared }));
+        ctx.register_catalog(
+            "def",
+            Arc::new(DuetCatalog {
+                slot: slot.clone(),
+                shared,
+            }),
+        );
         DfSession { ctx, slot }
     }
 
@@ -71,13 +77,21 @@ impl DfSession {
     }
 
     /// The output schema of a (rewritten) query, planned but not run.
-    pub async fn describe(&self, stmt: Statement, ctx: StatementCtx, db: Option<&str>) -> Result<SchemaRef> {
+    pub async fn describe(
+        &self,
+        stmt: Statement,
+        ctx: StatementCtx,
+        db: Option<&str>,
+    ) -> Result<SchemaRef> {
         *self.slot.lock() = Some(ctx);
         let result = async {
             let mut state = self.ctx.state();
-            state.config_mut().options_mut().catalog.default_schema = db.unwrap_or("").to_lowercase();
+            state.config_mut().options_mut().catalog.default_schema =
+                db.unwrap_or("").to_lowercase();
             let plan = state
-                .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(stmt)))
+                .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(
+                    stmt,
+                )))
                 .await?;
             Ok(Arc::new(plan.schema().as_arrow().clone()))
         }
@@ -86,11 +100,17 @@ impl DfSession {
         result
     }
 
-    async fn plan_and_collect(&self, stmt: Statement, db: Option<&str>) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    async fn plan_and_collect(
+        &self,
+        stmt: Statement,
+        db: Option<&str>,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let mut state = self.ctx.state();
         state.config_mut().options_mut().catalog.default_schema = db.unwrap_or("").to_lowercase();
         let plan = state
-            .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(stmt)))
+            .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(
+                stmt,
+            )))
             .await?;
         let df = self.ctx.execute_logical_plan(plan).await?;
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
@@ -101,12 +121,24 @@ impl DfSession {
 
 /// The result columns of a query with `?` placeholders (COM_STMT_PREPARE
 /// answers with them): planned with NULL in place of every parameter.
-pub async fn describe(session: &crate::session::Session, stmt: &Statement, txn: Arc<TxnHandle>) -> Result<Vec<ColumnDef>> {
+pub async fn describe(
+    session: &crate::session::Session,
+    stmt: &Statement,
+    txn: Arc<TxnHandle>,
+) -> Result<Vec<ColumnDef>> {
     let n = crate::parse::count_placeholders(stmt);
     let bound = crate::parse::bind_params(stmt, &vec![codec::datum::Datum::Null; n])?;
     let (bound, names) = rewrite::for_datafusion(session, bound)?;
-    let ctx = StatementCtx { schema: txn.schema.clone(), txn, row_id: false, latest: false };
-    let schema = session.df.describe(bound, ctx, session.db.as_deref()).await?;
+    let ctx = StatementCtx {
+        schema: txn.schema.clone(),
+        txn,
+        row_id: false,
+        latest: false,
+    };
+    let schema = session
+        .df
+        .describe(bound, ctx, session.db.as_deref())
+        .await?;
     Ok(schema
         .fields()
         .iter()
@@ -146,7 +178,12 @@ pub async fn select(
         lock_rows(session, q, &txn).await?;
         latest = true;
     }
-    let ctx = StatementCtx { schema: txn.schema.clone(), txn, row_id: false, latest };
+    let ctx = StatementCtx {
+        schema: txn.schema.clone(),
+        txn,
+        row_id: false,
+        latest,
+    };
     run_with(session, stmt, ctx).await
 }
 
@@ -154,26 +191,44 @@ pub async fn select(
 /// matches (as UPDATE would), so the query then reads them, newest
 /// committed, under the lock. Only single-table queries can say which rows
 /// those are.
-async fn lock_rows(session: &crate::session::Session, q: &sqlparser::ast::Query, txn: &Arc<TxnHandle>) -> Result<()> {
+async fn lock_rows(
+    session: &crate::session::Session,
+    q: &sqlparser::ast::Query,
+    txn: &Arc<TxnHandle>,
+) -> Result<()> {
     use sqlparser::ast::{SetExpr, TableFactor};
     let single = match q.body.as_ref() {
-        SetExpr::Select(s) if s.from.len() == 1 && s.from[0].joins.is_empty() => match &s.from[0].relation {
-            TableFactor::Table { name, .. } => Some((name.clone(), s.selection.clone())),
-            _ => None,
-        },
+        SetExpr::Select(s) if s.from.len() == 1 && s.from[0].joins.is_empty() => {
+            match &s.from[0].relation {
+                TableFactor::Table { name, .. } => Some((name.clone(), s.selection.clone())),
+                _ => None,
+            }
+        }
         _ => None,
     };
     let Some((name, selection)) = single else {
-        return Err(crate::Error::unsupported("SELECT ... FOR UPDATE over joins or subqueries"));
+        return Err(crate::Error::unsupported(
+            "SELECT ... FOR UPDATE over joins or subqueries",
+        ));
     };
-    let target = crate::dml::matched::Target { name: &name, selection: selection.as_ref(), order_by: &[], limit: None, extra: &[] };
+    let target = crate::dml::matched::Target {
+        name: &name,
+        selection: selection.as_ref(),
+        order_by: &[],
+        limit: None,
+        extra: &[],
+    };
     crate::dml::matched::read(session, txn, &target).await?;
     Ok(())
 }
 
 /// Runs a query through DataFusion with explicit statement flags (DML uses
 /// the row id and latest-read flags).
-pub async fn run_with(session: &crate::session::Session, stmt: Statement, ctx: StatementCtx) -> Result<ResultSet> {
+pub async fn run_with(
+    session: &crate::session::Session,
+    stmt: Statement,
+    ctx: StatementCtx,
+) -> Result<ResultSet> {
     let (stmt, names) = rewrite::for_datafusion(session, stmt)?;
     let (schema, batches) = session.df.run(stmt, ctx, session.db.as_deref()).await?;
     let columns: Vec<ColumnDef> = schema

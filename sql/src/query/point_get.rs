@@ -15,7 +15,8 @@ use std::sync::Arc;
 use codec::datum::{Datum, DatumKind};
 use codec::table::Handle;
 use sqlparser::ast::{
-    BinaryOperator, Expr, GroupByExpr, Query, SelectItem, SetExpr, TableFactor, Value, WildcardAdditionalOptions,
+    BinaryOperator, Expr, GroupByExpr, Query, SelectItem, SetExpr, TableFactor, Value,
+    WildcardAdditionalOptions,
 };
 
 use crate::catalog::model::{FieldType, HandleKind, IndexInfo, TableInfo};
@@ -41,7 +42,11 @@ pub struct PointGet {
 
 fn conjuncts<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
     match e {
-        Expr::BinaryOp { left, op: BinaryOperator::And, right } => {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
             conjuncts(left, out);
             conjuncts(right, out);
         }
@@ -53,7 +58,9 @@ fn conjuncts<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
 fn column_name(e: &Expr, table_names: &[String]) -> Option<String> {
     match e {
         Expr::Identifier(id) => Some(id.value.to_lowercase()),
-        Expr::CompoundIdentifier(p) if p.len() == 2 && table_names.contains(&p[0].value.to_lowercase()) => {
+        Expr::CompoundIdentifier(p)
+            if p.len() == 2 && table_names.contains(&p[0].value.to_lowercase()) =>
+        {
             Some(p[1].value.to_lowercase())
         }
         Expr::Nested(inner) => column_name(inner, table_names),
@@ -66,19 +73,28 @@ fn column_name(e: &Expr, table_names: &[String]) -> Option<String> {
 fn key_value(lit: Datum, ft: &FieldType) -> Option<Datum> {
     let compatible = match (&lit, ft.datum_kind()) {
         (Datum::Null, _) => false,
-        (Datum::I64(_) | Datum::U64(_), DatumKind::I64 | DatumKind::U64 | DatumKind::Decimal) => true,
-        (Datum::Decimal(_), DatumKind::Decimal) => true,
-        (Datum::Bytes(_), DatumKind::Bytes | DatumKind::Date | DatumKind::DateTime | DatumKind::Time) => true,
-        (Datum::Bytes(b), DatumKind::I64 | DatumKind::U64) => {
-            std::str::from_utf8(b).ok().is_some_and(|s| s.parse::<i64>().is_ok())
+        (Datum::I64(_) | Datum::U64(_), DatumKind::I64 | DatumKind::U64 | DatumKind::Decimal) => {
+            true
         }
+        (Datum::Decimal(_), DatumKind::Decimal) => true,
+        (
+            Datum::Bytes(_),
+            DatumKind::Bytes | DatumKind::Date | DatumKind::DateTime | DatumKind::Time,
+        ) => true,
+        (Datum::Bytes(b), DatumKind::I64 | DatumKind::U64) => std::str::from_utf8(b)
+            .ok()
+            .is_some_and(|s| s.parse::<i64>().is_ok()),
         _ => false,
     };
     if !compatible {
         return None;
     }
     let original = lit.clone();
-    let target = Target { column: "", row: 0, strict: true };
+    let target = Target {
+        column: "",
+        row: 0,
+        strict: true,
+    };
     let (v, _) = types::convert(lit, ft, &target).ok()?;
     // A value changed by the conversion (rounded, truncated, padded) is not
     // an exact key: let the general path compare it.
@@ -87,7 +103,9 @@ fn key_value(lit: Datum, ft: &FieldType) -> Option<Datum> {
         (Datum::U64(a), Datum::I64(b)) => *b >= 0 && *a == *b as u64,
         (Datum::Decimal(a), Datum::Decimal(b)) => a == b,
         (Datum::I64(a), Datum::Decimal(b)) => codec::decimal::Decimal::from_i64(*a) == *b,
-        (Datum::Bytes(_), Datum::Bytes(_)) => !ft.is_binary() || ft.tp != crate::catalog::model::SqlType::Binary,
+        (Datum::Bytes(_), Datum::Bytes(_)) => {
+            !ft.is_binary() || ft.tp != crate::catalog::model::SqlType::Binary
+        }
         (Datum::Bytes(_), _) => true,
         (a, b) => a == b,
     };
@@ -101,20 +119,29 @@ pub fn plan(session: &Session, q: &Query) -> Option<PointGet> {
     }
     let for_update = match q.locks.as_slice() {
         [] => false,
-        [l] if matches!(l.lock_type, sqlparser::ast::LockType::Update) && l.of.is_none() && l.nonblock.is_none() => true,
+        [l] if matches!(l.lock_type, sqlparser::ast::LockType::Update)
+            && l.of.is_none()
+            && l.nonblock.is_none() =>
+        {
+            true
+        }
         _ => return None,
     };
     let limit = match &q.limit_clause {
         None => None,
-        Some(sqlparser::ast::LimitClause::LimitOffset { limit: Some(l), offset: None, limit_by }) if limit_by.is_empty() => {
-            match crate::eval::literal(l)? {
-                Datum::I64(n) if n >= 0 => Some(n as usize),
-                _ => return None,
-            }
-        }
+        Some(sqlparser::ast::LimitClause::LimitOffset {
+            limit: Some(l),
+            offset: None,
+            limit_by,
+        }) if limit_by.is_empty() => match crate::eval::literal(l)? {
+            Datum::I64(n) if n >= 0 => Some(n as usize),
+            _ => return None,
+        },
         Some(_) => return None,
     };
-    let SetExpr::Select(s) = q.body.as_ref() else { return None };
+    let SetExpr::Select(s) = q.body.as_ref() else {
+        return None;
+    };
     if s.distinct.is_some()
         || s.from.len() != 1
         || !s.from[0].joins.is_empty()
@@ -127,7 +154,16 @@ pub fn plan(session: &Session, q: &Query) -> Option<PointGet> {
     {
         return None;
     }
-    let TableFactor::Table { name, alias, args: None, with_hints, .. } = &s.from[0].relation else { return None };
+    let TableFactor::Table {
+        name,
+        alias,
+        args: None,
+        with_hints,
+        ..
+    } = &s.from[0].relation
+    else {
+        return None;
+    };
     if !with_hints.is_empty() {
         return None;
     }
@@ -147,8 +183,21 @@ pub fn plan(session: &Session, q: &Query) -> Option<PointGet> {
     let mut columns = Vec::new();
     for item in &s.projection {
         match item {
-            SelectItem::Wildcard(WildcardAdditionalOptions { opt_ilike: None, opt_exclude: None, opt_except: None, opt_replace: None, opt_rename: None, .. }) => {
-                columns.extend(table.columns.iter().enumerate().map(|(i, c)| (i, c.name.clone())));
+            SelectItem::Wildcard(WildcardAdditionalOptions {
+                opt_ilike: None,
+                opt_exclude: None,
+                opt_except: None,
+                opt_replace: None,
+                opt_rename: None,
+                ..
+            }) => {
+                columns.extend(
+                    table
+                        .columns
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| (i, c.name.clone())),
+                );
             }
             SelectItem::UnnamedExpr(e) => {
                 let n = column_name(e, &table_names)?;
@@ -176,12 +225,23 @@ pub fn plan(session: &Session, q: &Query) -> Option<PointGet> {
     let mut in_list_col = None;
     for p in parts {
         let (col, lits): (String, Vec<&Expr>) = match p {
-            Expr::BinaryOp { left, op: BinaryOperator::Eq, right } => match (column_name(left, &table_names), column_name(right, &table_names)) {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            } => match (
+                column_name(left, &table_names),
+                column_name(right, &table_names),
+            ) {
                 (Some(c), None) => (c, vec![right.as_ref()]),
                 (None, Some(c)) => (c, vec![left.as_ref()]),
                 _ => return None,
             },
-            Expr::InList { expr, list, negated: false } => {
+            Expr::InList {
+                expr,
+                list,
+                negated: false,
+            } => {
                 if in_list_col.is_some() {
                     return None;
                 }
@@ -209,7 +269,12 @@ pub fn plan(session: &Session, q: &Query) -> Option<PointGet> {
     // The key: the primary key first, then any unique index.
     let covers = |idx: &IndexInfo| {
         idx.columns.len() == eq.len()
-            && idx.columns.iter().all(|ic| ic.length.is_none() && table.column(&ic.name).is_some_and(|(i, _)| eq.contains_key(&i)))
+            && idx.columns.iter().all(|ic| {
+                ic.length.is_none()
+                    && table
+                        .column(&ic.name)
+                        .is_some_and(|(i, _)| eq.contains_key(&i))
+            })
     };
     let (index, key_cols): (Option<IndexInfo>, Vec<usize>) = match &table.handle {
         HandleKind::IntPk(pk) if eq.len() == 1 && eq.contains_key(pk) => (None, vec![*pk]),
@@ -219,8 +284,10 @@ pub fn plan(session: &Session, q: &Query) -> Option<PointGet> {
         }
         _ => {
             let idx = table.indexes.iter().find(|i| {
-                i.unique && i.state == crate::catalog::model::SchemaState::Public && covers(i)
-                    && !(i.primary && !matches!(table.handle, HandleKind::RowId))
+                i.unique
+                    && i.state == crate::catalog::model::SchemaState::Public
+                    && covers(i)
+                    && (!i.primary || matches!(table.handle, HandleKind::RowId))
             })?;
             (Some(idx.clone()), table.index_offsets(idx))
         }
@@ -228,9 +295,25 @@ pub fn plan(session: &Session, q: &Query) -> Option<PointGet> {
     // Cartesian product is only the IN list (every other column has one value).
     let n = eq.values().map(|v| v.len()).max().unwrap_or(1);
     let keys = (0..n)
-        .map(|k| key_cols.iter().map(|c| { let v = &eq[c]; v[if v.len() == 1 { 0 } else { k }].clone() }).collect())
+        .map(|k| {
+            key_cols
+                .iter()
+                .map(|c| {
+                    let v = &eq[c];
+                    v[if v.len() == 1 { 0 } else { k }].clone()
+                })
+                .collect()
+        })
         .collect();
-    Some(PointGet { db: db_name, table, index, keys, columns, limit, for_update })
+    Some(PointGet {
+        db: db_name,
+        table,
+        index,
+        keys,
+        columns,
+        limit,
+        for_update,
+    })
 }
 
 pub async fn run(session: &Session, pg: &PointGet, txn: &Arc<TxnHandle>) -> Result<ResultSet> {
@@ -276,10 +359,17 @@ pub async fn rows(
                 .map(|vals| codec::table::encode_index_key(t.id, idx.id, vals, None))
                 .collect();
             let values = read(txn, keys, lock).await?;
-            values.into_iter().flatten().map(|v| crate::table::decode_handle(t, &v)).collect::<Result<_>>()?
+            values
+                .into_iter()
+                .flatten()
+                .map(|v| crate::table::decode_handle(t, &v))
+                .collect::<Result<_>>()?
         }
     };
-    let mut keyed: Vec<(Vec<u8>, Handle)> = handles.into_iter().map(|h| (crate::table::record_key(t, &h), h)).collect();
+    let mut keyed: Vec<(Vec<u8>, Handle)> = handles
+        .into_iter()
+        .map(|h| (crate::table::record_key(t, &h), h))
+        .collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     keyed.dedup_by(|a, b| a.0 == b.0);
     let values = read(txn, keyed.iter().map(|(k, _)| k.clone()).collect(), lock).await?;
@@ -294,7 +384,11 @@ pub async fn rows(
     Ok((out_handles, rows))
 }
 
-async fn read(txn: &Arc<TxnHandle>, keys: Vec<Vec<u8>>, for_update: bool) -> Result<Vec<Option<Vec<u8>>>> {
+async fn read(
+    txn: &Arc<TxnHandle>,
+    keys: Vec<Vec<u8>>,
+    for_update: bool,
+) -> Result<Vec<Option<Vec<u8>>>> {
     if for_update {
         let mut tx = txn.txn.write().await;
         return Ok(tx.batch_get_for_update(keys).await?);

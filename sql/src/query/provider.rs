@@ -68,7 +68,10 @@ impl CatalogProvider for DuetCatalog {
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
         let ctx = self.slot.lock().clone()?;
         if name.eq_ignore_ascii_case("information_schema") {
-            return Some(Arc::new(super::infoschema::InfoSchemaProvider { schema: ctx.schema.clone(), shared: self.shared.clone() }));
+            return Some(Arc::new(super::infoschema::InfoSchemaProvider {
+                schema: ctx.schema.clone(),
+                shared: self.shared.clone(),
+            }));
         }
         let db = ctx.schema.db(name)?.clone();
         Some(Arc::new(DuetSchema { db, ctx }))
@@ -89,7 +92,8 @@ impl SchemaProvider for DuetSchema {
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>, DataFusionError> {
         Ok(self.db.tables.get(&name.to_lowercase()).map(|t| {
-            Arc::new(RowTable::new(&self.db.info.name, t.clone(), &self.ctx)) as Arc<dyn TableProvider>
+            Arc::new(RowTable::new(&self.db.info.name, t.clone(), &self.ctx))
+                as Arc<dyn TableProvider>
         }))
     }
 
@@ -123,10 +127,20 @@ impl RowTable {
         let mut schema = convert::table_schema(db, &info);
         if row_id {
             let mut fields: Vec<_> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-            fields.push(datafusion::arrow::datatypes::Field::new(ROW_ID, datafusion::arrow::datatypes::DataType::Int64, false));
+            fields.push(datafusion::arrow::datatypes::Field::new(
+                ROW_ID,
+                datafusion::arrow::datatypes::DataType::Int64,
+                false,
+            ));
             schema = Arc::new(Schema::new(fields));
         }
-        RowTable { schema, info, txn: ctx.txn.clone(), row_id, latest: ctx.latest }
+        RowTable {
+            schema,
+            info,
+            txn: ctx.txn.clone(),
+            row_id,
+            latest: ctx.latest,
+        }
     }
 }
 
@@ -136,7 +150,9 @@ impl RowTable {
     fn handle_bounds(&self, f: &Expr) -> Option<(i64, i64)> {
         use datafusion::logical_expr::{Between, BinaryExpr, Operator};
         use datafusion::scalar::ScalarValue;
-        let crate::catalog::model::HandleKind::IntPk(pk) = self.info.handle else { return None };
+        let crate::catalog::model::HandleKind::IntPk(pk) = self.info.handle else {
+            return None;
+        };
         if self.info.columns[pk].ft.unsigned {
             return None;
         }
@@ -165,7 +181,12 @@ impl RowTable {
                     _ => None,
                 }
             }
-            Expr::Between(Between { expr, negated: false, low, high }) if is_pk(expr) => Some((lit(low)?, lit(high)?)),
+            Expr::Between(Between {
+                expr,
+                negated: false,
+                low,
+                high,
+            }) if is_pk(expr) => Some((lit(low)?, lit(high)?)),
             _ => None,
         }
     }
@@ -213,7 +234,11 @@ impl TableProvider for RowTable {
         let with_row_id = self.row_id && wanted.contains(&n_cols);
         // Filters are applied above the scan, so a limit only holds here
         // when there are none.
-        let limit = if filters.is_empty() { limit.unwrap_or(0) } else { 0 };
+        let limit = if filters.is_empty() {
+            limit.unwrap_or(0)
+        } else {
+            0
+        };
         let (mut lo, mut hi) = (i64::MIN, i64::MAX);
         for f in filters {
             if let Some((l, h)) = self.handle_bounds(f) {
@@ -229,7 +254,9 @@ impl TableProvider for RowTable {
         } else {
             let start = codec::table::encode_row_key(self.info.id, &codec::table::Handle::Int(lo));
             let end = match hi.checked_add(1) {
-                Some(h) => codec::table::encode_row_key(self.info.id, &codec::table::Handle::Int(h)),
+                Some(h) => {
+                    codec::table::encode_row_key(self.info.id, &codec::table::Handle::Int(h))
+                }
                 None => codec::table::record_range(self.info.id).1,
             };
             (start, end)
@@ -248,7 +275,9 @@ impl TableProvider for RowTable {
             let mut row = crate::table::decode_record(&self.info, k, v, &offsets)?;
             if with_row_id {
                 let (_, h) = codec::table::decode_row_key(k, false).map_err(crate::Error::from)?;
-                let codec::table::Handle::Int(id) = h else { return Err(crate::Error::internal("row id handle").into()) };
+                let codec::table::Handle::Int(id) = h else {
+                    return Err(crate::Error::internal("row id handle").into());
+                };
                 row.push(codec::datum::Datum::I64(id));
             }
             rows.push(row);
@@ -258,9 +287,13 @@ impl TableProvider for RowTable {
             out_fields.push(n_cols);
         }
         let schema = Arc::new(Schema::new(
-            out_fields.iter().map(|&i| self.schema.field(i).clone()).collect::<Vec<_>>(),
+            out_fields
+                .iter()
+                .map(|&i| self.schema.field(i).clone())
+                .collect::<Vec<_>>(),
         ));
-        let row_id_type = crate::catalog::model::FieldType::new(crate::catalog::model::SqlType::BigInt);
+        let row_id_type =
+            crate::catalog::model::FieldType::new(crate::catalog::model::SqlType::BigInt);
         let mut types: Vec<_> = offsets.iter().map(|&i| &self.info.columns[i].ft).collect();
         if with_row_id {
             types.push(&row_id_type);

@@ -19,7 +19,8 @@ use std::ops::ControlFlow;
 
 use codec::datum::Datum;
 use sqlparser::ast::{
-    Expr, Ident, ObjectName, ObjectNamePart, Query, SelectItem, SetExpr, Statement, Value, VisitMut, VisitorMut,
+    Expr, Ident, ObjectName, ObjectNamePart, Query, SelectItem, SetExpr, Statement, Value,
+    VisitMut, VisitorMut,
 };
 
 use crate::error::{Error, Result};
@@ -63,13 +64,17 @@ fn first_select(q: &mut Query) -> Option<&mut sqlparser::ast::Select> {
 }
 
 fn name_columns(q: &mut Query, names: &mut OutputNames) {
-    let Some(select) = first_select(q) else { return };
+    let Some(select) = first_select(q) else {
+        return;
+    };
     for (i, item) in select.projection.iter_mut().enumerate() {
         match item {
             SelectItem::UnnamedExpr(expr) => {
                 let shown = match &*expr {
                     Expr::Identifier(id) => id.value.clone(),
-                    Expr::CompoundIdentifier(parts) => parts.last().map(|p| p.value.clone()).unwrap_or_default(),
+                    Expr::CompoundIdentifier(parts) => {
+                        parts.last().map(|p| p.value.clone()).unwrap_or_default()
+                    }
                     Expr::Value(v) => match &v.value {
                         Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
                         other => other.to_string(),
@@ -78,10 +83,15 @@ fn name_columns(q: &mut Query, names: &mut OutputNames) {
                 };
                 let internal = format!("__duet_col_{i}");
                 names.by_field.insert(internal.clone(), shown);
-                *item = SelectItem::ExprWithAlias { expr: expr.clone(), alias: Ident::with_quote('"', internal) };
+                *item = SelectItem::ExprWithAlias {
+                    expr: expr.clone(),
+                    alias: Ident::with_quote('"', internal),
+                };
             }
             SelectItem::ExprWithAlias { alias, .. } => {
-                names.by_field.insert(alias.value.to_lowercase(), alias.value.clone());
+                names
+                    .by_field
+                    .insert(alias.value.to_lowercase(), alias.value.clone());
             }
             _ => {}
         }
@@ -104,7 +114,9 @@ pub fn system_var(expr: &Expr) -> Option<(String, bool)> {
             if let Some(rest) = strip_scope(name, "global.") {
                 return Some((rest.to_string(), true));
             }
-            let name = strip_scope(name, "session.").or_else(|| strip_scope(name, "local.")).unwrap_or(name);
+            let name = strip_scope(name, "session.")
+                .or_else(|| strip_scope(name, "local."))
+                .unwrap_or(name);
             Some((name.to_string(), false))
         }
         Expr::CompoundIdentifier(parts) if parts.len() == 2 && parts[0].value.starts_with("@@") => {
@@ -116,7 +128,8 @@ pub fn system_var(expr: &Expr) -> Option<(String, bool)> {
 }
 
 fn strip_scope<'a>(name: &'a str, scope: &str) -> Option<&'a str> {
-    (name.len() > scope.len() && name[..scope.len()].eq_ignore_ascii_case(scope)).then(|| &name[scope.len()..])
+    (name.len() > scope.len() && name[..scope.len()].eq_ignore_ascii_case(scope))
+        .then(|| &name[scope.len()..])
 }
 
 /// `@x`: a user variable's name.
@@ -175,12 +188,21 @@ fn substitute(session: &Session, stmt: &mut Statement) -> Result<()> {
         type Break = Error;
         fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<Error> {
             if let Some((name, global)) = system_var(e) {
-                match self.session.vars.get(&self.session.shared.globals, &name, global) {
+                match self
+                    .session
+                    .vars
+                    .get(&self.session.shared.globals, &name, global)
+                {
                     Ok(v) => *e = var_literal(v),
                     Err(err) => return ControlFlow::Break(err),
                 }
             } else if let Some(name) = user_var(e) {
-                let v = self.session.user_vars.get(&name).cloned().unwrap_or(Datum::Null);
+                let v = self
+                    .session
+                    .user_vars
+                    .get(&name)
+                    .cloned()
+                    .unwrap_or(Datum::Null);
                 *e = crate::parse::literal(&v);
             } else if let Some(name) = function_name(e)
                 && let Some(v) = session_function(self.session, &name)

@@ -26,18 +26,32 @@ use crate::session::{Output, Session};
 
 type ConnReader = Reader<BufReader<tokio::net::tcp::OwnedReadHalf>>;
 
-pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let conn_id = shared.next_conn_id();
     let (rd, mut wr) = stream.into_split();
-    let mut reader = Reader::new(BufReader::with_capacity(16 * 1024, rd), shared.config.max_packet);
+    let mut reader = Reader::new(
+        BufReader::with_capacity(16 * 1024, rd),
+        shared.config.max_packet,
+    );
     let host = peer.ip().to_string();
     let session = tokio::select! {
         s = handshake(&shared, conn_id, &host, &mut reader, &mut wr) => s,
         _ = shutdown.changed() => None,
     };
     let Some(mut session) = session else { return };
-    shared.metrics.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    shared.metrics.connections_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    shared
+        .metrics
+        .connections
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    shared
+        .metrics
+        .connections_total
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let process = session.process().clone();
     tokio::select! {
         r = command_loop(&mut session, &mut reader, &mut wr) => {
@@ -49,7 +63,10 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, mut
         _ = shutdown.changed() => {}
     }
     session.close().await;
-    shared.metrics.connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    shared
+        .metrics
+        .connections
+        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
 }
 
 async fn send(wr: &mut OwnedWriteHalf, out: Out) -> Result<(), ProtocolError> {
@@ -72,7 +89,12 @@ async fn handshake(
 ) -> Option<Session> {
     let salt = auth::new_salt();
     let mut out = Out::new(0);
-    out.packet(&handshake::greeting(conn_id, &salt, NATIVE_PASSWORD, status::AUTOCOMMIT));
+    out.packet(&handshake::greeting(
+        conn_id,
+        &salt,
+        NATIVE_PASSWORD,
+        status::AUTOCOMMIT,
+    ));
     send(wr, out).await.ok()?;
     reader.seq = 1;
     let payload = reader.read().await.ok()?;
@@ -83,19 +105,28 @@ async fn handshake(
         out
     };
     if handshake::is_ssl_request(&payload) {
-        let out = fail(reply_seq, Error::new(code::ER_NOT_SUPPORTED_YET, "duet does not support TLS yet"));
+        let out = fail(
+            reply_seq,
+            Error::new(code::ER_NOT_SUPPORTED_YET, "duet does not support TLS yet"),
+        );
         let _ = send(wr, out).await;
         return None;
     }
     let resp = match handshake::parse_response(&payload) {
         Ok(r) => r,
         Err(e) => {
-            let out = fail(reply_seq, Error::new(code::ER_UNKNOWN_COM, format!("Bad handshake: {e}")));
+            let out = fail(
+                reply_seq,
+                Error::new(code::ER_UNKNOWN_COM, format!("Bad handshake: {e}")),
+            );
             let _ = send(wr, out).await;
             return None;
         }
     };
-    let mut plugin = resp.plugin.clone().unwrap_or_else(|| NATIVE_PASSWORD.into());
+    let mut plugin = resp
+        .plugin
+        .clone()
+        .unwrap_or_else(|| NATIVE_PASSWORD.into());
     let mut token = resp.auth_response.clone();
     let mut seq = reply_seq;
     if plugin != NATIVE_PASSWORD && plugin != CACHING_SHA2_PASSWORD {
@@ -117,7 +148,10 @@ async fn handshake(
         let using = if token.is_empty() { "NO" } else { "YES" };
         let e = Error::new(
             code::ER_ACCESS_DENIED,
-            format!("Access denied for user '{}'@'{}' (using password: {using})", resp.user, host),
+            format!(
+                "Access denied for user '{}'@'{}' (using password: {using})",
+                resp.user, host
+            ),
         );
         err_packet(&mut out, &e);
         let _ = send(wr, out).await;
@@ -162,7 +196,13 @@ async fn command_loop(
             Ok(p) => p,
             Err(ProtocolError::TooLarge) => {
                 let mut out = Out::new(reader.seq);
-                err_packet(&mut out, &Error::new(code::ER_NET_PACKET_TOO_LARGE, "Got a packet bigger than 'max_allowed_packet' bytes"));
+                err_packet(
+                    &mut out,
+                    &Error::new(
+                        code::ER_NET_PACKET_TOO_LARGE,
+                        "Got a packet bigger than 'max_allowed_packet' bytes",
+                    ),
+                );
                 let _ = send(wr, out).await;
                 return Err(ProtocolError::TooLarge);
             }
@@ -187,7 +227,8 @@ async fn command_loop(
                 }
             }
             command::FIELD_LIST => {
-                let table = String::from_utf8_lossy(body.split(|&b| b == 0).next().unwrap_or_default());
+                let table =
+                    String::from_utf8_lossy(body.split(|&b| b == 0).next().unwrap_or_default());
                 match session.field_list(&table) {
                     Ok(cols) => {
                         for c in &cols {
@@ -205,7 +246,11 @@ async fn command_loop(
                 out.packet(text.as_bytes());
             }
             command::PROCESS_KILL => {
-                let id = u32::from_le_bytes(body.get(..4).and_then(|b| b.try_into().ok()).unwrap_or([0; 4]));
+                let id = u32::from_le_bytes(
+                    body.get(..4)
+                        .and_then(|b| b.try_into().ok())
+                        .unwrap_or([0; 4]),
+                );
                 match session.kill(id, false) {
                     Ok(()) => ok(&mut out, session, 0, 0),
                     Err(e) => err_packet(&mut out, &e),
@@ -251,7 +296,13 @@ async fn command_loop(
                 if body.len() >= 6 {
                     let id = u32::from_le_bytes(body[..4].try_into().expect("4"));
                     let param = u16::from_le_bytes(body[4..6].try_into().expect("2"));
-                    stmts.long_data.entry(id).or_default().entry(param).or_default().extend_from_slice(&body[6..]);
+                    stmts
+                        .long_data
+                        .entry(id)
+                        .or_default()
+                        .entry(param)
+                        .or_default()
+                        .extend_from_slice(&body[6..]);
                 }
                 continue;
             }
@@ -274,7 +325,10 @@ async fn command_loop(
                 }
             }
             command::STMT_FETCH => err_packet(&mut out, &Error::unsupported("cursor fetch")),
-            _ => err_packet(&mut out, &Error::new(code::ER_UNKNOWN_COM, "Unknown command")),
+            _ => err_packet(
+                &mut out,
+                &Error::new(code::ER_UNKNOWN_COM, "Unknown command"),
+            ),
         }
         send(wr, out).await?;
     }
@@ -287,13 +341,23 @@ fn unknown_stmt(id: u32, what: &str) -> Error {
     )
 }
 
-async fn execute_prepared(session: &mut Session, stmts: &mut StmtState, body: &[u8]) -> crate::Result<Output> {
+async fn execute_prepared(
+    session: &mut Session,
+    stmts: &mut StmtState,
+    body: &[u8],
+) -> crate::Result<Output> {
     let id = binary::stmt_id(body).map_err(|e| Error::new(code::ER_UNKNOWN_COM, e))?;
-    let n = session.prepared_params(id).ok_or_else(|| unknown_stmt(id, "mysqld_stmt_execute"))?;
+    let n = session
+        .prepared_params(id)
+        .ok_or_else(|| unknown_stmt(id, "mysqld_stmt_execute"))?;
     let types = stmts.types.entry(id).or_default();
     let long_data = stmts.long_data.remove(&id).unwrap_or_default();
-    let params = binary::parse_params(body, n, types, &long_data)
-        .map_err(|e| Error::new(code::ER_WRONG_ARGUMENTS, format!("Incorrect arguments to mysqld_stmt_execute: {e}")))?;
+    let params = binary::parse_params(body, n, types, &long_data).map_err(|e| {
+        Error::new(
+            code::ER_WRONG_ARGUMENTS,
+            format!("Incorrect arguments to mysqld_stmt_execute: {e}"),
+        )
+    })?;
     session.execute_prepared(id, params).await
 }
 
@@ -305,7 +369,11 @@ async fn run_queries(
     wr: &mut OwnedWriteHalf,
 ) -> Result<(), ProtocolError> {
     let multi = session.capabilities & caps::MULTI_STATEMENTS != 0;
-    let statements = if multi { crate::session::split::split_statements(sql) } else { vec![sql.to_string()] };
+    let statements = if multi {
+        crate::session::split::split_statements(sql)
+    } else {
+        vec![sql.to_string()]
+    };
     if statements.is_empty() {
         err_packet(out, &Error::new(code::ER_EMPTY_QUERY, "Query was empty"));
         return Ok(());
@@ -373,7 +441,15 @@ async fn load_local_infile(
 
 fn ok(out: &mut Out, session: &Session, affected: u64, last_insert_id: u64) {
     let mark = out.start();
-    resultset::ok(&mut out.buf, 0, affected, last_insert_id, session.status_flags(), session.warning_count(), "");
+    resultset::ok(
+        &mut out.buf,
+        0,
+        affected,
+        last_insert_id,
+        session.status_flags(),
+        session.warning_count(),
+        "",
+    );
     out.finish(mark);
 }
 
@@ -381,7 +457,15 @@ fn end_of_rows(out: &mut Out, session: &Session, more: u16) {
     let mark = out.start();
     let status = session.status_flags() | more;
     if session.capabilities & caps::DEPRECATE_EOF != 0 {
-        resultset::ok(&mut out.buf, 0xFE, 0, 0, status, session.warning_count(), "");
+        resultset::ok(
+            &mut out.buf,
+            0xFE,
+            0,
+            0,
+            status,
+            session.warning_count(),
+            "",
+        );
     } else {
         resultset::eof(&mut out.buf, status, session.warning_count());
     }
@@ -391,7 +475,11 @@ fn end_of_rows(out: &mut Out, session: &Session, more: u16) {
 fn write_output(out: &mut Out, session: &Session, output: &Output, binary: bool, more: bool) {
     let more = if more { status::MORE_RESULTS_EXISTS } else { 0 };
     match output {
-        Output::Ok { affected, last_insert_id, info } => {
+        Output::Ok {
+            affected,
+            last_insert_id,
+            info,
+        } => {
             let mark = out.start();
             resultset::ok(
                 &mut out.buf,
@@ -413,7 +501,11 @@ fn write_output(out: &mut Out, session: &Session, output: &Output, binary: bool,
             }
             if session.capabilities & caps::DEPRECATE_EOF == 0 {
                 let mark = out.start();
-                resultset::eof(&mut out.buf, session.status_flags(), session.warning_count());
+                resultset::eof(
+                    &mut out.buf,
+                    session.status_flags(),
+                    session.warning_count(),
+                );
                 out.finish(mark);
             }
             for row in &rs.rows {
@@ -441,10 +533,12 @@ fn write_prepare_ok(out: &mut Out, session: &Session, p: &crate::session::Prepar
     let mark = out.start();
     out.buf.push(0);
     out.buf.extend_from_slice(&p.id.to_le_bytes());
-    out.buf.extend_from_slice(&(p.columns.len() as u16).to_le_bytes());
+    out.buf
+        .extend_from_slice(&(p.columns.len() as u16).to_le_bytes());
     out.buf.extend_from_slice(&(p.params as u16).to_le_bytes());
     out.buf.push(0);
-    out.buf.extend_from_slice(&session.warning_count().to_le_bytes());
+    out.buf
+        .extend_from_slice(&session.warning_count().to_le_bytes());
     out.finish(mark);
     let deprecate_eof = session.capabilities & caps::DEPRECATE_EOF != 0;
     if p.params > 0 {

@@ -106,18 +106,36 @@ pub struct SqlServer {
 impl SqlServer {
     /// Starts serving MySQL clients on `listener` and, if given, the
     /// HTTP status port on `status`.
-    pub async fn start(config: SqlConfig, listener: TcpListener, status: Option<TcpListener>) -> Result<SqlServer> {
+    pub async fn start(
+        config: SqlConfig,
+        listener: TcpListener,
+        status: Option<TcpListener>,
+    ) -> Result<SqlServer> {
         let addr = listener.local_addr().map_err(crate::Error::internal)?;
         let shared = Shared::new(config).await?;
         let (shutdown, rx) = watch::channel(false);
-        let follow = tokio::spawn(shared.catalog.clone().follow(shared.config.schema_lease, rx.clone()));
+        let follow = tokio::spawn(
+            shared
+                .catalog
+                .clone()
+                .follow(shared.config.schema_lease, rx.clone()),
+        );
         let mut tasks = vec![follow];
         if let Some(status) = status {
-            tasks.push(tokio::spawn(status::serve(status, shared.clone(), rx.clone())));
+            tasks.push(tokio::spawn(status::serve(
+                status,
+                shared.clone(),
+                rx.clone(),
+            )));
         }
         tasks.push(tokio::spawn(accept_loop(listener, shared.clone(), rx)));
         tracing::info!(%addr, "SQL server listening");
-        Ok(SqlServer { addr, shared, shutdown, tasks })
+        Ok(SqlServer {
+            addr,
+            shared,
+            shutdown,
+            tasks,
+        })
     }
 
     pub fn addr(&self) -> std::net::SocketAddr {
@@ -138,7 +156,11 @@ impl SqlServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut conns = tokio::task::JoinSet::new();
     loop {
         tokio::select! {

@@ -12,7 +12,11 @@ use tokio::sync::watch;
 
 use super::Shared;
 
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             r = listener.accept() => {
@@ -30,7 +34,12 @@ async fn handle(mut stream: TcpStream, shared: Arc<Shared>) {
     let mut n = 0;
     // Read the request head (bounded; the body, if any, is ignored).
     while n < buf.len() {
-        match tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut buf[n..])).await {
+        match tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            stream.read(&mut buf[n..]),
+        )
+        .await
+        {
             Ok(Ok(0)) | Err(_) | Ok(Err(_)) => break,
             Ok(Ok(k)) => {
                 n += k;
@@ -45,7 +54,11 @@ async fn handle(mut stream: TcpStream, shared: Arc<Shared>) {
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let path = path.split('?').next().unwrap_or("");
     let (status, ctype, body) = match (method, path) {
-        ("GET", "/metrics") => ("200 OK", "text/plain; version=0.0.4", shared.metrics.render()),
+        ("GET", "/metrics") => (
+            "200 OK",
+            "text/plain; version=0.0.4",
+            shared.metrics.render(),
+        ),
         ("GET", "/status") => (
             "200 OK",
             "application/json",
@@ -57,7 +70,11 @@ async fn handle(mut stream: TcpStream, shared: Arc<Shared>) {
             .to_string(),
         ),
         ("GET", _) => ("404 Not Found", "text/plain", "not found\n".to_string()),
-        _ => ("405 Method Not Allowed", "text/plain", "method not allowed\n".to_string()),
+        _ => (
+            "405 Method Not Allowed",
+            "text/plain",
+            "method not allowed\n".to_string(),
+        ),
     };
     let resp = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

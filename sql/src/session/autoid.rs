@@ -26,7 +26,11 @@ pub struct AutoIds {
 
 impl AutoIds {
     pub fn new(batch: i64) -> AutoIds {
-        AutoIds { batch: batch.max(1), ranges: Mutex::new(HashMap::new()), refill: Default::default() }
+        AutoIds {
+            batch: batch.max(1),
+            ranges: Mutex::new(HashMap::new()),
+            refill: Default::default(),
+        }
     }
 
     /// `n` consecutive ids, the first returned.
@@ -73,7 +77,13 @@ impl AutoIds {
         self.reserve(client, table, self.batch, value).await
     }
 
-    async fn reserve(&self, client: &TxnClient, table: TableId, n: i64, at_least: i64) -> Result<()> {
+    async fn reserve(
+        &self,
+        client: &TxnClient,
+        table: TableId,
+        n: i64,
+        at_least: i64,
+    ) -> Result<()> {
         let mut attempt = 0;
         loop {
             let mut txn = client.begin().await?;

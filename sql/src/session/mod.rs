@@ -47,7 +47,11 @@ use vars::{SessionVars, VarValue};
 /// What a statement returns.
 #[derive(Debug)]
 pub enum Output {
-    Ok { affected: u64, last_insert_id: u64, info: String },
+    Ok {
+        affected: u64,
+        last_insert_id: u64,
+        info: String,
+    },
     Rows(ResultSet),
     /// LOAD DATA LOCAL INFILE: the connection fetches the file from the
     /// client and streams it to [`Session::load_data_chunk`].
@@ -56,7 +60,11 @@ pub enum Output {
 
 impl Output {
     pub fn ok(affected: u64) -> Output {
-        Output::Ok { affected, last_insert_id: 0, info: String::new() }
+        Output::Ok {
+            affected,
+            last_insert_id: 0,
+            info: String::new(),
+        }
     }
 }
 
@@ -84,6 +92,8 @@ pub struct PreparedInfo {
 pub(crate) struct Prepared {
     pub statement: Statement,
     pub params: usize,
+    /// The text as prepared (process list, slow log).
+    pub sql: String,
 }
 
 /// A warning or note for SHOW WARNINGS.
@@ -193,11 +203,19 @@ impl Session {
     }
 
     pub fn warn(&mut self, code: u16, message: impl Into<String>) {
-        self.warnings.push(Warning { level: "Warning", code, message: message.into() });
+        self.warnings.push(Warning {
+            level: "Warning",
+            code,
+            message: message.into(),
+        });
     }
 
     pub fn note(&mut self, code: u16, message: impl Into<String>) {
-        self.warnings.push(Warning { level: "Note", code, message: message.into() });
+        self.warnings.push(Warning {
+            level: "Note",
+            code,
+            message: message.into(),
+        });
     }
 
     pub fn use_db(&mut self, db: &str) -> Result<()> {
@@ -213,7 +231,9 @@ impl Session {
         let db = self.current_db()?;
         let schema = self.schema();
         let t = schema.require_table(db, table)?;
-        Ok((0..t.columns.len()).map(|i| crate::query::convert::table_column_def(db, t, i, None)).collect())
+        Ok((0..t.columns.len())
+            .map(|i| crate::query::convert::table_column_def(db, t, i, None))
+            .collect())
     }
 
     pub fn statistics(&self) -> String {
@@ -224,7 +244,7 @@ impl Session {
         )
     }
 
-    /// KILL [QUERY] id.
+    /// `KILL [QUERY] id`.
     pub fn kill(&self, id: u32, query_only: bool) -> Result<()> {
         let p = self.shared.processes.get(id).ok_or_else(|| {
             Error::new(code::ER_NO_SUCH_THREAD, format!("Unknown thread id: {id}"))
@@ -282,7 +302,10 @@ impl Session {
             let spec = crate::dml::load_data::parse(sql)?;
             // Fail before the client sends the file if the table is wrong.
             crate::dml::load_data::begin(self, spec.clone())?;
-            return Ok(Output::LocalInfile(LocalInfile { file_name: spec.file.clone(), spec: Box::new(spec) }));
+            return Ok(Output::LocalInfile(LocalInfile {
+                file_name: spec.file.clone(),
+                spec: Box::new(spec),
+            }));
         }
         if crate::users::is_account_statement(sql) {
             self.warnings.clear();
@@ -309,8 +332,19 @@ impl Session {
         let columns = crate::execute::describe(self, &stmt).await?;
         let id = self.next_stmt_id;
         self.next_stmt_id = self.next_stmt_id.wrapping_add(1).max(1);
-        self.prepared.insert(id, Prepared { statement: stmt, params });
-        Ok(PreparedInfo { id, params, columns })
+        self.prepared.insert(
+            id,
+            Prepared {
+                statement: stmt,
+                params,
+                sql: sql.to_string(),
+            },
+        );
+        Ok(PreparedInfo {
+            id,
+            params,
+            columns,
+        })
     }
 
     pub fn prepared_params(&self, id: u32) -> Option<usize> {
@@ -323,13 +357,19 @@ impl Session {
 
     pub async fn execute_prepared(&mut self, id: u32, params: Vec<Datum>) -> Result<Output> {
         let p = self.prepared.get(&id).ok_or_else(|| {
-            Error::new(code::ER_UNKNOWN_STMT_HANDLER, format!("Unknown prepared statement handler ({id}) given to mysqld_stmt_execute"))
+            Error::new(
+                code::ER_UNKNOWN_STMT_HANDLER,
+                format!("Unknown prepared statement handler ({id}) given to mysqld_stmt_execute"),
+            )
         })?;
         if params.len() != p.params {
-            return Err(Error::new(code::ER_WRONG_ARGUMENTS, "Incorrect arguments to mysqld_stmt_execute"));
+            return Err(Error::new(
+                code::ER_WRONG_ARGUMENTS,
+                "Incorrect arguments to mysqld_stmt_execute",
+            ));
         }
         let stmt = crate::parse::bind_params(&p.statement, &params)?;
-        let text = stmt.to_string();
+        let text = p.sql.clone();
         let started = std::time::Instant::now();
         *self.process.current.lock() = Some((text.clone(), started));
         self.warnings.clear();
@@ -347,11 +387,19 @@ impl Session {
 
     /// LOAD DATA: the file's contents arrive in chunks (see
     /// [`crate::dml::load_data`]).
-    pub fn load_data_begin(&mut self, req: LocalInfile) -> Result<crate::dml::load_data::LoadState> {
+    pub fn load_data_begin(
+        &mut self,
+        req: LocalInfile,
+    ) -> Result<crate::dml::load_data::LoadState> {
         crate::dml::load_data::begin(self, *req.spec)
     }
 
-    pub async fn load_data_chunk(&mut self, state: &mut crate::dml::load_data::LoadState, data: &[u8], last: bool) -> Result<()> {
+    pub async fn load_data_chunk(
+        &mut self,
+        state: &mut crate::dml::load_data::LoadState,
+        data: &[u8],
+        last: bool,
+    ) -> Result<()> {
         crate::dml::load_data::chunk(self, state, data, last).await
     }
 
@@ -363,17 +411,33 @@ impl Session {
 
     /// The mode explicit transactions use (`tidb_txn_mode`).
     pub fn txn_mode(&self) -> TxnMode {
-        if self.vars.text("tidb_txn_mode").eq_ignore_ascii_case("optimistic") {
+        if self
+            .vars
+            .text("tidb_txn_mode")
+            .eq_ignore_ascii_case("optimistic")
+        {
             TxnMode::Optimistic
         } else {
             TxnMode::Pessimistic
         }
     }
 
-    pub(crate) async fn begin(&mut self, explicit: bool, read_only: bool, mode: TxnMode) -> Result<Arc<TxnHandle>> {
+    pub(crate) async fn begin(
+        &mut self,
+        explicit: bool,
+        read_only: bool,
+        mode: TxnMode,
+    ) -> Result<Arc<TxnHandle>> {
         let txn = self.shared.client.begin_with(mode).await?;
-        let handle = Arc::new(TxnHandle { txn: tokio::sync::RwLock::new(txn), schema: self.schema() });
-        self.txn = Some(ActiveTxn { handle: handle.clone(), explicit, read_only });
+        let handle = Arc::new(TxnHandle {
+            txn: tokio::sync::RwLock::new(txn),
+            schema: self.schema(),
+        });
+        self.txn = Some(ActiveTxn {
+            handle: handle.clone(),
+            explicit,
+            read_only,
+        });
         Ok(handle)
     }
 

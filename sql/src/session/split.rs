@@ -33,7 +33,9 @@ pub fn split_statements(sql: &str) -> Vec<String> {
                 i += 1;
             }
             b'#' => i = skip_line(b, i),
-            b'-' if b.get(i + 1) == Some(&b'-') && b.get(i + 2).is_none_or(|c| c.is_ascii_whitespace()) => {
+            b'-' if b.get(i + 1) == Some(&b'-')
+                && b.get(i + 2).is_none_or(|c| c.is_ascii_whitespace()) =>
+            {
                 i = skip_line(b, i)
             }
             b'/' if b.get(i + 1) == Some(&b'*') => {
@@ -81,8 +83,14 @@ mod tests {
             split_statements("select 1; select ';' ; -- a;b\nselect `x;y` /* ; */; ;"),
             vec!["select 1", "select ';'", "-- a;b\nselect `x;y` /* ; */"]
         );
-        assert_eq!(split_statements("select 'it''s; \\' ;'"), vec!["select 'it''s; \\' ;'"]);
+        assert_eq!(
+            split_statements("select 'it''s; \\' ;'"),
+            vec!["select 'it''s; \\' ;'"]
+        );
         assert_eq!(split_statements("  ;  "), Vec::<String>::new());
-        assert_eq!(split_statements("select 'unterminated;"), vec!["select 'unterminated;"]);
+        assert_eq!(
+            split_statements("select 'unterminated;"),
+            vec!["select 'unterminated;"]
+        );
     }
 }

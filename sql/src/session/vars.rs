@@ -63,8 +63,22 @@ struct Def {
     read_only: bool,
 }
 
-const ISOLATION: &[&str] = &["READ-UNCOMMITTED", "READ-COMMITTED", "REPEATABLE-READ", "SERIALIZABLE"];
-const ENGINES: &[&str] = &["row", "columnar", "row,columnar", "columnar,row", "tikv", "tiflash", "tikv,tiflash", "tiflash,tikv"];
+const ISOLATION: &[&str] = &[
+    "READ-UNCOMMITTED",
+    "READ-COMMITTED",
+    "REPEATABLE-READ",
+    "SERIALIZABLE",
+];
+const ENGINES: &[&str] = &[
+    "row",
+    "columnar",
+    "row,columnar",
+    "columnar,row",
+    "tikv",
+    "tiflash",
+    "tikv,tiflash",
+    "tiflash,tikv",
+];
 
 macro_rules! defs {
     ($( $name:literal, $scope:ident, $kind:expr, $default:expr, $ro:literal; )*) => {
@@ -178,7 +192,13 @@ impl GlobalVars {
     pub fn get(&self, name: &str) -> Option<VarValue> {
         let name = canonical(name);
         let d = def(&name)?;
-        Some(self.overrides.read().get(&name).cloned().unwrap_or_else(d.default))
+        Some(
+            self.overrides
+                .read()
+                .get(&name)
+                .cloned()
+                .unwrap_or_else(d.default),
+        )
     }
 
     pub fn set(&self, name: &str, value: VarValue) -> Result<()> {
@@ -187,7 +207,9 @@ impl GlobalVars {
         if d.scope == Scope::Session {
             return Err(Error::new(
                 code::ER_WRONG_ARGUMENTS,
-                format!("Variable '{name}' is a SESSION variable and can't be used with SET GLOBAL"),
+                format!(
+                    "Variable '{name}' is a SESSION variable and can't be used with SET GLOBAL"
+                ),
             ));
         }
         let v = check(d, value)?;
@@ -207,7 +229,10 @@ impl SessionVars {
         let mut values = BTreeMap::new();
         for d in DEFS {
             if d.scope != Scope::Global {
-                values.insert(d.name.to_string(), globals.get(d.name).unwrap_or_else(d.default));
+                values.insert(
+                    d.name.to_string(),
+                    globals.get(d.name).unwrap_or_else(d.default),
+                );
             }
         }
         SessionVars { values }
@@ -261,7 +286,10 @@ impl SessionVars {
     /// The session value of a variable duet itself defines (panics on a
     /// name missing from the table: a programming error).
     pub fn value(&self, name: &str) -> VarValue {
-        self.values.get(name).cloned().unwrap_or_else(|| panic!("session variable {name} not defined"))
+        self.values
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| panic!("session variable {name} not defined"))
     }
 
     pub fn int(&self, name: &str) -> i64 {
@@ -292,11 +320,17 @@ impl SessionVars {
 }
 
 fn unknown(name: &str) -> Error {
-    Error::new(code::ER_UNKNOWN_SYSTEM_VARIABLE, format!("Unknown system variable '{name}'"))
+    Error::new(
+        code::ER_UNKNOWN_SYSTEM_VARIABLE,
+        format!("Unknown system variable '{name}'"),
+    )
 }
 
 fn wrong_value(name: &str, v: &str) -> Error {
-    Error::new(code::ER_WRONG_VALUE_FOR_VAR, format!("Variable '{name}' can't be set to the value of '{v}'"))
+    Error::new(
+        code::ER_WRONG_VALUE_FOR_VAR,
+        format!("Variable '{name}' can't be set to the value of '{v}'"),
+    )
 }
 
 fn check(d: &Def, v: VarValue) -> Result<VarValue> {
@@ -312,11 +346,12 @@ fn check(d: &Def, v: VarValue) -> Result<VarValue> {
         },
         Kind::Int => match &v {
             VarValue::Int(_) => Ok(v),
-            VarValue::Str(s) => s
-                .trim()
-                .parse::<i64>()
-                .map(VarValue::Int)
-                .map_err(|_| Error::new(code::ER_WRONG_TYPE_FOR_VAR, format!("Incorrect argument type to variable '{}'", d.name))),
+            VarValue::Str(s) => s.trim().parse::<i64>().map(VarValue::Int).map_err(|_| {
+                Error::new(
+                    code::ER_WRONG_TYPE_FOR_VAR,
+                    format!("Incorrect argument type to variable '{}'", d.name),
+                )
+            }),
             VarValue::Null => Err(wrong_value(d.name, "NULL")),
         },
         Kind::Str => Ok(v),
@@ -342,9 +377,13 @@ mod tests {
         s.set("autocommit", VarValue::Str("OFF".into())).unwrap();
         assert_eq!(s.int("autocommit"), 0);
         assert!(s.set("autocommit", VarValue::Str("maybe".into())).is_err());
-        s.set("tx_isolation", VarValue::Str("read-committed".into())).unwrap();
+        s.set("tx_isolation", VarValue::Str("read-committed".into()))
+            .unwrap();
         assert_eq!(s.text("transaction_isolation"), "READ-COMMITTED");
-        assert_eq!(s.get(&g, "no_such", false).unwrap_err().code(), code::ER_UNKNOWN_SYSTEM_VARIABLE);
+        assert_eq!(
+            s.get(&g, "no_such", false).unwrap_err().code(),
+            code::ER_UNKNOWN_SYSTEM_VARIABLE
+        );
         assert_eq!(s.get(&g, "socket", false).unwrap(), VarValue::Null);
         assert!(s.set("version", VarValue::Str("x".into())).is_err());
         g.set("wait_timeout", VarValue::Int(5)).unwrap();

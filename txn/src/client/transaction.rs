@@ -144,7 +144,8 @@ impl Transaction {
         reverse: bool,
     ) -> Result<Vec<(Vec<u8>, Value)>> {
         self.check_active()?;
-        self.scan_snapshot(&self.snapshot, start, end, limit, reverse).await
+        self.scan_snapshot(&self.snapshot, start, end, limit, reverse)
+            .await
     }
 
     /// Like [`Transaction::scan`], but of the newest committed data (a
@@ -160,7 +161,8 @@ impl Transaction {
         self.check_active()?;
         let ts = self.shared.ts().await?;
         let snapshot = Snapshot::new(self.shared.clone(), ts);
-        self.scan_snapshot(&snapshot, start, end, limit, reverse).await
+        self.scan_snapshot(&snapshot, start, end, limit, reverse)
+            .await
     }
 
     async fn scan_snapshot(
@@ -251,12 +253,20 @@ impl Transaction {
                 _ => None,
             })
             .collect();
-        let remote: Vec<Vec<u8>> =
-            keys.iter().zip(&out).filter(|(_, o)| o.is_none()).map(|(k, _)| k.clone()).collect();
+        let remote: Vec<Vec<u8>> = keys
+            .iter()
+            .zip(&out)
+            .filter(|(_, o)| o.is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
         if !remote.is_empty() {
             let values: Vec<Option<Value>> = if self.mode == TxnMode::Optimistic {
-                let found: BTreeMap<Vec<u8>, Value> =
-                    self.snapshot.batch_get(remote.clone()).await?.into_iter().collect();
+                let found: BTreeMap<Vec<u8>, Value> = self
+                    .snapshot
+                    .batch_get(remote.clone())
+                    .await?
+                    .into_iter()
+                    .collect();
                 remote.iter().map(|k| found.get(k).cloned()).collect()
             } else {
                 self.pessimistic_lock(remote.clone(), true).await?
