@@ -143,8 +143,15 @@ fn position(message: &str) -> Option<(usize, usize)> {
 /// `SHOW WARNINGS` / `SHOW ERRORS` keep the warnings of the previous
 /// statement.
 pub fn is_show_warnings(stmt: &Statement) -> bool {
-    let s = stmt.to_string().to_ascii_uppercase();
-    s.starts_with("SHOW WARNINGS") || s.starts_with("SHOW ERRORS") || s.starts_with("SHOW COUNT")
+    // sqlparser parses these as `SHOW <identifiers>`.
+    match stmt {
+        Statement::ShowVariable { variable } => variable.first().is_some_and(|w| {
+            ["WARNINGS", "ERRORS", "COUNT"]
+                .iter()
+                .any(|k| w.value.eq_ignore_ascii_case(k))
+        }),
+        _ => false,
+    }
 }
 
 /// The `?` placeholders of a statement, in source order.

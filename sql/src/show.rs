@@ -264,11 +264,7 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<ResultSet
             obj_type: sqlparser::ast::ShowCreateObject::Table,
             obj_name,
         } => {
-            let (db, name) = crate::ddl::object_name(&obj_name)?;
-            let db = match db {
-                Some(d) => d,
-                None => session.current_db()?.to_string(),
-            };
+            let (db, name) = crate::ddl::qualified(session, &obj_name)?;
             let t = schema.require_table(&db, &name)?;
             let ddl = show_create_table(t);
             Ok(ResultSet {
@@ -286,11 +282,7 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<ResultSet
                 .parent_name
                 .as_ref()
                 .ok_or_else(|| Error::parse("near 'SHOW COLUMNS'"))?;
-            let (db, table) = crate::ddl::object_name(name)?;
-            let db = match db {
-                Some(d) => d,
-                None => session.current_db()?.to_string(),
-            };
+            let (db, table) = crate::ddl::qualified(session, name)?;
             let t = schema.require_table(&db, &table)?;
             let pat = options_filter(&show_options)?;
             let mut rows = Vec::new();

@@ -20,7 +20,6 @@
 
 use std::time::Duration;
 
-use codec::datum::Datum;
 use sqlparser::ast::{
     AlterTable, AlterTableOperation, ColumnOption, CreateIndex, ObjectName, RenameTableNameKind,
 };
@@ -31,11 +30,7 @@ use crate::error::{Error, Result, code};
 use crate::session::{Output, Session};
 
 fn resolve(session: &Session, name: &ObjectName) -> Result<(String, std::sync::Arc<TableInfo>)> {
-    let (db, t) = super::object_name(name)?;
-    let db = match db {
-        Some(d) => d,
-        None => session.current_db()?.to_string(),
-    };
+    let (db, t) = crate::ddl::qualified(session, name)?;
     let schema = session.schema();
     let table = schema.require_table(&db, &t)?.clone();
     Ok((db, table))
@@ -143,7 +138,7 @@ async fn add_index(session: &mut Session, table: &TableInfo, mut idx: IndexInfo)
         })
         .await;
         let (start, end) = codec::table::index_range(t.id, idx.id);
-        let _ = delete_range(session, &start, &end).await;
+        let _ = super::delete_range(session, &start, &end).await;
         return Err(e);
     }
     // Step 3: public.
@@ -192,7 +187,7 @@ async fn backfill(session: &Session, t: &TableInfo, idx: &IndexInfo) -> Result<(
                 let clash = existing.get(&key).is_some_and(|v| *v != value)
                     || seen.get(&key).is_some_and(|v: &Vec<u8>| *v != value);
                 if clash {
-                    let shown: Vec<String> = values.iter().map(show).collect();
+                    let shown: Vec<String> = values.iter().map(crate::dml::write::show).collect();
                     let _ = txn.rollback().await;
                     return Err(crate::dml::write::dup_entry(
                         &shown.join("-"),
@@ -202,31 +197,6 @@ async fn backfill(session: &Session, t: &TableInfo, idx: &IndexInfo) -> Result<(
                 seen.insert(key.clone(), value.clone());
             }
             txn.put(key, value).await?;
-        }
-        txn.commit().await?;
-        from = last;
-        from.push(0);
-    }
-}
-
-fn show(d: &Datum) -> String {
-    match d {
-        Datum::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
-        other => crate::parse::literal(other).to_string(),
-    }
-}
-
-async fn delete_range(session: &Session, start: &[u8], end: &[u8]) -> Result<()> {
-    let mut from = start.to_vec();
-    loop {
-        let mut txn = session.shared.client.begin().await?;
-        let batch = txn.scan(&from, end, 4096, false).await?;
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let last = batch.last().expect("non-empty").0.clone();
-        for (k, _) in batch {
-            txn.delete(k).await?;
         }
         txn.commit().await?;
         from = last;
@@ -259,7 +229,7 @@ pub async fn drop_index(
     })
     .await?;
     let (start, end) = codec::table::index_range(t.id, idx.id);
-    delete_range(session, &start, &end).await?;
+    super::delete_range(session, &start, &end).await?;
     Ok(Output::ok(0))
 }
 
@@ -376,7 +346,7 @@ pub async fn alter_table(session: &mut Session, at: &AlterTable) -> Result<Outpu
                     .await?;
                     for id in dropped {
                         let (start, end) = codec::table::index_range(t.id, id);
-                        delete_range(session, &start, &end).await?;
+                        super::delete_range(session, &start, &end).await?;
                     }
                 }
             }
@@ -407,11 +377,7 @@ fn zero_text(ft: &crate::catalog::model::FieldType) -> String {
 
 pub async fn rename(session: &mut Session, from: &ObjectName, to: &ObjectName) -> Result<Output> {
     let (_, table) = resolve(session, from)?;
-    let (db, name) = super::object_name(to)?;
-    let db = match db {
-        Some(d) => d,
-        None => session.current_db()?.to_string(),
-    };
+    let (db, name) = crate::ddl::qualified(session, to)?;
     super::check_name(&name, false)?;
     let schema = session.schema();
     let target = schema.db(&db).ok_or_else(|| Error::bad_db(&db))?;

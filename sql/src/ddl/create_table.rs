@@ -22,11 +22,7 @@ use crate::error::{Error, Result, code};
 use crate::session::{Output, Session};
 
 pub async fn execute(session: &mut Session, ct: &CreateTable) -> Result<Output> {
-    let (db, name) = super::object_name(&ct.name)?;
-    let db = match db {
-        Some(d) => d,
-        None => session.current_db()?.to_string(),
-    };
+    let (db, name) = crate::ddl::qualified(session, &ct.name)?;
     super::check_name(&name, false)?;
     let schema = session.schema();
     let db_info = schema

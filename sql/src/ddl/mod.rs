@@ -91,6 +91,17 @@ pub fn object_name(n: &ObjectName) -> Result<(Option<String>, String)> {
     }
 }
 
+/// `[db.]name` as (db, name), the database defaulting to the session's
+/// current one (ER_NO_DB without one).
+pub fn qualified(session: &Session, n: &ObjectName) -> Result<(String, String)> {
+    let (db, name) = object_name(n)?;
+    let db = match db {
+        Some(d) => d,
+        None => session.current_db()?.to_string(),
+    };
+    Ok((db, name))
+}
+
 /// Runs `body` in a DDL transaction: schema version bumped, committed,
 /// catalog reloaded.
 pub(crate) async fn in_ddl_txn<T>(
@@ -220,11 +231,7 @@ async fn drop_tables(
     let mut targets = Vec::new();
     let mut missing = Vec::new();
     for n in names {
-        let (db, table) = object_name(n)?;
-        let db = match db {
-            Some(d) => d,
-            None => session.current_db()?.to_string(),
-        };
+        let (db, table) = qualified(session, n)?;
         match schema.table(&db, &table) {
             Some(t) => targets.push((schema.db(&db).expect("db of a table").info.id, t.clone())),
             None => missing.push(format!("{db}.{table}")),
@@ -261,10 +268,15 @@ async fn drop_tables(
 /// big tables but needs no extra machinery.
 pub(crate) async fn delete_table_data(session: &Session, table_id: i64) -> Result<()> {
     let (start, end) = codec::table::table_range(table_id);
-    let mut from = start;
+    delete_range(session, &start, &end).await
+}
+
+/// Deletes every key in `[start, end)`, 4096 keys per transaction.
+pub(crate) async fn delete_range(session: &Session, start: &[u8], end: &[u8]) -> Result<()> {
+    let mut from = start.to_vec();
     loop {
         let mut txn = session.shared.client.begin().await?;
-        let batch = txn.scan(&from, &end, 4096, false).await?;
+        let batch = txn.scan(&from, end, 4096, false).await?;
         if batch.is_empty() {
             return Ok(());
         }

@@ -56,11 +56,7 @@ pub async fn execute(
         .insert_alias
         .as_ref()
         .map(|a| a.row_alias.to_string());
-    let (db, tname) = crate::ddl::object_name(name)?;
-    let db = match db {
-        Some(d) => d,
-        None => session.current_db()?.to_string(),
-    };
+    let (db, tname) = crate::ddl::qualified(session, name)?;
     let t = txn.schema.require_table(&db, &tname)?.clone();
     // Target columns.
     let targets: Vec<usize> = if insert.columns.is_empty() {

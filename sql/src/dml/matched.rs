@@ -47,11 +47,7 @@ pub struct Target<'a> {
 }
 
 pub async fn read(session: &Session, txn: &Arc<TxnHandle>, target: &Target<'_>) -> Result<Matched> {
-    let (db, tname) = crate::ddl::object_name(target.name)?;
-    let db = match db {
-        Some(d) => d,
-        None => session.current_db()?.to_string(),
-    };
+    let (db, tname) = crate::ddl::qualified(session, target.name)?;
     let schema = txn.schema.clone();
     let table = schema.require_table(&db, &tname)?.clone();
     let db = schema.db(&db).expect("db of a table").info.name.clone();

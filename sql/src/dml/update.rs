@@ -28,11 +28,7 @@ pub async fn execute(session: &mut Session, u: &Update, txn: &Arc<TxnHandle>) ->
         return Err(Error::unsupported("UPDATE of a derived table"));
     };
     let schema = txn.schema.clone();
-    let (db, tname) = crate::ddl::object_name(name)?;
-    let db = match db {
-        Some(d) => d,
-        None => session.current_db()?.to_string(),
-    };
+    let (db, tname) = crate::ddl::qualified(session, name)?;
     let t = schema.require_table(&db, &tname)?.clone();
     let mut targets = Vec::new();
     let mut values = Vec::new();

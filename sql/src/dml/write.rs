@@ -48,7 +48,8 @@ pub fn unique_keys(
     keys
 }
 
-fn show(d: &Datum) -> String {
+/// A key value as ER_DUP_ENTRY shows it.
+pub(crate) fn show(d: &Datum) -> String {
     match d {
         Datum::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
         Datum::Null => "NULL".into(),
