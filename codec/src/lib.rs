@@ -28,6 +28,8 @@
 //! * [`table`] — the key layout of SQL data: `t{table}_r{handle}` row keys,
 //!   `t{table}_i{index}{values}[handle]` index keys, and the key ranges of a
 //!   table, its records and its indexes.
+//! * [`arrow`] — the mapping from value kinds to Arrow types, and columns
+//!   of datums as Arrow arrays (the SQL layer and the coprocessor).
 //! * [`row`] — TiDB's row format v2: a row value keyed by column id, so a
 //!   column added later is simply absent from old rows; read through the
 //!   zero-copy [`RowView`].
@@ -46,6 +48,7 @@
 //! The `m`-prefixed metadata keys (DESIGN.md §2) are built by the layer that
 //! owns the catalogue, from the primitives here.
 
+pub mod arrow;
 pub mod bytes;
 pub mod datum;
 pub mod decimal;

@@ -14,6 +14,9 @@ use crate::session::{Output, Session, TxnHandle};
 pub async fn statement(session: &mut Session, stmt: Statement) -> Result<Output> {
     match &stmt {
         Statement::Query(_) => in_txn(session, stmt, false).await,
+        Statement::Explain { statement, .. } if matches!(**statement, Statement::Query(_)) => {
+            in_txn(session, stmt, false).await
+        }
         Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
             in_txn(session, stmt, true).await
         }
@@ -87,6 +90,17 @@ fn first_words(s: &str) -> String {
 /// Runs a query or DML statement in the session's transaction, or in an
 /// autocommit transaction of its own (retried on conflicts).
 async fn in_txn(session: &mut Session, stmt: Statement, write: bool) -> Result<Output> {
+    if !write
+        && session.txn.is_none()
+        && session.autocommit()
+        && let Statement::Query(q) = &stmt
+        && let Some(pg) = crate::query::point_get::plan(session, q)
+        && let Some(rs) = crate::query::point_get::run_latest(session, &pg).await?
+    {
+        session.found_rows = rs.rows.len() as u64;
+        session.row_count = -1;
+        return Ok(Output::Rows(rs));
+    }
     let retry_limit = session.vars.int("tidb_retry_limit").max(0) as usize;
     let mut attempt = 0;
     loop {
@@ -156,6 +170,13 @@ async fn run(session: &mut Session, stmt: &Statement, txn: Arc<TxnHandle>) -> Re
             let rs = crate::query::select(session, stmt.clone(), txn).await?;
             session.found_rows = rs.rows.len() as u64;
             session.row_count = -1;
+            Ok(Output::Rows(rs))
+        }
+        Statement::Explain {
+            statement, analyze, ..
+        } => {
+            let rs = crate::query::explain::explain(session, (**statement).clone(), txn, *analyze)
+                .await?;
             Ok(Output::Rows(rs))
         }
         Statement::Insert(insert) => crate::dml::insert::execute(session, insert, &txn).await,

@@ -548,3 +548,50 @@ async fn a_lost_one_pc_answer_reports_the_real_commit_ts() -> Result<()> {
     cluster.shutdown().await;
     Ok(())
 }
+
+/// A read at the largest timestamp (autocommit point gets) sees every
+/// committed write with no TSO round trip, never an uncommitted one, and
+/// hands back, without resolving it, a lock of a transaction that may have
+/// committed (a secondary whose primary is committed); the primary's own
+/// lock means "not committed yet" and is read past.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn max_ts_point_reads_are_linearizable() -> Result<()> {
+    let (cluster, client) = setup().await?;
+    put(&client, b"p", b"p0").await?;
+    put(&client, b"s", b"s0").await?;
+    assert_eq!(client.get_latest(b"p").await?, Some(b"p0".to_vec()));
+    assert_eq!(client.get_latest(b"nope").await?, None);
+    cluster.split_at_user_key(b"r").await?;
+
+    let start = client.current_ts().await?;
+    prewrite_only(
+        &client,
+        b"p",
+        &[(b"p", b"p1"), (b"s", b"s1")],
+        start,
+        60_000,
+    )
+    .await?;
+    // Prewritten only: the primary reads its committed value, the
+    // secondary's lock is returned.
+    assert_eq!(client.get_latest(b"p").await?, Some(b"p0".to_vec()));
+    match client.get_latest(b"s").await {
+        Err(Error::KeyIsLocked(l)) => ensure!(l.primary_lock == b"p", "{l:?}"),
+        other => anyhow::bail!("expected the secondary's lock, got {other:?}"),
+    }
+    // The primary commits: the new value is visible at once; the secondary
+    // is still locked until resolved, and the lock is not touched.
+    let commit_ts = client.current_ts().await?;
+    commit_one(&client, b"p", start, commit_ts).await?;
+    assert_eq!(client.get_latest(b"p").await?, Some(b"p1".to_vec()));
+    ensure!(matches!(
+        client.get_latest(b"s").await,
+        Err(Error::KeyIsLocked(_))
+    ));
+    assert_eq!(locks_in(&client, b"a", b"z", commit_ts).await?, 1);
+    // A timestamped read resolves it; then the max-ts read sees it too.
+    assert_eq!(read(&client, b"s").await?, Some(b"s1".to_vec()));
+    assert_eq!(client.get_latest(b"s").await?, Some(b"s1".to_vec()));
+    cluster.shutdown().await;
+    Ok(())
+}

@@ -30,7 +30,10 @@
 //! 6. [`service`] — the `kvrpcpb.Txn` gRPC service, installed on every kv
 //!    store as a `kv::server::Extension`; [`gc_worker`] — two-phase GC
 //!    following PD's safe points; [`faults`] — lost answers for tests.
-//! 7. [`client`] — what applications use: `TxnClient`, `Transaction`, the
+//! 7. [`coprocessor`] — table scans pushed down to the stores: an MVCC
+//!    scan page decoded into Arrow columns, filtered, projected and limited
+//!    with DataFusion expressions the SQL layer sends.
+//! 8. [`client`] — what applications use: `TxnClient`, `Transaction`, the
 //!    two-phase committer, the lock resolver, snapshot reads. The model and
 //!    its guarantees are in `docs/transactions.md`.
 //!
@@ -60,6 +63,7 @@
 pub mod actions;
 pub mod client;
 pub mod commands;
+pub mod coprocessor;
 mod error;
 pub mod faults;
 pub mod gc_worker;

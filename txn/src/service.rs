@@ -316,7 +316,8 @@ with_errors!(
     CheckTxnStatusResponse,
     TxnHeartBeatResponse,
     ResolveLockResponse,
-    ScanLockResponse
+    ScanLockResponse,
+    CopResponse
 );
 
 macro_rules! with_error_list {
@@ -619,6 +620,17 @@ impl Txn for TxnService {
             .await;
         respond!(result, PessimisticRollbackResponse, |()| {
             PessimisticRollbackResponse::default()
+        })
+    }
+
+    async fn coprocessor(&self, req: Request<CopRequest>) -> RpcResult<CopResponse> {
+        let result = self.storage.coprocessor(req.into_inner()).await;
+        respond!(result, CopResponse, |out| CopResponse {
+            locks: out.locks.iter().map(lock_info_to_pb).collect(),
+            data: out.data,
+            resume_key: out.resume_key,
+            scanned_records: out.scanned,
+            ..Default::default()
         })
     }
 

@@ -13,11 +13,14 @@
 //! semantics where DataFusion has a switch: decimal literals are DECIMAL,
 //! NULLs sort first ascending (NULL is the smallest value in MySQL).
 
+pub mod arith;
 pub mod convert;
+pub mod explain;
 pub mod infoschema;
 pub mod point_get;
 pub mod provider;
 pub mod rewrite;
+pub mod scan;
 
 use std::sync::Arc;
 
@@ -51,7 +54,12 @@ impl DfSession {
         opts.sql_parser.map_string_types_to_utf8view = false;
         opts.sql_parser.dialect = datafusion::config::Dialect::MySQL;
         opts.execution.time_zone = None;
-        let ctx = SessionContext::new_with_config(config);
+        let state = datafusion::execution::SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .with_analyzer_rules(arith::analyzer_rules())
+            .build();
+        let ctx = SessionContext::new_with_state(state);
         let slot: Slot = Default::default();
         ctx.register_catalog(
             "def",
@@ -93,11 +101,53 @@ impl DfSession {
                     stmt,
                 )))
                 .await?;
+            // Analyzed, so the types are MySQL's (division).
+            let plan = state.optimize(&plan)?;
             Ok(Arc::new(plan.schema().as_arrow().clone()))
         }
         .await;
         *self.slot.lock() = None;
         result
+    }
+
+    /// The physical plan of a (rewritten) query, for EXPLAIN. The
+    /// statement context stays set until [`DfSession::execute`] or the
+    /// next statement replaces it.
+    pub async fn physical_plan(
+        &self,
+        stmt: Statement,
+        ctx: StatementCtx,
+        db: Option<&str>,
+    ) -> Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        *self.slot.lock() = Some(ctx);
+        let result = async {
+            let mut state = self.ctx.state();
+            state.config_mut().options_mut().catalog.default_schema =
+                db.unwrap_or("").to_lowercase();
+            let plan = state
+                .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(
+                    stmt,
+                )))
+                .await?;
+            let plan = state.optimize(&plan)?;
+            Ok(state.create_physical_plan(&plan).await?)
+        }
+        .await;
+        *self.slot.lock() = None;
+        result
+    }
+
+    /// Runs a physical plan to the end (EXPLAIN ANALYZE), discarding rows.
+    pub async fn execute(
+        &self,
+        plan: Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+        ctx: StatementCtx,
+    ) -> Result<()> {
+        *self.slot.lock() = Some(ctx);
+        let result = datafusion::physical_plan::collect(plan, self.ctx.task_ctx()).await;
+        *self.slot.lock() = None;
+        result?;
+        Ok(())
     }
 
     async fn plan_and_collect(

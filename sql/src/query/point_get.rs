@@ -321,7 +321,11 @@ pub async fn run(session: &Session, pg: &PointGet, txn: &Arc<TxnHandle>) -> Resu
     // locks would be released at once).
     let lock = pg.for_update && session.txn.as_ref().is_some_and(|a| a.explicit);
     let offsets: Vec<usize> = pg.columns.iter().map(|(i, _)| *i).collect();
-    let (_, mut rows) = rows(pg, txn, lock, &offsets).await?;
+    let (_, rows) = rows(pg, txn, lock, &offsets).await?;
+    Ok(result_set(pg, rows))
+}
+
+fn result_set(pg: &PointGet, mut rows: Vec<Vec<Datum>>) -> ResultSet {
     if let Some(l) = pg.limit {
         rows.truncate(l);
     }
@@ -330,7 +334,34 @@ pub async fn run(session: &Session, pg: &PointGet, txn: &Arc<TxnHandle>) -> Resu
         .iter()
         .map(|(i, name)| super::convert::table_column_def(&pg.db, &pg.table, *i, Some(name)))
         .collect();
-    Ok(ResultSet { columns, rows })
+    ResultSet { columns, rows }
+}
+
+/// An autocommit point get of one row by its handle, read at the largest
+/// timestamp: one RPC, no TSO (see `TxnClient::get_latest`). None when a
+/// lock is on the row (or the lookup is not by handle): the caller runs
+/// the ordinary path, which resolves locks at a real timestamp.
+pub async fn run_latest(session: &Session, pg: &PointGet) -> Result<Option<ResultSet>> {
+    if pg.index.is_some() || pg.keys.len() != 1 {
+        return Ok(None);
+    }
+    let t = &pg.table;
+    let handle = match t.handle {
+        HandleKind::IntPk(_) => Handle::Int(crate::table::int_handle(&pg.keys[0][0])?),
+        _ => Handle::Common(pg.keys[0].clone()),
+    };
+    let key = crate::table::record_key(t, &handle);
+    let value = match session.shared.client.get_latest(&key).await {
+        Ok(v) => v,
+        Err(txn::Error::KeyIsLocked(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let offsets: Vec<usize> = pg.columns.iter().map(|(i, _)| *i).collect();
+    let rows = match value {
+        Some(v) => vec![crate::table::decode_record(t, &key, &v, &offsets)?],
+        None => Vec::new(),
+    };
+    Ok(Some(result_set(pg, rows)))
 }
 
 /// The existing rows a point get names (in key order), with their handles;

@@ -9,7 +9,6 @@ use async_trait::async_trait;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
 use datafusion::datasource::TableType;
-use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
@@ -104,11 +103,10 @@ impl SchemaProvider for DuetSchema {
 
 /// A table read from its row regions in the statement's transaction.
 pub struct RowTable {
+    db: String,
     info: Arc<TableInfo>,
     schema: SchemaRef,
     txn: Arc<TxnHandle>,
-    /// The schema ends with `_tidb_rowid`.
-    row_id: bool,
     latest: bool,
 }
 
@@ -135,10 +133,10 @@ impl RowTable {
             schema = Arc::new(Schema::new(fields));
         }
         RowTable {
+            db: db.to_string(),
             schema,
             info,
             txn: ctx.txn.clone(),
-            row_id,
             latest: ctx.latest,
         }
     }
@@ -206,13 +204,13 @@ impl TableProvider for RowTable {
         &self,
         filters: &[&Expr],
     ) -> datafusion::error::Result<Vec<datafusion::logical_expr::TableProviderFilterPushDown>> {
-        // Comparisons on an integer primary key narrow the scanned key
-        // range; DataFusion still applies every filter above the scan.
+        // Pushed filters run inside the scan (on the kv stores, or on the
+        // rows an index lookup fetched) and are not applied again.
         Ok(filters
             .iter()
             .map(|f| {
-                if self.handle_bounds(f).is_some() {
-                    datafusion::logical_expr::TableProviderFilterPushDown::Inexact
+                if super::scan::pushable(f) {
+                    datafusion::logical_expr::TableProviderFilterPushDown::Exact
                 } else {
                     datafusion::logical_expr::TableProviderFilterPushDown::Unsupported
                 }
@@ -229,77 +227,55 @@ impl TableProvider for RowTable {
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
         let all: Vec<usize> = (0..self.schema.fields().len()).collect();
         let wanted: &Vec<usize> = projection.unwrap_or(&all);
+        // The scan reads the wanted columns and those the filters use.
+        let mut scanned: Vec<usize> = wanted.clone();
+        for f in filters {
+            for c in f.column_refs() {
+                if let Ok(i) = self.schema.index_of(&c.name)
+                    && !scanned.contains(&i)
+                {
+                    scanned.push(i);
+                }
+            }
+        }
         let n_cols = self.info.columns.len();
-        let offsets: Vec<usize> = wanted.iter().copied().filter(|&i| i < n_cols).collect();
-        let with_row_id = self.row_id && wanted.contains(&n_cols);
-        // Filters are applied above the scan, so a limit only holds here
-        // when there are none.
-        let limit = if filters.is_empty() {
-            limit.unwrap_or(0)
-        } else {
-            0
+        let columns = scanned
+            .iter()
+            .map(|&i| {
+                let field = self.schema.field(i);
+                if i < n_cols {
+                    super::scan::column_spec(&self.info, i, field.name(), field.is_nullable())
+                } else {
+                    Ok(super::scan::row_id_spec(field.name()))
+                }
+            })
+            .collect::<crate::Result<Vec<_>>>()?;
+        let scan = proto::kvrpcpb::TableScan {
+            table_id: self.info.id,
+            columns,
         };
-        let (mut lo, mut hi) = (i64::MIN, i64::MAX);
+        let output: Vec<u32> = (0..wanted.len() as u32).collect();
+        let schema = Arc::new(self.schema.project(wanted)?);
+        let mut handle_range: Option<(i64, i64)> = None;
         for f in filters {
             if let Some((l, h)) = self.handle_bounds(f) {
-                lo = lo.max(l);
-                hi = hi.min(h);
+                let (lo, hi) = handle_range.unwrap_or((i64::MIN, i64::MAX));
+                handle_range = Some((lo.max(l), hi.min(h)));
             }
         }
-        let (start, end) = if lo > hi {
-            let p = codec::table::record_prefix(self.info.id);
-            (p.clone(), p)
-        } else if (lo, hi) == (i64::MIN, i64::MAX) {
-            codec::table::record_range(self.info.id)
-        } else {
-            let start = codec::table::encode_row_key(self.info.id, &codec::table::Handle::Int(lo));
-            let end = match hi.checked_add(1) {
-                Some(h) => {
-                    codec::table::encode_row_key(self.info.id, &codec::table::Handle::Int(h))
-                }
-                None => codec::table::record_range(self.info.id).1,
-            };
-            (start, end)
-        };
-        let pairs = {
-            let txn = self.txn.txn.read().await;
-            let r = if self.latest {
-                txn.scan_latest(&start, &end, limit, false).await
-            } else {
-                txn.scan(&start, &end, limit, false).await
-            };
-            r.map_err(crate::Error::from)?
-        };
-        let mut rows = Vec::with_capacity(pairs.len());
-        for (k, v) in &pairs {
-            let mut row = crate::table::decode_record(&self.info, k, v, &offsets)?;
-            if with_row_id {
-                let (_, h) = codec::table::decode_row_key(k, false).map_err(crate::Error::from)?;
-                let codec::table::Handle::Int(id) = h else {
-                    return Err(crate::Error::internal("row id handle").into());
-                };
-                row.push(codec::datum::Datum::I64(id));
-            }
-            rows.push(row);
-        }
-        let mut out_fields: Vec<usize> = offsets.clone();
-        if with_row_id {
-            out_fields.push(n_cols);
-        }
-        let schema = Arc::new(Schema::new(
-            out_fields
-                .iter()
-                .map(|&i| self.schema.field(i).clone())
-                .collect::<Vec<_>>(),
-        ));
-        let row_id_type =
-            crate::catalog::model::FieldType::new(crate::catalog::model::SqlType::BigInt);
-        let mut types: Vec<_> = offsets.iter().map(|&i| &self.info.columns[i].ft).collect();
-        if with_row_id {
-            types.push(&row_id_type);
-        }
-        let batch = convert::rows_to_batch(schema.clone(), &types, rows)?;
-        let exec = MemorySourceConfig::try_new_exec(&[vec![batch]], schema, None)?;
-        Ok(exec)
+        let refs: Vec<&Expr> = filters.iter().collect();
+        let access = super::scan::plan_access(&self.info, handle_range, &refs);
+        Ok(Arc::new(super::scan::RowScanExec::new(
+            self.info.clone(),
+            format!("{}.{}", self.db, self.info.name),
+            access,
+            scan,
+            filters,
+            output,
+            limit,
+            self.txn.clone(),
+            self.latest,
+            schema,
+        )?))
     }
 }

@@ -7,6 +7,10 @@
 //!   `CURRENT_USER()`, `VERSION()`, `CONNECTION_ID()`, `LAST_INSERT_ID()`,
 //!   `ROW_COUNT()`, `FOUND_ROWS()` — become literals (constant within a
 //!   statement, as in MySQL).
+//! * Number literals with an exponent (`1e3`) become DOUBLEs, as in
+//!   MySQL; other decimal literals stay DECIMAL.
+//! * `a DIV b` becomes `CAST((a / b) AS BIGINT)`: MySQL's division
+//!   ([`super::arith`]) truncated toward zero.
 //! * Identifiers are lower-cased (names compare case-insensitively).
 //! * Result columns get MySQL's names: the expression as written
 //!   (`SELECT COUNT(*)` is named `COUNT(*)`), or the alias. DataFusion
@@ -208,6 +212,48 @@ fn substitute(session: &Session, stmt: &mut Statement) -> Result<()> {
                 && let Some(v) = session_function(self.session, &name)
             {
                 *e = v;
+            } else if let Expr::BinaryOp {
+                left,
+                op: sqlparser::ast::BinaryOperator::MyIntegerDivide,
+                right,
+            } = e
+            {
+                // `a DIV b`: the quotient (MySQL's `/`, NULL for a zero
+                // divisor) truncated to an integer.
+                let quotient = Expr::Nested(Box::new(Expr::BinaryOp {
+                    left: left.clone(),
+                    op: sqlparser::ast::BinaryOperator::Divide,
+                    right: right.clone(),
+                }));
+                *e = Expr::Cast {
+                    kind: sqlparser::ast::CastKind::Cast,
+                    expr: Box::new(quotient),
+                    data_type: sqlparser::ast::DataType::BigInt(None),
+                    array: false,
+                    format: None,
+                };
+            }
+            ControlFlow::Continue(())
+        }
+        fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<Error> {
+            // A literal with an exponent is a DOUBLE in MySQL (`1e0/3` is
+            // 0.333…, not a DECIMAL quotient). Cast from its text so a
+            // magnitude no DECIMAL holds (`1e300`) still parses.
+            if let Expr::Value(v) = e
+                && let sqlparser::ast::Value::Number(n, _) = &v.value
+                && n.contains(['e', 'E'])
+            {
+                *e = Expr::Cast {
+                    kind: sqlparser::ast::CastKind::Cast,
+                    expr: Box::new(Expr::Value(
+                        sqlparser::ast::Value::SingleQuotedString(n.clone()).into(),
+                    )),
+                    data_type: sqlparser::ast::DataType::Double(
+                        sqlparser::ast::ExactNumberInfo::None,
+                    ),
+                    array: false,
+                    format: None,
+                };
             }
             ControlFlow::Continue(())
         }

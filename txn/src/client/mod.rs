@@ -28,6 +28,7 @@
 //! reading (TiDB does the same through etcd).
 
 mod committer;
+mod coprocessor;
 mod lock_resolver;
 pub mod rpc;
 mod snapshot;
@@ -41,12 +42,13 @@ use kv::client::RegionCache;
 use parking_lot::Mutex;
 use pd::PdClient;
 
+pub use coprocessor::{CopScan, CopTask};
 pub use lock_resolver::{LockResolver, Resolved};
 pub use snapshot::Snapshot;
 pub use transaction::{Transaction, TxnMode};
 
 use self::rpc::Rpc;
-use crate::types::TimeStamp;
+use crate::types::{TimeStamp, Value};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone)]
@@ -204,6 +206,15 @@ impl TxnClient {
         let start_ts = self.shared.ts().await?;
         self.shared.register(start_ts);
         Ok(Transaction::new(self.shared.clone(), start_ts, clock, mode))
+    }
+
+    /// The newest committed value of one key without a timestamp from PD
+    /// (see [`Snapshot::get_max_ts`]); `Err(KeyIsLocked)` when a lock is
+    /// on the key, and the caller should read at a real timestamp.
+    pub async fn get_latest(&self, key: &[u8]) -> Result<Option<Value>> {
+        Snapshot::new(self.shared.clone(), TimeStamp::max())
+            .get_max_ts(key)
+            .await
     }
 
     /// A read-only view at `ts`; refused below the GC safe point.

@@ -22,7 +22,7 @@ use crate::{Error, Result};
 /// A consistent read view at one timestamp.
 #[derive(Clone)]
 pub struct Snapshot {
-    shared: std::sync::Arc<Shared>,
+    pub(super) shared: std::sync::Arc<Shared>,
     ts: TimeStamp,
     /// Live transactions whose locks this snapshot may pass: their
     /// `min_commit_ts` was pushed above `ts`.
@@ -45,16 +45,16 @@ impl Snapshot {
         self.ts
     }
 
-    fn passable(&self) -> Vec<u64> {
+    pub(super) fn passable(&self) -> Vec<u64> {
         self.resolved.lock().clone()
     }
 
-    fn backoff(&self) -> Backoff {
+    pub(super) fn backoff(&self) -> Backoff {
         Backoff::new(self.shared.config.read_timeout)
     }
 
     /// Resolves the locks a read met, and waits if some are alive.
-    async fn resolve(&self, locks: Vec<LockInfo>, backoff: &mut Backoff) -> Result<()> {
+    pub(super) async fn resolve(&self, locks: Vec<LockInfo>, backoff: &mut Backoff) -> Result<()> {
         let resolved = self.shared.resolver.resolve(locks, self.ts).await?;
         {
             let mut passable = self.resolved.lock();
@@ -72,6 +72,23 @@ impl Snapshot {
     }
 
     pub async fn get(&self, key: &[u8]) -> Result<Option<Value>> {
+        self.get_inner(key, true).await
+    }
+
+    /// A point read at the largest timestamp: the newest committed value,
+    /// with no TSO round trip (TiKV's max-ts point get). A single key
+    /// read this way is linearizable: a transaction that committed before
+    /// the read began either shows its write record or, while its commit
+    /// is still rolling through secondaries, a lock. A lock is returned as
+    /// `KeyIsLocked` and never resolved here (pushing a lock's
+    /// `min_commit_ts` past the largest timestamp would wedge its
+    /// transaction): the caller reads again with a real timestamp.
+    pub(super) async fn get_max_ts(&self, key: &[u8]) -> Result<Option<Value>> {
+        debug_assert!(self.ts.is_max());
+        self.get_inner(key, false).await
+    }
+
+    async fn get_inner(&self, key: &[u8], resolve: bool) -> Result<Option<Value>> {
         let mut backoff = self.backoff();
         let ts = self.ts.into_inner();
         loop {
@@ -94,7 +111,9 @@ impl Snapshot {
                 })
                 .await;
             match result {
-                Err(Error::KeyIsLocked(lock)) => self.resolve(vec![lock], &mut backoff).await?,
+                Err(Error::KeyIsLocked(lock)) if resolve => {
+                    self.resolve(vec![lock], &mut backoff).await?
+                }
                 other => return other,
             }
         }

@@ -165,6 +165,35 @@ impl Transaction {
             .await
     }
 
+    /// The snapshot at `start_ts`, for reads that go around the write
+    /// buffer (coprocessor scans; see [`Transaction::has_writes_in`]).
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        self.check_active()?;
+        Ok(self.snapshot.clone())
+    }
+
+    /// A snapshot of the newest committed data (a fresh timestamp): the
+    /// "current read" of pessimistic DML, as [`Transaction::scan_latest`].
+    pub async fn latest_snapshot(&self) -> Result<Snapshot> {
+        self.check_active()?;
+        let ts = self.shared.ts().await?;
+        Ok(Snapshot::new(self.shared.clone(), ts))
+    }
+
+    /// Whether the write buffer holds a put or delete of a raw key in
+    /// `[start, end)` (empty end: unbounded): reads of that range must
+    /// merge the buffer.
+    pub fn has_writes_in(&self, start: &[u8], end: &[u8]) -> bool {
+        let upper = if end.is_empty() {
+            std::ops::Bound::Unbounded
+        } else {
+            std::ops::Bound::Excluded(end.to_vec())
+        };
+        self.buffer
+            .range((std::ops::Bound::Included(start.to_vec()), upper))
+            .any(|(_, op)| *op != Op::Lock)
+    }
+
     async fn scan_snapshot(
         &self,
         snapshot: &Snapshot,

@@ -1,0 +1,811 @@
+//! How a table is read: the access path chosen from a statement's filters
+//! ([`plan_access`]) and the execution node that reads it ([`RowScanExec`]).
+//!
+//! | access path        | keys read                               | where filters run |
+//! |--------------------|-----------------------------------------|-------------------|
+//! | `TableFullScan`    | the table's record range                | on the kv stores (coprocessor) |
+//! | `TableRangeScan`   | the handle range an integer PK allows   | on the kv stores (coprocessor) |
+//! | `IndexRangeScan`   | index entries, then the rows by handle  | in the SQL layer, on the fetched rows |
+//!
+//! Every filter DataFusion offers is either pushed (it runs with the scan,
+//! and DataFusion does not apply it again) or refused. A filter is pushed
+//! when it is made of columns, constants, operators and DataFusion's
+//! built-in functions, so the store can evaluate it exactly as the SQL
+//! layer would; subqueries, outer references and volatile functions stay
+//! above the scan.
+//!
+//! A transaction's uncommitted writes live in its client-side buffer, which
+//! the stores cannot see: when the buffer holds writes in the table's range,
+//! the scan reads through the transaction (buffer merged) and runs the same
+//! [`Fragment`] locally (TiDB's `UnionScan`).
+
+use std::fmt;
+use std::sync::Arc;
+
+use codec::datum::{Datum, DatumKind};
+use codec::decimal::Decimal;
+use codec::table::{self as keys, Handle};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::error::DataFusionError;
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::{
+    Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
+};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+    SendableRecordBatchStream,
+};
+use datafusion::scalar::ScalarValue;
+use proto::kvrpcpb::{ColumnSpec, TableScan};
+use txn::client::{CopTask, Snapshot};
+use txn::coprocessor::Fragment;
+
+use crate::catalog::model::{HandleKind, IndexInfo, SchemaState, TableInfo};
+use crate::session::TxnHandle;
+
+/// Whether a filter can run inside the scan (on a store or on fetched
+/// rows) with the same meaning it has above it.
+pub fn pushable(e: &Expr) -> bool {
+    if e.is_volatile() {
+        return false;
+    }
+    let mut ok = true;
+    let _ = e.apply(|e| {
+        let fine = matches!(
+            e,
+            Expr::Column(_)
+                | Expr::Literal(..)
+                | Expr::BinaryExpr(_)
+                | Expr::Not(_)
+                | Expr::IsNull(_)
+                | Expr::IsNotNull(_)
+                | Expr::IsTrue(_)
+                | Expr::IsFalse(_)
+                | Expr::IsNotTrue(_)
+                | Expr::IsNotFalse(_)
+                | Expr::IsUnknown(_)
+                | Expr::IsNotUnknown(_)
+                | Expr::Negative(_)
+                | Expr::Between(_)
+                | Expr::InList(_)
+                | Expr::Like(_)
+                | Expr::SimilarTo(_)
+                | Expr::Case(_)
+                | Expr::Cast(_)
+                | Expr::TryCast(_)
+                | Expr::ScalarFunction(_)
+        );
+        if fine {
+            Ok(TreeNodeRecursion::Continue)
+        } else {
+            ok = false;
+            Ok(TreeNodeRecursion::Stop)
+        }
+    });
+    ok
+}
+
+/// `e` with its columns unqualified (the scan knows columns by name).
+fn unqualified(e: &Expr) -> datafusion::error::Result<Expr> {
+    e.clone()
+        .transform(|e| match e {
+            Expr::Column(c) if c.relation.is_some() => Ok(Transformed::yes(Expr::Column(
+                datafusion::common::Column::new_unqualified(c.name),
+            ))),
+            other => Ok(Transformed::no(other)),
+        })
+        .map(|t| t.data)
+}
+
+/// Which keys a scan reads.
+#[derive(Debug, Clone)]
+pub enum Access {
+    /// Record keys `[start, end)`; `range` says whether they are narrowed
+    /// from the whole table (a handle range), for EXPLAIN.
+    Table {
+        start: Vec<u8>,
+        end: Vec<u8>,
+        range: Option<String>,
+    },
+    /// Index entries in `ranges`, then the rows they point at.
+    Index {
+        index: String,
+        ranges: Vec<(Vec<u8>, Vec<u8>)>,
+        described: String,
+    },
+}
+
+/// A value bound for one column in a key range.
+#[derive(Debug, Clone)]
+struct Bound {
+    value: Datum,
+    inclusive: bool,
+}
+
+/// What the filters say about one indexed column.
+#[derive(Debug, Clone, Default)]
+struct ColumnCond {
+    points: Option<Vec<Datum>>,
+    lo: Option<Bound>,
+    hi: Option<Bound>,
+    /// A filter made the column's condition impossible (`NULL` compared).
+    empty: bool,
+}
+
+/// The datum a constant is in a column of `kind`, when comparing them
+/// there orders like comparing their key encodings.
+fn key_datum(v: &ScalarValue, kind: DatumKind, binary: bool) -> Option<Datum> {
+    use ScalarValue as S;
+    Some(match (v, kind) {
+        (S::Int64(Some(i)), DatumKind::I64) => Datum::I64(*i),
+        (S::Int64(Some(i)), DatumKind::U64) if *i >= 0 => Datum::U64(*i as u64),
+        (S::UInt64(Some(u)), DatumKind::U64) => Datum::U64(*u),
+        (S::UInt64(Some(u)), DatumKind::I64) if *u <= i64::MAX as u64 => Datum::I64(*u as i64),
+        (S::Float64(Some(f)), DatumKind::F64) if f.is_finite() => Datum::F64(*f),
+        (S::Decimal128(Some(m), _, s), DatumKind::Decimal) if *s >= 0 => {
+            Datum::Decimal(Decimal::try_new(*m, *s as u8)?)
+        }
+        (S::Utf8(Some(s)) | S::LargeUtf8(Some(s)) | S::Utf8View(Some(s)), DatumKind::Bytes)
+            if !binary =>
+        {
+            Datum::Bytes(s.as_bytes().to_vec())
+        }
+        (S::Binary(Some(b)) | S::LargeBinary(Some(b)), DatumKind::Bytes) if binary => {
+            Datum::Bytes(b.clone())
+        }
+        (S::Date32(Some(d)), DatumKind::Date) => Datum::Date(*d),
+        (S::TimestampMicrosecond(Some(t), None), DatumKind::DateTime) => Datum::DateTime(*t),
+        _ => return None,
+    })
+}
+
+fn literal(e: &Expr) -> Option<&ScalarValue> {
+    match e {
+        Expr::Literal(v, _) => Some(v),
+        _ => None,
+    }
+}
+
+fn column_name(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Column(c) => Some(c.name.as_str()),
+        _ => None,
+    }
+}
+
+/// Folds one filter into the conditions of the column it constrains.
+fn add_condition(conds: &mut [ColumnCond], names: &[(String, DatumKind, bool)], f: &Expr) {
+    let find = |e: &Expr| {
+        let n = column_name(e)?;
+        names.iter().position(|(name, _, _)| name == n)
+    };
+    let datum = |i: usize, v: &ScalarValue| key_datum(v, names[i].1, names[i].2);
+    match f {
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+            let (i, v, op) = if let (Some(i), Some(v)) = (find(left), literal(right)) {
+                (i, v, *op)
+            } else if let (Some(i), Some(v), Some(op)) = (find(right), literal(left), op.swap()) {
+                (i, v, op)
+            } else {
+                return;
+            };
+            if v.is_null() {
+                if matches!(
+                    op,
+                    Operator::Eq | Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq
+                ) {
+                    conds[i].empty = true;
+                }
+                return;
+            }
+            let Some(d) = datum(i, v) else { return };
+            let c = &mut conds[i];
+            match op {
+                Operator::Eq => c.points = Some(vec![d]),
+                Operator::Gt | Operator::GtEq => {
+                    c.lo = Some(Bound {
+                        value: d,
+                        inclusive: op == Operator::GtEq,
+                    })
+                }
+                Operator::Lt | Operator::LtEq => {
+                    c.hi = Some(Bound {
+                        value: d,
+                        inclusive: op == Operator::LtEq,
+                    })
+                }
+                _ => {}
+            }
+        }
+        Expr::Between(Between {
+            expr,
+            negated: false,
+            low,
+            high,
+        }) => {
+            let Some(i) = find(expr) else { return };
+            if let (Some(l), Some(h)) = (literal(low), literal(high))
+                && let (Some(l), Some(h)) = (datum(i, l), datum(i, h))
+            {
+                conds[i].lo = Some(Bound {
+                    value: l,
+                    inclusive: true,
+                });
+                conds[i].hi = Some(Bound {
+                    value: h,
+                    inclusive: true,
+                });
+            }
+        }
+        Expr::InList(list) if !list.negated => {
+            let Some(i) = find(&list.expr) else { return };
+            let mut points = Vec::new();
+            for e in &list.list {
+                match literal(e) {
+                    Some(v) if v.is_null() => {}
+                    Some(v) => match datum(i, v) {
+                        Some(d) => points.push(d),
+                        None => return,
+                    },
+                    None => return,
+                }
+            }
+            if points.is_empty() {
+                conds[i].empty = true;
+            } else {
+                conds[i].points = Some(points);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Key prefixes of the index points × the encoded bound of the next column.
+const MAX_RANGES: usize = 256;
+
+/// The key ranges of `index` the filters allow, and a score (equality
+/// columns count double), or None when the index does not help.
+fn index_ranges(
+    t: &TableInfo,
+    index: &IndexInfo,
+    filters: &[&Expr],
+) -> Option<(usize, Vec<(Vec<u8>, Vec<u8>)>, String)> {
+    let offsets = t.index_offsets(index);
+    let mut names = Vec::new();
+    for (ic, &off) in index.columns.iter().zip(&offsets) {
+        if ic.length.is_some() {
+            // A prefix index stores cut values: no exact ranges.
+            break;
+        }
+        let c = &t.columns[off];
+        names.push((c.name.to_lowercase(), c.ft.datum_kind(), c.ft.is_binary()));
+    }
+    if names.is_empty() {
+        return None;
+    }
+    let mut conds = vec![ColumnCond::default(); names.len()];
+    for f in filters {
+        add_condition(&mut conds, &names, f);
+    }
+    let prefix = keys::index_prefix(t.id, index.id);
+    let mut prefixes: Vec<Vec<u8>> = vec![prefix];
+    let mut score = 0;
+    let mut described = Vec::new();
+    let mut i = 0;
+    while i < conds.len() {
+        let c = &conds[i];
+        if c.empty {
+            return Some((usize::MAX, Vec::new(), "empty".into()));
+        }
+        let Some(points) = &c.points else { break };
+        if prefixes.len() * points.len() > MAX_RANGES {
+            break;
+        }
+        prefixes = prefixes
+            .iter()
+            .flat_map(|p| {
+                points.iter().map(move |d| {
+                    let mut k = p.clone();
+                    codec::key::encode_key_datum(&mut k, d);
+                    k
+                })
+            })
+            .collect();
+        described.push(format!("{} in {} value(s)", names[i].0, points.len()));
+        score += 2;
+        i += 1;
+    }
+    let range = conds.get(i).filter(|c| c.lo.is_some() || c.hi.is_some());
+    let ranges = match range {
+        Some(c) => {
+            score += 1;
+            described.push(format!("{} in a range", names[i].0));
+            prefixes
+                .iter()
+                .map(|p| {
+                    let start = match &c.lo {
+                        Some(b) => {
+                            let mut k = p.clone();
+                            codec::key::encode_key_datum(&mut k, &b.value);
+                            if b.inclusive {
+                                k
+                            } else {
+                                keys::prefix_next(&k)
+                            }
+                        }
+                        None => {
+                            // Above every NULL of the column.
+                            let mut k = p.clone();
+                            codec::key::encode_key_datum(&mut k, &Datum::Null);
+                            keys::prefix_next(&k)
+                        }
+                    };
+                    let end = match &c.hi {
+                        Some(b) => {
+                            let mut k = p.clone();
+                            codec::key::encode_key_datum(&mut k, &b.value);
+                            if b.inclusive {
+                                keys::prefix_next(&k)
+                            } else {
+                                k
+                            }
+                        }
+                        None => keys::prefix_next(p),
+                    };
+                    (start, end)
+                })
+                .filter(|(s, e)| s < e)
+                .collect()
+        }
+        None => prefixes
+            .iter()
+            .map(|p| (p.clone(), keys::prefix_next(p)))
+            .collect(),
+    };
+    (score > 0).then(|| (score, ranges, described.join(", ")))
+}
+
+/// Chooses how to read `t` under `filters`: a handle range of an integer
+/// primary key, else the best index range, else the whole table.
+pub fn plan_access(t: &TableInfo, handle_range: Option<(i64, i64)>, filters: &[&Expr]) -> Access {
+    if let Some((lo, hi)) = handle_range {
+        let (start, end) = if lo > hi {
+            let p = keys::record_prefix(t.id);
+            (p.clone(), p)
+        } else {
+            let start = keys::encode_row_key(t.id, &Handle::Int(lo));
+            let end = match hi.checked_add(1) {
+                Some(h) => keys::encode_row_key(t.id, &Handle::Int(h)),
+                None => keys::record_range(t.id).1,
+            };
+            (start, end)
+        };
+        return Access::Table {
+            start,
+            end,
+            range: Some(format!("[{lo},{hi}]")),
+        };
+    }
+    let best = t
+        .indexes
+        .iter()
+        .filter(|i| i.state == SchemaState::Public && !(i.primary && t.handle != HandleKind::RowId))
+        .filter_map(|i| index_ranges(t, i, filters).map(|(s, r, d)| (s, i, r, d)))
+        .max_by_key(|(s, ..)| *s);
+    if let Some((_, index, ranges, described)) = best {
+        return Access::Index {
+            index: index.name.clone(),
+            ranges,
+            described,
+        };
+    }
+    let (start, end) = keys::record_range(t.id);
+    Access::Table {
+        start,
+        end,
+        range: None,
+    }
+}
+
+/// The scan's column description for the stores.
+pub fn column_spec(
+    t: &TableInfo,
+    offset: usize,
+    name: &str,
+    nullable: bool,
+) -> crate::Result<ColumnSpec> {
+    let c = &t.columns[offset];
+    let handle = matches!(t.handle, HandleKind::IntPk(pk) if pk == offset);
+    let mut default = Vec::new();
+    let d = crate::table::original_default(c)?;
+    if d != Datum::Null {
+        codec::key::encode_key_datum(&mut default, &d);
+    }
+    Ok(ColumnSpec {
+        id: c.id,
+        name: name.to_string(),
+        kind: codec::arrow::kind_to_u32(c.ft.datum_kind()),
+        precision: c.ft.length,
+        scale: c.ft.scale as u32,
+        binary: c.ft.is_binary(),
+        handle,
+        nullable,
+        default,
+    })
+}
+
+/// The hidden row id as a scan column.
+pub fn row_id_spec(name: &str) -> ColumnSpec {
+    ColumnSpec {
+        id: -1,
+        name: name.to_string(),
+        kind: codec::arrow::kind_to_u32(DatumKind::I64),
+        handle: true,
+        nullable: false,
+        ..Default::default()
+    }
+}
+
+/// A table scan in a DataFusion plan.
+pub struct RowScanExec {
+    pub table: Arc<TableInfo>,
+    /// `db.table`, for EXPLAIN.
+    pub display: String,
+    pub access: Access,
+    pub task: CopTask,
+    /// The pushed filters as text, for EXPLAIN.
+    pub filter_text: Vec<String>,
+    txn: Arc<TxnHandle>,
+    latest: bool,
+    schema: SchemaRef,
+    props: Arc<PlanProperties>,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl fmt::Debug for RowScanExec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RowScanExec({})", self.display)
+    }
+}
+
+impl RowScanExec {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        table: Arc<TableInfo>,
+        display: String,
+        access: Access,
+        scan: TableScan,
+        filters: &[Expr],
+        output: Vec<u32>,
+        limit: Option<usize>,
+        txn: Arc<TxnHandle>,
+        latest: bool,
+        schema: SchemaRef,
+    ) -> datafusion::error::Result<RowScanExec> {
+        let encoded = filters
+            .iter()
+            .map(|f| {
+                let f = unqualified(f)?;
+                txn::coprocessor::encode_filter(&f)
+                    .map_err(|e| DataFusionError::External(Box::new(e)))
+            })
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let props = PlanProperties::new(
+            EquivalenceProperties::new(schema.clone()),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        Ok(RowScanExec {
+            table,
+            display,
+            access,
+            task: CopTask {
+                scan,
+                filters: encoded,
+                output,
+                limit,
+                page_records: 0,
+            },
+            filter_text: filters.iter().map(|f| f.to_string()).collect(),
+            txn,
+            latest,
+            schema,
+            props: Arc::new(props),
+            metrics: ExecutionPlanMetricsSet::new(),
+        })
+    }
+
+    /// What EXPLAIN ANALYZE shows of a run: coprocessor pages and the
+    /// records the stores (or the lookup) read.
+    pub fn exec_info(&self) -> String {
+        let m = self.metrics.clone_inner();
+        let get = |n: &str| m.sum_by_name(n).map(|v| v.as_usize()).unwrap_or(0);
+        format!(
+            "cop_pages:{}, scanned_records:{}",
+            get("cop_pages"),
+            get("scanned_records")
+        )
+    }
+
+    fn fragment(&self) -> txn::Result<Fragment> {
+        Fragment::new(
+            &self.task.scan,
+            &self.task.filters,
+            &self.task.output,
+            self.task.limit.unwrap_or(0) as u64,
+        )
+    }
+}
+
+impl DisplayAs for RowScanExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "RowScanExec: table={}", self.display)?;
+        match &self.access {
+            Access::Table { range: None, .. } => write!(f, ", full scan")?,
+            Access::Table { range: Some(r), .. } => write!(f, ", handle range {r}")?,
+            Access::Index {
+                index, described, ..
+            } => write!(f, ", index {index} ({described})")?,
+        }
+        if !self.filter_text.is_empty() {
+            write!(f, ", filters=[{}]", self.filter_text.join(", "))?;
+        }
+        if let Some(l) = self.task.limit {
+            write!(f, ", limit={l}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What the stream reads next.
+enum State {
+    Start,
+    Cop(Box<txn::client::CopScan>),
+    Done,
+}
+
+struct Reader {
+    exec: ScanParts,
+    state: State,
+}
+
+/// The parts of a [`RowScanExec`] its stream owns.
+#[derive(Clone)]
+struct ScanParts {
+    table: Arc<TableInfo>,
+    access: Access,
+    task: CopTask,
+    txn: Arc<TxnHandle>,
+    latest: bool,
+    schema: SchemaRef,
+    fragment: Arc<Fragment>,
+    output_rows: Count,
+    pages: Count,
+    scanned: Count,
+}
+
+fn ext(e: impl Into<crate::Error>) -> DataFusionError {
+    let e: crate::Error = e.into();
+    DataFusionError::External(Box::new(e))
+}
+
+impl ScanParts {
+    /// Rebinds a batch to the plan's schema (which carries the column
+    /// metadata result sets need).
+    fn bind(&self, b: RecordBatch) -> datafusion::error::Result<RecordBatch> {
+        self.output_rows.add(b.num_rows());
+        Ok(RecordBatch::try_new_with_options(
+            self.schema.clone(),
+            b.columns().to_vec(),
+            &datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(b.num_rows())),
+        )?)
+    }
+
+    /// Reads everything through the transaction (its buffer merged) and
+    /// runs the fragment here.
+    async fn local(&self) -> datafusion::error::Result<RecordBatch> {
+        let txn = self.txn.txn.read().await;
+        let records = match &self.access {
+            Access::Table { start, end, .. } => {
+                let r = if self.latest {
+                    txn.scan_latest(start, end, 0, false).await
+                } else {
+                    txn.scan(start, end, 0, false).await
+                };
+                r.map_err(ext)?
+            }
+            Access::Index { ranges, .. } => {
+                let mut handles = Vec::new();
+                for (s, e) in ranges {
+                    let entries = if self.latest {
+                        txn.scan_latest(s, e, 0, false).await
+                    } else {
+                        txn.scan(s, e, 0, false).await
+                    }
+                    .map_err(ext)?;
+                    for (k, v) in entries {
+                        handles.push(self.row_key(&k, &v)?);
+                    }
+                }
+                txn.batch_get(handles).await.map_err(ext)?
+            }
+        };
+        drop(txn);
+        self.scanned.add(records.len());
+        self.fragment
+            .run(&records, self.fragment.limit)
+            .map_err(ext)
+    }
+
+    /// The record key an index entry points at.
+    fn row_key(&self, key: &[u8], value: &[u8]) -> datafusion::error::Result<Vec<u8>> {
+        let Access::Index { index, .. } = &self.access else {
+            return Err(ext(crate::Error::internal("not an index scan")));
+        };
+        let idx = self
+            .table
+            .index(index)
+            .ok_or_else(|| ext(crate::Error::internal("index vanished")))?;
+        let (_, _, _, handle) = keys::decode_index_key(key, idx.columns.len()).map_err(ext)?;
+        let handle = match (handle.as_slice(), &self.table.handle) {
+            ([], _) => crate::table::decode_handle(&self.table, value).map_err(ext)?,
+            (_, HandleKind::Common) => Handle::Common(handle),
+            ([Datum::I64(h)], _) => Handle::Int(*h),
+            _ => return Err(ext(crate::Error::internal("bad index entry"))),
+        };
+        Ok(keys::encode_row_key(self.table.id, &handle))
+    }
+
+    /// Index entries, then rows, from a snapshot (no buffered writes in
+    /// range).
+    async fn index_lookup(&self, snap: &Snapshot) -> datafusion::error::Result<RecordBatch> {
+        let Access::Index { ranges, .. } = &self.access else {
+            return Err(ext(crate::Error::internal("not an index scan")));
+        };
+        let mut handles = Vec::new();
+        for (s, e) in ranges {
+            for (k, v) in snap.scan(s, e, 0, false).await.map_err(ext)? {
+                handles.push(self.row_key(&k, &v)?);
+            }
+        }
+        let mut records = snap.batch_get(handles).await.map_err(ext)?;
+        // Rows in handle order, as a table scan would return them.
+        records.sort_by(|a, b| a.0.cmp(&b.0));
+        self.scanned.add(records.len());
+        self.fragment
+            .run(&records, self.fragment.limit)
+            .map_err(ext)
+    }
+
+    async fn next(&self, state: State) -> datafusion::error::Result<Option<(RecordBatch, State)>> {
+        match state {
+            State::Done => Ok(None),
+            State::Start => {
+                let (start, end) = keys::table_range(self.table.id);
+                let txn = self.txn.txn.read().await;
+                if txn.has_writes_in(&start, &end) {
+                    drop(txn);
+                    let b = self.local().await?;
+                    return Ok(Some((self.bind(b)?, State::Done)));
+                }
+                let snap = if self.latest {
+                    txn.latest_snapshot().await
+                } else {
+                    txn.snapshot()
+                }
+                .map_err(ext)?;
+                drop(txn);
+                match &self.access {
+                    Access::Index { .. } => {
+                        let b = self.index_lookup(&snap).await?;
+                        Ok(Some((self.bind(b)?, State::Done)))
+                    }
+                    Access::Table { start, end, .. } => {
+                        let cop = snap.coprocessor(start, end, self.task.clone());
+                        Box::pin(self.next(State::Cop(Box::new(cop)))).await
+                    }
+                }
+            }
+            State::Cop(mut cop) => loop {
+                let before = cop.scanned;
+                let page = cop.next_page().await.map_err(ext)?;
+                self.scanned.add((cop.scanned - before) as usize);
+                match page {
+                    None => return Ok(None),
+                    Some(batches) => {
+                        self.pages.add(1);
+                        let batches: Vec<RecordBatch> =
+                            batches.into_iter().filter(|b| b.num_rows() > 0).collect();
+                        if batches.is_empty() {
+                            continue;
+                        }
+                        let b = datafusion::arrow::compute::concat_batches(
+                            &batches[0].schema(),
+                            &batches,
+                        )?;
+                        return Ok(Some((self.bind(b)?, State::Cop(cop))));
+                    }
+                }
+            },
+        }
+    }
+}
+
+impl ExecutionPlan for RowScanExec {
+    fn name(&self) -> &'static str {
+        "RowScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.props
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> datafusion::error::Result<TreeNodeRecursion>,
+    ) -> datafusion::error::Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> datafusion::error::Result<SendableRecordBatchStream> {
+        let fragment = Arc::new(self.fragment().map_err(ext)?);
+        let output_rows = MetricBuilder::new(&self.metrics).output_rows(partition);
+        let pages = MetricBuilder::new(&self.metrics).counter("cop_pages", partition);
+        let scanned = MetricBuilder::new(&self.metrics).counter("scanned_records", partition);
+        let reader = Reader {
+            exec: ScanParts {
+                table: self.table.clone(),
+                access: self.access.clone(),
+                task: self.task.clone(),
+                txn: self.txn.clone(),
+                latest: self.latest,
+                schema: self.schema.clone(),
+                fragment,
+                output_rows,
+                pages,
+                scanned,
+            },
+            state: State::Start,
+        };
+        let stream = futures::stream::try_unfold(reader, |mut r| async move {
+            let state = std::mem::replace(&mut r.state, State::Done);
+            match r.exec.next(state).await? {
+                None => Ok(None),
+                Some((batch, next)) => {
+                    r.state = next;
+                    Ok(Some((batch, r)))
+                }
+            }
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.schema.clone(),
+            stream,
+        )))
+    }
+}
