@@ -333,8 +333,60 @@ pub fn parse_time(s: &str) -> Option<i64> {
     Some(if negative { -micros } else { micros })
 }
 
+/// The number a string stands for when MySQL compares or computes with it
+/// as a DOUBLE: the longest numeric prefix after leading spaces
+/// (`" 12.5e1abc"` is 125), or 0 when none leads. The flag says something
+/// was cut off or nothing numeric was found (MySQL's "Truncated incorrect
+/// DOUBLE value" warning).
+pub fn parse_double_prefix(s: &[u8]) -> (f64, bool) {
+    let start = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
+    let t = &s[start..];
+    let digits = |from: usize| t[from..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let mut end = usize::from(matches!(t.first(), Some(b'+' | b'-')));
+    let int = digits(end);
+    end += int;
+    let mut frac = 0;
+    if t.get(end) == Some(&b'.') {
+        frac = digits(end + 1);
+        if int + frac > 0 {
+            end += 1 + frac;
+        }
+    }
+    if int + frac == 0 {
+        return (0.0, true);
+    }
+    if matches!(t.get(end), Some(b'e' | b'E')) {
+        let sign = usize::from(matches!(t.get(end + 1), Some(b'+' | b'-')));
+        let exp = digits(end + 1 + sign);
+        if exp > 0 {
+            end += 1 + sign + exp;
+        }
+    }
+    // The prefix is ASCII digits, signs, '.' and 'e': valid UTF-8 and a
+    // valid Rust float literal.
+    let text = std::str::from_utf8(&t[..end]).expect("ASCII");
+    let v: f64 = text.parse().unwrap_or(0.0);
+    (v, end < t.len())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn double_prefixes_read_as_mysql_does() {
+        use super::parse_double_prefix as p;
+        assert_eq!(p(b"10"), (10.0, false));
+        assert_eq!(p(b"  -1.5e2"), (-150.0, false));
+        assert_eq!(p(b"10abc"), (10.0, true));
+        assert_eq!(p(b"1e"), (1.0, true));
+        assert_eq!(p(b".5x"), (0.5, true));
+        assert_eq!(p(b"3."), (3.0, false));
+        assert_eq!(p(b"abc"), (0.0, true));
+        assert_eq!(p(b""), (0.0, true));
+        assert_eq!(p(b"-"), (0.0, true));
+        assert_eq!(p(b"0x1F"), (0.0, true));
+        assert_eq!(p(b"1e400").0, f64::INFINITY);
+    }
+
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
