@@ -339,7 +339,10 @@ pub fn parse_time(s: &str) -> Option<i64> {
 /// was cut off or nothing numeric was found (MySQL's "Truncated incorrect
 /// DOUBLE value" warning).
 pub fn parse_double_prefix(s: &[u8]) -> (f64, bool) {
-    let start = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
+    let start = s
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(s.len());
     let t = &s[start..];
     let digits = |from: usize| t[from..].iter().take_while(|b| b.is_ascii_digit()).count();
     let mut end = usize::from(matches!(t.first(), Some(b'+' | b'-')));

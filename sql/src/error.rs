@@ -244,6 +244,9 @@ impl Error {
 
     /// The MySQL error code a client receives.
     pub fn code(&self) -> u16 {
+        if self.overflow().is_some() {
+            return code::ER_DATA_OUT_OF_RANGE;
+        }
         match self {
             Error::Sql { code, .. } => *code,
             Error::Txn(e) => txn_code(e),
@@ -256,8 +259,24 @@ impl Error {
         sqlstate(self.code())
     }
 
+    /// Checked integer arithmetic that overflowed, here or in a store
+    /// (where it comes back as a coprocessor error): the operation.
+    fn overflow(&self) -> Option<String> {
+        let text = match self {
+            Error::Txn(e) => e.to_string(),
+            Error::DataFusion(e) => e.to_string(),
+            _ => return None,
+        };
+        let at = text.find(OVERFLOW)? + OVERFLOW.len();
+        let operation = text[at..].lines().next().unwrap_or_default().trim();
+        Some(operation.to_string())
+    }
+
     /// The message a client receives.
     pub fn message(&self) -> String {
+        if let Some(operation) = self.overflow() {
+            return format!("BIGINT value is out of range in '({operation})'");
+        }
         match self {
             Error::Txn(txn::Error::Deadlock { .. }) => {
                 "Deadlock found when trying to get lock; try restarting transaction".into()
@@ -286,6 +305,9 @@ impl Error {
         )
     }
 }
+
+/// What Arrow's checked arithmetic says on overflow.
+const OVERFLOW: &str = "Overflow happened on: ";
 
 fn txn_code(e: &txn::Error) -> u16 {
     match e {

@@ -11,9 +11,10 @@
 //!
 //! The DataFusion session is per connection and configured for MySQL
 //! semantics where DataFusion has a switch: decimal literals are DECIMAL,
-//! NULLs sort first ascending (NULL is the smallest value in MySQL).
+//! NULLs sort first ascending (NULL is the smallest value in MySQL). Where
+//! it has none, [`semantics`] rewrites plans: strings compared with
+//! numbers, integer arithmetic, division, overflow errors.
 
-pub mod arith;
 pub mod convert;
 pub mod explain;
 pub mod infoschema;
@@ -21,6 +22,7 @@ pub mod point_get;
 pub mod provider;
 pub mod rewrite;
 pub mod scan;
+pub mod semantics;
 
 use std::sync::Arc;
 
@@ -54,12 +56,21 @@ impl DfSession {
         opts.sql_parser.map_string_types_to_utf8view = false;
         opts.sql_parser.dialect = datafusion::config::Dialect::MySQL;
         opts.execution.time_zone = None;
-        let state = datafusion::execution::SessionStateBuilder::new()
+        let mut state = datafusion::execution::SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()
-            .with_analyzer_rules(arith::analyzer_rules())
+            .with_analyzer_rules(semantics::analyzer_rules())
+            .with_physical_optimizer_rule(Arc::new(semantics::CheckedArithmetic))
             .build();
+        datafusion::execution::FunctionRegistry::register_expr_planner(
+            &mut state,
+            Arc::new(semantics::StringArithmetic),
+        )
+        .expect("a session state takes expression planners");
         let ctx = SessionContext::new_with_state(state);
+        for f in txn::coprocessor::mysql::functions() {
+            ctx.register_udf(f.as_ref().clone());
+        }
         let slot: Slot = Default::default();
         ctx.register_catalog(
             "def",

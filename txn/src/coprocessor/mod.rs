@@ -33,6 +33,7 @@
 //! `distsql`; TiDB's `TableReader` / `cop[tikv]` tasks.
 
 mod endpoint;
+pub mod mysql;
 
 use std::sync::{Arc, OnceLock};
 
@@ -93,10 +94,17 @@ impl std::fmt::Debug for Fragment {
 }
 
 /// The function registry filters are decoded against: DataFusion's
-/// built-in functions, as the SQL layer plans with.
+/// built-in functions and MySQL's from [`mysql`], as the SQL layer
+/// plans with.
 fn task_ctx() -> &'static Arc<TaskContext> {
     static CTX: OnceLock<Arc<TaskContext>> = OnceLock::new();
-    CTX.get_or_init(|| SessionContext::new().task_ctx())
+    CTX.get_or_init(|| {
+        let ctx = SessionContext::new();
+        for f in mysql::functions() {
+            ctx.register_udf(f.as_ref().clone());
+        }
+        ctx.task_ctx()
+    })
 }
 
 fn df(e: impl std::fmt::Display) -> Error {
@@ -165,6 +173,7 @@ impl Fragment {
                     &props,
                     &PhysicalPlanningContext::default(),
                 )
+                .and_then(mysql::checked_arithmetic)
                 .map_err(df)
             })
             .collect::<Result<Vec<_>>>()?;

@@ -1,43 +1,27 @@
-//! MySQL's division inside DataFusion plans: an analyzer rule that runs
-//! before DataFusion's type coercion and rewrites `/` and `%` by their
-//! operand types.
+//! MySQL's division: `/` and `%` rewritten by their operand types (strings
+//! are numbers already, see [`super::strings`]).
 //!
 //! | operands                  | MySQL                                      | rewritten to |
 //! |---------------------------|--------------------------------------------|--------------|
 //! | integers and DECIMALs     | DECIMAL, scale of the dividend + 4 (`div_precision_increment`) | decimal division, rounded to that scale |
-//! | a FLOAT/DOUBLE or string  | DOUBLE                                     | `CAST(a AS DOUBLE) / CAST(b AS DOUBLE)` |
+//! | a FLOAT/DOUBLE            | DOUBLE                                     | `CAST(a AS DOUBLE) / CAST(b AS DOUBLE)` |
 //! | divisor 0                 | NULL                                       | divisor `NULLIF(b, 0)` |
 //!
 //! DataFusion alone divides integers as integers (`7 / 2 = 3`) and fails on
 //! a zero divisor; MySQL says `3.5000` and NULL. `%` keeps DataFusion's
 //! types but also answers NULL for a zero divisor.
 
-use std::sync::Arc;
-
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, Result};
-use datafusion::logical_expr::expr::Cast;
-use datafusion::logical_expr::utils::merge_schema;
-use datafusion::logical_expr::{BinaryExpr, Expr, ExprSchemable, LogicalPlan, Operator, lit};
-use datafusion::optimizer::AnalyzerRule;
-use datafusion::optimizer::analyzer::Analyzer;
+use datafusion::logical_expr::{BinaryExpr, Expr, ExprSchemable, Operator, lit};
+
+use super::cast;
 
 /// `div_precision_increment`'s default.
 const DIV_PRECISION_INCREMENT: u8 = 4;
 /// MySQL's largest DECIMAL scale.
 const MAX_SCALE: u8 = 30;
-
-#[derive(Debug, Default)]
-pub struct MySqlDivision;
-
-/// DataFusion's analyzer rules with [`MySqlDivision`] first.
-pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
-    let mut rules = Analyzer::new().rules;
-    rules.insert(0, Arc::new(MySqlDivision));
-    rules
-}
 
 /// Precision and scale of an exact numeric type.
 fn exact(t: &DataType) -> Option<(u8, u8)> {
@@ -53,19 +37,7 @@ fn exact(t: &DataType) -> Option<(u8, u8)> {
 }
 
 fn inexact(t: &DataType) -> bool {
-    matches!(
-        t,
-        DataType::Float16
-            | DataType::Float32
-            | DataType::Float64
-            | DataType::Utf8
-            | DataType::LargeUtf8
-            | DataType::Utf8View
-    )
-}
-
-fn cast(e: Expr, t: DataType) -> Expr {
-    Expr::Cast(Cast::new(Box::new(e), t))
+    matches!(t, DataType::Float16 | DataType::Float32 | DataType::Float64)
 }
 
 /// `NULLIF(e, 0)` (spelled as a CASE so it needs no function registry).
@@ -78,7 +50,7 @@ fn null_if_zero(e: Expr) -> Expr {
     .expect("a CASE with one branch and ELSE is valid")
 }
 
-fn rewrite(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+pub fn rewrite(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
     let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e else {
         return Ok(Transformed::no(e));
     };
@@ -140,30 +112,4 @@ fn rewrite(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
         }
     };
     Ok(Transformed::yes(out))
-}
-
-fn analyze_node(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
-    let mut schema = merge_schema(&plan.inputs());
-    if let LogicalPlan::TableScan(ts) = &plan {
-        let source =
-            DFSchema::try_from_qualified_schema(ts.table_name.clone(), &ts.source.schema())?;
-        schema.merge(&source);
-    }
-    let names = datafusion::optimizer::utils::NamePreserver::new(&plan);
-    plan.map_expressions(|expr| {
-        let saved = names.save(&expr);
-        expr.transform_up(|e| rewrite(e, &schema))
-            .map(|t| t.update_data(|e| saved.restore(e)))
-    })?
-    .map_data(|plan| plan.recompute_schema())
-}
-
-impl AnalyzerRule for MySqlDivision {
-    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        Ok(plan.transform_up_with_subqueries(analyze_node)?.data)
-    }
-
-    fn name(&self) -> &str {
-        "mysql_division"
-    }
 }

@@ -1,0 +1,115 @@
+//! Integer arithmetic and sums as MySQL types them.
+//!
+//! | expression                      | MySQL                  | DataFusion alone | rewritten to |
+//! |---------------------------------|------------------------|------------------|--------------|
+//! | `a + b`, `a - b`, `a * b` on integers | BIGINT (BIGINT UNSIGNED when both are unsigned) | the wider operand type: two INTs add as INT and overflow at 2^31 | both operands cast to BIGINT [UNSIGNED] |
+//! | `SUM(i)`, `AVG(i)` of an integer | DECIMAL (AVG with scale 4) | BIGINT (wrapping on overflow), DOUBLE | the argument cast to DECIMAL(20,0) |
+//!
+//! Overflow of the BIGINT arithmetic itself is an error
+//! ([`super::overflow`]; between two literals, here). A signed operand mixed with a BIGINT UNSIGNED one
+//! is left to DataFusion's coercion.
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::error::ArrowError;
+use datafusion::common::tree_node::Transformed;
+use datafusion::common::{DFSchema, DataFusionError, Result, ScalarValue};
+use datafusion::logical_expr::{BinaryExpr, Expr, ExprSchemable, Operator};
+
+use super::{cast, integer};
+
+/// The type MySQL computes `a op b` in for integer operand types.
+fn bigint(l: &DataType, r: &DataType) -> Option<DataType> {
+    if !integer(l) || !integer(r) {
+        return None;
+    }
+    if l.is_unsigned_integer() && r.is_unsigned_integer() {
+        Some(DataType::UInt64)
+    } else if *l == DataType::UInt64 || *r == DataType::UInt64 {
+        None
+    } else {
+        Some(DataType::Int64)
+    }
+}
+
+/// An integer literal's value.
+fn integer_literal(e: &Expr) -> Option<i128> {
+    let Expr::Literal(v, _) = e else {
+        return None;
+    };
+    Some(match v {
+        ScalarValue::Int8(Some(v)) => *v as i128,
+        ScalarValue::Int16(Some(v)) => *v as i128,
+        ScalarValue::Int32(Some(v)) => *v as i128,
+        ScalarValue::Int64(Some(v)) => *v as i128,
+        ScalarValue::UInt8(Some(v)) => *v as i128,
+        ScalarValue::UInt16(Some(v)) => *v as i128,
+        ScalarValue::UInt32(Some(v)) => *v as i128,
+        ScalarValue::UInt64(Some(v)) => *v as i128,
+        _ => return None,
+    })
+}
+
+/// `a op b` on two literals when it leaves the type `t` it is computed
+/// in. DataFusion folds constants before the physical plan exists, with
+/// wrapping arithmetic, so the overflow is caught here.
+fn overflow(a: &Expr, op: Operator, b: &Expr, t: &DataType) -> Option<String> {
+    let (a, b) = (integer_literal(a)?, integer_literal(b)?);
+    let v = match op {
+        Operator::Plus => a + b,
+        Operator::Minus => a - b,
+        _ => a * b,
+    };
+    let fits = match t {
+        DataType::UInt64 => u64::try_from(v).is_ok(),
+        _ => i64::try_from(v).is_ok(),
+    };
+    (!fits).then(|| format!("{a} {op} {b}"))
+}
+
+fn widened(e: Box<Expr>, from: &DataType, to: &DataType) -> Box<Expr> {
+    if from == to {
+        e
+    } else {
+        Box::new(cast(*e, to.clone()))
+    }
+}
+
+pub fn rewrite(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    Ok(match e {
+        Expr::BinaryExpr(BinaryExpr { left, op, right })
+            if matches!(op, Operator::Plus | Operator::Minus | Operator::Multiply) =>
+        {
+            let types = (left.get_type(schema), right.get_type(schema));
+            match types {
+                (Ok(l), Ok(r)) => match bigint(&l, &r) {
+                    Some(t) if let Some(operation) = overflow(&left, op, &right, &t) => {
+                        return Err(DataFusionError::ArrowError(
+                            Box::new(ArrowError::ArithmeticOverflow(format!(
+                                "Overflow happened on: {operation}"
+                            ))),
+                            None,
+                        ));
+                    }
+                    Some(t) if t != l || t != r => Transformed::yes(Expr::BinaryExpr(
+                        BinaryExpr::new(widened(left, &l, &t), op, widened(right, &r, &t)),
+                    )),
+                    _ => Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op, right })),
+                },
+                _ => Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op, right })),
+            }
+        }
+        Expr::AggregateFunction(mut f)
+            if matches!(f.func.name(), "sum" | "avg") && f.params.args.len() == 1 =>
+        {
+            match f.params.args[0].get_type(schema) {
+                Ok(t) if integer(&t) => {
+                    let arg = f.params.args.remove(0);
+                    f.params.args.push(cast(arg, DataType::Decimal128(20, 0)));
+                    Transformed::yes(Expr::AggregateFunction(f))
+                }
+                _ => Transformed::no(Expr::AggregateFunction(f)),
+            }
+        }
+        e => Transformed::no(e),
+    })
+}
