@@ -247,6 +247,9 @@ impl Error {
         if self.overflow().is_some() {
             return code::ER_DATA_OUT_OF_RANGE;
         }
+        if self.subquery_rows() {
+            return code::ER_SUBQUERY_NO_1_ROW;
+        }
         match self {
             Error::Sql { code, .. } => *code,
             Error::Txn(e) => txn_code(e),
@@ -259,14 +262,25 @@ impl Error {
         sqlstate(self.code())
     }
 
+    /// The text of an error from the execution engine, which some MySQL
+    /// errors are recognised by wherever DataFusion wrapped them.
+    fn engine_text(&self) -> Option<String> {
+        match self {
+            Error::Txn(e) => Some(e.to_string()),
+            Error::DataFusion(e) => Some(e.to_string()),
+            _ => None,
+        }
+    }
+
+    fn subquery_rows(&self) -> bool {
+        self.engine_text()
+            .is_some_and(|t| t.contains(crate::query::semantics::subquery::TOO_MANY_ROWS))
+    }
+
     /// Checked integer arithmetic that overflowed, here or in a store
     /// (where it comes back as a coprocessor error): the operation.
     fn overflow(&self) -> Option<String> {
-        let text = match self {
-            Error::Txn(e) => e.to_string(),
-            Error::DataFusion(e) => e.to_string(),
-            _ => return None,
-        };
+        let text = self.engine_text()?;
         let at = text.find(OVERFLOW)? + OVERFLOW.len();
         let operation = text[at..].lines().next().unwrap_or_default().trim();
         Some(operation.to_string())
@@ -276,6 +290,9 @@ impl Error {
     pub fn message(&self) -> String {
         if let Some(operation) = self.overflow() {
             return format!("BIGINT value is out of range in '({operation})'");
+        }
+        if self.subquery_rows() {
+            return "Subquery returns more than 1 row".into();
         }
         match self {
             Error::Txn(txn::Error::Deadlock { .. }) => {

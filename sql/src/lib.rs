@@ -21,6 +21,7 @@
 
 pub mod catalog;
 pub mod ddl;
+pub mod dialect;
 pub mod dml;
 pub mod error;
 pub mod eval;

@@ -2,9 +2,9 @@
 //! does not know (`SHOW WARNINGS`, `SHOW INDEX`, `SHOW ENGINES` ...), and
 //! binding prepared-statement parameters.
 
+use crate::dialect::DuetDialect;
 use codec::datum::{self, Datum};
 use sqlparser::ast::{Expr, Statement, Value, ValueWithSpan, VisitMut, VisitorMut};
-use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
 use std::ops::ControlFlow;
 
@@ -16,10 +16,12 @@ pub fn parse_one(sql: &str) -> Result<Statement> {
     if trimmed.is_empty() {
         return Err(Error::new(code::ER_EMPTY_QUERY, "Query was empty"));
     }
-    let parsed = Parser::parse_sql(&MySqlDialect {}, trimmed);
+    let parsed = Parser::parse_sql(&DuetDialect::default(), trimmed);
     let parsed = match parsed {
         Err(e) => match set_with_names(trimmed) {
-            Some(rewritten) => Parser::parse_sql(&MySqlDialect {}, &rewritten).map_err(|_| e),
+            Some(rewritten) => {
+                Parser::parse_sql(&DuetDialect::default(), &rewritten).map_err(|_| e)
+            }
             None => Err(e),
         },
         ok => ok,

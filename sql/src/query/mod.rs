@@ -71,6 +71,7 @@ impl DfSession {
         for f in txn::coprocessor::mysql::functions() {
             ctx.register_udf(f.as_ref().clone());
         }
+        ctx.register_udaf(semantics::subquery::single_row());
         let slot: Slot = Default::default();
         ctx.register_catalog(
             "def",

@@ -10,7 +10,11 @@
 //! * Number literals with an exponent (`1e3`) become DOUBLEs, as in
 //!   MySQL; other decimal literals stay DECIMAL.
 //! * `a DIV b` becomes `CAST((a / b) AS BIGINT)`: MySQL's division
-//!   ([`super::arith`]) truncated toward zero.
+//!   ([`super::semantics::division`]) truncated toward zero.
+//! * `GROUP_CONCAT(...)` becomes DataFusion's `string_agg`; `IF(c, a, b)`
+//!   a `CASE`.
+//! * A scalar subquery selecting a plain expression selects
+//!   `mysql_single_row(expr)` ([`single_row`]).
 //! * Identifiers are lower-cased (names compare case-insensitively).
 //! * Result columns get MySQL's names: the expression as written
 //!   (`SELECT COUNT(*)` is named `COUNT(*)`), or the alias. DataFusion
@@ -23,8 +27,8 @@ use std::ops::ControlFlow;
 
 use codec::datum::Datum;
 use sqlparser::ast::{
-    Expr, Ident, ObjectName, ObjectNamePart, Query, SelectItem, SetExpr, Statement, Value,
-    VisitMut, VisitorMut,
+    Expr, Ident, ObjectName, ObjectNamePart, OrderBy, OrderByKind, Query, SelectItem, SetExpr,
+    Statement, Value, VisitMut, VisitorMut,
 };
 
 use crate::error::{Error, Result};
@@ -68,9 +72,12 @@ fn first_select(q: &mut Query) -> Option<&mut sqlparser::ast::Select> {
 }
 
 fn name_columns(q: &mut Query, names: &mut OutputNames) {
+    let set_operation = matches!(q.body.as_ref(), SetExpr::SetOperation { .. });
     let Some(select) = first_select(q) else {
         return;
     };
+    // A column's internal alias by the name it is shown with.
+    let mut internal_by_shown: HashMap<String, String> = HashMap::new();
     for (i, item) in select.projection.iter_mut().enumerate() {
         match item {
             SelectItem::UnnamedExpr(expr) => {
@@ -86,6 +93,9 @@ fn name_columns(q: &mut Query, names: &mut OutputNames) {
                     e => e.to_string(),
                 };
                 let internal = format!("__duet_col_{i}");
+                internal_by_shown
+                    .entry(shown.to_lowercase())
+                    .or_insert_with(|| internal.clone());
                 names.by_field.insert(internal.clone(), shown);
                 *item = SelectItem::ExprWithAlias {
                     expr: expr.clone(),
@@ -98,6 +108,22 @@ fn name_columns(q: &mut Query, names: &mut OutputNames) {
                     .insert(alias.value.to_lowercase(), alias.value.clone());
             }
             _ => {}
+        }
+    }
+    // The ORDER BY of a UNION sorts the union's columns, which carry the
+    // internal names: `... UNION ... ORDER BY id`.
+    if set_operation
+        && let Some(OrderBy {
+            kind: OrderByKind::Expressions(exprs),
+            ..
+        }) = &mut q.order_by
+    {
+        for e in exprs {
+            if let Expr::Identifier(id) = &mut e.expr
+                && let Some(internal) = internal_by_shown.get(&id.value.to_lowercase())
+            {
+                *id = Ident::with_quote('"', internal.clone());
+            }
         }
     }
 }
@@ -184,6 +210,179 @@ pub fn session_function(session: &Session, name: &str) -> Option<Expr> {
     })
 }
 
+/// `IF(c, a, b)` as `CASE WHEN c THEN a ELSE b END`: only the chosen
+/// branch is evaluated, as in MySQL.
+fn if_function(f: &sqlparser::ast::Function) -> Option<Expr> {
+    use sqlparser::ast::{FunctionArg, FunctionArgExpr, FunctionArguments};
+    if !f.name.to_string().eq_ignore_ascii_case("if") {
+        return None;
+    }
+    let FunctionArguments::List(list) = &f.args else {
+        return None;
+    };
+    let args: Vec<Expr> = list
+        .args
+        .iter()
+        .map(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    let [condition, then, otherwise] = <[Expr; 3]>::try_from(args).ok()?;
+    Some(Expr::Case {
+        case_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+        end_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+        operand: None,
+        conditions: vec![sqlparser::ast::CaseWhen {
+            condition,
+            result: then,
+        }],
+        else_result: Some(Box::new(otherwise)),
+    })
+}
+
+/// `GROUP_CONCAT([DISTINCT] a[, b...] [ORDER BY ...] [SEPARATOR s])` as
+/// DataFusion's `string_agg(CAST(a AS VARCHAR) || ..., s [ORDER BY ...])`:
+/// rows where any argument is NULL are skipped, the separator defaults to
+/// `,`.
+fn group_concat(f: &mut sqlparser::ast::Function) {
+    use sqlparser::ast::{FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments};
+    if !f.name.to_string().eq_ignore_ascii_case("group_concat") {
+        return;
+    }
+    let FunctionArguments::List(list) = &mut f.args else {
+        return;
+    };
+    let as_text = |e: Expr| Expr::Cast {
+        kind: sqlparser::ast::CastKind::Cast,
+        expr: Box::new(e),
+        data_type: sqlparser::ast::DataType::Varchar(None),
+        array: false,
+        format: None,
+    };
+    let mut joined: Option<Expr> = None;
+    for arg in list.args.drain(..) {
+        let FunctionArg::Unnamed(FunctionArgExpr::Expr(a)) = arg else {
+            // `GROUP_CONCAT(*)` and named arguments: left for the planner
+            // to reject.
+            return;
+        };
+        joined = Some(match joined {
+            None => as_text(a),
+            Some(j) => Expr::BinaryOp {
+                left: Box::new(j),
+                op: sqlparser::ast::BinaryOperator::StringConcat,
+                right: Box::new(as_text(a)),
+            },
+        });
+    }
+    let Some(joined) = joined else {
+        return;
+    };
+    let mut separator: sqlparser::ast::ValueWithSpan =
+        sqlparser::ast::Value::SingleQuotedString(",".into()).into();
+    list.clauses.retain(|c| match c {
+        FunctionArgumentClause::Separator(v) => {
+            separator = v.clone();
+            false
+        }
+        _ => true,
+    });
+    list.args = vec![
+        FunctionArg::Unnamed(FunctionArgExpr::Expr(joined)),
+        FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(separator))),
+    ];
+    f.name = ObjectName(vec![ObjectNamePart::Identifier(Ident::new("string_agg"))]);
+}
+
+/// Aggregate functions, by name: a scalar subquery selecting one of them
+/// already answers one row.
+const AGGREGATES: &[&str] = &[
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "group_concat",
+    "string_agg",
+    "bit_and",
+    "bit_or",
+    "bit_xor",
+    "std",
+    "stddev",
+    "stddev_pop",
+    "stddev_samp",
+    "var_pop",
+    "var_samp",
+    "variance",
+    "json_arrayagg",
+    "json_objectagg",
+    "any_value",
+];
+
+/// A scalar subquery that selects one plain expression
+/// (`(SELECT d.name FROM dept d WHERE d.id = e.dept_id)`) selects
+/// `mysql_single_row(expr)` instead ([`super::semantics::subquery`]). Left
+/// alone when the subquery aggregates, groups, is DISTINCT, has a LIMIT or
+/// a window function, or is a set operation: those already mean something
+/// else or plan as they are.
+fn single_row(q: &mut Query) {
+    if q.limit_clause.is_some() || q.fetch.is_some() {
+        return;
+    }
+    let SetExpr::Select(select) = q.body.as_mut() else {
+        return;
+    };
+    let grouped = !matches!(
+        &select.group_by,
+        sqlparser::ast::GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty()
+    );
+    if grouped
+        || select.having.is_some()
+        || select.distinct.is_some()
+        || select.projection.len() != 1
+    {
+        return;
+    }
+    let expr = match &mut select.projection[0] {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
+        _ => return,
+    };
+    let mut aggregated = false;
+    let _ = sqlparser::ast::visit_expressions(expr, |e| {
+        if let Expr::Function(f) = e
+            && (f.over.is_some()
+                || AGGREGATES.contains(&f.name.to_string().to_lowercase().as_str()))
+        {
+            aggregated = true;
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    });
+    if aggregated {
+        return;
+    }
+    let inner = std::mem::replace(expr, Expr::value(sqlparser::ast::Value::Null));
+    *expr = Expr::Function(sqlparser::ast::Function {
+        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(
+            super::semantics::subquery::SINGLE_ROW,
+        ))]),
+        uses_odbc_syntax: false,
+        parameters: sqlparser::ast::FunctionArguments::None,
+        args: sqlparser::ast::FunctionArguments::List(sqlparser::ast::FunctionArgumentList {
+            duplicate_treatment: None,
+            args: vec![sqlparser::ast::FunctionArg::Unnamed(
+                sqlparser::ast::FunctionArgExpr::Expr(inner),
+            )],
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    });
+}
+
 fn substitute(session: &Session, stmt: &mut Statement) -> Result<()> {
     struct Sub<'a> {
         session: &'a Session,
@@ -236,6 +435,16 @@ fn substitute(session: &Session, stmt: &mut Statement) -> Result<()> {
             ControlFlow::Continue(())
         }
         fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<Error> {
+            match e {
+                Expr::Function(f) => {
+                    group_concat(f);
+                    if let Some(case) = if_function(f) {
+                        *e = case;
+                    }
+                }
+                Expr::Subquery(q) => single_row(q),
+                _ => {}
+            }
             // A literal with an exponent is a DOUBLE in MySQL (`1e0/3` is
             // 0.333…, not a DECIMAL quotient). Cast from its text so a
             // magnitude no DECIMAL holds (`1e300`) still parses.

@@ -266,6 +266,9 @@ fn add_condition(conds: &mut [ColumnCond], names: &[(String, DatumKind, bool)], 
     }
 }
 
+/// A `[start, end)` range of encoded keys.
+type KeyRange = (Vec<u8>, Vec<u8>);
+
 /// Key prefixes of the index points × the encoded bound of the next column.
 const MAX_RANGES: usize = 256;
 
@@ -275,7 +278,7 @@ fn index_ranges(
     t: &TableInfo,
     index: &IndexInfo,
     filters: &[&Expr],
-) -> Option<(usize, Vec<(Vec<u8>, Vec<u8>)>, String)> {
+) -> Option<(usize, Vec<KeyRange>, String)> {
     let offsets = t.index_offsets(index);
     let mut names = Vec::new();
     for (ic, &off) in index.columns.iter().zip(&offsets) {

@@ -14,6 +14,7 @@
 //! | integer `+ - *` is BIGINT arithmetic; SUM/AVG of exact numbers are DECIMAL | [`integers`] |
 //! | `/` is DECIMAL (scale + 4) or DOUBLE, NULL on a zero divisor | [`division`] |
 //! | integer overflow is error 1690, not a wrap-around  | [`overflow`] |
+//! | a scalar subquery may select a plain column; more than one row is error 1242 | [`subquery`] |
 //!
 //! The rewrites keep each expression's output name, so the columns a
 //! client sees are named after what it wrote.
@@ -22,6 +23,7 @@ pub mod division;
 pub mod integers;
 pub mod overflow;
 pub mod strings;
+pub mod subquery;
 
 use std::sync::Arc;
 
@@ -96,7 +98,8 @@ fn analyze_node(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
         expr.transform_up(|e| rewrite(e, &schema))
             .map(|t| t.update_data(|e| saved.restore(e)))
     })?
-    .map_data(|plan| plan.recompute_schema())
+    .map_data(|plan| plan.recompute_schema())?
+    .transform_data(integers::round_averages)
 }
 
 impl AnalyzerRule for MySqlSemantics {
