@@ -80,7 +80,8 @@ pub struct PdConfig {
     /// How long old versions are kept: the txn safe point trails the TSO by
     /// this much (TiDB's `tidb_gc_life_time`).
     pub gc_life_time: Duration,
-    /// How often the txn safe point is recomputed.
+    /// How often the txn safe point is recomputed, and so how often the
+    /// stores collect garbage (TiDB's `tidb_gc_run_interval`, 10 min).
     pub gc_interval: Duration,
     /// A deadlock detector edge not detected again within this long expires.
     pub deadlock_ttl: Duration,
@@ -104,7 +105,7 @@ impl Default for PdConfig {
             enable_replica_checker: true,
             enable_balance_leader: true,
             gc_life_time: Duration::from_secs(10 * 60),
-            gc_interval: Duration::from_secs(10),
+            gc_interval: Duration::from_secs(10 * 60),
             deadlock_ttl: Duration::from_secs(3),
         }
     }
