@@ -9,16 +9,17 @@ use txn::client::TxnMode;
 
 use crate::error::{Error, Result, code};
 use crate::protocol::resultset::ColumnDef;
-use crate::session::{Output, Session, TxnHandle};
+use crate::query::point_get::PointGet;
+use crate::session::{Output, ResultSet, Session, TxnHandle};
 
 pub async fn statement(session: &mut Session, stmt: Statement) -> Result<Output> {
     match &stmt {
-        Statement::Query(_) => in_txn(session, stmt, false).await,
+        Statement::Query(_) => statement_in_txn(session, stmt, false).await,
         Statement::Explain { statement, .. } if matches!(**statement, Statement::Query(_)) => {
-            in_txn(session, stmt, false).await
+            statement_in_txn(session, stmt, false).await
         }
         Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
-            in_txn(session, stmt, true).await
+            statement_in_txn(session, stmt, true).await
         }
         Statement::StartTransaction { modes, .. } => {
             let read_only = modes.iter().any(|m| {
@@ -87,20 +88,47 @@ fn first_words(s: &str) -> String {
     s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
 }
 
+/// What [`in_txn`] runs: a statement, or a prepared point get whose plan
+/// was cached.
+#[derive(Clone, Copy)]
+enum Work<'a> {
+    Statement(&'a Statement),
+    PointGet(&'a PointGet),
+}
+
+/// Runs a prepared statement's cached point get (see
+/// [`crate::query::point_get::Template`]) as its statement would run.
+pub async fn point_get(session: &mut Session, pg: &PointGet) -> Result<Output> {
+    if session.txn.is_none()
+        && session.autocommit()
+        && let Some(rs) = crate::query::point_get::run_latest(session, pg).await?
+    {
+        return Ok(rows_read(session, rs));
+    }
+    in_txn(session, Work::PointGet(pg), false).await
+}
+
+fn rows_read(session: &mut Session, rs: ResultSet) -> Output {
+    session.found_rows = rs.rows.len() as u64;
+    session.row_count = -1;
+    Output::Rows(rs)
+}
+
 /// Runs a query or DML statement in the session's transaction, or in an
 /// autocommit transaction of its own (retried on conflicts).
-async fn in_txn(session: &mut Session, stmt: Statement, write: bool) -> Result<Output> {
+async fn statement_in_txn(session: &mut Session, stmt: Statement, write: bool) -> Result<Output> {
     if !write
         && session.txn.is_none()
         && session.autocommit()
         && let Statement::Query(q) = &stmt
         && let Some(pg) = crate::query::point_get::plan(session, q)
-        && let Some(rs) = crate::query::point_get::run_latest(session, &pg).await?
     {
-        session.found_rows = rs.rows.len() as u64;
-        session.row_count = -1;
-        return Ok(Output::Rows(rs));
+        return point_get(session, &pg).await;
     }
+    in_txn(session, Work::Statement(&stmt), write).await
+}
+
+async fn in_txn(session: &mut Session, work: Work<'_>, write: bool) -> Result<Output> {
     let retry_limit = session.vars.int("tidb_retry_limit").max(0) as usize;
     let mut attempt = 0;
     loop {
@@ -122,7 +150,12 @@ async fn in_txn(session: &mut Session, stmt: Statement, write: bool) -> Result<O
                 session.begin(true, false, mode).await?
             }
         };
-        let result = run(session, &stmt, handle).await;
+        let result = match work {
+            Work::Statement(stmt) => run(session, stmt, handle).await,
+            Work::PointGet(pg) => crate::query::point_get::run(session, pg, &handle)
+                .await
+                .map(|rs| rows_read(session, rs)),
+        };
         if !autocommit {
             // A deadlock victim's whole transaction is rolled back (InnoDB
             // does the same), which releases its locks for the others.
@@ -168,9 +201,7 @@ async fn run(session: &mut Session, stmt: &Statement, txn: Arc<TxnHandle>) -> Re
     match stmt {
         Statement::Query(_) => {
             let rs = crate::query::select(session, stmt.clone(), txn).await?;
-            session.found_rows = rs.rows.len() as u64;
-            session.row_count = -1;
-            Ok(Output::Rows(rs))
+            Ok(rows_read(session, rs))
         }
         Statement::Explain {
             statement, analyze, ..

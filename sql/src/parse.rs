@@ -193,6 +193,17 @@ pub fn count_placeholders(stmt: &Statement) -> usize {
     placeholders(&mut s).len()
 }
 
+/// The statement with its `?` placeholders numbered in binding order:
+/// `?0`, `?1`, ... (what a cached plan refers to; see
+/// [`crate::query::point_get::Template`]).
+pub fn number_placeholders(stmt: &Statement) -> Statement {
+    let mut s = stmt.clone();
+    for (i, slot) in placeholders(&mut s).into_iter().enumerate() {
+        *slot = Expr::value(Value::Placeholder(format!("?{i}")));
+    }
+    s
+}
+
 /// The statement with its placeholders replaced by the parameter values.
 pub fn bind_params(stmt: &Statement, params: &[Datum]) -> Result<Statement> {
     let mut s = stmt.clone();

@@ -169,6 +169,74 @@ async fn mysql_async_text_and_prepared() {
     c.shutdown().await;
 }
 
+/// A prepared point get keeps its plan between executions, and follows
+/// DDL and `USE`: a new column shows, another database's table is read,
+/// a dropped table is an error. Parameters that are not exact key values
+/// take the general path and still answer right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn prepared_point_get_follows_ddl_and_use() {
+    tests::cluster::init_logging();
+    let c = SqlCluster::start().await.unwrap();
+    let mut conn = connect(&c, "test").await;
+    conn.query_drop("CREATE TABLE t (id INT PRIMARY KEY, u VARCHAR(8), v INT, UNIQUE KEY (u))")
+        .await
+        .unwrap();
+    conn.query_drop("INSERT INTO t VALUES (1, 'a', 10), (2, 'b', 20), (3, 'c', 30)")
+        .await
+        .unwrap();
+    let get = conn.prep("SELECT * FROM t WHERE id = ?").await.unwrap();
+    let row: Option<(i32, String, i32)> = conn.exec_first(&get, (2,)).await.unwrap();
+    assert_eq!(row, Some((2, "b".into(), 20)));
+    // A string that is a number, a fraction, NULL: MySQL's comparisons.
+    let row: Option<(i32, String, i32)> = conn.exec_first(&get, ("3",)).await.unwrap();
+    assert_eq!(row.map(|r| r.0), Some(3));
+    let rows: Vec<(i32, String, i32)> = conn.exec(&get, (2.5f64,)).await.unwrap();
+    assert!(rows.is_empty());
+    let rows: Vec<(i32, String, i32)> = conn.exec(&get, (Value::NULL,)).await.unwrap();
+    assert!(rows.is_empty());
+    // DDL: the same statement now returns the new column.
+    conn.query_drop("ALTER TABLE t ADD COLUMN w INT DEFAULT 7")
+        .await
+        .unwrap();
+    let row: Option<(i32, String, i32, i32)> = conn.exec_first(&get, (1,)).await.unwrap();
+    assert_eq!(row, Some((1, "a".into(), 10, 7)));
+    // A unique index with an IN list of parameters.
+    let by_u = conn
+        .prep("SELECT v FROM t WHERE u IN (?, ?) ORDER BY v")
+        .await
+        .unwrap();
+    let vs: Vec<i32> = conn.exec(&by_u, ("c", "a")).await.unwrap();
+    assert_eq!(vs, vec![10, 30]);
+    // Inside a transaction, FOR UPDATE through the cached plan.
+    let lock = conn
+        .prep("SELECT v FROM t WHERE id = ? FOR UPDATE")
+        .await
+        .unwrap();
+    conn.query_drop("BEGIN").await.unwrap();
+    let v: Option<i32> = conn.exec_first(&lock, (3,)).await.unwrap();
+    assert_eq!(v, Some(30));
+    conn.query_drop("COMMIT").await.unwrap();
+    // USE: the unqualified name now means the other database's table.
+    conn.query_drop("CREATE DATABASE other").await.unwrap();
+    conn.query_drop("CREATE TABLE other.t (id INT PRIMARY KEY, x VARCHAR(8))")
+        .await
+        .unwrap();
+    conn.query_drop("INSERT INTO other.t VALUES (1, 'there')")
+        .await
+        .unwrap();
+    conn.query_drop("USE other").await.unwrap();
+    let row: Option<(i32, String)> = conn.exec_first(&get, (1,)).await.unwrap();
+    assert_eq!(row, Some((1, "there".into())));
+    conn.query_drop("DROP TABLE other.t").await.unwrap();
+    let e = conn
+        .exec_first::<(i32, String), _, _>(&get, (1,))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), 1146);
+    conn.disconnect().await.unwrap();
+    c.shutdown().await;
+}
+
 fn http_get(port: u16, path: &str) -> String {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())

@@ -5,6 +5,12 @@
 //! more for a unique index's handles), decoded and projected. TiDB calls
 //! these `Point_Get` and `Batch_Point_Get`.
 //!
+//! A prepared statement keeps its point get as a [`Template`] whose key
+//! values may be parameters: COM_STMT_EXECUTE binds them and runs the
+//! lookup without parsing, binding an AST or planning again (TiDB's plan
+//! cache for point gets). The template is re-planned when the schema
+//! version or the current database changes.
+//!
 //! Anything that does not match exactly (other predicates, expressions in
 //! the select list, joins, grouping, a literal that would need MySQL's
 //! string-number comparison) is left to DataFusion.
@@ -114,6 +120,52 @@ fn key_value(lit: Datum, ft: &FieldType) -> Option<Datum> {
 
 /// Recognises a point get; `None` sends the query to DataFusion.
 pub fn plan(session: &Session, q: &Query) -> Option<PointGet> {
+    template(session, q)?.bind(&[])
+}
+
+/// A key value of a [`Template`]: known when planned, or a parameter of
+/// the prepared statement converted for the key column when bound.
+#[derive(Debug, Clone)]
+enum KeyPart {
+    Value(Datum),
+    Param(usize, FieldType),
+}
+
+/// A point get planned once for a prepared statement.
+#[derive(Debug, Clone)]
+pub struct Template {
+    /// The lookup, with `keys` empty until bound.
+    plan: PointGet,
+    keys: Vec<Vec<KeyPart>>,
+}
+
+impl Template {
+    /// The lookup for these parameters; `None` when a parameter is not an
+    /// exact key value (NULL, a string for a number column ...): the
+    /// statement then takes the general path.
+    pub fn bind(&self, params: &[Datum]) -> Option<PointGet> {
+        let keys = self
+            .keys
+            .iter()
+            .map(|key| {
+                key.iter()
+                    .map(|part| match part {
+                        KeyPart::Value(v) => Some(v.clone()),
+                        KeyPart::Param(i, ft) => key_value(params.get(*i)?.clone(), ft),
+                    })
+                    .collect::<Option<Vec<_>>>()
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(PointGet {
+            keys,
+            ..self.plan.clone()
+        })
+    }
+}
+
+/// Plans a point get whose key values may be numbered placeholders
+/// (`?0`, see [`crate::parse::number_placeholders`]).
+pub fn template(session: &Session, q: &Query) -> Option<Template> {
     if q.with.is_some() || q.order_by.is_some() || q.fetch.is_some() {
         return None;
     }
@@ -221,7 +273,7 @@ pub fn plan(session: &Session, q: &Query) -> Option<PointGet> {
     let selection = s.selection.as_ref()?;
     let mut parts = Vec::new();
     conjuncts(selection, &mut parts);
-    let mut eq: BTreeMap<usize, Vec<Datum>> = BTreeMap::new();
+    let mut eq: BTreeMap<usize, Vec<KeyPart>> = BTreeMap::new();
     let mut in_list_col = None;
     for p in parts {
         let (col, lits): (String, Vec<&Expr>) = match p {
@@ -258,11 +310,13 @@ pub fn plan(session: &Session, q: &Query) -> Option<PointGet> {
         let mut values = Vec::new();
         for l in lits {
             if let Expr::Value(v) = l
-                && matches!(v.value, Value::Placeholder(_))
+                && let Value::Placeholder(p) = &v.value
             {
-                return None;
+                let n = p.strip_prefix('?')?.parse().ok()?;
+                values.push(KeyPart::Param(n, c.ft.clone()));
+                continue;
             }
-            values.push(key_value(crate::eval::literal(l)?, &c.ft)?);
+            values.push(KeyPart::Value(key_value(crate::eval::literal(l)?, &c.ft)?));
         }
         eq.insert(i, values);
     }
@@ -305,14 +359,17 @@ pub fn plan(session: &Session, q: &Query) -> Option<PointGet> {
                 .collect()
         })
         .collect();
-    Some(PointGet {
-        db: db_name,
-        table,
-        index,
+    Some(Template {
+        plan: PointGet {
+            db: db_name,
+            table,
+            index,
+            keys: Vec::new(),
+            columns,
+            limit,
+            for_update,
+        },
         keys,
-        columns,
-        limit,
-        for_update,
     })
 }
 

@@ -91,9 +91,22 @@ pub struct PreparedInfo {
 
 pub(crate) struct Prepared {
     pub statement: Statement,
+    /// A point get's cached plan.
+    pub point_get: Option<crate::query::point_get::Template>,
+    /// A query with numbered placeholders, which `point_get` is planned
+    /// from (again after DDL or `USE`).
+    pub numbered: Option<Statement>,
+    /// The schema version and database `point_get` was planned with.
+    pub planned_with: (i64, Option<String>),
     pub params: usize,
     /// The text as prepared (process list, slow log).
     pub sql: String,
+}
+
+/// A prepared statement bound to its parameters.
+enum Bound {
+    PointGet(crate::query::point_get::PointGet),
+    Statement(Statement),
 }
 
 /// A warning or note for SHOW WARNINGS.
@@ -332,9 +345,18 @@ impl Session {
         let columns = crate::execute::describe(self, &stmt).await?;
         let id = self.next_stmt_id;
         self.next_stmt_id = self.next_stmt_id.wrapping_add(1).max(1);
+        let numbered =
+            matches!(stmt, Statement::Query(_)).then(|| crate::parse::number_placeholders(&stmt));
+        let point_get = match &numbered {
+            Some(Statement::Query(q)) => crate::query::point_get::template(self, q),
+            _ => None,
+        };
         self.prepared.insert(
             id,
             Prepared {
+                point_get,
+                numbered,
+                planned_with: (self.schema().version, self.db.clone()),
                 statement: stmt,
                 params,
                 sql: sql.to_string(),
@@ -368,14 +390,39 @@ impl Session {
                 "Incorrect arguments to mysqld_stmt_execute",
             ));
         }
-        let stmt = crate::parse::bind_params(&p.statement, &params)?;
+        // A cached point get, re-planned first when DDL or `USE` made it
+        // stale.
+        let now = (self.schema().version, self.db.clone());
+        if let Some(numbered) = &p.numbered
+            && p.planned_with != now
+        {
+            let Statement::Query(q) = numbered.clone() else {
+                unreachable!("only queries are numbered")
+            };
+            let fresh = crate::query::point_get::template(self, &q);
+            if let Some(p) = self.prepared.get_mut(&id) {
+                p.point_get = fresh;
+                p.planned_with = now;
+            }
+        }
+        let p = &self.prepared[&id];
+        let work = match p.point_get.as_ref().and_then(|t| t.bind(&params)) {
+            Some(pg) => Bound::PointGet(pg),
+            None => Bound::Statement(crate::parse::bind_params(&p.statement, &params)?),
+        };
         let text = p.sql.clone();
         let started = std::time::Instant::now();
         *self.process.current.lock() = Some((text.clone(), started));
         self.warnings.clear();
         let killed = self.process.clone();
+        let work = async {
+            match work {
+                Bound::PointGet(pg) => crate::execute::point_get(self, &pg).await,
+                Bound::Statement(stmt) => crate::execute::statement(self, stmt).await,
+            }
+        };
         let result = tokio::select! {
-            r = crate::execute::statement(self, stmt) => r,
+            r = work => r,
             _ = killed.kill_query.notified() => {
                 Err(Error::new(code::ER_QUERY_INTERRUPTED, "Query execution was interrupted"))
             }
