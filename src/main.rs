@@ -17,6 +17,9 @@ use clap::{Parser, Subcommand};
 
 mod cluster;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "duet",
