@@ -8,7 +8,7 @@ use std::mem::ManuallyDrop;
 use std::path::Path;
 use std::sync::Arc;
 
-use rocksdb::{ColumnFamilyDescriptor, DB, IteratorMode, Options, ReadOptions, WriteOptions};
+use rocksdb::{ColumnFamilyDescriptor, DB, Options, ReadOptions, WriteOptions};
 
 use super::{ALL_CFS, BatchOp, Engine, Peekable, Snapshot, SnapshotRef, WriteBatch};
 use crate::{Error, Result};
@@ -88,18 +88,25 @@ fn scan(
     if !end.is_empty() && start >= end {
         return Ok(());
     }
-    let mode = if reverse {
-        IteratorMode::End
+    // A raw iterator hands out slices of RocksDB's buffers: no copy of
+    // each key and value, as the owning iterator makes.
+    let mut it = db.raw_iterator_cf_opt(cf_handle(db, cf)?, read_opts(start, end, snap));
+    if reverse {
+        it.seek_to_last();
     } else {
-        IteratorMode::Start
-    };
-    for item in db.iterator_cf_opt(cf_handle(db, cf)?, read_opts(start, end, snap), mode) {
-        let (k, v) = item?;
-        if !f(&k, &v) {
-            break;
+        it.seek_to_first();
+    }
+    while let (Some(k), Some(v)) = (it.key(), it.value()) {
+        if !f(k, v) {
+            return Ok(());
+        }
+        if reverse {
+            it.prev();
+        } else {
+            it.next();
         }
     }
-    Ok(())
+    Ok(it.status()?)
 }
 
 impl Peekable for RocksEngine {
