@@ -14,7 +14,7 @@
 //! * `GROUP_CONCAT(...)` becomes DataFusion's `string_agg`; `IF(c, a, b)`
 //!   a `CASE`.
 //! * A scalar subquery selecting a plain expression selects
-//!   `mysql_single_row(expr)` ([`single_row`]).
+//!   `mysql_single_row(expr)` (see `semantics::subquery`).
 //! * Identifiers are lower-cased (names compare case-insensitively).
 //! * Result columns get MySQL's names: the expression as written
 //!   (`SELECT COUNT(*)` is named `COUNT(*)`), or the alias. DataFusion

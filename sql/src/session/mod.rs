@@ -106,7 +106,7 @@ pub(crate) struct Prepared {
 /// A prepared statement bound to its parameters.
 enum Bound {
     PointGet(crate::query::point_get::PointGet),
-    Statement(Statement),
+    Statement(Box<Statement>),
 }
 
 /// A warning or note for SHOW WARNINGS.
@@ -408,7 +408,7 @@ impl Session {
         let p = &self.prepared[&id];
         let work = match p.point_get.as_ref().and_then(|t| t.bind(&params)) {
             Some(pg) => Bound::PointGet(pg),
-            None => Bound::Statement(crate::parse::bind_params(&p.statement, &params)?),
+            None => Bound::Statement(Box::new(crate::parse::bind_params(&p.statement, &params)?)),
         };
         let text = p.sql.clone();
         let started = std::time::Instant::now();
@@ -418,7 +418,7 @@ impl Session {
         let work = async {
             match work {
                 Bound::PointGet(pg) => crate::execute::point_get(self, &pg).await,
-                Bound::Statement(stmt) => crate::execute::statement(self, stmt).await,
+                Bound::Statement(stmt) => crate::execute::statement(self, *stmt).await,
             }
         };
         let result = tokio::select! {

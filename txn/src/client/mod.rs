@@ -209,7 +209,7 @@ impl TxnClient {
     }
 
     /// The newest committed value of one key without a timestamp from PD
-    /// (see [`Snapshot::get_max_ts`]); `Err(KeyIsLocked)` when a lock is
+    /// (see `Snapshot::get_max_ts`); `Err(KeyIsLocked)` when a lock is
     /// on the key, and the caller should read at a real timestamp.
     pub async fn get_latest(&self, key: &[u8]) -> Result<Option<Value>> {
         Snapshot::new(self.shared.clone(), TimeStamp::max())

@@ -1,7 +1,7 @@
 //! # The coprocessor: table scans that filter where the data is
 //!
 //! A SQL statement that scans a table does not pull the table into the SQL
-//! layer to filter it: it sends a [`CopRequest`] to the leader of every
+//! layer to filter it: it sends a [`CopRequest`](proto::kvrpcpb::CopRequest) to the leader of every
 //! region in range. The store scans its part of the range at the request's
 //! `start_ts` (the same MVCC scan `kv_scan` uses, so locks come back for
 //! the client to resolve), decodes the records into Arrow columns

@@ -2,7 +2,7 @@
 //!
 //! | expression                      | MySQL                  | DataFusion alone | rewritten to |
 //! |---------------------------------|------------------------|------------------|--------------|
-//! | `a + b`, `a - b`, `a * b` on integers | BIGINT (BIGINT UNSIGNED when both are unsigned) | the wider operand type: two INTs add as INT and overflow at 2^31 | both operands cast to BIGINT [UNSIGNED] |
+//! | `a + b`, `a - b`, `a * b` on integers | BIGINT (BIGINT UNSIGNED when both are unsigned) | the wider operand type: two INTs add as INT and overflow at 2^31 | both operands cast to BIGINT (UNSIGNED) |
 //! | `SUM(i)`, `AVG(i)` of an integer | DECIMAL (AVG with scale 4) | BIGINT (wrapping on overflow), DOUBLE | the argument cast to DECIMAL(20,0) |
 //! | `AVG(d)` of a DECIMAL(p,s)       | scale s + 4, rounded   | scale s + 4, truncated | [`round_averages`]: one more digit, rounded above the aggregate |
 //!
