@@ -28,7 +28,8 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::execution::context::{SessionConfig, SessionContext};
+use datafusion::execution::TaskContext;
+use datafusion::execution::context::{SessionConfig, SessionContext, SessionState};
 use sqlparser::ast::Statement;
 
 use crate::error::Result;
@@ -38,9 +39,41 @@ use crate::session::{ResultSet, TxnHandle};
 pub use provider::StatementCtx;
 use provider::{DuetCatalog, Slot};
 
+/// A connection's DataFusion session. Its state is built once and lent to
+/// one statement at a time ([`DfSession::state`]): cloning a
+/// `SessionState` copies every function registry, which cost more than
+/// planning a small query.
 pub struct DfSession {
     ctx: SessionContext,
+    state: std::sync::Mutex<Option<SessionState>>,
+    task: Arc<TaskContext>,
     slot: Slot,
+}
+
+/// A session state lent to one statement; it goes back to its
+/// [`DfSession`] when dropped.
+struct Lent<'a> {
+    state: Option<SessionState>,
+    home: &'a std::sync::Mutex<Option<SessionState>>,
+}
+
+impl std::ops::Deref for Lent<'_> {
+    type Target = SessionState;
+    fn deref(&self) -> &SessionState {
+        self.state.as_ref().expect("lent until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Lent<'_> {
+    fn deref_mut(&mut self) -> &mut SessionState {
+        self.state.as_mut().expect("lent until dropped")
+    }
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        *self.home.lock().unwrap_or_else(|e| e.into_inner()) = self.state.take();
+    }
 }
 
 impl DfSession {
@@ -80,7 +113,30 @@ impl DfSession {
                 shared,
             }),
         );
-        DfSession { ctx, slot }
+        let state = ctx.state();
+        let task = Arc::new(TaskContext::from(&state));
+        DfSession {
+            ctx,
+            state: std::sync::Mutex::new(Some(state)),
+            task,
+            slot,
+        }
+    }
+
+    /// The session state for one statement, with `db` as the default
+    /// schema. A statement running while another holds the state (not
+    /// done by one connection, but harmless) gets a copy.
+    fn state(&self, db: Option<&str>) -> Lent<'_> {
+        let lent = self.state.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let mut state = lent.unwrap_or_else(|| self.ctx.state());
+        let schema = db.unwrap_or("").to_lowercase();
+        if state.config().options().catalog.default_schema != schema {
+            state.config_mut().options_mut().catalog.default_schema = schema;
+        }
+        Lent {
+            state: Some(state),
+            home: &self.state,
+        }
     }
 
     /// Plans and runs a (rewritten) query statement.
@@ -105,9 +161,7 @@ impl DfSession {
     ) -> Result<SchemaRef> {
         *self.slot.lock() = Some(ctx);
         let result = async {
-            let mut state = self.ctx.state();
-            state.config_mut().options_mut().catalog.default_schema =
-                db.unwrap_or("").to_lowercase();
+            let state = self.state(db);
             let plan = state
                 .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(
                     stmt,
@@ -133,15 +187,12 @@ impl DfSession {
     ) -> Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
         *self.slot.lock() = Some(ctx);
         let result = async {
-            let mut state = self.ctx.state();
-            state.config_mut().options_mut().catalog.default_schema =
-                db.unwrap_or("").to_lowercase();
+            let state = self.state(db);
             let plan = state
                 .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(
                     stmt,
                 )))
                 .await?;
-            let plan = state.optimize(&plan)?;
             Ok(state.create_physical_plan(&plan).await?)
         }
         .await;
@@ -156,7 +207,7 @@ impl DfSession {
         ctx: StatementCtx,
     ) -> Result<()> {
         *self.slot.lock() = Some(ctx);
-        let result = datafusion::physical_plan::collect(plan, self.ctx.task_ctx()).await;
+        let result = datafusion::physical_plan::collect(plan, self.task.clone()).await;
         *self.slot.lock() = None;
         result?;
         Ok(())
@@ -167,16 +218,18 @@ impl DfSession {
         stmt: Statement,
         db: Option<&str>,
     ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        let mut state = self.ctx.state();
-        state.config_mut().options_mut().catalog.default_schema = db.unwrap_or("").to_lowercase();
-        let plan = state
-            .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(
-                stmt,
-            )))
-            .await?;
-        let df = self.ctx.execute_logical_plan(plan).await?;
-        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await?;
+        let (schema, physical) = {
+            let state = self.state(db);
+            let plan = state
+                .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(
+                    stmt,
+                )))
+                .await?;
+            // The statement's own schema (names and metadata as planned).
+            let schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
+            (schema, state.create_physical_plan(&plan).await?)
+        };
+        let batches = datafusion::physical_plan::collect(physical, self.task.clone()).await?;
         Ok((schema, batches))
     }
 }
