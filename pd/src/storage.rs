@@ -12,6 +12,7 @@
 //! | `gc/safe_point` | the txn safe point, a timestamp (u64 BE) |
 //! | `gc/gc_safe_point` | the gc safe point, a timestamp (u64 BE; absent: 0) |
 //! | `gc/min_start_ts/{client id}` | a client's min start ts and its ttl in ms (2 x u64 BE) |
+//! | `rule/columnar/{rule id}` | `pdpb::ColumnarRule` (learners on columnar stores for a key range) |
 //!
 //! Only *metadata* is persisted: region leaders, flow statistics, store
 //! heartbeat times and the deadlock detector's wait-for graph are soft state
@@ -177,6 +178,7 @@ const REGION_PREFIX: &[u8] = b"region/";
 const TXN_SAFE_POINT_KEY: &[u8] = b"gc/safe_point";
 const GC_SAFE_POINT_KEY: &[u8] = b"gc/gc_safe_point";
 const MIN_START_TS_PREFIX: &[u8] = b"gc/min_start_ts/";
+const COLUMNAR_RULE_PREFIX: &[u8] = b"rule/columnar/";
 
 fn min_start_ts_key(client_id: &str) -> Vec<u8> {
     let mut key = MIN_START_TS_PREFIX.to_vec();
@@ -277,6 +279,25 @@ impl Storage {
             return Ok(());
         }
         self.backend.write(batch, false)
+    }
+
+    pub fn load_columnar_rules(&self) -> Result<Vec<proto::pdpb::ColumnarRule>> {
+        self.backend
+            .scan_prefix(COLUMNAR_RULE_PREFIX)?
+            .into_iter()
+            .map(|(_, v)| Ok(proto::pdpb::ColumnarRule::decode(v.as_slice())?))
+            .collect()
+    }
+
+    /// Saves the rule, or deletes it when its count is 0.
+    pub fn save_columnar_rule(&self, rule: &proto::pdpb::ColumnarRule) -> Result<()> {
+        let key = [COLUMNAR_RULE_PREFIX, rule.id.as_bytes()].concat();
+        let op = if rule.count == 0 {
+            WriteOp::Delete(key)
+        } else {
+            WriteOp::Put(key, rule.encode_to_vec())
+        };
+        self.backend.write(vec![op], true)
     }
 
     pub fn load_id_end(&self) -> Result<u64> {

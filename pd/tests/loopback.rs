@@ -224,8 +224,37 @@ async fn client_and_server_over_grpc_survive_a_restart() {
         .collect();
     assert_eq!(
         names,
-        vec![("replica-checker", true), ("balance-leader", false)]
+        vec![
+            ("replica-checker", true),
+            ("balance-leader", false),
+            ("columnar-placement", true)
+        ]
     );
+    // Columnar placement rules: validated, replaced by id, deleted at 0.
+    let rule = |id: &str, start: &[u8], end: &[u8], count| pdpb::ColumnarRule {
+        id: id.into(),
+        start_key: start.to_vec(),
+        end_key: end.to_vec(),
+        count,
+    };
+    let bad = client.set_columnar_rule(rule("t", b"b", b"a", 1)).await;
+    assert!(matches!(bad, Err(Error::InvalidArgument(_))), "{bad:?}");
+    client
+        .set_columnar_rule(rule("t1", b"a", b"b", 1))
+        .await
+        .unwrap();
+    client
+        .set_columnar_rule(rule("t2", b"b", b"c", 1))
+        .await
+        .unwrap();
+    client
+        .set_columnar_rule(rule("t1", b"a", b"b", 2))
+        .await
+        .unwrap();
+    client
+        .set_columnar_rule(rule("t2", b"", b"", 0))
+        .await
+        .unwrap();
     assert!(schedulers[0].config.contains("\"max-replicas\":3"));
 
     // --- Stores: counts from the region map; removing an empty store.
@@ -293,6 +322,11 @@ async fn client_and_server_over_grpc_survive_a_restart() {
     assert_eq!(
         client.get_store(s2).await.unwrap().address,
         "127.0.0.1:20162"
+    );
+    assert_eq!(
+        client.get_columnar_rules().await.unwrap(),
+        vec![rule("t1", b"a", b"b", 2)],
+        "columnar rules are persisted"
     );
     assert_eq!(
         client.get_store(s4).await.unwrap().state(),

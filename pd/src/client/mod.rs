@@ -526,4 +526,29 @@ impl PdClient {
             .await?;
         check(resp.header.as_ref())
     }
+
+    /// Creates or replaces a columnar placement rule; count 0 deletes it.
+    pub async fn set_columnar_rule(&self, rule: pdpb::ColumnarRule) -> Result<()> {
+        let resp = self
+            .call(true, |mut c| {
+                let rule = rule.clone();
+                async move {
+                    c.set_columnar_rule(request(pdpb::SetColumnarRuleRequest { rule: Some(rule) }))
+                        .await
+                }
+            })
+            .await?;
+        check(resp.header.as_ref())
+    }
+
+    pub async fn get_columnar_rules(&self) -> Result<Vec<pdpb::ColumnarRule>> {
+        let resp = self
+            .call(true, |mut c| async move {
+                c.get_columnar_rules(request(pdpb::GetColumnarRulesRequest {}))
+                    .await
+            })
+            .await?;
+        check(resp.header.as_ref())?;
+        Ok(resp.rules)
+    }
 }

@@ -56,6 +56,12 @@ impl Cluster {
         {
             return Ok(resp);
         }
+        if !self.operators.contains(region_id)
+            && self.check_columnar(region_id, now)
+            && let Some(resp) = self.dispatch(region_id, now)
+        {
+            return Ok(resp);
+        }
         Ok(pdpb::RegionHeartbeatResponse {
             header: ok_header(),
             region_id,

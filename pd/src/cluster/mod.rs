@@ -38,6 +38,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use proto::metapb::{self, StoreState};
+use proto::pdpb;
 
 use crate::error::{Error, Result};
 use crate::id::IdService;
@@ -78,6 +79,8 @@ pub struct Cluster {
     stores: BTreeMap<StoreId, StoreInfo>,
     regions: RegionMap,
     operators: OperatorController,
+    /// Columnar placement rules by id.
+    columnar_rules: BTreeMap<String, pdpb::ColumnarRule>,
 }
 
 impl Cluster {
@@ -107,6 +110,11 @@ impl Cluster {
                 }
             }
         }
+        let columnar_rules = storage
+            .load_columnar_rules()?
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
         tracing::info!(
             bootstrapped,
             stores = stores.len(),
@@ -121,6 +129,7 @@ impl Cluster {
             stores,
             regions,
             operators: OperatorController::default(),
+            columnar_rules,
         })
     }
 

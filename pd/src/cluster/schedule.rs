@@ -8,9 +8,13 @@
 //!     tick(now):                                  (region without operator)
 //!       1. Offline stores with no peers -> Tombstone   check_replicas(region)
 //!       2. drop timed-out operators
-//!       3. replica checker over every idle region
-//!       4. balance-leader, up to leader_schedule_limit moves
+//!       3. replica checker over every idle region  check_columnar(region)
+//!       4. columnar placement over every idle region
+//!       5. balance-leader, up to leader_schedule_limit moves
 //! ```
+//!
+//! Columnar placement rules (set by the SQL layer's `SET COLUMNAR REPLICA`)
+//! are kept here too, persisted, and always enforced.
 //!
 //! New peer ids come from the cluster-wide id allocator.
 
@@ -22,7 +26,7 @@ use super::Cluster;
 use crate::error::{Error, Result};
 use crate::operator::builder;
 use crate::operator::{OpSource, Operator};
-use crate::schedule::{ClusterView, balance_leader, replica_checker};
+use crate::schedule::{ClusterView, balance_leader, columnar_placement, replica_checker};
 use crate::{RegionId, StoreId};
 
 /// What one scheduling tick did.
@@ -37,6 +41,7 @@ pub struct TickReport {
 /// Scheduler names, as `GetSchedulers` lists them.
 pub const REPLICA_CHECKER: &str = "replica-checker";
 pub const BALANCE_LEADER: &str = "balance-leader";
+pub const COLUMNAR_PLACEMENT: &str = "columnar-placement";
 
 impl Cluster {
     /// One round of background scheduling.
@@ -57,6 +62,13 @@ impl Cluster {
                     report.created.push(desc);
                     view = self.view(now);
                 }
+            }
+        }
+        let mut view = self.view(now);
+        for region_id in self.idle_regions() {
+            if let Some(desc) = self.check_columnar_in(region_id, &view, now) {
+                report.created.push(desc);
+                view = self.view(now);
             }
         }
         if self.cfg.enable_balance_leader {
@@ -98,6 +110,66 @@ impl Cluster {
                 None
             }
         }
+    }
+
+    /// Runs the columnar placement checker on one region; true if it
+    /// created an operator.
+    pub(crate) fn check_columnar(&mut self, region_id: RegionId, now: Instant) -> bool {
+        let view = self.view(now);
+        self.check_columnar_in(region_id, &view, now).is_some()
+    }
+
+    fn check_columnar_in(
+        &mut self,
+        region_id: RegionId,
+        view: &ClusterView,
+        now: Instant,
+    ) -> Option<String> {
+        let region = self.regions.get(region_id)?;
+        let wanted = columnar_placement::wanted(region, self.columnar_rules.values());
+        let action = columnar_placement::check(region, wanted, view, &self.cfg.schedule)?;
+        let built = builder::from_columnar_action(
+            &action,
+            region,
+            || self.ids.alloc(),
+            now,
+            &self.cfg.op_timeouts,
+        );
+        match built {
+            Ok(op) => self.install(op),
+            Err(e) => {
+                tracing::warn!(region_id, %action, error = %e, "could not build columnar operator");
+                None
+            }
+        }
+    }
+
+    /// Creates, replaces or (count 0) deletes a columnar placement rule.
+    pub fn set_columnar_rule(&mut self, rule: pdpb::ColumnarRule) -> Result<()> {
+        self.ensure_bootstrapped()?;
+        if rule.id.is_empty() {
+            return Err(Error::InvalidArgument("a columnar rule needs an id".into()));
+        }
+        if !rule.end_key.is_empty() && rule.start_key >= rule.end_key {
+            return Err(Error::InvalidArgument(format!(
+                "columnar rule {:?}: start key is not before end key",
+                rule.id
+            )));
+        }
+        self.storage.save_columnar_rule(&rule)?;
+        tracing::info!(rule = %rule.id, count = rule.count, "columnar rule set");
+        if rule.count == 0 {
+            self.columnar_rules.remove(&rule.id);
+        } else {
+            self.columnar_rules.insert(rule.id.clone(), rule);
+        }
+        Ok(())
+    }
+
+    /// The columnar placement rules, by id.
+    pub fn columnar_rules(&self) -> Result<Vec<pdpb::ColumnarRule>> {
+        self.ensure_bootstrapped()?;
+        Ok(self.columnar_rules.values().cloned().collect())
     }
 
     /// One balance-leader decision, installed.
@@ -189,6 +261,11 @@ impl Cluster {
                 name: BALANCE_LEADER.into(),
                 enabled: self.cfg.enable_balance_leader,
                 config: leader.to_string(),
+            },
+            pdpb::SchedulerInfo {
+                name: COLUMNAR_PLACEMENT.into(),
+                enabled: true,
+                config: serde_json::json!({ "rules": self.columnar_rules.len() }).to_string(),
             },
         ])
     }
@@ -283,6 +360,52 @@ mod tests {
     }
 
     #[test]
+    fn columnar_rule_adds_a_learner_on_heartbeat_and_removes_it_at_zero() {
+        let t0 = Instant::now();
+        let (mut c, _) = bootstrapped(t0);
+        let meta = three_replicas(&mut c, t0);
+        let mut columnar = store(5);
+        columnar.labels.push(metapb::StoreLabel {
+            key: "engine".into(),
+            value: "columnar".into(),
+        });
+        c.put_store(columnar, t0).unwrap();
+        let rule = |count| pdpb::ColumnarRule {
+            id: "table-7".into(),
+            start_key: b"t7".to_vec(),
+            end_key: b"t8".to_vec(),
+            count,
+        };
+        c.set_columnar_rule(rule(1)).unwrap();
+        let resp = heartbeat(&mut c, meta.clone(), 1, t0);
+        let cp = resp.change_peer.expect("a learner is added");
+        assert_eq!(cp.change_type(), pdpb::ConfChangeType::AddLearnerNode);
+        let learner = cp.peer.unwrap();
+        assert_eq!(learner.store_id, 5);
+        assert_eq!(
+            c.operator_infos(t0).unwrap()[0].source,
+            "columnar-placement"
+        );
+
+        // The learner joined; the operator finishes and nothing more is asked.
+        let mut with_learner = meta;
+        with_learner.peers.push(learner);
+        with_learner.region_epoch.as_mut().unwrap().conf_ver += 1;
+        let resp = heartbeat(&mut c, with_learner.clone(), 1, t0);
+        assert!(resp.change_peer.is_none());
+        assert!(c.operator_infos(t0).unwrap().is_empty());
+        assert!(c.tick(t0).created.is_empty());
+
+        // Replica count 0: the rule is gone and so is the learner.
+        c.set_columnar_rule(rule(0)).unwrap();
+        assert!(c.columnar_rules().unwrap().is_empty());
+        let resp = heartbeat(&mut c, with_learner, 1, t0);
+        let cp = resp.change_peer.expect("the learner is removed");
+        assert_eq!(cp.change_type(), pdpb::ConfChangeType::RemoveNode);
+        assert_eq!(cp.peer.unwrap().store_id, 5);
+    }
+
+    #[test]
     fn offline_store_drains_then_becomes_tombstone() {
         let t0 = Instant::now();
         let (mut c, _) = bootstrapped(t0);
@@ -349,6 +472,9 @@ mod tests {
             .into_iter()
             .map(|s| s.name)
             .collect();
-        assert_eq!(names, vec!["replica-checker", "balance-leader"]);
+        assert_eq!(
+            names,
+            vec!["replica-checker", "balance-leader", "columnar-placement"]
+        );
     }
 }

@@ -10,6 +10,8 @@
 //! | promote learner `l` (replace `p`) | PromoteLearner(l) [-> RemovePeer(p)] |
 //! | remove voter `p` | RemovePeer(p) (leadership handed off first if `p` leads) |
 //! | move leader | TransferLeader |
+//! | add columnar learner | AddLearner(new) |
+//! | remove columnar learner `l` | RemovePeer(l) |
 //! | admin ADD_PEER | AddLearner(new) -> PromoteLearner(new) |
 //! | admin ADD_LEARNER | AddLearner(new) |
 //! | admin REMOVE_PEER | RemovePeer |
@@ -32,6 +34,7 @@ use crate::cluster::region::RegionInfo;
 use crate::error::{Error, Result};
 use crate::schedule::ClusterView;
 use crate::schedule::balance_leader::LeaderMove;
+use crate::schedule::columnar_placement::ColumnarAction;
 use crate::schedule::replica_checker::{RemoveReason, ReplicaAction};
 use crate::{PeerId, StoreId};
 
@@ -133,6 +136,40 @@ pub fn from_replica_action(
         desc.into(),
         OpSource::ReplicaChecker,
         steps,
+        now,
+        t,
+    ))
+}
+
+/// The operator carrying out a columnar placement decision.
+pub fn from_columnar_action(
+    action: &ColumnarAction,
+    region: &RegionInfo,
+    new_peer_id: impl FnOnce() -> Result<PeerId>,
+    now: Instant,
+    t: &OpTimeouts,
+) -> Result<Operator> {
+    let (desc, step) = match action {
+        ColumnarAction::AddLearner { store_id } => (
+            "add-columnar-replica",
+            OpStep::AddLearner {
+                store_id: *store_id,
+                peer_id: new_peer_id()?,
+            },
+        ),
+        ColumnarAction::RemoveLearner { peer, .. } => (
+            "remove-columnar-replica",
+            OpStep::RemovePeer {
+                store_id: peer.store_id,
+                peer_id: peer.id,
+            },
+        ),
+    };
+    Ok(make(
+        region,
+        desc.into(),
+        OpSource::ColumnarPlacement,
+        vec![step],
         now,
         t,
     ))

@@ -270,6 +270,7 @@ pub enum OpSource {
     Admin,
     ReplicaChecker,
     BalanceLeader,
+    ColumnarPlacement,
 }
 
 impl OpSource {
@@ -278,6 +279,7 @@ impl OpSource {
             OpSource::Admin => "admin",
             OpSource::ReplicaChecker => "replica-checker",
             OpSource::BalanceLeader => "balance-leader",
+            OpSource::ColumnarPlacement => "columnar-placement",
         }
     }
 }

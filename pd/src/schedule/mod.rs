@@ -21,11 +21,14 @@
 //! |---|---|---|
 //! | [`replica_checker`] | `max_replicas` healthy voters per region; replaces voters on Down/Offline stores | PD `pkg/schedule/checker/replica_checker.go` |
 //! | [`balance_leader`] | leader counts even across stores that may lead | PD `pkg/schedule/schedulers/balance_leader.go` |
+//! | [`columnar_placement`] | the columnar learners the rules ask for, on columnar stores | PD `pkg/schedule/checker/rule_checker.go` |
 //!
 //! Columnar stores (`engine=columnar`) only ever hold learners; they are
-//! never picked for voters or leaders, and their learners are left alone.
+//! never picked for voters or leaders, and only the columnar placement
+//! checker adds or removes their learners.
 
 pub mod balance_leader;
+pub mod columnar_placement;
 pub mod replica_checker;
 #[cfg(test)]
 mod scenario;

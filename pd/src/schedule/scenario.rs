@@ -10,13 +10,16 @@
 //! store <id> <up|disconnected|down|offline|tombstone> [columnar] [regions=N] [leaders=N] [replica_ops=N] [leader_ops=N]
 //! region <id> voters=<store,..> [learners=<store,..>] [leader=<store>] [pending=<store,..>] [down=<store,..>]
 //! config [max_replicas=N] [replica_limit=N] [leader_limit=N]
+//! rule <id> <start|-> <end|-> <count>   a columnar rule (`-`: unbounded); count 0 drops it
 //! check-replicas <region>      the replica checker's decision
+//! check-columnar <region>      the columnar placement checker's decision
+//! check-columnar-all           the columnar decision for every region
 //! check-all                    the decision for every region
 //! balance-leader               one balance-leader decision
 //! balance-leader-loop          apply decisions until quiet, then print leader counts
 //! ```
 //!
-//! Peer ids are `region * 10 + store`. Store region and leader counts are
+//! Region `N` spans keys `rNNNN` to `rNNNN~`. Peer ids are `region * 10 + store`. Store region and leader counts are
 //! those given on the `store` line plus what the `region` lines imply.
 
 use std::collections::BTreeMap;
@@ -26,7 +29,9 @@ use std::path::Path;
 use proto::metapb::{self, PeerRole, StoreState};
 use proto::pdpb;
 
-use super::{ClusterView, ScheduleConfig, StoreView, balance_leader, replica_checker};
+use super::{
+    ClusterView, ScheduleConfig, StoreView, balance_leader, columnar_placement, replica_checker,
+};
 use crate::cluster::region::RegionInfo;
 use crate::cluster::region::tests::region;
 
@@ -34,6 +39,7 @@ use crate::cluster::region::tests::region;
 struct World {
     stores: BTreeMap<u64, StoreView>,
     regions: BTreeMap<u64, RegionInfo>,
+    rules: BTreeMap<String, pdpb::ColumnarRule>,
     cfg: ScheduleConfig,
 }
 
@@ -69,6 +75,12 @@ impl World {
             }
         }
         ClusterView { stores }
+    }
+
+    fn check_columnar(&self, r: &RegionInfo, view: &ClusterView) -> String {
+        let wanted = columnar_placement::wanted(r, self.rules.values());
+        columnar_placement::check(r, wanted, view, &self.cfg)
+            .map_or("none".into(), |a| a.to_string())
     }
 
     fn run(&mut self, line: &str) -> String {
@@ -132,6 +144,40 @@ impl World {
                     self.cfg.leader_schedule_limit = v.parse().expect("leader_limit");
                 }
                 "ok".into()
+            }
+            "rule" => {
+                let key = |k: &str| {
+                    if k == "-" {
+                        vec![]
+                    } else {
+                        k.as_bytes().to_vec()
+                    }
+                };
+                let rule = pdpb::ColumnarRule {
+                    id: args[0].into(),
+                    start_key: key(args[1]),
+                    end_key: key(args[2]),
+                    count: args[3].parse().expect("count"),
+                };
+                if rule.count == 0 {
+                    self.rules.remove(&rule.id);
+                } else {
+                    self.rules.insert(rule.id.clone(), rule);
+                }
+                "ok".into()
+            }
+            "check-columnar" => {
+                let r = &self.regions[&args[0].parse::<u64>().expect("region id")];
+                self.check_columnar(r, &self.view())
+            }
+            "check-columnar-all" => {
+                let view = self.view();
+                let lines: Vec<String> = self
+                    .regions
+                    .iter()
+                    .map(|(id, r)| format!("region {id}: {}", self.check_columnar(r, &view)))
+                    .collect();
+                lines.join("\n")
             }
             "check-replicas" => {
                 let r = &self.regions[&args[0].parse::<u64>().expect("region id")];

@@ -329,6 +329,29 @@ impl Pd for PdService {
         })
     }
 
+    async fn set_columnar_rule(
+        &self,
+        request: Request<pdpb::SetColumnarRuleRequest>,
+    ) -> std::result::Result<Response<pdpb::SetColumnarRuleResponse>, Status> {
+        let rule = request.into_inner().rule.unwrap_or_default();
+        let r = self.with_cluster(|c, _| c.set_columnar_rule(rule));
+        ok(pdpb::SetColumnarRuleResponse {
+            header: header_of(&r),
+        })
+    }
+
+    async fn get_columnar_rules(
+        &self,
+        _: Request<pdpb::GetColumnarRulesRequest>,
+    ) -> std::result::Result<Response<pdpb::GetColumnarRulesResponse>, Status> {
+        let r = self.state.cluster.lock().columnar_rules();
+        let header = header_of(&r);
+        ok(pdpb::GetColumnarRulesResponse {
+            header,
+            rules: r.unwrap_or_default(),
+        })
+    }
+
     async fn update_min_start_ts(
         &self,
         request: Request<pdpb::UpdateMinStartTsRequest>,
