@@ -1,5 +1,5 @@
-//! Starting components for the `duet` binary: PD, kv stores, and the
-//! playground that runs them together.
+//! Starting components for the `duet` binary: PD, kv stores, columnar
+//! stores, and the playground that runs them together.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -19,33 +19,78 @@ pub async fn start_pd(cfg: PdConfig, addr: &str) -> Result<PdHandle> {
 }
 
 pub async fn start_kv(cfg: KvConfig, addr: &str) -> Result<KvServer> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("bind kv store on {addr}"))?;
     let pd_addr = cfg.pd_addr.clone();
-    // PD may still be starting (as in the playground, or under a service
-    // manager): wait for it a little.
+    start_waiting_for_pd(addr, &pd_addr, "kv store", |listener| {
+        let cfg = cfg.clone();
+        async move {
+            let gc = txn::gc_worker::GcConfig::default();
+            KvServer::start(cfg, listener, vec![txn::service::extension(gc)])
+                .await
+                .map_err(pd_wait)
+        }
+    })
+    .await
+}
+
+/// Starts a columnar store (a kv store labelled `engine=columnar` whose
+/// learners keep the columnar view).
+pub async fn start_columnar(cfg: KvConfig, addr: &str) -> Result<columnar::server::ColumnarServer> {
+    let pd_addr = cfg.pd_addr.clone();
+    start_waiting_for_pd(addr, &pd_addr, "columnar store", |listener| {
+        let cfg = cfg.clone();
+        async move {
+            columnar::server::ColumnarServer::start(cfg, listener)
+                .await
+                .map_err(|e| match e {
+                    columnar::Error::Kv(k) => pd_wait(k),
+                    other => Start::Failed(other.into()),
+                })
+        }
+    })
+    .await
+}
+
+/// Why a store did not start: PD is not there yet (wait), or anything else.
+enum Start {
+    WaitForPd(String),
+    Failed(anyhow::Error),
+}
+
+fn pd_wait(e: kv::Error) -> Start {
+    match e {
+        kv::Error::Pd(p) if p.is_retryable() => Start::WaitForPd(p.to_string()),
+        other => Start::Failed(other.into()),
+    }
+}
+
+/// Binds `addr` and starts a store on it; PD may still be starting (as in
+/// the playground, or under a service manager), so retryable PD errors are
+/// waited out for a little while.
+async fn start_waiting_for_pd<T, F, Fut>(
+    addr: &str,
+    pd_addr: &str,
+    what: &str,
+    start: F,
+) -> Result<T>
+where
+    F: Fn(tokio::net::TcpListener) -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, Start>>,
+{
     let deadline = Instant::now() + Duration::from_secs(30);
-    let mut listener = Some(listener);
     loop {
-        match KvServer::start(
-            cfg.clone(),
-            listener.take().expect("listener"),
-            vec![txn::service::extension(txn::gc_worker::GcConfig::default())],
-        )
-        .await
-        {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("bind {what} on {addr}"))?;
+        match start(listener).await {
             Ok(s) => return Ok(s),
-            Err(kv::Error::Pd(e)) if e.is_retryable() && Instant::now() < deadline => {
+            Err(Start::WaitForPd(e)) if Instant::now() < deadline => {
                 tracing::info!("waiting for PD at {pd_addr}: {e}");
                 tokio::time::sleep(Duration::from_millis(500)).await;
-                listener = Some(
-                    tokio::net::TcpListener::bind(addr)
-                        .await
-                        .context("re-bind kv store")?,
-                );
             }
-            Err(e) => return Err(e).with_context(|| format!("start kv store (PD at {pd_addr})")),
+            Err(Start::WaitForPd(e)) => bail!("start {what}: PD at {pd_addr} unreachable: {e}"),
+            Err(Start::Failed(e)) => {
+                return Err(e).with_context(|| format!("start {what} (PD at {pd_addr})"));
+            }
         }
     }
 }
@@ -96,8 +141,10 @@ pub async fn start_sql(
 pub struct Playground {
     pd: PdHandle,
     stores: Vec<KvServer>,
+    columnar: Vec<columnar::server::ColumnarServer>,
     sql: Option<sql::SqlServer>,
     pd_addr: String,
+    kv_stores: usize,
     expected_stores: usize,
 }
 
@@ -107,6 +154,8 @@ impl Playground {
         pd_port: u16,
         kv_base_port: u16,
         kv_stores: u16,
+        columnar_port: u16,
+        columnar_stores: u16,
     ) -> Result<Playground> {
         let pd_addr = format!("127.0.0.1:{pd_port}");
         let pd_cfg = PdConfig {
@@ -126,15 +175,34 @@ impl Playground {
                 pd_addr: pd_addr.clone(),
                 labels: vec![],
                 raftstore: Default::default(),
+                apply_observer: None,
             };
             stores.push(start_kv(cfg, &addr).await?);
+        }
+        let mut columnar = Vec::new();
+        for i in 0..columnar_stores {
+            let port = columnar_port
+                .checked_add(i)
+                .with_context(|| format!("columnar port {columnar_port} + {i} overflows"))?;
+            let addr = format!("127.0.0.1:{port}");
+            let cfg = KvConfig {
+                advertise_addr: addr.clone(),
+                data_dir: data_dir.join(format!("columnar{}", i + 1)),
+                pd_addr: pd_addr.clone(),
+                labels: vec![],
+                raftstore: Default::default(),
+                apply_observer: None,
+            };
+            columnar.push(start_columnar(cfg, &addr).await?);
         }
         Ok(Playground {
             pd,
             stores,
+            columnar,
             sql: None,
             pd_addr,
-            expected_stores: kv_stores as usize,
+            kv_stores: kv_stores as usize,
+            expected_stores: (kv_stores + columnar_stores) as usize,
         })
     }
 
@@ -142,7 +210,7 @@ impl Playground {
     /// (three, or one per store if fewer) and a leader.
     pub async fn wait_ready(&self, timeout: Duration) -> Result<()> {
         let client = pd::client::PdClient::connect(&self.pd_addr).await?;
-        let want_voters = self.expected_stores.min(3);
+        let want_voters = self.kv_stores.min(3);
         let deadline = Instant::now() + timeout;
         loop {
             if let Ok(true) = cluster_ready(&client, self.expected_stores, want_voters).await {
@@ -173,6 +241,9 @@ impl Playground {
     pub async fn shutdown(self) {
         if let Some(sql) = self.sql {
             sql.shutdown().await;
+        }
+        for s in self.columnar {
+            s.shutdown().await;
         }
         for s in self.stores {
             s.shutdown().await;

@@ -2,8 +2,10 @@
 //!
 //! * `duet pd` — the placement driver;
 //! * `duet kv` — a kv store;
+//! * `duet columnar` — a columnar store (learner replicas kept as columns);
 //! * `duet sql` — the SQL server (MySQL protocol);
-//! * `duet playground` — PD, N kv stores and the SQL server in one process,
+//! * `duet playground` — PD, N kv stores, a columnar store and the SQL
+//!   server in one process,
 //!   talking real gRPC on loopback, for trying duet on one machine.
 //!
 //! Logs go to stderr (`RUST_LOG` filters them); stdout carries only what a
@@ -62,6 +64,23 @@ enum Command {
         #[arg(long, default_value_t = 96 * 1024 * 1024)]
         region_split_size: u64,
     },
+    /// Run a columnar store: it hosts learner replicas of tables with
+    /// `SET COLUMNAR REPLICA n` and serves analytical scans over them.
+    Columnar {
+        #[arg(long, default_value = "127.0.0.1:2379")]
+        pd: String,
+        #[arg(long, default_value = "127.0.0.1:3930")]
+        addr: String,
+        /// The address to advertise to PD, if not `--addr`.
+        #[arg(long)]
+        advertise_addr: Option<String>,
+        #[arg(long, default_value = "./duet-data/columnar")]
+        data_dir: PathBuf,
+        /// More store labels, `key=value`, repeatable (`engine=columnar` is
+        /// always set).
+        #[arg(long = "label")]
+        labels: Vec<String>,
+    },
     /// Run the SQL server (MySQL protocol).
     Sql {
         #[arg(long, default_value = "127.0.0.1:2379")]
@@ -74,7 +93,8 @@ enum Command {
         #[arg(long, default_value_t = 10080)]
         status_port: u16,
     },
-    /// Run PD, N kv stores and the SQL server in one process.
+    /// Run PD, N kv stores, columnar stores and the SQL server in one
+    /// process.
     Playground {
         #[arg(long, default_value = "./duet-data")]
         data_dir: PathBuf,
@@ -84,6 +104,11 @@ enum Command {
         kv_base_port: u16,
         #[arg(long, default_value_t = 3)]
         kv_stores: u16,
+        /// The first columnar store's port.
+        #[arg(long, default_value_t = 3930)]
+        columnar_port: u16,
+        #[arg(long, default_value_t = 1)]
+        columnar_stores: u16,
         #[arg(long, default_value_t = 4000)]
         sql_port: u16,
         /// The SQL server's HTTP status port; 0 turns it off.
@@ -150,9 +175,24 @@ fn run(cli: Cli) -> Result<()> {
                     pd_addr: pd,
                     labels: parse_labels(&labels)?,
                     raftstore,
+                    apply_observer: None,
                 };
                 let store = cluster::start_kv(cfg, &addr).await?;
                 eprintln!("duet kv store {} serving on {}", store.store_id(), store.addr());
+                cluster::wait_for_signal().await;
+                store.shutdown().await;
+            }
+            Command::Columnar { pd, addr, advertise_addr, data_dir, labels } => {
+                let cfg = kv::server::KvConfig {
+                    advertise_addr: advertise_addr.unwrap_or_else(|| addr.clone()),
+                    data_dir,
+                    pd_addr: pd,
+                    labels: parse_labels(&labels)?,
+                    raftstore: Default::default(),
+                    apply_observer: None,
+                };
+                let store = cluster::start_columnar(cfg, &addr).await?;
+                eprintln!("duet columnar store {} serving on {}", store.store_id(), store.addr());
                 cluster::wait_for_signal().await;
                 store.shutdown().await;
             }
@@ -163,17 +203,33 @@ fn run(cli: Cli) -> Result<()> {
                 cluster::wait_for_signal().await;
                 server.shutdown().await;
             }
-            Command::Playground { data_dir, pd_port, kv_base_port, kv_stores, sql_port, status_port } => {
+            Command::Playground {
+                data_dir,
+                pd_port,
+                kv_base_port,
+                kv_stores,
+                columnar_port,
+                columnar_stores,
+                sql_port,
+                status_port,
+            } => {
                 if kv_stores == 0 {
                     bail!("--kv-stores must be at least 1");
                 }
-                let mut playground =
-                    cluster::Playground::start(&data_dir, pd_port, kv_base_port, kv_stores).await?;
+                let mut playground = cluster::Playground::start(
+                    &data_dir,
+                    pd_port,
+                    kv_base_port,
+                    kv_stores,
+                    columnar_port,
+                    columnar_stores,
+                )
+                .await?;
                 playground.wait_ready(Duration::from_secs(120)).await?;
                 playground.start_sql(sql_port, (status_port != 0).then_some(status_port)).await?;
                 println!("ready");
                 eprintln!(
-                    "duet playground: PD at 127.0.0.1:{pd_port}, {kv_stores} kv stores from port {kv_base_port}, SQL on port {sql_port}\n\
+                    "duet playground: PD at 127.0.0.1:{pd_port}, {kv_stores} kv stores from port {kv_base_port}, {columnar_stores} columnar stores from port {columnar_port}, SQL on port {sql_port}\n\
                      try: mysql -h 127.0.0.1 -P {sql_port} -u root\n\
                      or:  duet-ctl --pd 127.0.0.1:{pd_port} store list"
                 );

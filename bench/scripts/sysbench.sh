@@ -43,9 +43,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 # --- duet ------------------------------------------------------------------
 pd_port=$(free_port); kv_port=$(( $(free_port) ))
-duet_port=$(free_port)
+duet_port=$(free_port); columnar_port=$(free_port)
 "$duet" playground --data-dir "$work/duet" --pd-port "$pd_port" --kv-base-port "$kv_port" \
-  --sql-port "$duet_port" > "$work/duet.out" 2> "$work/duet.log" &
+  --columnar-port "$columnar_port" --sql-port "$duet_port" > "$work/duet.out" 2> "$work/duet.log" &
 pids+=($!)
 for _ in $(seq 1 600); do grep -q ready "$work/duet.out" 2>/dev/null && break; sleep 0.2; done
 grep -q ready "$work/duet.out" || { echo "duet playground did not start" >&2; tail "$work/duet.log" >&2; exit 1; }

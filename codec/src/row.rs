@@ -145,8 +145,18 @@ fn encode_value(buf: &mut Vec<u8>, d: &Datum) {
     }
 }
 
+/// A column of a row, not yet decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawColumn<'a> {
+    /// The row has no such column (written before it was added).
+    Absent,
+    Null,
+    /// The value bytes, read with [`decode_value`] and the column's kind.
+    Value(&'a [u8]),
+}
+
 /// Reads the value bytes of a column of `kind`.
-fn decode_value(b: &[u8], kind: DatumKind) -> Result<Datum> {
+pub fn decode_value(b: &[u8], kind: DatumKind) -> Result<Datum> {
     let bad = || Error::BadValue { kind, len: b.len() };
     Ok(match kind {
         DatumKind::I64 => Datum::I64(decode_compact_i64(b, kind)?),
@@ -335,8 +345,17 @@ impl<'a> RowView<'a> {
     /// Column `id` decoded as `kind`: `None` if the row lacks the column
     /// (use its default), `Some(Datum::Null)` if it is NULL.
     pub fn get(&self, id: ColumnId, kind: DatumKind) -> Result<Option<Datum>> {
+        match self.raw(id) {
+            RawColumn::Absent => Ok(None),
+            RawColumn::Null => Ok(Some(Datum::Null)),
+            RawColumn::Value(b) => decode_value(b, kind).map(Some),
+        }
+    }
+
+    /// Column `id` without decoding it.
+    pub fn raw(&self, id: ColumnId) -> RawColumn<'a> {
         let Ok(id) = u32::try_from(id) else {
-            return Ok(None);
+            return RawColumn::Absent;
         };
         if let Some(i) = self.find(self.not_null_ids, id) {
             let w = self.offset_width();
@@ -346,9 +365,13 @@ impl<'a> RowView<'a> {
                 read_entry(self.offsets, w, i - 1) as usize
             };
             let end = read_entry(self.offsets, w, i) as usize;
-            return decode_value(&self.values[start..end], kind).map(Some);
+            let values: &'a [u8] = self.values;
+            return RawColumn::Value(&values[start..end]);
         }
-        Ok(self.find(self.null_ids, id).map(|_| Datum::Null))
+        match self.find(self.null_ids, id) {
+            Some(_) => RawColumn::Null,
+            None => RawColumn::Absent,
+        }
     }
 
     /// Every column id present in the row (null or not), ascending.

@@ -112,6 +112,13 @@ fn decode_prefix(key: &mut &[u8], sep: &[u8], expected: &'static str) -> Result<
     Ok(table_id)
 }
 
+/// The table id of a row key (`t{id}_r...`), or None for any other key
+/// (index entries, metadata).
+pub fn record_table_id(key: &[u8]) -> Option<TableId> {
+    let mut rest = key;
+    decode_prefix(&mut rest, RECORD_SEP, "row").ok()
+}
+
 /// Splits a row key into table id and handle; `common` says whether the
 /// table uses common (clustered, datum) handles.
 pub fn decode_row_key(key: &[u8], common: bool) -> Result<(TableId, Handle)> {
@@ -226,6 +233,18 @@ mod tests {
 
     fn in_range(key: &[u8], (start, end): &(Vec<u8>, Vec<u8>)) -> bool {
         key >= start.as_slice() && (end.is_empty() || key < end.as_slice())
+    }
+
+    #[test]
+    fn record_table_id_tells_row_keys_apart() {
+        assert_eq!(
+            record_table_id(&encode_row_key(42, &Handle::Int(-7))),
+            Some(42)
+        );
+        assert_eq!(record_table_id(&record_prefix(9)), Some(9));
+        assert_eq!(record_table_id(&index_prefix(42, 1)), None);
+        assert_eq!(record_table_id(b"mSchemaVersion"), None);
+        assert_eq!(record_table_id(b""), None);
     }
 
     #[test]

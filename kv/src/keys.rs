@@ -11,6 +11,7 @@
 //! 0x01 0x02 {region_id:8} 0x02             raft CF: RaftLocalState (hard state, last index)
 //! 0x01 0x02 {region_id:8} 0x03             raft CF: RaftApplyState
 //! 0x01 0x03 {region_id:8} 0x01             raft CF: RegionLocalState
+//! 0x01 0x04 {seq:8}                        raft CF: an apply observer's log
 //! ```
 //!
 //! Integers are big-endian so the log of a region is ordered by index. A
@@ -25,6 +26,7 @@ pub const STORE_IDENT_KEY: &[u8] = &[0x01, 0x01];
 pub const PREPARE_BOOTSTRAP_KEY: &[u8] = &[0x01, 0x02];
 const REGION_RAFT_PREFIX: [u8; 2] = [0x01, 0x02];
 const REGION_META_PREFIX: [u8; 2] = [0x01, 0x03];
+const APPLY_LOG_PREFIX: [u8; 2] = [0x01, 0x04];
 const RAFT_LOG_SUFFIX: u8 = 0x01;
 const RAFT_STATE_SUFFIX: u8 = 0x02;
 const APPLY_STATE_SUFFIX: u8 = 0x03;
@@ -99,6 +101,29 @@ pub fn region_meta_range() -> (Vec<u8>, Vec<u8>) {
     )
 }
 
+/// An entry of an apply observer's log (`raftstore::observer`), ordered by
+/// `seq`.
+pub fn apply_log_key(seq: u64) -> Vec<u8> {
+    let mut v = APPLY_LOG_PREFIX.to_vec();
+    v.extend_from_slice(&seq.to_be_bytes());
+    v
+}
+
+/// The range of every apply observer log key.
+pub fn apply_log_range() -> (Vec<u8>, Vec<u8>) {
+    (
+        APPLY_LOG_PREFIX.to_vec(),
+        vec![APPLY_LOG_PREFIX[0], APPLY_LOG_PREFIX[1] + 1],
+    )
+}
+
+/// The sequence number of an apply log key.
+pub fn apply_log_seq(key: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&key[key.len() - 8..]);
+    u64::from_be_bytes(b)
+}
+
 pub fn region_id_of_state_key(key: &[u8]) -> u64 {
     let mut b = [0u8; 8];
     b.copy_from_slice(&key[2..10]);
@@ -118,6 +143,10 @@ mod tests {
         assert!(s <= raft_log_key(3, 0) && raft_log_key(3, u64::MAX) < e);
         assert_eq!(raft_log_index(&raft_log_key(9, 42)), 42);
         assert_eq!(region_id_of_state_key(&region_state_key(77)), 77);
+        let (s, e) = apply_log_range();
+        assert!(s <= apply_log_key(0) && apply_log_key(u64::MAX) < e);
+        assert!(region_state_key(u64::MAX) < s);
+        assert_eq!(apply_log_seq(&apply_log_key(42)), 42);
     }
 
     #[test]

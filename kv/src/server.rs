@@ -48,6 +48,9 @@ pub struct KvConfig {
     pub pd_addr: String,
     pub labels: Vec<(String, String)>,
     pub raftstore: Config,
+    /// Sees applied writes (a columnar store's apply step); None on a
+    /// plain kv store.
+    pub apply_observer: Option<Arc<dyn crate::raftstore::ApplyObserver>>,
 }
 
 /// What a service layered on a store works with.
@@ -124,7 +127,11 @@ impl KvServer {
             state: metapb::StoreState::Up as i32,
         };
         pd.put_store(store_meta.clone()).await?;
-        bootstrap_cluster(&engine, &pd, &store_meta).await?;
+        // A columnar store only ever hosts learners: it never bootstraps
+        // the cluster's first region (a voter).
+        if !pd::cluster::store::is_columnar(&store_meta) {
+            bootstrap_cluster(&engine, &pd, &store_meta).await?;
+        }
 
         let (router, rx) = StoreRouter::new();
         let runtime = tokio::runtime::Handle::current();
@@ -151,6 +158,7 @@ impl KvServer {
             pd_tasks: pd_tx,
             split_checker: split_tx,
             read_flow: read_flow.clone(),
+            observer: cfg.apply_observer.clone(),
         };
         let store = Store::new(store_id, cfg.raftstore.clone(), engine.clone(), io)?;
         let store_thread = std::thread::Builder::new()

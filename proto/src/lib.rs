@@ -11,6 +11,7 @@
 //! | [`raft_serverpb`] | raft messages between stores, chunked snapshots, local raft state |
 //! | [`raft_cmdpb`] | commands proposed through Raft (writes, split, conf change) |
 //! | [`kvrpcpb`] | the kv store's client API (raw KV) |
+//! | [`columnarpb`] | the columnar store's scans of learner replicas |
 //!
 //! The Raft messages themselves are raft-rs `eraftpb` messages, which use the
 //! `protobuf` 2 crate; they travel as opaque bytes inside [`raft_serverpb::RaftMessage`].
@@ -34,4 +35,7 @@ pub mod raft_cmdpb {
 }
 pub mod kvrpcpb {
     tonic::include_proto!("kvrpcpb");
+}
+pub mod columnarpb {
+    tonic::include_proto!("columnarpb");
 }

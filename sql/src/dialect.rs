@@ -7,6 +7,11 @@
 //! `%` (left-associative, tighter than `+`). Everything else is the MySQL
 //! dialect's behaviour, delegated method by method; [`Dialect::dialect`]
 //! reports the MySQL dialect so sqlparser's MySQL-specific branches apply.
+//!
+//! One statement is TiDB's, not MySQL's: `ALTER TABLE t SET {COLUMNAR |
+//! TIFLASH} REPLICA n [LOCATION LABELS ...]`. It parses into an `ALTER
+//! TABLE` whose one operation sets the property [`COLUMNAR_REPLICA`] (a
+//! name no unquoted SQL can spell), which [`crate::ddl::alter`] carries out.
 
 use std::any::TypeId;
 
@@ -15,6 +20,108 @@ use sqlparser::dialect::{Dialect, MySqlDialect, Precedence};
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::Token;
+
+/// The table property `SET COLUMNAR REPLICA n` parses into.
+pub const COLUMNAR_REPLICA: &str = "duet.columnar_replica";
+
+/// Whether the tokens ahead are `ALTER TABLE name SET {COLUMNAR|TIFLASH}
+/// REPLICA` (the name one identifier or `db.name`).
+fn is_set_columnar_replica(parser: &Parser) -> bool {
+    let word = |n: usize| match &parser.peek_nth_token_ref(n).token {
+        Token::Word(w) => Some(w.clone()),
+        _ => None,
+    };
+    let keyword =
+        |n: usize, k: Keyword| word(n).is_some_and(|w| w.keyword == k && w.quote_style.is_none());
+    if !keyword(0, Keyword::ALTER) || !keyword(1, Keyword::TABLE) || word(2).is_none() {
+        return false;
+    }
+    let set = if parser.peek_nth_token_ref(3).token == Token::Period && word(4).is_some() {
+        5
+    } else {
+        3
+    };
+    let engine = word(set + 1).is_some_and(|w| {
+        w.quote_style.is_none()
+            && (w.value.eq_ignore_ascii_case("columnar") || w.value.eq_ignore_ascii_case("tiflash"))
+    });
+    keyword(set, Keyword::SET)
+        && engine
+        && word(set + 2)
+            .is_some_and(|w| w.quote_style.is_none() && w.value.eq_ignore_ascii_case("replica"))
+}
+
+/// Parses `ALTER TABLE name SET {COLUMNAR|TIFLASH} REPLICA n [LOCATION
+/// LABELS 'l' [, ...]]` (location labels are accepted and ignored: duet
+/// places columnar replicas by the `engine` label alone).
+fn parse_set_columnar_replica(parser: &mut Parser) -> Result<Statement, ParserError> {
+    use sqlparser::ast::{
+        AlterTable, AlterTableOperation, Ident, SqlOption, Value,
+        helpers::attached_token::AttachedToken,
+    };
+    parser.expect_keywords(&[Keyword::ALTER, Keyword::TABLE])?;
+    let name = parser.parse_object_name(false)?;
+    parser.expect_keyword(Keyword::SET)?;
+    parser.next_token(); // COLUMNAR | TIFLASH
+    parser.next_token(); // REPLICA
+    let count = parser.parse_literal_uint()?;
+    if parser.parse_keyword(Keyword::LOCATION) {
+        let labels = parser.next_token();
+        if !matches!(&labels.token, Token::Word(w) if w.value.eq_ignore_ascii_case("labels")) {
+            return parser.expected("LABELS", labels);
+        }
+        parser.parse_comma_separated(|p| p.parse_literal_string())?;
+    }
+    Ok(Statement::AlterTable(AlterTable {
+        name,
+        if_exists: false,
+        only: false,
+        operations: vec![AlterTableOperation::SetTblProperties {
+            table_properties: vec![SqlOption::KeyValue {
+                key: Ident::new(COLUMNAR_REPLICA),
+                value: Expr::value(Value::Number(count.to_string(), false)),
+            }],
+        }],
+        location: None,
+        on_cluster: None,
+        table_type: None,
+        end_token: AttachedToken::empty(),
+    }))
+}
+
+/// Parses MySQL's `START TRANSACTION WITH CONSISTENT SNAPSHOT [, READ
+/// ONLY | READ WRITE]` (sqlparser stops at `WITH`). duet takes every
+/// transaction's snapshot at its start, so the clause changes nothing.
+fn parse_start_consistent_snapshot(parser: &mut Parser) -> Option<Result<Statement, ParserError>> {
+    let word = |n: usize| match &parser.peek_nth_token_ref(n).token {
+        Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
+        _ => None,
+    };
+    let wanted = ["START", "TRANSACTION", "WITH", "CONSISTENT", "SNAPSHOT"];
+    if (0..wanted.len()).any(|i| word(i).as_deref() != Some(wanted[i])) {
+        return None;
+    }
+    for _ in 0..wanted.len() {
+        parser.next_token();
+    }
+    let modes = if parser.consume_token(&Token::Comma) {
+        match parser.parse_transaction_modes() {
+            Ok(m) => m,
+            Err(e) => return Some(Err(e)),
+        }
+    } else {
+        Vec::new()
+    };
+    Some(Ok(Statement::StartTransaction {
+        modes,
+        begin: false,
+        transaction: Some(sqlparser::ast::BeginTransactionKind::Transaction),
+        modifier: None,
+        statements: vec![],
+        exception: None,
+        has_end_keyword: false,
+    }))
+}
 
 /// The dialect every statement is parsed with.
 #[derive(Debug, Default)]
@@ -97,6 +204,12 @@ impl Dialect for DuetDialect {
         self.mysql.supports_multiline_comment_hints()
     }
     fn parse_statement(&self, parser: &mut Parser) -> Option<Result<Statement, ParserError>> {
+        if is_set_columnar_replica(parser) {
+            return Some(parse_set_columnar_replica(parser));
+        }
+        if let Some(r) = parse_start_consistent_snapshot(parser) {
+            return Some(r);
+        }
         self.mysql.parse_statement(parser)
     }
     fn require_interval_qualifier(&self) -> bool {

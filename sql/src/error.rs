@@ -17,6 +17,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// MySQL error codes used by duet (names as in MySQL's `mysqld_error.h`).
 pub mod code {
+    /// TiDB's "Internal : ..." (e.g. no access path for the read engines asked for).
+    pub const ER_INTERNAL_ERROR: u16 = 1815;
     pub const ER_DBACCESS_DENIED: u16 = 1044;
     pub const ER_ACCESS_DENIED: u16 = 1045;
     pub const ER_NO_DB: u16 = 1046;

@@ -200,15 +200,17 @@ async fn in_txn(session: &mut Session, work: Work<'_>, write: bool) -> Result<Ou
 async fn run(session: &mut Session, stmt: &Statement, txn: Arc<TxnHandle>) -> Result<Output> {
     match stmt {
         Statement::Query(_) => {
-            let rs = crate::query::select(session, stmt.clone(), txn).await?;
-            Ok(rows_read(session, rs))
+            let rs = crate::query::select(session, stmt.clone(), txn).await;
+            session.take_plan_warnings();
+            Ok(rows_read(session, rs?))
         }
         Statement::Explain {
             statement, analyze, ..
         } => {
-            let rs = crate::query::explain::explain(session, (**statement).clone(), txn, *analyze)
-                .await?;
-            Ok(Output::Rows(rs))
+            let rs =
+                crate::query::explain::explain(session, (**statement).clone(), txn, *analyze).await;
+            session.take_plan_warnings();
+            Ok(Output::Rows(rs?))
         }
         Statement::Insert(insert) => crate::dml::insert::execute(session, insert, &txn).await,
         Statement::Update(u) => crate::dml::update::execute(session, u, &txn).await,

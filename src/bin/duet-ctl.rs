@@ -62,9 +62,23 @@ enum StoreCmd {
     },
 }
 
+/// A storage engine, for filtering regions.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Engine {
+    /// Regions with peers on kv (row) stores.
+    Row,
+    /// Regions with learners on columnar stores.
+    Columnar,
+}
+
 #[derive(Subcommand)]
 enum RegionCmd {
-    List,
+    /// Every region; `--engine columnar` keeps those with a columnar
+    /// replica (a learner on a store labelled engine=columnar).
+    List {
+        #[arg(long, value_enum)]
+        engine: Option<Engine>,
+    },
     Show {
         id: u64,
     },
@@ -427,8 +441,25 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             pd.remove_store(id).await?;
             println!("store {id} is being removed");
         }
-        Command::Region(RegionCmd::List) => {
-            let regions = pd.scan_regions(&[], &[], 0).await?;
+        Command::Region(RegionCmd::List { engine }) => {
+            let mut regions = pd.scan_regions(&[], &[], 0).await?;
+            if let Some(engine) = engine {
+                let columnar: Vec<u64> = pd
+                    .get_all_stores(true)
+                    .await?
+                    .into_iter()
+                    .filter_map(|s| s.store)
+                    .filter(pd::cluster::store::is_columnar)
+                    .map(|s| s.id)
+                    .collect();
+                regions.retain(|r| {
+                    r.region.as_ref().is_some_and(|g| {
+                        g.peers
+                            .iter()
+                            .any(|p| columnar.contains(&p.store_id) == (engine == Engine::Columnar))
+                    })
+                });
+            }
             print_regions(&regions, as_json, false);
         }
         Command::Region(RegionCmd::Show { id }) => {

@@ -45,7 +45,7 @@ impl Drop for Playground {
 }
 
 fn start_playground(dir: &std::path::Path) -> (Playground, Duration) {
-    let base = free_ports(6);
+    let base = free_ports(7);
     let started = Instant::now();
     let mut child = Command::new(DUET)
         .args(["playground", "--data-dir"])
@@ -59,6 +59,8 @@ fn start_playground(dir: &std::path::Path) -> (Playground, Duration) {
             &(base + 4).to_string(),
             "--status-port",
             &(base + 5).to_string(),
+            "--columnar-port",
+            &(base + 6).to_string(),
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -134,7 +136,8 @@ fn playground_and_ctl_end_to_end() {
     let stores = ctl(&pd, &["store", "list", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&stores)).expect("stores json");
     let stores = v.as_array().expect("array");
-    assert_eq!(stores.len(), 3);
+    // Three kv stores and the columnar store.
+    assert_eq!(stores.len(), 4);
     for s in stores {
         for field in [
             "id",

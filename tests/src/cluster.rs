@@ -40,7 +40,11 @@ pub struct StoreSlot {
     pub id: u64,
     pub addr: SocketAddr,
     pub dir: PathBuf,
+    pub labels: Vec<(String, String)>,
     pub server: Option<KvServer>,
+    /// A columnar store's view (stores labelled `engine=columnar` run as
+    /// columnar stores).
+    pub view: Option<Arc<columnar::view::ColumnarView>>,
 }
 
 pub struct Cluster {
@@ -113,12 +117,14 @@ impl Cluster {
         let c = &cluster;
         let started = futures::future::try_join_all(pending.into_iter().map(
             |(dir, addr, listener)| async move {
-                let server = c.start_server(&dir, addr, listener).await?;
+                let (server, view) = c.start_server(&dir, addr, listener, vec![]).await?;
                 anyhow::Ok(StoreSlot {
                     id: server.store_id(),
                     addr,
                     dir,
+                    labels: vec![],
                     server: Some(server),
+                    view,
                 })
             },
         ))
@@ -137,16 +143,26 @@ impl Cluster {
 
     /// Starts one more store; returns its index.
     pub async fn add_store(&mut self) -> Result<usize> {
+        self.add_store_with_labels(vec![]).await
+    }
+
+    /// Starts one more store with these labels (`engine=columnar` makes it
+    /// a columnar store); returns its index.
+    pub async fn add_store_with_labels(&mut self, labels: Vec<(String, String)>) -> Result<usize> {
         let idx = self.stores.len();
         let dir = self._dir.path().join(format!("kv{idx}"));
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let server = self.start_server(&dir, addr, listener).await?;
+        let (server, view) = self
+            .start_server(&dir, addr, listener, labels.clone())
+            .await?;
         self.stores.push(StoreSlot {
             id: server.store_id(),
             addr,
             dir,
+            labels,
             server: Some(server),
+            view,
         });
         Ok(idx)
     }
@@ -156,18 +172,30 @@ impl Cluster {
         dir: &std::path::Path,
         addr: SocketAddr,
         listener: TcpListener,
-    ) -> Result<KvServer> {
+        labels: Vec<(String, String)>,
+    ) -> Result<(KvServer, Option<Arc<columnar::view::ColumnarView>>)> {
         std::fs::create_dir_all(dir)?;
+        let is_columnar = labels
+            .iter()
+            .any(|(k, v)| (k.as_str(), v.as_str()) == columnar::server::ENGINE_LABEL);
         let cfg = KvConfig {
             advertise_addr: addr.to_string(),
             data_dir: dir.to_path_buf(),
             pd_addr: self.pd_addr.to_string(),
-            labels: vec![],
+            labels,
             raftstore: self.raft_cfg.clone(),
+            apply_observer: None,
         };
         let engine: EngineRef = Arc::new(RocksEngine::open(&dir.join("db"))?);
         let filter: Arc<dyn kv::transport::MessageFilter> = self.network.clone();
-        Ok(KvServer::start_with(
+        if is_columnar {
+            let server =
+                columnar::server::ColumnarServer::start_with(cfg, listener, engine, Some(filter))
+                    .await?;
+            let view = server.view().clone();
+            return Ok((server.into_kv(), Some(view)));
+        }
+        let server = KvServer::start_with(
             cfg,
             listener,
             engine,
@@ -177,7 +205,14 @@ impl Cluster {
                 Some(self.faults.clone()),
             )],
         )
-        .await?)
+        .await?;
+        Ok((server, None))
+    }
+
+    /// Starts a columnar store; returns its index.
+    pub async fn add_columnar_store(&mut self) -> Result<usize> {
+        let (k, v) = columnar::server::ENGINE_LABEL;
+        self.add_store_with_labels(vec![(k.into(), v.into())]).await
     }
 
     pub fn store_ids(&self) -> Vec<u64> {
@@ -193,6 +228,8 @@ impl Cluster {
 
     pub async fn stop_store(&mut self, store_id: u64) -> Result<()> {
         let i = self.slot(store_id)?;
+        // A columnar view holds the engine open: let it go first.
+        self.stores[i].view = None;
         if let Some(s) = self.stores[i].server.take() {
             s.shutdown().await;
         }
@@ -203,14 +240,16 @@ impl Cluster {
     pub async fn restart_store(&mut self, store_id: u64) -> Result<()> {
         let i = self.slot(store_id)?;
         let (dir, addr) = (self.stores[i].dir.clone(), self.stores[i].addr);
+        let labels = self.stores[i].labels.clone();
         let listener = bind_retry(addr).await?;
-        let server = self.start_server(&dir, addr, listener).await?;
+        let (server, view) = self.start_server(&dir, addr, listener, labels).await?;
         assert_eq!(
             server.store_id(),
             store_id,
             "a restarted store keeps its id"
         );
         self.stores[i].server = Some(server);
+        self.stores[i].view = view;
         Ok(())
     }
 

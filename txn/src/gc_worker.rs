@@ -211,6 +211,7 @@ async fn collect_leader_regions(
             region_id: region.id,
             region_epoch: region.region_epoch,
             peer: region.peers.iter().find(|x| x.id == p.peer_id).cloned(),
+            replica_read: false,
         };
         match collect_region(storage, ctx, gc_safe_point, config).await {
             Ok(n) => deleted += n,

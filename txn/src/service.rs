@@ -64,8 +64,9 @@ impl TxnService {
 
 type RpcResult<T> = std::result::Result<Response<T>, Status>;
 
-/// An outcome split into what the response carries.
-fn split(e: Error) -> (Option<errorpb::Error>, Option<KeyError>) {
+/// An error split into what a response carries: a region error (the
+/// client re-routes) or a key error.
+pub fn split(e: Error) -> (Option<errorpb::Error>, Option<KeyError>) {
     match e {
         Error::Kv(k) => match k.to_region_error() {
             Some(re) => (Some(re), None),
@@ -317,7 +318,8 @@ with_errors!(
     TxnHeartBeatResponse,
     ResolveLockResponse,
     ScanLockResponse,
-    CopResponse
+    CopResponse,
+    ReadBarrierResponse
 );
 
 macro_rules! with_error_list {
@@ -631,6 +633,25 @@ impl Txn for TxnService {
             resume_key: out.resume_key,
             scanned_records: out.scanned,
             ..Default::default()
+        })
+    }
+
+    async fn kv_read_barrier(
+        &self,
+        req: Request<ReadBarrierRequest>,
+    ) -> RpcResult<ReadBarrierResponse> {
+        let r = req.into_inner();
+        let result = self
+            .storage
+            .read_barrier(
+                r.context.unwrap_or_default(),
+                ts(r.start_ts),
+                &r.start_key,
+                &r.end_key,
+            )
+            .await;
+        respond!(result, ReadBarrierResponse, |()| {
+            ReadBarrierResponse::default()
         })
     }
 

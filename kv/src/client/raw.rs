@@ -97,6 +97,7 @@ impl RawClient {
                 region_id: loc.region.id,
                 region_epoch: loc.region.region_epoch,
                 peer: Some(peer),
+                replica_read: false,
             };
             match f(client, ctx, loc.clone()).await {
                 Ok(v) => return Ok(v),

@@ -46,7 +46,7 @@ impl RegionLocation {
 pub struct RegionCache {
     pd: PdClient,
     regions: RwLock<BTreeMap<Vec<u8>, RegionLocation>>,
-    stores: RwLock<HashMap<u64, String>>,
+    stores: RwLock<HashMap<u64, metapb::Store>>,
     conns: RwLock<HashMap<String, Channel>>,
 }
 
@@ -154,17 +154,22 @@ impl RegionCache {
     }
 
     pub async fn store_addr(&self, store_id: u64) -> Result<String> {
-        if let Some(a) = self.stores.read().get(&store_id) {
-            return Ok(a.clone());
+        Ok(self.store(store_id).await?.address)
+    }
+
+    /// The store's metadata (address, labels), from the cache or PD.
+    pub async fn store(&self, store_id: u64) -> Result<metapb::Store> {
+        if let Some(s) = self.stores.read().get(&store_id) {
+            return Ok(s.clone());
         }
         let store = self.pd.get_store(store_id).await?;
-        self.stores.write().insert(store_id, store.address.clone());
-        Ok(store.address)
+        self.stores.write().insert(store_id, store.clone());
+        Ok(store)
     }
 
     pub fn invalidate_store(&self, store_id: u64) {
-        if let Some(addr) = self.stores.write().remove(&store_id) {
-            self.conns.write().remove(&addr);
+        if let Some(store) = self.stores.write().remove(&store_id) {
+            self.conns.write().remove(&store.address);
         }
     }
 

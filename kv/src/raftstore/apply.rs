@@ -42,6 +42,8 @@ pub enum ApplyResult {
 #[derive(Default)]
 pub struct ApplyContext {
     pub wb: WriteBatch,
+    /// Sees every applied data command (the columnar store's hook).
+    pub observer: Option<std::sync::Arc<dyn super::ApplyObserver>>,
     pub callbacks: Vec<(WriteCallback, Result<()>)>,
     /// Per region: side effects to run once `wb` is written.
     pub results: Vec<(u64, ApplyResult)>,
@@ -155,6 +157,9 @@ impl Peer {
                 Error::InvalidArgument(format!("unknown cmd type {}", req.cmd_type))
             })?;
             checked.push((req, cf, cmd_type));
+        }
+        if let Some(observer) = &ctx.observer {
+            observer.on_write(self.region(), &cmd.requests, &mut ctx.wb);
         }
         let mut written = 0u64;
         for (req, cf, cmd_type) in checked {

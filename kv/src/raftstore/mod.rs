@@ -25,6 +25,7 @@
 //! | [`peer`] | one peer: raft node, proposals, lease, liveness of others |
 //! | [`peer_storage`] | raft-rs `Storage` over the engine, snapshots |
 //! | [`apply`] | committed entries -> engine writes, epoch checks |
+//! | [`observer`] | a hook that sees applied writes (the columnar store's) |
 //! | [`operation`] | read, split, conf change, log GC, heartbeats |
 //! | [`worker`] | PD worker and split checker |
 //! | [`bootstrap`] | store identity and the cluster's first region |
@@ -41,6 +42,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod flow;
 pub mod msg;
+pub mod observer;
 pub mod operation;
 pub mod peer;
 pub mod peer_storage;
@@ -52,4 +54,5 @@ pub mod worker;
 pub use config::Config;
 pub use flow::ReadFlow;
 pub use msg::{PeerStatus, ReadResponse, RequestContext, StoreMsg};
+pub use observer::ApplyObserver;
 pub use store::{Store, StoreIo, StoreRouter};

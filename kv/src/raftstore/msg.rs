@@ -26,6 +26,9 @@ pub struct RequestContext {
     /// snapshot from one leadership and a write under another could miss
     /// what the leader in between wrote.
     pub term: u64,
+    /// A read served by this peer whether or not it leads (learners of a
+    /// columnar store): ReadIndex from the leader, then wait until applied.
+    pub replica_read: bool,
 }
 
 impl From<Option<proto::kvrpcpb::Context>> for RequestContext {
@@ -36,6 +39,7 @@ impl From<Option<proto::kvrpcpb::Context>> for RequestContext {
             region_epoch: ctx.region_epoch,
             peer: ctx.peer,
             term: 0,
+            replica_read: ctx.replica_read,
         }
     }
 }

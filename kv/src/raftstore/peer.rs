@@ -237,6 +237,12 @@ impl Peer {
         if !self.is_leader() {
             return Err(self.not_leader());
         }
+        self.check_replica_request(ctx)
+    }
+
+    /// [`Peer::check_request`] for a replica read: the request names this
+    /// peer and the current epoch; leadership does not matter.
+    pub fn check_replica_request(&self, ctx: &RequestContext) -> Result<()> {
         if let Some(p) = &ctx.peer
             && p.id != 0
             && p.id != self.peer_id()

@@ -51,6 +51,13 @@ impl Store {
                 let region = peer
                     .storage_mut()
                     .apply_snapshot(rd.snapshot(), &mut raft_wb)?;
+                if let Some(o) = &self.observer {
+                    // The old range (if any) and the new one were cleared.
+                    if super::peer_storage::is_initialized(&old) {
+                        o.on_range_reset(&old.start_key, &old.end_key, &mut raft_wb);
+                    }
+                    o.on_range_reset(&region.start_key, &region.end_key, &mut raft_wb);
+                }
                 tracing::info!(
                     region_id = *id,
                     index = rd.snapshot().get_metadata().index,
@@ -83,7 +90,10 @@ impl Store {
             self.update_range(Some(&old), &new);
         }
 
-        let mut apply = ApplyContext::default();
+        let mut apply = ApplyContext {
+            observer: self.observer.clone(),
+            ..ApplyContext::default()
+        };
         let mut became_leader = Vec::new();
         for (id, mut rd) in readies {
             let peer = self.peers.get_mut(&id).expect("peer with a ready exists");

@@ -68,6 +68,8 @@ pub struct StoreIo {
     pub pd_tasks: tokio::sync::mpsc::UnboundedSender<PdTask>,
     pub split_checker: Sender<SplitCheckTask>,
     pub read_flow: Arc<super::ReadFlow>,
+    /// Sees applied writes and reset ranges (a columnar store's hook).
+    pub observer: Option<Arc<dyn super::ApplyObserver>>,
 }
 
 /// Deadlines of the periodic work.
@@ -91,6 +93,7 @@ pub struct Store {
     pub(super) pd_tasks: tokio::sync::mpsc::UnboundedSender<PdTask>,
     split_checker: Sender<SplitCheckTask>,
     read_flow: Arc<super::ReadFlow>,
+    pub(super) observer: Option<Arc<dyn super::ApplyObserver>>,
     ticks: Ticks,
     started_at: u64,
     stopped: bool,
@@ -104,6 +107,7 @@ impl Store {
             pd_tasks,
             split_checker,
             read_flow,
+            observer,
         } = io;
         let now = Instant::now();
         let mut store = Store {
@@ -117,6 +121,7 @@ impl Store {
             pd_tasks,
             split_checker,
             read_flow,
+            observer,
             ticks: Ticks {
                 raft: now,
                 gc: now,
@@ -573,6 +578,9 @@ impl Store {
         let mut wb = WriteBatch::default();
         if peer.is_initialized() && !replacing {
             clear_region_data(&mut wb, &region);
+            if let Some(o) = &self.observer {
+                o.on_range_reset(&region.start_key, &region.end_key, &mut wb);
+            }
         }
         clear_raft_state(&mut wb, &region);
         self.engine.write(&wb, true)?;

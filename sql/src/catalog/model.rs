@@ -364,6 +364,9 @@ pub struct TableInfo {
     /// Unix seconds of creation, for information_schema.
     #[serde(default)]
     pub create_time: i64,
+    /// Columnar replicas asked for (`SET COLUMNAR REPLICA n`).
+    #[serde(default)]
+    pub columnar_replica: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

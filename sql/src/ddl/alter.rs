@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use sqlparser::ast::{
     AlterTable, AlterTableOperation, ColumnOption, CreateIndex, ObjectName, RenameTableNameKind,
+    SqlOption,
 };
 
 use crate::catalog::meta;
@@ -245,6 +246,22 @@ pub async fn alter_table(session: &mut Session, at: &AlterTable) -> Result<Outpu
                 idx.state = SchemaState::WriteReorganization;
                 add_index(session, &table, idx).await?;
             }
+            AlterTableOperation::SetTblProperties { table_properties } => {
+                for p in table_properties {
+                    match p {
+                        SqlOption::KeyValue { key, value }
+                            if key.value == crate::dialect::COLUMNAR_REPLICA =>
+                        {
+                            let count = value
+                                .to_string()
+                                .parse::<u64>()
+                                .map_err(|_| Error::parse(format!("near 'REPLICA {value}'")))?;
+                            super::columnar::set_replica(session, &table, count).await?;
+                        }
+                        other => return Err(Error::unsupported(format!("SET {other}"))),
+                    }
+                }
+            }
             AlterTableOperation::DropIndex { name } => {
                 drop_index(session, &at.name, &name.value, false).await?;
             }
@@ -423,6 +440,10 @@ pub async fn truncate(session: &mut Session, name: &ObjectName) -> Result<Output
     session.shared.auto_ids.forget(old);
     session.shared.auto_ids.forget(-old);
     super::create_table::split_table(session, new_id).await;
+    if table.columnar_replica > 0 {
+        let rule = super::columnar::rule(new_id, table.columnar_replica);
+        session.shared.pd.set_columnar_rule(rule).await?;
+    }
     super::delete_table_data(session, old).await?;
     Ok(Output::ok(0))
 }

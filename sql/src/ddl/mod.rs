@@ -10,6 +10,7 @@
 //! table starts in its own region (DESIGN.md §2).
 
 pub mod alter;
+pub mod columnar;
 pub mod create_table;
 
 use sqlparser::ast::{ObjectName, ObjectType, Statement};
@@ -261,12 +262,14 @@ async fn drop_tables(
     Ok(Output::ok(0))
 }
 
-/// Deletes a dropped table's rows and index entries, in batches.
+/// Deletes a dropped table's rows and index entries, in batches, and its
+/// columnar replicas.
 ///
 /// TiDB hands this to GC ("delete range"); duet deletes the keys with
 /// ordinary transactions right after the DDL commits, which is slower for
 /// big tables but needs no extra machinery.
 pub(crate) async fn delete_table_data(session: &Session, table_id: i64) -> Result<()> {
+    columnar::drop_rule(session, table_id).await?;
     let (start, end) = codec::table::table_range(table_id);
     delete_range(session, &start, &end).await
 }

@@ -84,6 +84,7 @@ pub async fn read(session: &Session, txn: &Arc<TxnHandle>, target: &Target<'_>) 
             txn: txn.clone(),
             row_id: true,
             latest: pessimistic,
+            read: std::sync::Arc::new(crate::query::engine::ReadPolicy::row_only()),
         };
         let rs = crate::query::run_with(session, query.clone(), ctx).await?;
         let mut rows = Vec::with_capacity(rs.rows.len());

@@ -125,6 +125,11 @@ fn scan_ops(scan: &RowScanExec, analyze: bool) -> Op {
     } else {
         String::new()
     };
+    let task = if scan.task.columnar {
+        "cop[columnar]"
+    } else {
+        "cop[row]"
+    };
     match &scan.access {
         Access::Table { range, .. } => {
             let (name, est, info) = match range {
@@ -139,18 +144,18 @@ fn scan_ops(scan: &RowScanExec, analyze: bool) -> Op {
                     format!("range:{r}, keep order:false, stats:pseudo"),
                 ),
             };
-            let mut leaf = Op::new(name, est, "cop[row]");
+            let mut leaf = Op::new(name, est, task);
             leaf.access = table;
             leaf.info = info;
             let mut top = leaf;
             if !filters.is_empty() {
-                let mut sel = Op::new("Selection", top.est * SELECTION_FACTOR, "cop[row]");
+                let mut sel = Op::new("Selection", top.est * SELECTION_FACTOR, task);
                 sel.info = filters;
                 sel.children.push(top);
                 top = sel;
             }
             if let Some(l) = scan.task.limit {
-                let mut lim = Op::new("Limit", top.est.min(l as f64), "cop[row]");
+                let mut lim = Op::new("Limit", top.est.min(l as f64), task);
                 lim.info = format!("offset:0, count:{l}");
                 lim.children.push(top);
                 top = lim;
@@ -345,11 +350,13 @@ pub async fn explain(
         op
     } else {
         let (bound, _) = super::rewrite::for_datafusion(session, stmt)?;
+        let read = Arc::new(super::engine::ReadPolicy::of(session, &bound));
         let ctx = super::StatementCtx {
             schema: txn.schema.clone(),
             txn,
             row_id: false,
             latest: false,
+            read: read.clone(),
         };
         let plan = session
             .df
@@ -358,6 +365,7 @@ pub async fn explain(
         if analyze {
             session.df.execute(plan.clone(), ctx).await?;
         }
+        read.report(session);
         let mut ops = plan_ops(&plan, analyze);
         match ops.len() {
             1 => ops.remove(0),

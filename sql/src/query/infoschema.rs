@@ -1,5 +1,6 @@
 //! `information_schema`: SCHEMATA, TABLES, COLUMNS, STATISTICS,
-//! KEY_COLUMN_USAGE and PROCESSLIST, built from the statement's catalog
+//! KEY_COLUMN_USAGE, PROCESSLIST and COLUMNAR_REPLICA (TiDB's name
+//! TIFLASH_REPLICA too, see [`super::columnar_replica`]), built from the statement's catalog
 //! snapshot (and the server's process list) as in-memory tables, so any
 //! query DataFusion can run works on them.
 //!
@@ -27,6 +28,8 @@ const TABLES: &[&str] = &[
     "statistics",
     "key_column_usage",
     "processlist",
+    "columnar_replica",
+    "tiflash_replica",
 ];
 
 pub struct InfoSchemaProvider {
@@ -50,6 +53,11 @@ impl SchemaProvider for InfoSchemaProvider {
         let name = name.to_lowercase();
         if !TABLES.contains(&name.as_str()) {
             return Ok(None);
+        }
+        if name == "columnar_replica" || name == "tiflash_replica" {
+            return Ok(Some(
+                super::columnar_replica::table(&self.schema, &self.shared).await?,
+            ));
         }
         let (cols, rows) = self.build(&name);
         let schema = schema_of(&cols);
@@ -157,6 +165,7 @@ impl InfoSchemaProvider {
                     ("CREATE_TIME", false),
                     ("TABLE_COLLATION", false),
                     ("TABLE_COMMENT", false),
+                    ("TIDB_TABLE_ID", true),
                 ];
                 for d in dbs() {
                     for t in d.tables.values() {
@@ -174,6 +183,7 @@ impl InfoSchemaProvider {
                             s(created),
                             s("utf8mb4_bin"),
                             s(t.comment.clone()),
+                            i(t.id),
                         ]);
                     }
                 }

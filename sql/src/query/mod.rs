@@ -15,7 +15,9 @@
 //! it has none, [`semantics`] rewrites plans: strings compared with
 //! numbers, integer arithmetic, division, overflow errors.
 
+pub mod columnar_replica;
 pub mod convert;
+pub mod engine;
 pub mod explain;
 pub mod infoschema;
 pub mod point_get;
@@ -249,6 +251,7 @@ pub async fn describe(
         txn,
         row_id: false,
         latest: false,
+        read: Arc::new(engine::ReadPolicy::of(session, &bound)),
     };
     let schema = session
         .df
@@ -293,13 +296,17 @@ pub async fn select(
         lock_rows(session, q, &txn).await?;
         latest = true;
     }
+    let read = Arc::new(engine::ReadPolicy::of(session, &stmt));
     let ctx = StatementCtx {
         schema: txn.schema.clone(),
         txn,
         row_id: false,
         latest,
+        read: read.clone(),
     };
-    run_with(session, stmt, ctx).await
+    let result = run_with(session, stmt, ctx).await;
+    read.report(session);
+    result
 }
 
 /// SELECT ... FOR UPDATE beyond point keys: lock the rows the WHERE clause

@@ -30,6 +30,8 @@ pub struct StatementCtx {
     /// DML in a pessimistic transaction: read the newest committed rows
     /// (the rows it is about to lock), not the start_ts snapshot.
     pub latest: bool,
+    /// Which engines table reads may use, and the statement's hints.
+    pub read: Arc<super::engine::ReadPolicy>,
 }
 
 impl fmt::Debug for StatementCtx {
@@ -108,6 +110,7 @@ pub struct RowTable {
     schema: SchemaRef,
     txn: Arc<TxnHandle>,
     latest: bool,
+    read: Arc<super::engine::ReadPolicy>,
 }
 
 /// The hidden row-id column of tables without a primary key.
@@ -138,6 +141,36 @@ impl RowTable {
             info,
             txn: ctx.txn.clone(),
             latest: ctx.latest,
+            read: ctx.read.clone(),
+        }
+    }
+
+    /// Whether this access reads the columnar replicas
+    /// ([`super::engine::choose`]); `keyed`: the row store would serve it
+    /// by key.
+    fn reads_columnar(&self, keyed: bool) -> crate::Result<bool> {
+        use super::engine::{Choice, Engine, choose};
+        let key = (self.db.to_lowercase(), self.info.name.to_lowercase());
+        let shown = format!("{}.{}", self.db, self.info.name);
+        let (choice, warning) = choose(
+            self.read.engines,
+            self.info.columnar_replica > 0,
+            self.read.hints.get(&key).copied(),
+            keyed,
+            self.latest,
+            &shown,
+        );
+        if let Some(w) = warning {
+            self.read.warnings.lock().push(w);
+        }
+        match choice {
+            Choice::Use(e) => Ok(e == Engine::Columnar),
+            Choice::NoPath { allowed } => Err(crate::Error::new(
+                crate::error::code::ER_INTERNAL_ERROR,
+                format!(
+                    "Internal : Can not find access path matching 'isolation_read_engines'(value: 'columnar'). Available values are '{allowed}'. (table {shown} has no columnar replica)"
+                ),
+            )),
         }
     }
 }
@@ -265,7 +298,15 @@ impl TableProvider for RowTable {
         }
         let refs: Vec<&Expr> = filters.iter().collect();
         let access = super::scan::plan_access(&self.info, handle_range, &refs);
-        Ok(Arc::new(super::scan::RowScanExec::new(
+        let keyed = !matches!(access, super::scan::Access::Table { range: None, .. });
+        let columnar = self.reads_columnar(keyed)?;
+        // A columnar replica holds rows only: no index access there.
+        let access = if columnar {
+            super::scan::plan_access(&self.info, handle_range, &[])
+        } else {
+            access
+        };
+        let mut exec = super::scan::RowScanExec::new(
             self.info.clone(),
             format!("{}.{}", self.db, self.info.name),
             access,
@@ -276,6 +317,8 @@ impl TableProvider for RowTable {
             self.txn.clone(),
             self.latest,
             schema,
-        )?))
+        )?;
+        exec.task.columnar = columnar;
+        Ok(Arc::new(exec))
     }
 }

@@ -515,6 +515,7 @@ impl RowScanExec {
                 output,
                 limit,
                 page_records: 0,
+                columnar: false,
             },
             filter_text: filters.iter().map(|f| f.to_string()).collect(),
             txn,

@@ -61,6 +61,8 @@ impl Default for SqlConfig {
 pub struct Shared {
     pub config: SqlConfig,
     pub client: TxnClient,
+    /// Columnar placement rules, store lists.
+    pub pd: pd::client::PdClient,
     /// For region splits (a new table starts in its own region).
     pub raw: kv::client::RawClient,
     pub catalog: Arc<Catalog>,
@@ -75,12 +77,13 @@ impl Shared {
     pub async fn new(config: SqlConfig) -> Result<Arc<Shared>> {
         let pd = pd::client::PdClient::connect(&config.pd_addr).await?;
         let raw = kv::client::RawClient::new(pd.clone());
-        let client = TxnClient::new(pd, config.txn.clone());
+        let client = TxnClient::new(pd.clone(), config.txn.clone());
         let catalog = Catalog::open(client.clone()).await?;
         Ok(Arc::new(Shared {
             auto_ids: AutoIds::new(config.auto_id_batch),
             config,
             client,
+            pd,
             raw,
             catalog,
             globals: GlobalVars::default(),

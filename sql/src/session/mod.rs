@@ -144,6 +144,9 @@ pub struct Session {
     pub row_count: i64,
     pub found_rows: u64,
     pub warnings: Vec<Warning>,
+    /// Notes raised while planning (an unusable optimizer hint), moved to
+    /// `warnings` when the statement ends.
+    pub(crate) plan_warnings: Arc<parking_lot::Mutex<Vec<String>>>,
     /// User variables (`SET @x = ...`), by lower-case name.
     pub user_vars: HashMap<String, Datum>,
     pub(crate) prepared: HashMap<u32, Prepared>,
@@ -170,6 +173,7 @@ impl Session {
             row_count: -1,
             found_rows: 0,
             warnings: Vec::new(),
+            plan_warnings: Arc::default(),
             user_vars: HashMap::new(),
             prepared: HashMap::new(),
             next_stmt_id: 1,
@@ -213,6 +217,15 @@ impl Session {
 
     pub fn warning_count(&self) -> u16 {
         self.warnings.len().min(u16::MAX as usize) as u16
+    }
+
+    /// Moves the notes raised while planning into the warnings (code 1815,
+    /// as TiDB reports unusable storage hints).
+    pub fn take_plan_warnings(&mut self) {
+        let notes = std::mem::take(&mut *self.plan_warnings.lock());
+        for n in notes {
+            self.warn(code::ER_INTERNAL_ERROR, n);
+        }
     }
 
     pub fn warn(&mut self, code: u16, message: impl Into<String>) {

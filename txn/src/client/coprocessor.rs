@@ -1,15 +1,36 @@
 //! The client side of coprocessor scans: one pushed-down table scan walked
 //! region by region and page by page, with locks resolved on the way.
+//!
+//! A scan reads each region from its leader's row store, or — when the
+//! task asks for the columnar engine — from the region's learner on a
+//! columnar store (`columnar::service`), in two steps:
+//!
+//! ```text
+//!   leader:   KvReadBarrier(ts, range)   no 1PC below ts still in flight
+//!   learner:  Columnar.Scan(ts, range)   ReadIndex, wait applied, locks, rows
+//! ```
+//!
+//! A region whose columnar replica cannot answer (none placed yet, a
+//! learner that lags past the store's timeout, a columnar store down)
+//! is read from the row store instead, at the same ts: the answer is the
+//! same, only slower, and [`CopScan::fallbacks`] counts it.
 
 use datafusion::arrow::array::RecordBatch;
-use proto::kvrpcpb::{CopRequest, TableScan};
+use kv::client::RegionLocation;
+use proto::columnarpb::columnar_client::ColumnarClient;
+use proto::kvrpcpb::{CopRequest, CopResponse, ReadBarrierRequest, TableScan};
+use proto::metapb::{Peer, PeerRole};
 
 use super::Snapshot;
-use super::rpc::{check_region, from_key_error, status_err};
-use crate::Result;
+use super::rpc::{check, check_region, context, from_key_error, status_err};
 use crate::coprocessor::decode_batches;
 use crate::service::lock_info_from_pb;
 use crate::types::Key;
+use crate::{Error, Result};
+
+/// Attempts at one region's columnar replica (routing errors such as a
+/// split in between) before the region is read from the row store.
+const COLUMNAR_ATTEMPTS: usize = 3;
 
 /// What to run on the stores, the same for every region and page.
 #[derive(Debug, Clone, Default)]
@@ -23,6 +44,8 @@ pub struct CopTask {
     pub limit: Option<usize>,
     /// Records per page (0: the store's default).
     pub page_records: u32,
+    /// Read the columnar replicas (learners on columnar stores).
+    pub columnar: bool,
 }
 
 /// A coprocessor scan in progress over raw-key range `[start, end)`.
@@ -36,6 +59,9 @@ pub struct CopScan {
     done: bool,
     /// Records the stores scanned so far.
     pub scanned: u64,
+    /// Regions read from the row store although the task asked for the
+    /// columnar one.
+    pub fallbacks: u64,
 }
 
 impl Snapshot {
@@ -55,6 +81,7 @@ impl Snapshot {
             hi,
             done: false,
             scanned: 0,
+            fallbacks: 0,
         }
     }
 }
@@ -66,21 +93,40 @@ impl CopScan {
         if self.done || self.remaining == Some(0) {
             return Ok(None);
         }
+        if self.task.columnar {
+            match self.columnar_page().await {
+                Ok((resp, region_end)) => return self.advance(resp, region_end).map(Some),
+                Err(Error::Kv(e)) => {
+                    tracing::debug!("columnar replica unavailable, reading the row store: {e}");
+                    self.fallbacks += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let (resp, region_end) = self.row_page().await?;
+        self.advance(resp, region_end).map(Some)
+    }
+
+    fn request(&self) -> CopRequest {
+        CopRequest {
+            context: None,
+            start_ts: self.snapshot.ts().into_inner(),
+            start_key: self.lo.clone(),
+            end_key: self.hi.clone(),
+            resolved_locks: self.snapshot.passable(),
+            scan: Some(self.task.scan.clone()),
+            filters: self.task.filters.clone(),
+            output: self.task.output.clone(),
+            limit: self.remaining.unwrap_or(0) as u64,
+            page_records: self.task.page_records,
+        }
+    }
+
+    /// One page from the region leader's row store, locks resolved.
+    async fn row_page(&mut self) -> Result<(CopResponse, Vec<u8>)> {
         let mut backoff = self.snapshot.backoff();
         loop {
-            let passable = self.snapshot.passable();
-            let req = CopRequest {
-                context: None,
-                start_ts: self.snapshot.ts().into_inner(),
-                start_key: self.lo.clone(),
-                end_key: self.hi.clone(),
-                resolved_locks: passable,
-                scan: Some(self.task.scan.clone()),
-                filters: self.task.filters.clone(),
-                output: self.task.output.clone(),
-                limit: self.remaining.unwrap_or(0) as u64,
-                page_records: self.task.page_records,
-            };
+            let req = self.request();
             let (resp, region_end) = self
                 .snapshot
                 .shared
@@ -104,20 +150,109 @@ impl CopScan {
                 self.snapshot.resolve(locks, &mut backoff).await?;
                 continue;
             }
-            self.scanned += resp.scanned_records;
-            let batches = decode_batches(&resp.data)?;
-            if let Some(r) = &mut self.remaining {
-                let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-                *r = r.saturating_sub(rows);
-            }
-            if !resp.resume_key.is_empty() {
-                self.lo = resp.resume_key;
-            } else if region_end.is_empty() || (!self.hi.is_empty() && region_end >= self.hi) {
-                self.done = true;
-            } else {
-                self.lo = region_end;
-            }
-            return Ok(Some(batches));
+            return Ok((resp, region_end));
         }
     }
+
+    /// One region's part from its columnar learner, locks resolved. A
+    /// `Error::Kv` means the replica could not answer (read the row store).
+    async fn columnar_page(&mut self) -> Result<(CopResponse, Vec<u8>)> {
+        let mut backoff = self.snapshot.backoff();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let rpc = &self.snapshot.shared.rpc;
+            let ts = self.snapshot.ts().into_inner();
+            let (lo, hi) = (self.lo.clone(), self.hi.clone());
+            let loc = rpc
+                .call_encoded(&self.lo, |mut c, ctx, loc| {
+                    let req = ReadBarrierRequest {
+                        context: Some(ctx),
+                        start_ts: ts,
+                        start_key: lo.clone(),
+                        end_key: hi.clone(),
+                    };
+                    async move {
+                        let resp = c
+                            .kv_read_barrier(req)
+                            .await
+                            .map_err(status_err)?
+                            .into_inner();
+                        check(resp.region_error, resp.error)?;
+                        Ok(loc)
+                    }
+                })
+                .await?;
+            let result = async {
+                let learner = columnar_learner(rpc, &loc).await?;
+                let cache = rpc.cache();
+                let channel = cache.channel(&cache.store_addr(learner.store_id).await?)?;
+                let mut client =
+                    ColumnarClient::new(channel).max_decoding_message_size(256 * 1024 * 1024);
+                let mut req = self.request();
+                let mut ctx = context(&loc, learner);
+                ctx.replica_read = true;
+                req.context = Some(ctx);
+                let resp = client.scan(req).await.map_err(status_err)?.into_inner();
+                check(resp.region_error.clone(), resp.error.clone())?;
+                Ok::<_, Error>((resp, learner))
+            }
+            .await;
+            match result {
+                Ok((resp, _)) if !resp.locks.is_empty() => {
+                    let locks = resp.locks.iter().map(lock_info_from_pb).collect();
+                    self.snapshot.resolve(locks, &mut backoff).await?;
+                }
+                Ok((resp, _)) => return Ok((resp, loc.region.end_key)),
+                Err(Error::Kv(e)) if attempts < COLUMNAR_ATTEMPTS => {
+                    match &e {
+                        kv::Error::EpochNotMatch(regions) => rpc
+                            .cache()
+                            .on_epoch_not_match(loc.region.id, regions.clone()),
+                        kv::Error::Transport(_) | kv::Error::StoreNotMatch { .. } => {
+                            rpc.cache().invalidate(loc.region.id)
+                        }
+                        _ => {}
+                    }
+                    if !matches!(e, kv::Error::EpochNotMatch(_)) {
+                        backoff.wait(e).await?;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Takes a page's rows and moves the scan past it.
+    fn advance(&mut self, resp: CopResponse, region_end: Vec<u8>) -> Result<Vec<RecordBatch>> {
+        self.scanned += resp.scanned_records;
+        let batches = decode_batches(&resp.data)?;
+        if let Some(r) = &mut self.remaining {
+            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+            *r = r.saturating_sub(rows);
+        }
+        if !resp.resume_key.is_empty() {
+            self.lo = resp.resume_key;
+        } else if region_end.is_empty() || (!self.hi.is_empty() && region_end >= self.hi) {
+            self.done = true;
+        } else {
+            self.lo = region_end;
+        }
+        Ok(batches)
+    }
+}
+
+/// The region's learner on a columnar store, or an error (the region has
+/// no columnar replica yet).
+async fn columnar_learner(rpc: &super::rpc::Rpc, loc: &RegionLocation) -> Result<Peer> {
+    for p in &loc.region.peers {
+        if p.role != PeerRole::Learner as i32 {
+            continue;
+        }
+        let store = rpc.cache().store(p.store_id).await?;
+        if pd::cluster::store::is_columnar(&store) {
+            return Ok(*p);
+        }
+    }
+    Err(Error::Kv(kv::Error::RegionNotFound(loc.region.id)))
 }

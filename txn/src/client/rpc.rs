@@ -290,10 +290,11 @@ impl Rpc {
     }
 }
 
-fn context(loc: &RegionLocation, peer: proto::metapb::Peer) -> Context {
+pub fn context(loc: &RegionLocation, peer: proto::metapb::Peer) -> Context {
     Context {
         region_id: loc.region.id,
         region_epoch: loc.region.region_epoch,
         peer: Some(peer),
+        replica_read: false,
     }
 }

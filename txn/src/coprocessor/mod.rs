@@ -199,7 +199,10 @@ impl Fragment {
 
     /// Records (raw row keys and row values) as a batch of the scan's
     /// columns.
-    pub fn decode(&self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<RecordBatch> {
+    pub fn decode<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &self,
+        records: &[(K, V)],
+    ) -> Result<RecordBatch> {
         let mut columns: Vec<Vec<Datum>> = self
             .columns
             .iter()
@@ -207,6 +210,7 @@ impl Fragment {
             .collect();
         let wants_handle = self.columns.iter().any(|c| c.handle);
         for (key, value) in records {
+            let (key, value) = (key.as_ref(), value.as_ref());
             let view = codec::row::RowView::new(value)?;
             let handle = if wants_handle {
                 match codec::table::decode_row_key(key, false)?.1 {
@@ -267,9 +271,9 @@ impl Fragment {
 
     /// [`Fragment::decode`] then [`Fragment::apply`], cut to `remaining`
     /// rows when the fragment has a limit.
-    pub fn run(
+    pub fn run<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &self,
-        records: &[(Vec<u8>, Vec<u8>)],
+        records: &[(K, V)],
         remaining: Option<usize>,
     ) -> Result<RecordBatch> {
         let batch = self.apply(self.decode(records)?)?;

@@ -239,6 +239,24 @@ impl Storage {
         commands::scan_lock(&mut reader, max_ts, Some(start_key), end_key, limit)
     }
 
+    /// Returns once this leader holds no in-memory lock of a one-phase
+    /// commit with `start_ts <= ts` in the encoded range: a 1PC that could
+    /// still commit below `ts` is applied by then, so a learner read at
+    /// `ts` started afterwards sees it (its ReadIndex covers the entry).
+    pub async fn read_barrier(
+        &self,
+        ctx: Context,
+        ts: TimeStamp,
+        start: &[u8],
+        end: &[u8],
+    ) -> Result<()> {
+        self.check_ts(ts)?;
+        self.wait_memory_locks(ts, &[], Some((start, end))).await?;
+        // Only the leader's memory locks count: confirm it still leads.
+        self.snapshot(ctx).await?;
+        Ok(())
+    }
+
     // ---- writes ------------------------------------------------------------
 
     /// Prewrites; with `args.one_pc_commit_ts` requested (any value) the
@@ -679,7 +697,7 @@ fn encoded_keys(keys: &[Key]) -> Vec<Vec<u8>> {
 
 /// `[start, end)` ∩ the region's range, as data-less encoded keys (empty
 /// end: unbounded).
-fn clamp_to_region(region: &metapb::Region, start: &[u8], end: &[u8]) -> (Vec<u8>, Vec<u8>) {
+pub fn clamp_to_region(region: &metapb::Region, start: &[u8], end: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let lo = start.max(region.start_key.as_slice()).to_vec();
     let hi = match (end.is_empty(), region.end_key.is_empty()) {
         (true, _) => region.end_key.clone(),

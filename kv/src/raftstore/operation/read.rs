@@ -17,6 +17,14 @@
 //!   them all from one snapshot, and renews its lease.
 //!
 //! A leader that steps down fails its waiting reads with `NotLeader`.
+//!
+//! * **Replica reads** (`RequestContext::replica_read`, what a columnar
+//!   store's learners serve): any peer, leader or not, asks the leader for
+//!   a read index (raft-rs forwards `MsgReadIndex` and the answer comes back
+//!   as a `ReadState`), waits until it applied that index and serves from
+//!   its own engine. A peer that knows no leader refuses with `NotLeader`;
+//!   a request the leader drops (it has not committed in its term yet)
+//!   times out like any unconfirmed read index.
 
 use std::time::Instant;
 
@@ -28,6 +36,15 @@ use crate::engine::EngineRef;
 
 impl Peer {
     pub fn on_read(&mut self, ctx: &RequestContext, cb: ReadCallback, engine: &EngineRef) {
+        if ctx.replica_read && !self.is_leader() {
+            match self.check_replica_request(ctx) {
+                Ok(()) => self.queued_reads.push((self.epoch().version, cb)),
+                Err(e) => {
+                    let _ = cb.send(Err(e));
+                }
+            }
+            return;
+        }
         if let Err(e) = self.check_request(ctx) {
             let _ = cb.send(Err(e));
             return;
@@ -47,10 +64,19 @@ impl Peer {
     /// must first commit an entry of its term (raft-rs drops the request
     /// otherwise), so reads stay queued until then.
     pub fn flush_reads(&mut self) {
-        if self.queued_reads.is_empty()
-            || !self.is_leader()
-            || !self.raft.raft.commit_to_current_term()
-        {
+        if self.queued_reads.is_empty() {
+            return;
+        }
+        if !self.is_leader() {
+            // Replica reads: the leader answers the read index.
+            if self.raft.raft.leader_id == raft::INVALID_ID {
+                let err = self.not_leader();
+                for (_, cb) in self.queued_reads.drain(..) {
+                    let _ = cb.send(Err(super::super::peer::clone_err(&err)));
+                }
+                return;
+            }
+        } else if !self.raft.raft.commit_to_current_term() {
             return;
         }
         let id = self.next_read_id;

@@ -1,0 +1,176 @@
+//! # The `Columnar` gRPC service: consistent scans of learner replicas
+//!
+//! One [`Scan`](proto::columnarpb::columnar_server::Columnar::scan) reads one
+//! region's part of a range at `start_ts`, with the same answer the row
+//! store's coprocessor gives:
+//!
+//! 1. a replica read on the learner: ReadIndex from the leader, then wait
+//!    until applied (bounded by the store's request timeout; an error
+//!    tells the client this replica lags, and it reads the row store);
+//! 2. locks in range with `ts <= start_ts` that block the read (as the row
+//!    path decides: not pessimistic or `Lock` locks, not pushed past
+//!    `start_ts`, not already resolved by the client) are answered instead
+//!    of rows, for the client to resolve;
+//! 3. the columnar view catches up with that snapshot;
+//! 4. the rows visible at `start_ts` — stable chunks already as columns,
+//!    delta rows decoded — run through the request's [`Fragment`]
+//!    (filter, project, limit).
+//!
+//! A region's part is answered in one page (`resume_key` stays empty).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kv::raftstore::{ReadResponse, RequestContext, StoreMsg, StoreRouter};
+use proto::columnarpb::columnar_server::Columnar;
+use proto::kvrpcpb::{CopRequest, CopResponse};
+use tokio::sync::oneshot;
+use tonic::{Request, Response, Status};
+use txn::coprocessor::{Fragment, encode_batches};
+use txn::mvcc::MvccReader;
+use txn::mvcc::point_getter::check_lock_conflict;
+use txn::service::{lock_info_to_pb, split};
+use txn::storage::clamp_to_region;
+use txn::types::{Key, LockInfo, TimeStamp};
+
+use crate::view::ColumnarView;
+
+pub struct ColumnarService {
+    router: StoreRouter,
+    view: Arc<ColumnarView>,
+    timeout: Duration,
+}
+
+/// What one scan found: rows (Arrow IPC) or locks in the way.
+struct Outcome {
+    data: Vec<u8>,
+    scanned: u64,
+    locks: Vec<LockInfo>,
+}
+
+impl ColumnarService {
+    pub fn new(router: StoreRouter, view: Arc<ColumnarView>, timeout: Duration) -> Self {
+        ColumnarService {
+            router,
+            view,
+            timeout,
+        }
+    }
+
+    async fn read(&self, ctx: RequestContext) -> txn::Result<ReadResponse> {
+        let asked = ctx.region_epoch.map(|e| e.version);
+        let (tx, rx) = oneshot::channel();
+        self.router.send(StoreMsg::Read { ctx, cb: tx })?;
+        let snap = match tokio::time::timeout(self.timeout, rx).await {
+            Ok(Ok(r)) => r?,
+            Ok(Err(_)) => return Err(kv::Error::ShuttingDown.into()),
+            Err(_) => {
+                return Err(kv::Error::Timeout("learner read index not confirmed".into()).into());
+            }
+        };
+        if asked != snap.region.region_epoch.map(|e| e.version) {
+            return Err(kv::Error::EpochNotMatch(vec![snap.region]).into());
+        }
+        Ok(snap)
+    }
+
+    async fn scan(&self, req: CopRequest) -> txn::Result<Outcome> {
+        let scan = req
+            .scan
+            .as_ref()
+            .ok_or_else(|| txn::Error::InvalidArgument("columnar scan without a table".into()))?;
+        let fragment = Fragment::new(scan, &req.filters, &req.output, req.limit)?;
+        let mut ctx = RequestContext::from(req.context);
+        ctx.replica_read = true;
+        let snap = self.read(ctx).await?;
+        let (lo, hi) = clamp_to_region(&snap.region, &req.start_key, &req.end_key);
+        let ts = TimeStamp::new(req.start_ts);
+        let bypass: Vec<TimeStamp> = req.resolved_locks.iter().map(|&t| t.into()).collect();
+
+        let mut reader = MvccReader::new(&*snap.snapshot);
+        let start = Key::from_encoded(lo.clone());
+        let end = (!hi.is_empty()).then(|| Key::from_encoded(hi.clone()));
+        let (found, _) = reader.scan_locks(Some(&start), end.as_ref(), |l| l.ts <= ts, 0)?;
+        let mut locks = Vec::new();
+        for (key, lock) in found {
+            match check_lock_conflict(lock, &key, ts, &bypass) {
+                Ok(()) => {}
+                Err(txn::Error::KeyIsLocked(info)) => locks.push(info),
+                Err(e) => return Err(e),
+            }
+        }
+        if !locks.is_empty() {
+            return Ok(Outcome {
+                data: Vec::new(),
+                scanned: 0,
+                locks,
+            });
+        }
+
+        self.view.catch_up(&*snap.snapshot)?;
+        let raw = |k: &[u8]| -> txn::Result<Vec<u8>> {
+            if k.is_empty() {
+                Ok(Vec::new())
+            } else {
+                Key::from_encoded_slice(k).to_raw()
+            }
+        };
+        let schema = txn::coprocessor::scan_schema(scan)?;
+        let found = self.view.read(
+            scan.table_id,
+            &raw(&lo)?,
+            &raw(&hi)?,
+            ts.into_inner(),
+            &scan.columns,
+            &schema,
+        )?;
+        let scanned =
+            found.records.len() + found.batches.iter().map(|b| b.num_rows()).sum::<usize>();
+        let mut out = Vec::with_capacity(found.batches.len() + 1);
+        let mut remaining = fragment.limit;
+        for b in found.batches {
+            if remaining == Some(0) {
+                break;
+            }
+            let mut b = fragment.apply(b)?;
+            if let Some(n) = &mut remaining {
+                if b.num_rows() > *n {
+                    b = b.slice(0, *n);
+                }
+                *n -= b.num_rows();
+            }
+            out.push(b);
+        }
+        if remaining != Some(0) && !found.records.is_empty() {
+            out.push(fragment.run(&found.records, remaining)?);
+        }
+        Ok(Outcome {
+            data: encode_batches(&fragment.output_schema(), &out)?,
+            scanned: scanned as u64,
+            locks,
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl Columnar for ColumnarService {
+    async fn scan(&self, req: Request<CopRequest>) -> Result<Response<CopResponse>, Status> {
+        let resp = match ColumnarService::scan(self, req.into_inner()).await {
+            Ok(out) => CopResponse {
+                locks: out.locks.iter().map(lock_info_to_pb).collect(),
+                data: out.data,
+                scanned_records: out.scanned,
+                ..Default::default()
+            },
+            Err(e) => {
+                let (region_error, error) = split(e);
+                CopResponse {
+                    region_error,
+                    error,
+                    ..Default::default()
+                }
+            }
+        };
+        Ok(Response::new(resp))
+    }
+}

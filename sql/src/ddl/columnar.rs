@@ -1,0 +1,86 @@
+//! # Columnar replicas of a table
+//!
+//! `ALTER TABLE t SET COLUMNAR REPLICA n` (TiDB: `SET TIFLASH REPLICA n`)
+//! records `n` in the table's catalog entry and asks PD for a placement
+//! rule `table-<id>` over the table's key range: PD's columnar placement
+//! checker then keeps `n` learners on columnar stores for every region of
+//! the table, also for regions born later from splits. `n = 0` removes
+//! the rule, and PD removes the learners.
+//!
+//! ```text
+//!   ALTER ... SET COLUMNAR REPLICA n
+//!     1. n <= columnar stores that are not tombstones (else error 1105)
+//!     2. DDL txn: table.columnar_replica = n, schema version + 1
+//!     3. PD SetColumnarRule { id: table-<id>, [t<id>, t<id+1>), n }
+//! ```
+//!
+//! Step 3 after 2: a failure there leaves the catalog ahead of PD, and
+//! repeating the statement (idempotent) brings PD along. Dropping or
+//! truncating a table drops or moves its rule.
+
+use proto::pdpb::ColumnarRule;
+
+use crate::catalog::meta;
+use crate::catalog::model::TableInfo;
+use crate::error::{Error, Result, code};
+use crate::session::{Output, Session};
+
+/// PD's rule id for a table's columnar replicas.
+pub fn rule_id(table_id: i64) -> String {
+    format!("table-{table_id}")
+}
+
+/// The rule asking for `count` columnar replicas of the table's keys
+/// (encoded, as region boundaries are).
+pub fn rule(table_id: i64, count: u64) -> ColumnarRule {
+    let encode = |k: Vec<u8>| txn::types::Key::from_raw(&k).into_encoded();
+    ColumnarRule {
+        id: rule_id(table_id),
+        start_key: encode(codec::table::table_prefix(table_id)),
+        end_key: encode(codec::table::table_prefix(table_id + 1)),
+        count,
+    }
+}
+
+/// Sets the table's columnar replica count.
+pub async fn set_replica(session: &Session, table: &TableInfo, count: u64) -> Result<Output> {
+    let pd = &session.shared.pd;
+    if count > 0 {
+        let stores = pd.get_all_stores(true).await?;
+        let columnar = stores
+            .iter()
+            .filter_map(|s| s.store.as_ref())
+            .filter(|s| pd::cluster::store::is_columnar(s))
+            .count() as u64;
+        if count > columnar {
+            return Err(Error::new(
+                code::ER_UNKNOWN,
+                format!(
+                    "the columnar replica count: {count} should be less than or equal to the total columnar server count: {columnar}"
+                ),
+            ));
+        }
+    }
+    let id = table.id;
+    super::in_ddl_txn(session, async |txn| {
+        let mut t = meta::list_tables(txn, Some(table.db_id))
+            .await?
+            .into_iter()
+            .find(|t| t.id == id)
+            .ok_or_else(|| Error::no_such_table("", &table.name))?;
+        t.columnar_replica = count;
+        meta::put_table(txn, &t).await
+    })
+    .await?;
+    pd.set_columnar_rule(rule(id, count)).await?;
+    Ok(Output::ok(0))
+}
+
+/// Drops the rule of a table that is gone (DROP, TRUNCATE's old id).
+pub async fn drop_rule(session: &Session, table_id: i64) -> Result<()> {
+    Ok(session
+        .shared
+        .pd
+        .set_columnar_rule(rule(table_id, 0))
+        .await?)
+}

@@ -1,0 +1,550 @@
+//! Columnar replicas, end to end over the wire.
+//!
+//! * Placement: `ALTER TABLE ... SET COLUMNAR REPLICA n` (and TiDB's `SET
+//!   TIFLASH REPLICA n`) becomes a PD placement rule, and PD puts a learner
+//!   of every region of the table on the columnar store, also for a region
+//!   split off later; `0`, `DROP TABLE` and `TRUNCATE TABLE` take the rule
+//!   away or move it.
+//! * Reads with `isolation_read_engines = 'columnar'` go to the learners
+//!   and give the row store's answer: fresh right after a commit (no
+//!   sleep), never showing uncommitted or rolled-back writes, at the
+//!   transaction's snapshot, with prewritten locks resolved either way,
+//!   across a restart of the columnar store and a split.
+
+use std::time::Duration;
+
+use mysql_async::Conn;
+use mysql_async::prelude::*;
+use proto::metapb::{PeerRole, Region};
+use tests::cluster::wait_until;
+use tests::sql::SqlCluster;
+
+fn code(e: &mysql_async::Error) -> u16 {
+    match e {
+        mysql_async::Error::Server(s) => s.code,
+        other => panic!("not a server error: {other}"),
+    }
+}
+
+/// The table's id, from information_schema.
+async fn table_id(conn: &mut Conn, name: &str) -> i64 {
+    conn.query_first(format!(
+        "SELECT TIDB_TABLE_ID FROM information_schema.tables WHERE table_schema = 'test' AND table_name = '{name}'"
+    ))
+    .await
+    .unwrap()
+    .expect("table listed")
+}
+
+/// The regions overlapping the table's key range, as PD sees them.
+async fn table_regions(pd: &pd::client::PdClient, table_id: i64) -> Vec<Region> {
+    let rule = sql::ddl::columnar::rule(table_id, 1);
+    pd.scan_regions(&rule.start_key, &rule.end_key, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| r.region)
+        .filter(|r| r.end_key.is_empty() || r.end_key > rule.start_key)
+        .collect()
+}
+
+fn learners_on(region: &Region, store: u64) -> usize {
+    region
+        .peers
+        .iter()
+        .filter(|p| p.store_id == store && p.role() == PeerRole::Learner)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn set_columnar_replica_places_learners_on_the_columnar_store() {
+    tests::cluster::init_logging();
+    let mut c = SqlCluster::start().await.unwrap();
+    let mut conn = Conn::from_url(c.url("test")).await.unwrap();
+    conn.query_drop("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20))")
+        .await
+        .unwrap();
+    conn.query_drop("INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+        .await
+        .unwrap();
+
+    // No columnar store yet: TiDB's error for too few TiFlash servers.
+    let err = conn
+        .query_drop("ALTER TABLE t SET TIFLASH REPLICA 1")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), 1105, "{err}");
+    assert!(
+        err.to_string().contains("columnar server count: 0"),
+        "{err}"
+    );
+
+    let idx = c.cluster.add_columnar_store().await.unwrap();
+    let columnar = c.cluster.stores[idx].id;
+    let pd = c.cluster.pd_client().await.unwrap();
+    let id = table_id(&mut conn, "t").await;
+
+    // Unknown table, bad count, more replicas than columnar stores.
+    let err = conn
+        .query_drop("ALTER TABLE nope SET COLUMNAR REPLICA 1")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), 1146, "{err}");
+    let err = conn
+        .query_drop("ALTER TABLE t SET COLUMNAR REPLICA -1")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), 1064, "{err}");
+    let err = conn
+        .query_drop("ALTER TABLE t SET COLUMNAR REPLICA 2")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), 1105, "{err}");
+
+    conn.query_drop("ALTER TABLE test.t SET COLUMNAR REPLICA 1 LOCATION LABELS 'zone'")
+        .await
+        .unwrap();
+    assert_eq!(pd.get_columnar_rules().await.unwrap().len(), 1);
+    wait_until(
+        "a learner of t's region on the columnar store",
+        Duration::from_secs(30),
+        || {
+            let pd = pd.clone();
+            async move {
+                let regions = table_regions(&pd, id).await;
+                !regions.is_empty() && regions.iter().all(|r| learners_on(r, columnar) == 1)
+            }
+        },
+    )
+    .await
+    .unwrap();
+    // The learner received the table's rows (raft snapshot or log).
+    wait_until(
+        "the learner applied the rows",
+        Duration::from_secs(30),
+        || {
+            let statuses = c.cluster.peer_status(columnar);
+            async move {
+                statuses.await.iter().any(|p| {
+                    p.applied_index > 0
+                        && p.region.start_key <= sql::ddl::columnar::rule(id, 1).start_key
+                })
+            }
+        },
+    )
+    .await
+    .unwrap();
+    // Writes keep working with the learner in place.
+    conn.query_drop("INSERT INTO t VALUES (4, 'd')")
+        .await
+        .unwrap();
+    let n: i64 = conn
+        .query_first("SELECT COUNT(*) FROM t")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 4);
+
+    // TRUNCATE gives the table a new id; the rule follows it.
+    conn.query_drop("TRUNCATE TABLE t").await.unwrap();
+    let new_id = table_id(&mut conn, "t").await;
+    assert_ne!(new_id, id);
+    let rules = pd.get_columnar_rules().await.unwrap();
+    assert_eq!(rules, vec![sql::ddl::columnar::rule(new_id, 1)]);
+
+    // Zero removes the rule, and PD removes the learners.
+    conn.query_drop("ALTER TABLE t SET TIFLASH REPLICA 0")
+        .await
+        .unwrap();
+    assert!(pd.get_columnar_rules().await.unwrap().is_empty());
+    wait_until(
+        "no learner of t on the columnar store",
+        Duration::from_secs(30),
+        || {
+            let pd = pd.clone();
+            async move {
+                table_regions(&pd, new_id)
+                    .await
+                    .iter()
+                    .all(|r| learners_on(r, columnar) == 0)
+            }
+        },
+    )
+    .await
+    .unwrap();
+
+    // DROP TABLE drops the rule.
+    conn.query_drop("ALTER TABLE t SET COLUMNAR REPLICA 1")
+        .await
+        .unwrap();
+    assert_eq!(pd.get_columnar_rules().await.unwrap().len(), 1);
+    conn.query_drop("DROP TABLE t").await.unwrap();
+    assert!(pd.get_columnar_rules().await.unwrap().is_empty());
+
+    drop(conn);
+    c.shutdown().await;
+}
+
+/// A cluster with a columnar store and table `t` (id, v, n) holding
+/// `rows` rows, replicated to the columnar store; returns the store id.
+async fn columnar_table(c: &mut SqlCluster, conn: &mut Conn, rows: i64) -> u64 {
+    let idx = c.cluster.add_columnar_store().await.unwrap();
+    let store = c.cluster.stores[idx].id;
+    conn.query_drop("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(400), n BIGINT, KEY (n))")
+        .await
+        .unwrap();
+    let values: Vec<String> = (1..=rows)
+        .map(|i| {
+            format!(
+                "({i}, 'row {i} {}', {})",
+                "x".repeat((i % 300) as usize),
+                i * 10
+            )
+        })
+        .collect();
+    for chunk in values.chunks(200) {
+        conn.query_drop(format!("INSERT INTO t VALUES {}", chunk.join(",")))
+            .await
+            .unwrap();
+    }
+    conn.query_drop("ALTER TABLE t SET COLUMNAR REPLICA 1")
+        .await
+        .unwrap();
+    let id = table_id(conn, "t").await;
+    let pd = c.cluster.pd_client().await.unwrap();
+    wait_until(
+        "learners of t on the columnar store",
+        Duration::from_secs(30),
+        || {
+            let pd = pd.clone();
+            async move {
+                let regions = table_regions(&pd, id).await;
+                !regions.is_empty() && regions.iter().all(|r| learners_on(r, store) == 1)
+            }
+        },
+    )
+    .await
+    .unwrap();
+    store
+}
+
+type Row = (i64, String, i64);
+
+async fn rows(conn: &mut Conn, sql: &str) -> Vec<Row> {
+    conn.query(sql).await.unwrap()
+}
+
+async fn explain(conn: &mut Conn, sql: &str) -> String {
+    let rows: Vec<mysql_async::Row> = conn.query(format!("EXPLAIN {sql}")).await.unwrap();
+    rows.iter()
+        .map(|r| {
+            (0..r.len())
+                .map(|i| r.get::<Option<String>, _>(i).flatten().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn columnar_reads_are_fresh_and_consistent() {
+    tests::cluster::init_logging();
+    let mut c = SqlCluster::start().await.unwrap();
+    let mut w = Conn::from_url(c.url("test")).await.unwrap();
+    columnar_table(&mut c, &mut w, 300).await;
+    let mut r = Conn::from_url(c.url("test")).await.unwrap();
+    r.query_drop("SET SESSION isolation_read_engines = 'columnar'")
+        .await
+        .unwrap();
+    let all = "SELECT id, v, n FROM t ORDER BY id";
+    let plan = explain(&mut r, "SELECT v FROM t WHERE n > 100").await;
+    assert!(plan.contains("cop[columnar]"), "{plan}");
+    assert!(!plan.contains("cop[row]"), "{plan}");
+
+    // The same answer as the row store, for rows, filters and aggregates.
+    assert_eq!(rows(&mut r, all).await, rows(&mut w, all).await);
+    assert_eq!(rows(&mut r, all).await.len(), 300);
+    for q in [
+        "SELECT COUNT(*), SUM(n), MIN(v), MAX(id) FROM t WHERE n BETWEEN 200 AND 2000",
+        "SELECT n % 7, COUNT(*), SUM(id) FROM t GROUP BY n % 7 ORDER BY 1",
+        "SELECT id, n FROM t WHERE v LIKE 'row 1%' ORDER BY n DESC LIMIT 5",
+    ] {
+        let a: Vec<mysql_async::Row> = r.query(q).await.unwrap();
+        let b: Vec<mysql_async::Row> = w.query(q).await.unwrap();
+        let show = |v: &Vec<mysql_async::Row>| {
+            format!(
+                "{:?}",
+                v.iter().map(|r| r.clone().unwrap()).collect::<Vec<_>>()
+            )
+        };
+        assert_eq!(show(&a), show(&b), "{q}");
+    }
+
+    // Fresh: a committed row is there at once, every time.
+    for i in 1000..1020 {
+        w.query_drop(format!("INSERT INTO t VALUES ({i}, 'new', {i})"))
+            .await
+            .unwrap();
+        let n: i64 = r
+            .query_first(format!(
+                "SELECT COUNT(*) FROM t WHERE id = {i} AND v = 'new'"
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(n, 1, "row {i} not visible through the columnar replica");
+    }
+    w.query_drop("UPDATE t SET v = 'changed' WHERE id <= 10")
+        .await
+        .unwrap();
+    w.query_drop("DELETE FROM t WHERE id > 290 AND id <= 300")
+        .await
+        .unwrap();
+    assert_eq!(rows(&mut r, all).await, rows(&mut w, all).await);
+
+    // Uncommitted and rolled-back writes never show.
+    w.query_drop("BEGIN").await.unwrap();
+    w.query_drop("INSERT INTO t VALUES (5000, 'uncommitted', 1)")
+        .await
+        .unwrap();
+    w.query_drop("UPDATE t SET n = -1 WHERE id = 1")
+        .await
+        .unwrap();
+    let seen: i64 = r
+        .query_first("SELECT COUNT(*) FROM t WHERE id = 5000 OR n = -1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen, 0);
+    w.query_drop("ROLLBACK").await.unwrap();
+    let seen: i64 = r
+        .query_first("SELECT COUNT(*) FROM t WHERE id = 5000 OR n = -1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen, 0);
+
+    // A snapshot does not see later commits; a new one does.
+    r.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+        .await
+        .unwrap();
+    let before: i64 = r
+        .query_first("SELECT COUNT(*) FROM t")
+        .await
+        .unwrap()
+        .unwrap();
+    w.query_drop("INSERT INTO t VALUES (6000, 'later', 1)")
+        .await
+        .unwrap();
+    let again: i64 = r
+        .query_first("SELECT COUNT(*) FROM t")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(before, again);
+    r.query_drop("COMMIT").await.unwrap();
+    let after: i64 = r
+        .query_first("SELECT COUNT(*) FROM t")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after, before + 1);
+
+    // Columnar alone on a table without a replica: TiDB's error 1815.
+    w.query_drop("CREATE TABLE plain (id INT PRIMARY KEY, k INT)")
+        .await
+        .unwrap();
+    let err = r.query_drop("SELECT * FROM plain").await.unwrap_err();
+    assert_eq!(code(&err), 1815, "{err}");
+
+    // Both engines allowed (the default): cost sends full scans to the
+    // replica and key ranges to the row store; hints override, and a hint
+    // a table cannot follow is a warning, not an error.
+    let plan = explain(&mut w, "SELECT SUM(n) FROM t").await;
+    assert!(plan.contains("cop[columnar]"), "{plan}");
+    let plan = explain(&mut w, "SELECT v FROM t WHERE id BETWEEN 5 AND 9").await;
+    assert!(plan.contains("cop[row]"), "{plan}");
+    let plan = explain(&mut w, "SELECT v FROM t WHERE n = 50").await;
+    assert!(
+        plan.contains("cop[row]") && plan.contains("IndexRangeScan"),
+        "{plan}"
+    );
+    let plan = explain(
+        &mut w,
+        "SELECT /*+ READ_FROM_STORAGE(TIKV[t]) */ SUM(n) FROM t",
+    )
+    .await;
+    assert!(
+        plan.contains("cop[row]") && !plan.contains("cop[columnar]"),
+        "{plan}"
+    );
+    let plan = explain(
+        &mut w,
+        "SELECT /*+ READ_FROM_STORAGE(TIFLASH[x]) */ x.v FROM t x WHERE x.n = 50",
+    )
+    .await;
+    assert!(
+        plan.contains("cop[columnar]") && !plan.contains("cop[row]"),
+        "{plan}"
+    );
+    let plan = explain(
+        &mut w,
+        "SELECT /*+ READ_FROM_STORAGE(COLUMNAR[t], ROW[p]) */ COUNT(*) FROM t JOIN plain p ON t.id = p.k",
+    )
+    .await;
+    assert!(
+        plan.contains("cop[columnar]") && plan.contains("cop[row]"),
+        "{plan}"
+    );
+    let n: i64 = w
+        .query_first("SELECT /*+ READ_FROM_STORAGE(COLUMNAR[plain]) */ COUNT(*) FROM plain")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 0);
+    let warnings: Vec<(String, u16, String)> = w.query("SHOW WARNINGS").await.unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0]
+            .2
+            .contains("No available path for table test.plain"),
+        "{warnings:?}"
+    );
+    // The same answer through either engine.
+    let by_row: Vec<(i64, i64)> = w
+        .query("SELECT /*+ READ_FROM_STORAGE(ROW[t]) */ n % 5, SUM(id) FROM t GROUP BY n % 5 ORDER BY 1")
+        .await
+        .unwrap();
+    let by_columnar: Vec<(i64, i64)> = w
+        .query("SELECT /*+ READ_FROM_STORAGE(COLUMNAR[t]) */ n % 5, SUM(id) FROM t GROUP BY n % 5 ORDER BY 1")
+        .await
+        .unwrap();
+    assert_eq!(by_row, by_columnar);
+
+    // information_schema shows the replica available.
+    let status: Vec<(String, String, i64, i64, f64)> = w
+        .query("SELECT table_schema, table_name, replica_count, available, progress FROM information_schema.columnar_replica")
+        .await
+        .unwrap();
+    assert_eq!(
+        status,
+        vec![("test".to_string(), "t".to_string(), 1, 1, 1.0)]
+    );
+
+    drop((w, r));
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn columnar_reads_resolve_locks_and_survive_restart_and_split() {
+    use tests::txn::{commit_one, prewrite_only, test_txn_config};
+    tests::cluster::init_logging();
+    let mut c = SqlCluster::start().await.unwrap();
+    let mut w = Conn::from_url(c.url("test")).await.unwrap();
+    let store = columnar_table(&mut c, &mut w, 100).await;
+    let id = table_id(&mut w, "t").await;
+    let mut r = Conn::from_url(c.url("test")).await.unwrap();
+    r.query_drop("SET SESSION isolation_read_engines = 'columnar'")
+        .await
+        .unwrap();
+    let all = "SELECT id, v, n FROM t ORDER BY id";
+
+    // Locks left by a client that stopped after prewrite: rows 201 and 202
+    // (copies of row 1's value), primary 201.
+    let client = c.cluster.txn_client(test_txn_config()).await.unwrap();
+    let key = |h: i64| codec::table::encode_row_key(id, &codec::table::Handle::Int(h));
+    let snap = client
+        .snapshot(client.current_ts().await.unwrap())
+        .await
+        .unwrap();
+    let value = snap.get(&key(1)).await.unwrap().expect("row 1");
+    let (k201, k202) = (key(201), key(202));
+
+    // Committed primary, secondary still locked: the reader commits it.
+    let start = client.current_ts().await.unwrap();
+    prewrite_only(
+        &client,
+        &k201,
+        &[
+            (k201.as_slice(), value.as_slice()),
+            (k202.as_slice(), value.as_slice()),
+        ],
+        start,
+        60_000,
+    )
+    .await
+    .unwrap();
+    let commit = client.current_ts().await.unwrap();
+    commit_one(&client, &k201, start, commit).await.unwrap();
+    let ids: Vec<i64> = r
+        .query("SELECT id FROM t WHERE id > 200 ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(ids, vec![201, 202]);
+
+    // Prewritten and abandoned (short TTL): rolled back, never seen.
+    let (k203, k204) = (key(203), key(204));
+    let start = client.current_ts().await.unwrap();
+    prewrite_only(
+        &client,
+        &k203,
+        &[
+            (k203.as_slice(), value.as_slice()),
+            (k204.as_slice(), value.as_slice()),
+        ],
+        start,
+        500,
+    )
+    .await
+    .unwrap();
+    let ids: Vec<i64> = r
+        .query("SELECT id FROM t WHERE id > 200 ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(ids, vec![201, 202]);
+    assert_eq!(rows(&mut r, all).await, rows(&mut w, all).await);
+
+    // Restart the columnar store; write while it is down.
+    c.cluster.stop_store(store).await.unwrap();
+    w.query_drop("INSERT INTO t VALUES (300, 'while down', 3)")
+        .await
+        .unwrap();
+    c.cluster.restart_store(store).await.unwrap();
+    let n: i64 = r
+        .query_first("SELECT COUNT(*) FROM t WHERE id = 300")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(rows(&mut r, all).await, rows(&mut w, all).await);
+    let plan = explain(&mut r, all).await;
+    assert!(plan.contains("cop[columnar]"), "{plan}");
+
+    // Split the table's region: both halves get a learner, reads span them.
+    c.cluster.split_at_user_key(&key(50)).await.unwrap();
+    let pd = c.cluster.pd_client().await.unwrap();
+    wait_until("learners on both halves", Duration::from_secs(30), || {
+        let pd = pd.clone();
+        async move {
+            let regions = table_regions(&pd, id).await;
+            regions.len() >= 2 && regions.iter().all(|r| learners_on(r, store) == 1)
+        }
+    })
+    .await
+    .unwrap();
+    w.query_drop("INSERT INTO t VALUES (140, 'left', 4), (400, 'right', 4)")
+        .await
+        .unwrap();
+    assert_eq!(rows(&mut r, all).await, rows(&mut w, all).await);
+    let views = c
+        .cluster
+        .stores
+        .iter()
+        .filter_map(|s| s.view.as_ref())
+        .count();
+    assert_eq!(views, 1);
+
+    drop((w, r));
+    c.shutdown().await;
+}
