@@ -46,8 +46,9 @@ impl Metrics {
             .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
     }
 
-    /// Prometheus text exposition format.
-    pub fn render(&self) -> String {
+    /// Prometheus text exposition format, with the transaction client's
+    /// columnar read counts.
+    pub fn render(&self, columnar: (u64, u64)) -> String {
         use std::fmt::Write;
         let mut s = String::new();
         let g = |v: &AtomicU64| v.load(Ordering::Relaxed);
@@ -113,6 +114,21 @@ impl Metrics {
         );
         let _ = writeln!(s, "# TYPE duet_sql_autocommit_retries_total counter");
         let _ = writeln!(s, "duet_sql_autocommit_retries_total {}", g(&self.retries));
+        let _ = writeln!(
+            s,
+            "# HELP duet_sql_columnar_regions_total Region parts of columnar reads, by who answered."
+        );
+        let _ = writeln!(s, "# TYPE duet_sql_columnar_regions_total counter");
+        let _ = writeln!(
+            s,
+            "duet_sql_columnar_regions_total{{answered_by=\"columnar\"}} {}",
+            columnar.0
+        );
+        let _ = writeln!(
+            s,
+            "duet_sql_columnar_regions_total{{answered_by=\"row\"}} {}",
+            columnar.1
+        );
         s
     }
 }

@@ -40,6 +40,30 @@ impl SqlCluster {
         })
     }
 
+    /// A metric's value from the status port's `/metrics` (the line that
+    /// starts with `series`, e.g. `name{label="v"}`); None if absent.
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        use std::io::{Read, Write};
+        let port = self.status_port;
+        let body = tokio::task::spawn_blocking(move || {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+            s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                .ok()?;
+            let mut out = String::new();
+            s.read_to_string(&mut out).ok()?;
+            Some(out)
+        })
+        .await
+        .ok()??;
+        body.lines().find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+    }
+
     /// A `mysql_async` URL for database `db`.
     pub fn url(&self, db: &str) -> String {
         format!("mysql://root@127.0.0.1:{}/{db}", self.port)

@@ -1,6 +1,14 @@
 //! sqllogictest files under `tests/slt/`, run over the MySQL wire protocol
 //! (`mysql_async`, text protocol) against an in-process cluster with a SQL
 //! server. Each file gets a fresh database of its own name.
+//!
+//! Every file runs twice: on the row store, and on columnar replicas —
+//! a cluster with a columnar store, every table the file creates given
+//! `SET COLUMNAR REPLICA 1`, queries waiting until the replicas are
+//! available and run with `isolation_read_engines = 'columnar'`. The
+//! expected answers are the same file's, so both engines must agree.
+//! Files whose expectations are row-store plans (`EXPLAIN` output) run on
+//! the row store only.
 
 use std::path::PathBuf;
 
@@ -11,6 +19,66 @@ use tests::sql::SqlCluster;
 
 struct Db {
     conn: mysql_async::Conn,
+    /// The columnar pass: replicas for every table, columnar reads.
+    columnar: bool,
+    /// A table was created since the replicas were last seen available.
+    pending_replicas: bool,
+}
+
+/// Files checking row-store plans (EXPLAIN), skipped in the columnar pass.
+const ROW_ONLY: &[&str] = &["pushdown"];
+
+/// The table a `CREATE TABLE` statement creates.
+fn created_table(sql: &str) -> Option<String> {
+    let words: Vec<&str> = sql.split_whitespace().collect();
+    let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
+    if upper.len() < 3 || upper[0] != "CREATE" || upper[1] != "TABLE" {
+        return None;
+    }
+    let i = if upper.len() > 5 && upper[2] == "IF" && upper[3] == "NOT" && upper[4] == "EXISTS" {
+        5
+    } else {
+        2
+    };
+    let name = words[i].split('(').next()?.trim();
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+fn is_query(sql: &str) -> bool {
+    let first = sql
+        .trim_start()
+        .trim_start_matches('(')
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase();
+    matches!(first.as_str(), "SELECT" | "WITH" | "TABLE")
+}
+
+impl Db {
+    /// Waits until every columnar replica is available.
+    async fn wait_for_replicas(&mut self) -> Result<(), DbError> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let missing: Option<i64> = self
+                .conn
+                .query_first(
+                    "SELECT COUNT(*) FROM information_schema.columnar_replica WHERE available = 0",
+                )
+                .await
+                .map_err(|e| DbError(e.to_string()))?;
+            if missing == Some(0) {
+                self.pending_replicas = false;
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(DbError(
+                    "columnar replicas not available within 60 s".into(),
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -46,6 +114,31 @@ impl sqllogictest::AsyncDB for Db {
     type ColumnType = DefaultColumnType;
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<Self::ColumnType>, Self::Error> {
+        if self.columnar && self.pending_replicas && is_query(sql) {
+            self.wait_for_replicas().await?;
+        }
+        let out = self.run_sql(sql).await?;
+        if self.columnar
+            && let Some(table) = created_table(sql)
+        {
+            self.conn
+                .query_drop(format!("ALTER TABLE {table} SET COLUMNAR REPLICA 1"))
+                .await
+                .map_err(|e| DbError(format!("columnar replica of {table}: {e}")))?;
+            self.pending_replicas = true;
+        }
+        Ok(out)
+    }
+
+    async fn shutdown(&mut self) {}
+
+    fn engine_name(&self) -> &str {
+        "duet"
+    }
+}
+
+impl Db {
+    async fn run_sql(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, DbError> {
         let mut result = self
             .conn
             .query_iter(sql)
@@ -68,12 +161,6 @@ impl sqllogictest::AsyncDB for Db {
             rows,
         })
     }
-
-    async fn shutdown(&mut self) {}
-
-    fn engine_name(&self) -> &str {
-        "duet"
-    }
 }
 
 fn slt_files() -> Vec<PathBuf> {
@@ -90,10 +177,25 @@ fn slt_files() -> Vec<PathBuf> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqllogictest_files() {
+    run_files(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqllogictest_files_on_columnar_replicas() {
+    run_files(true).await;
+}
+
+async fn run_files(columnar: bool) {
     tests::cluster::init_logging();
-    let c = SqlCluster::start()
+    let mut c = SqlCluster::start()
         .await
         .expect("cluster with a SQL server");
+    if columnar {
+        c.cluster
+            .add_columnar_store()
+            .await
+            .expect("a columnar store");
+    }
     let mut failures = Vec::new();
     for file in slt_files() {
         let name = file
@@ -101,6 +203,9 @@ async fn sqllogictest_files() {
             .unwrap()
             .to_string_lossy()
             .replace('-', "_");
+        if columnar && ROW_ONLY.contains(&name.as_str()) {
+            continue;
+        }
         let db = format!("slt_{name}");
         {
             let mut admin = mysql_async::Conn::from_url(c.url("test"))
@@ -119,17 +224,34 @@ async fn sqllogictest_files() {
                 let conn = mysql_async::Conn::from_url(url)
                     .await
                     .map_err(|e| DbError(e.to_string()))?;
-                Ok(Db { conn })
+                let mut db = Db {
+                    conn,
+                    columnar,
+                    pending_replicas: false,
+                };
+                if columnar {
+                    db.run_sql("SET SESSION isolation_read_engines = 'columnar'")
+                        .await?;
+                }
+                Ok(db)
             }
         });
         if let Err(e) = runner.run_file_async(&file).await {
             failures.push(format!("{}: {e}", file.display()));
         }
     }
-    c.shutdown().await;
     assert!(
         failures.is_empty(),
         "sqllogictest failures:\n{}",
         failures.join("\n\n")
     );
+    if columnar {
+        // The replicas answered: no region fell back to the row store.
+        let by = |who: &str| format!("duet_sql_columnar_regions_total{{answered_by=\"{who}\"}}");
+        let answered = c.metric(&by("columnar")).await.unwrap_or(0.0);
+        let fell_back = c.metric(&by("row")).await.unwrap_or(-1.0);
+        assert!(answered > 50.0, "only {answered} columnar region reads");
+        assert_eq!(fell_back, 0.0, "columnar reads fell back to the row store");
+    }
+    c.shutdown().await;
 }

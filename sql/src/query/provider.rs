@@ -160,6 +160,7 @@ impl RowTable {
             self.latest,
             &shown,
         );
+        tracing::debug!(table = %shown, keyed, ?choice, "engine chosen");
         if let Some(w) = warning {
             self.read.warnings.lock().push(w);
         }

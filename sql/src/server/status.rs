@@ -57,7 +57,7 @@ async fn handle(mut stream: TcpStream, shared: Arc<Shared>) {
         ("GET", "/metrics") => (
             "200 OK",
             "text/plain; version=0.0.4",
-            shared.metrics.render(),
+            shared.metrics.render(shared.client.columnar_stats()),
         ),
         ("GET", "/status") => (
             "200 OK",

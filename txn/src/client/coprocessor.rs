@@ -15,6 +15,8 @@
 //! is read from the row store instead, at the same ts: the answer is the
 //! same, only slower, and [`CopScan::fallbacks`] counts it.
 
+use std::sync::atomic::Ordering;
+
 use datafusion::arrow::array::RecordBatch;
 use kv::client::RegionLocation;
 use proto::columnarpb::columnar_client::ColumnarClient;
@@ -94,10 +96,17 @@ impl CopScan {
             return Ok(None);
         }
         if self.task.columnar {
+            let shared = self.snapshot.shared.clone();
+            let stats = &shared.columnar;
             match self.columnar_page().await {
-                Ok((resp, region_end)) => return self.advance(resp, region_end).map(Some),
+                Ok((resp, region_end)) => {
+                    tracing::debug!(table = self.task.scan.table_id, "columnar page");
+                    stats.regions.fetch_add(1, Ordering::Relaxed);
+                    return self.advance(resp, region_end).map(Some);
+                }
                 Err(Error::Kv(e)) => {
                     tracing::debug!("columnar replica unavailable, reading the row store: {e}");
+                    stats.fallbacks.fetch_add(1, Ordering::Relaxed);
                     self.fallbacks += 1;
                 }
                 Err(e) => return Err(e),
@@ -209,12 +218,18 @@ impl CopScan {
                         kv::Error::EpochNotMatch(regions) => rpc
                             .cache()
                             .on_epoch_not_match(loc.region.id, regions.clone()),
-                        kv::Error::Transport(_) | kv::Error::StoreNotMatch { .. } => {
-                            rpc.cache().invalidate(loc.region.id)
-                        }
+                        // The cached region may predate its learner
+                        // (membership changes keep the epoch's version):
+                        // ask PD again.
+                        kv::Error::Transport(_)
+                        | kv::Error::StoreNotMatch { .. }
+                        | kv::Error::RegionNotFound(_) => rpc.cache().invalidate(loc.region.id),
                         _ => {}
                     }
-                    if !matches!(e, kv::Error::EpochNotMatch(_)) {
+                    if !matches!(
+                        e,
+                        kv::Error::EpochNotMatch(_) | kv::Error::RegionNotFound(_)
+                    ) {
                         backoff.wait(e).await?;
                     }
                 }

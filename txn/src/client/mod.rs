@@ -96,6 +96,16 @@ pub(crate) struct Shared {
     pub config: TxnConfig,
     /// start_ts -> number of running transactions that began at it.
     running: Mutex<BTreeMap<TimeStamp, usize>>,
+    pub columnar: ColumnarStats,
+}
+
+/// How coprocessor scans that asked for columnar replicas went.
+#[derive(Debug, Default)]
+pub struct ColumnarStats {
+    /// Region parts answered by a columnar replica.
+    pub regions: std::sync::atomic::AtomicU64,
+    /// Region parts read from the row store instead.
+    pub fallbacks: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -171,6 +181,7 @@ impl TxnClient {
             resolver,
             config,
             running: Mutex::new(BTreeMap::new()),
+            columnar: ColumnarStats::default(),
         });
         tokio::spawn(report_min_start_ts(Arc::downgrade(&shared)));
         TxnClient { shared }
@@ -178,6 +189,14 @@ impl TxnClient {
 
     pub fn config(&self) -> &TxnConfig {
         &self.shared.config
+    }
+
+    /// Columnar reads so far: (regions answered by a replica, regions
+    /// read from the row store instead).
+    pub fn columnar_stats(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = &self.shared.columnar;
+        (c.regions.load(Relaxed), c.fallbacks.load(Relaxed))
     }
 
     pub fn pd(&self) -> &PdClient {
