@@ -25,7 +25,9 @@ done
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/duet-target}"
 duet="$CARGO_TARGET_DIR/debug/duet"
-[ -x "$duet" ] || cargo build -q --bin duet
+# The same build as the tests (other flags unify features differently and
+# rebuild DataFusion).
+[ -x "$duet" ] || cargo build -q --workspace --tests --bins
 command -v sysbench >/dev/null || { echo "sysbench is missing (apt-get install sysbench)" >&2; exit 1; }
 command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || { echo "mariadb-server is missing (apt-get install mariadb-server)" >&2; exit 1; }
 mariadbd_bin="$(command -v mariadbd || echo /usr/sbin/mariadbd)"

@@ -14,7 +14,8 @@
 //! that only move batches between partitions are left out, the others take
 //! TiDB's names (`HashAgg`, `Selection`, `TopN`, `HashJoin`, ...), and each
 //! table scan becomes a `TableReader` over `cop[row]` operators (what runs
-//! on the kv stores) or an `IndexLookUp`. There are no statistics yet, so
+//! on the kv stores; `cop[columnar]` when the columnar replicas answer) or
+//! an `IndexLookUp`. There are no statistics yet, so
 //! row estimates use TiDB's pseudo-statistics rules (a table is 10000 rows,
 //! an equality keeps 1/1000 of them, a range 1/3, a filter 0.8) and scans
 //! say `stats:pseudo`.
