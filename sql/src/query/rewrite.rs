@@ -443,6 +443,15 @@ fn substitute(session: &Session, stmt: &mut Statement) -> Result<()> {
                     }
                 }
                 Expr::Subquery(q) => single_row(q),
+                // MySQL's `CAST(x AS SIGNED|UNSIGNED [INTEGER])`: 64-bit.
+                Expr::Cast { data_type, .. } => {
+                    use sqlparser::ast::DataType as T;
+                    match data_type {
+                        T::Signed | T::SignedInteger => *data_type = T::BigInt(None),
+                        T::Unsigned | T::UnsignedInteger => *data_type = T::BigIntUnsigned(None),
+                        _ => {}
+                    }
+                }
                 _ => {}
             }
             // A literal with an exponent is a DOUBLE in MySQL (`1e0/3` is
