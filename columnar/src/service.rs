@@ -12,15 +12,17 @@
 //!    `start_ts`, not already resolved by the client) are answered instead
 //!    of rows, for the client to resolve;
 //! 3. the columnar view catches up with that snapshot;
-//! 4. the rows visible at `start_ts` — stable chunks already as columns,
-//!    delta rows decoded — run through the request's [`Fragment`]
-//!    (filter, project, limit).
+//! 4. the rows visible at `start_ts` — stable chunks already as columns
+//!    (chunks whose min/max no pushed filter can match are skipped), delta
+//!    rows decoded — run through the request's [`Fragment`] (filter,
+//!    project, limit).
 //!
 //! A region's part is answered in one page (`resume_key` stays empty).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use datafusion::physical_optimizer::pruning::{PruningPredicate, PruningPredicateBuilder};
 use kv::raftstore::{ReadResponse, RequestContext, StoreMsg, StoreRouter};
 use proto::columnarpb::columnar_server::Columnar;
 use proto::kvrpcpb::{CopRequest, CopResponse};
@@ -115,7 +117,17 @@ impl ColumnarService {
                 Key::from_encoded_slice(k).to_raw()
             }
         };
-        let schema = txn::coprocessor::scan_schema(scan)?;
+        let schema = fragment.scan_schema();
+        // Filters a chunk's min/max can rule out (others keep every chunk).
+        let prune: Vec<Arc<PruningPredicate>> = fragment
+            .filters()
+            .iter()
+            .filter_map(|f| {
+                PruningPredicateBuilder::new()
+                    .with_file_schema(schema.clone())
+                    .build(f.clone())
+            })
+            .collect();
         let found = self.view.read(
             scan.table_id,
             &raw(&lo)?,
@@ -123,6 +135,7 @@ impl ColumnarService {
             ts.into_inner(),
             &scan.columns,
             &schema,
+            Some(&prune),
         )?;
         let scanned =
             found.records.len() + found.batches.iter().map(|b| b.num_rows()).sum::<usize>();

@@ -385,6 +385,81 @@ impl Chunk {
     }
 }
 
+/// Min/max statistics of chunks for DataFusion's `PruningPredicate`:
+/// one container per chunk, columns by the scan's names. The values span
+/// every version a chunk holds, visible or not, so a chunk a filter rules
+/// out holds no visible row it would keep.
+pub struct ChunkStats<'a> {
+    pub chunks: &'a [Arc<Chunk>],
+    pub columns: &'a [ColumnSpec],
+    pub schema: &'a SchemaRef,
+}
+
+impl ChunkStats<'_> {
+    fn bound(&self, column: &datafusion::common::Column, max: bool) -> Option<ArrayRef> {
+        use datafusion::common::ScalarValue;
+        let i = self.schema.index_of(&column.name).ok()?;
+        let (spec, field) = (&self.columns[i], self.schema.field(i));
+        let values = self
+            .chunks
+            .iter()
+            .map(|c| {
+                use datafusion::functions_aggregate::min_max::{MaxAccumulator, MinAccumulator};
+                use datafusion::logical_expr::Accumulator;
+                let array = c.column(spec, field.data_type()).ok()?;
+                let dt = field.data_type();
+                let mut acc: Box<dyn Accumulator> = if max {
+                    Box::new(MaxAccumulator::try_new(dt).ok()?)
+                } else {
+                    Box::new(MinAccumulator::try_new(dt).ok()?)
+                };
+                acc.update_batch(&[array]).ok()?;
+                acc.evaluate().ok()
+            })
+            .map(|v| v.or_else(|| ScalarValue::try_from(field.data_type()).ok()))
+            .collect::<Option<Vec<ScalarValue>>>()?;
+        ScalarValue::iter_to_array(values).ok()
+    }
+}
+
+impl datafusion::common::pruning::PruningStatistics for ChunkStats<'_> {
+    fn min_values(&self, column: &datafusion::common::Column) -> Option<ArrayRef> {
+        self.bound(column, false)
+    }
+
+    fn max_values(&self, column: &datafusion::common::Column) -> Option<ArrayRef> {
+        self.bound(column, true)
+    }
+
+    fn num_containers(&self) -> usize {
+        self.chunks.len()
+    }
+
+    fn null_counts(&self, column: &datafusion::common::Column) -> Option<ArrayRef> {
+        let i = self.schema.index_of(&column.name).ok()?;
+        let (spec, field) = (&self.columns[i], self.schema.field(i));
+        let counts = self
+            .chunks
+            .iter()
+            .map(|c| Some(c.column(spec, field.data_type()).ok()?.null_count() as u64))
+            .collect::<Option<Vec<u64>>>()?;
+        Some(Arc::new(UInt64Array::from(counts)))
+    }
+
+    fn row_counts(&self) -> Option<ArrayRef> {
+        let counts: Vec<u64> = self.chunks.iter().map(|c| c.len() as u64).collect();
+        Some(Arc::new(UInt64Array::from(counts)))
+    }
+
+    fn contained(
+        &self,
+        _column: &datafusion::common::Column,
+        _values: &std::collections::HashSet<datafusion::common::ScalarValue>,
+    ) -> Option<BooleanArray> {
+        None
+    }
+}
+
 /// A table's chunks, in key order.
 #[derive(Debug, Default, Clone)]
 pub struct StableTable {
@@ -632,8 +707,8 @@ mod tests {
         }
     }
 
-    /// (handle, a, b) of the rows visible at `ts`.
-    fn read(t: &StableTable, ts: u64) -> Vec<(i64, Option<i64>, Option<String>)> {
+    /// The columns tests read: the handle `h`, `a` (id 2), `b` (id 3).
+    fn specs() -> (Vec<ColumnSpec>, SchemaRef) {
         let specs = vec![
             spec(0, DatumKind::I64, true, None),
             spec(2, DatumKind::I64, false, None),
@@ -649,6 +724,12 @@ mod tests {
             Field::new("a", DataType::Int64, true),
             Field::new("b", DataType::Utf8, true),
         ]));
+        (specs, schema)
+    }
+
+    /// (handle, a, b) of the rows visible at `ts`.
+    fn read(t: &StableTable, ts: u64) -> Vec<(i64, Option<i64>, Option<String>)> {
+        let (specs, schema) = specs();
         let mut out = Vec::new();
         for c in t.overlapping(b"", b"") {
             let idx = c.visible(b"", b"", ts, &|_, _| false);
@@ -779,5 +860,31 @@ mod tests {
         let c = &t.chunks[0];
         let idx = c.visible(&key(0), &key(10), 30, &|k, _| k == key(5).as_slice());
         assert_eq!(idx.len(), 9);
+
+        // Min/max of `a` (-h at ts 10, h at ts 20) rule chunks out.
+        use datafusion::logical_expr::Operator;
+        use datafusion::physical_expr::expressions::{binary, col, lit};
+        use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
+        let (specs, schema) = specs();
+        let stats = ChunkStats {
+            chunks: &t.chunks,
+            columns: &specs,
+            schema: &schema,
+        };
+        let prune = |op, v: i64| {
+            let e = binary(col("a", &schema).unwrap(), op, lit(v), &schema).unwrap();
+            let p = PruningPredicateBuilder::new()
+                .with_file_schema(schema.clone())
+                .build(e)
+                .expect("a predicate that can prune");
+            p.prune(&stats).unwrap()
+        };
+        let last = t.chunks.len() - 1;
+        let kept = prune(Operator::Gt, CHUNK_ROWS as i64 + 10);
+        assert!(!kept[0] && kept[last], "{kept:?}");
+        assert!(prune(Operator::Lt, -n).iter().all(|k| !k));
+        // Each chunk spans [-max h, max h]: 40000 is outside the first only.
+        let kept = prune(Operator::Eq, 40_000);
+        assert!(!kept[0] && kept[last], "{kept:?}");
     }
 }

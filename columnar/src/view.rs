@@ -32,6 +32,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use codec::table::TableId;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::physical_optimizer::pruning::PruningPredicate;
 use kv::engine::{CF_DEFAULT, CF_RAFT, CF_WRITE, EngineRef, Peekable, WriteBatch};
 use parking_lot::Mutex;
 use proto::kvrpcpb::ColumnSpec;
@@ -152,7 +153,8 @@ impl ColumnarView {
 
     /// The rows of `table` with raw keys in `[start, end)` visible at `ts`:
     /// stable rows as batches of `columns` (`schema`), delta rows as raw row
-    /// keys and row-format values.
+    /// keys and row-format values. Chunks whose min/max rule out one of the
+    /// `prune` predicates (the pushed filters) are skipped.
     pub fn read(
         &self,
         table: TableId,
@@ -161,6 +163,7 @@ impl ColumnarView {
         ts: u64,
         columns: &[ColumnSpec],
         schema: &SchemaRef,
+        prune: Option<&[Arc<PruningPredicate>]>,
     ) -> Result<ReadResult> {
         let (chunks, newest) = {
             let state = self.state.lock();
@@ -174,8 +177,31 @@ impl ColumnarView {
         let in_delta: HashMap<&[u8], u64> =
             newest.iter().map(|(k, t, _)| (k.as_slice(), *t)).collect();
         let newer = |key: &[u8], ts: u64| in_delta.get(key).is_some_and(|t| *t >= ts);
+        // Chunks no filter can match are skipped by min/max.
+        let keep = match prune {
+            Some(p) if !chunks.is_empty() => {
+                let stats = crate::stable::ChunkStats {
+                    chunks: &chunks,
+                    columns,
+                    schema,
+                };
+                p.iter()
+                    .try_fold(vec![true; chunks.len()], |mut keep, p| {
+                        let this = p.prune(&stats).ok()?;
+                        keep.iter_mut().zip(this).for_each(|(k, t)| *k &= t);
+                        Some(keep)
+                    })
+                    .unwrap_or_else(|| vec![true; chunks.len()])
+            }
+            _ => vec![true; chunks.len()],
+        };
         let mut batches = Vec::with_capacity(chunks.len());
-        for c in &chunks {
+        for c in chunks
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(c, _)| c)
+        {
             let rows = c.visible(start, end, ts, &newer);
             if !rows.is_empty() {
                 batches.push(c.project(columns, schema, &rows)?);
@@ -439,7 +465,7 @@ mod tests {
             Field::new("h", DataType::Int64, false),
             Field::new("v", DataType::Utf8, true),
         ]));
-        let r = view.read(7, b"", b"", ts, &columns, &schema).unwrap();
+        let r = view.read(7, b"", b"", ts, &columns, &schema, None).unwrap();
         let mut out = Vec::new();
         for b in r.batches {
             let h = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();

@@ -192,6 +192,16 @@ impl Fragment {
         })
     }
 
+    /// The pushed filters, planned against [`Fragment::scan_schema`].
+    pub fn filters(&self) -> &[Arc<dyn PhysicalExpr>] {
+        &self.filters
+    }
+
+    /// The schema of the scan's columns (what filters see).
+    pub fn scan_schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
     /// The schema of what [`Fragment::apply`] returns.
     pub fn output_schema(&self) -> SchemaRef {
         self.output_schema.clone()
