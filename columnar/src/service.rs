@@ -35,7 +35,7 @@ use txn::service::{lock_info_to_pb, split};
 use txn::storage::clamp_to_region;
 use txn::types::{Key, LockInfo, TimeStamp};
 
-use crate::view::ColumnarView;
+use crate::view::{ColumnarView, Scan};
 
 pub struct ColumnarService {
     router: StoreRouter,
@@ -128,15 +128,16 @@ impl ColumnarService {
                     .build(f.clone())
             })
             .collect();
-        let found = self.view.read(
-            scan.table_id,
-            &raw(&lo)?,
-            &raw(&hi)?,
-            ts.into_inner(),
-            &scan.columns,
-            &schema,
-            Some(&prune),
-        )?;
+        let (lo_raw, hi_raw) = (raw(&lo)?, raw(&hi)?);
+        let found = self.view.read(&Scan {
+            table: scan.table_id,
+            start: &lo_raw,
+            end: &hi_raw,
+            ts: ts.into_inner(),
+            columns: &scan.columns,
+            schema: &schema,
+            prune: Some(&prune),
+        })?;
         let scanned =
             found.records.len() + found.batches.iter().map(|b| b.num_rows()).sum::<usize>();
         let mut out = Vec::with_capacity(found.batches.len() + 1);

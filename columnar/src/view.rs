@@ -54,6 +54,21 @@ struct State {
     resets: u64,
 }
 
+/// What [`ColumnarView::read`] reads: the rows of `table` with raw keys in
+/// `[start, end)` visible at `ts`, as `columns` (Arrow `schema`).
+#[derive(Clone, Copy)]
+pub struct Scan<'a> {
+    pub table: TableId,
+    pub start: &'a [u8],
+    pub end: &'a [u8],
+    pub ts: u64,
+    pub columns: &'a [ColumnSpec],
+    pub schema: &'a SchemaRef,
+    /// The pushed filters as min/max predicates (chunks they rule out are
+    /// skipped).
+    pub prune: Option<&'a [Arc<PruningPredicate>]>,
+}
+
 /// What a read found: stable rows already in the scan's columns, and delta
 /// rows still in row format.
 pub struct ReadResult {
@@ -151,20 +166,19 @@ impl ColumnarView {
         self.catch_up(snap.as_ref())
     }
 
-    /// The rows of `table` with raw keys in `[start, end)` visible at `ts`:
-    /// stable rows as batches of `columns` (`schema`), delta rows as raw row
-    /// keys and row-format values. Chunks whose min/max rule out one of the
-    /// `prune` predicates (the pushed filters) are skipped.
-    pub fn read(
-        &self,
-        table: TableId,
-        start: &[u8],
-        end: &[u8],
-        ts: u64,
-        columns: &[ColumnSpec],
-        schema: &SchemaRef,
-        prune: Option<&[Arc<PruningPredicate>]>,
-    ) -> Result<ReadResult> {
+    /// The rows a [`Scan`] asks for: stable rows as batches of its columns,
+    /// delta rows as raw row keys and row-format values. Chunks whose
+    /// min/max rule out one of its `prune` predicates are skipped.
+    pub fn read(&self, scan: &Scan<'_>) -> Result<ReadResult> {
+        let Scan {
+            table,
+            start,
+            end,
+            ts,
+            columns,
+            schema,
+            prune,
+        } = *scan;
         let (chunks, newest) = {
             let state = self.state.lock();
             let chunks: Vec<_> = state
@@ -465,7 +479,16 @@ mod tests {
             Field::new("h", DataType::Int64, false),
             Field::new("v", DataType::Utf8, true),
         ]));
-        let r = view.read(7, b"", b"", ts, &columns, &schema, None).unwrap();
+        let scan = Scan {
+            table: 7,
+            start: b"",
+            end: b"",
+            ts,
+            columns: &columns,
+            schema: &schema,
+            prune: None,
+        };
+        let r = view.read(&scan).unwrap();
         let mut out = Vec::new();
         for b in r.batches {
             let h = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
