@@ -42,7 +42,7 @@ pub use provider::StatementCtx;
 use provider::{DuetCatalog, Slot};
 
 /// A connection's DataFusion session. Its state is built once and lent to
-/// one statement at a time ([`DfSession::state`]): cloning a
+/// one statement at a time (`DfSession::state`): cloning a
 /// `SessionState` copies every function registry, which cost more than
 /// planning a small query.
 pub struct DfSession {
