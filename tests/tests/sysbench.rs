@@ -7,12 +7,23 @@
 //! has them too — and are only bounded here. Throughput is the benchmark's
 //! business (`bench/scripts/sysbench.sh`); this test holds the workloads to
 //! running cleanly.
+//!
+//! A second test runs sysbench's writes against a table with a columnar
+//! replica while a reader checks an invariant through the columnar engine.
 
 use std::process::Command;
 
 use tests::sql::SqlCluster;
 
 fn sysbench(port: u16, args: &[&str]) -> (bool, String) {
+    sysbench_with(
+        port,
+        args,
+        &["--tables=2", "--table-size=3000", "--threads=8", "--time=3"],
+    )
+}
+
+fn sysbench_with(port: u16, args: &[&str], options: &[&str]) -> (bool, String) {
     let out = Command::new("sysbench")
         .args(args)
         .args([
@@ -21,11 +32,8 @@ fn sysbench(port: u16, args: &[&str]) -> (bool, String) {
             &format!("--mysql-port={port}"),
             "--mysql-user=root",
             "--mysql-db=sbtest",
-            "--tables=2",
-            "--table-size=3000",
-            "--threads=8",
-            "--time=3",
         ])
+        .args(options)
         .output()
         .expect("sysbench is installed (apt sysbench; .ci/run installs it)");
     let text = format!(
@@ -97,5 +105,82 @@ async fn sysbench_oltp_workloads_run_without_errors() {
         }
     }
     conn.disconnect().await.unwrap();
+    c.shutdown().await;
+}
+
+/// sysbench's `oltp_write_only` (per transaction: an indexed UPDATE, an
+/// UPDATE, a DELETE and the INSERT of the same id) against a table with a
+/// columnar replica, bounded by a number of transactions; meanwhile a
+/// reader on the columnar engine checks that every snapshot has all rows:
+/// the count and the sum of ids never change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn columnar_reads_hold_an_invariant_while_sysbench_writes() {
+    use mysql_async::prelude::Queryable;
+    tests::cluster::init_logging();
+    let mut c = SqlCluster::start().await.unwrap();
+    c.cluster.add_columnar_store().await.unwrap();
+    let mut conn = mysql_async::Conn::from_url(c.url("test")).await.unwrap();
+    conn.query_drop("CREATE DATABASE sbtest").await.unwrap();
+    let port = c.port;
+    let options = ["--tables=1", "--table-size=2000", "--threads=4"];
+    let (ok, text) = tokio::task::spawn_blocking(move || {
+        sysbench_with(port, &["oltp_write_only", "prepare"], &options)
+    })
+    .await
+    .unwrap();
+    assert!(ok, "sysbench prepare failed:\n{text}");
+    conn.query_drop("ALTER TABLE sbtest.sbtest1 SET COLUMNAR REPLICA 1")
+        .await
+        .unwrap();
+    tests::cluster::wait_until(
+        "the columnar replica",
+        std::time::Duration::from_secs(60),
+        || {
+            let url = c.url("test");
+            async move {
+                let mut conn = mysql_async::Conn::from_url(url).await.unwrap();
+                let available: Option<i64> = conn
+                    .query_first("SELECT available FROM information_schema.columnar_replica")
+                    .await
+                    .unwrap();
+                available == Some(1)
+            }
+        },
+    )
+    .await
+    .unwrap();
+
+    let writer = tokio::task::spawn_blocking(move || {
+        let run = ["--events=600", "--time=0"];
+        let all: Vec<&str> = options.iter().chain(run.iter()).copied().collect();
+        sysbench_with(port, &["oltp_write_only", "run"], &all)
+    });
+    let mut reader = mysql_async::Conn::from_url(c.url("sbtest")).await.unwrap();
+    reader
+        .query_drop("SET SESSION isolation_read_engines = 'columnar'")
+        .await
+        .unwrap();
+    let mut checks = 0;
+    loop {
+        let done = writer.is_finished();
+        let (n, sum): (i64, i64) = reader
+            .query_first("SELECT COUNT(*), CAST(SUM(id) AS SIGNED) FROM sbtest1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((n, sum), (2000, 2000 * 2001 / 2), "check {checks}");
+        checks += 1;
+        if done && checks >= 10 {
+            break;
+        }
+    }
+    let (ok, text) = writer.await.unwrap();
+    assert!(ok, "sysbench oltp_write_only failed:\n{text}");
+    assert!(text.contains("transactions:"), "{text}");
+    let by = |who: &str| format!("duet_sql_columnar_regions_total{{answered_by=\"{who}\"}}");
+    assert!(c.metric(&by("columnar")).await.unwrap_or(0.0) >= checks as f64);
+    assert_eq!(c.metric(&by("row")).await, Some(0.0));
+    tracing::info!(checks, "invariant held");
+    drop((conn, reader));
     c.shutdown().await;
 }
