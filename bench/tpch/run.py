@@ -36,6 +36,16 @@ def queries():
     return out
 
 
+def schema_statements():
+    """The CREATE TABLE statements of schema.sql, comments dropped."""
+    with open(os.path.join(HERE, "schema.sql")) as f:
+        for stmt in f.read().split(";"):
+            lines = [l for l in stmt.splitlines() if not l.strip().startswith("--")]
+            stmt = "\n".join(lines).strip()
+            if stmt:
+                yield stmt
+
+
 def connect(args, db=None):
     return pymysql.connect(host=args.host, port=args.port, user="root", password="",
                            database=db, local_infile=True, autocommit=True,
@@ -48,12 +58,8 @@ def load_duet(args):
     cur.execute("DROP DATABASE IF EXISTS tpch")
     cur.execute("CREATE DATABASE tpch")
     cur.execute("USE tpch")
-    with open(os.path.join(HERE, "schema.sql")) as f:
-        for stmt in f.read().split(";"):
-            lines = [l for l in stmt.splitlines() if not l.strip().startswith("--")]
-            stmt = "\n".join(lines).strip()
-            if stmt:
-                cur.execute(stmt)
+    for stmt in schema_statements():
+        cur.execute(stmt)
     for t in TABLES:
         path = os.path.join(args.data, f"{t}.csv")
         started = time.time()
@@ -83,12 +89,8 @@ def load_duckdb(args):
     import duckdb
     db = duckdb.connect(":memory:")
     db.execute("SET threads TO 2")
-    with open(os.path.join(HERE, "schema.sql")) as f:
-        for stmt in f.read().split(";"):
-            lines = [l for l in stmt.splitlines() if not l.strip().startswith("--")]
-            stmt = "\n".join(lines).strip()
-            if stmt:
-                db.execute(stmt)
+    for stmt in schema_statements():
+        db.execute(stmt)
     for t in TABLES:
         db.execute(f"INSERT INTO {t} SELECT * FROM read_csv('{os.path.join(args.data, t + '.csv')}', header=true)")
     return db

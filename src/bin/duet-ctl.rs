@@ -444,14 +444,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Region(RegionCmd::List { engine }) => {
             let mut regions = pd.scan_regions(&[], &[], 0).await?;
             if let Some(engine) = engine {
-                let columnar: Vec<u64> = pd
-                    .get_all_stores(true)
-                    .await?
-                    .into_iter()
-                    .filter_map(|s| s.store)
-                    .filter(pd::cluster::store::is_columnar)
-                    .map(|s| s.id)
-                    .collect();
+                let columnar = pd.columnar_store_ids().await?;
                 regions.retain(|r| {
                     r.region.as_ref().is_some_and(|g| {
                         g.peers

@@ -64,6 +64,24 @@ impl SqlCluster {
         })
     }
 
+    /// Asserts that columnar reads went to the columnar replicas: at least
+    /// `min` region parts answered by them, none read from the row store
+    /// instead.
+    pub async fn assert_columnar_reads(&self, min: f64) {
+        let by = |who: &str| format!("duet_sql_columnar_regions_total{{answered_by=\"{who}\"}}");
+        let answered = self.metric(&by("columnar")).await.unwrap_or(0.0);
+        let fell_back = self.metric(&by("row")).await;
+        assert!(
+            answered >= min,
+            "only {answered} columnar region reads, expected {min}"
+        );
+        assert_eq!(
+            fell_back,
+            Some(0.0),
+            "columnar reads fell back to the row store"
+        );
+    }
+
     /// A `mysql_async` URL for database `db`.
     pub fn url(&self, db: &str) -> String {
         format!("mysql://root@127.0.0.1:{}/{db}", self.port)

@@ -234,6 +234,36 @@ async fn rows(conn: &mut Conn, sql: &str) -> Vec<Row> {
     conn.query(sql).await.unwrap()
 }
 
+/// Prewrites two rows of one transaction (the first is the primary) and
+/// stops there, as a crashed client would.
+async fn prewrite_pair(
+    client: &txn::client::TxnClient,
+    rows: &[(Vec<u8>, Vec<u8>); 2],
+    start: txn::types::TimeStamp,
+    ttl_ms: u64,
+) {
+    let pairs: Vec<(&[u8], &[u8])> = rows
+        .iter()
+        .map(|(k, v)| (k.as_slice(), v.as_slice()))
+        .collect();
+    tests::txn::prewrite_only(client, &rows[0].0, &pairs, start, ttl_ms)
+        .await
+        .unwrap();
+}
+
+/// Asserts that a query gives the same rows on both connections.
+async fn assert_same_answers(a: &mut Conn, b: &mut Conn, q: &str) {
+    let show = |v: Vec<mysql_async::Row>| {
+        format!(
+            "{:?}",
+            v.into_iter().map(|r| r.unwrap()).collect::<Vec<_>>()
+        )
+    };
+    let x: Vec<mysql_async::Row> = a.query(q).await.unwrap();
+    let y: Vec<mysql_async::Row> = b.query(q).await.unwrap();
+    assert_eq!(show(x), show(y), "{q}");
+}
+
 async fn explain(conn: &mut Conn, sql: &str) -> String {
     let rows: Vec<mysql_async::Row> = conn.query(format!("EXPLAIN {sql}")).await.unwrap();
     rows.iter()
@@ -270,15 +300,7 @@ async fn columnar_reads_are_fresh_and_consistent() {
         "SELECT n % 7, COUNT(*), SUM(id) FROM t GROUP BY n % 7 ORDER BY 1",
         "SELECT id, n FROM t WHERE v LIKE 'row 1%' ORDER BY n DESC LIMIT 5",
     ] {
-        let a: Vec<mysql_async::Row> = r.query(q).await.unwrap();
-        let b: Vec<mysql_async::Row> = w.query(q).await.unwrap();
-        let show = |v: &Vec<mysql_async::Row>| {
-            format!(
-                "{:?}",
-                v.iter().map(|r| r.clone().unwrap()).collect::<Vec<_>>()
-            )
-        };
-        assert_eq!(show(&a), show(&b), "{q}");
+        assert_same_answers(&mut r, &mut w, q).await;
     }
 
     // Fresh: a committed row is there at once, every time.
@@ -310,15 +332,7 @@ async fn columnar_reads_are_fresh_and_consistent() {
         "SELECT id, n FROM t WHERE n > 2500 ORDER BY id",
         "SELECT COUNT(*), SUM(n) FROM t WHERE n < 0 OR v = 'new'",
     ] {
-        let a: Vec<mysql_async::Row> = r.query(q).await.unwrap();
-        let b: Vec<mysql_async::Row> = w.query(q).await.unwrap();
-        let show = |v: &Vec<mysql_async::Row>| {
-            format!(
-                "{:?}",
-                v.iter().map(|r| r.clone().unwrap()).collect::<Vec<_>>()
-            )
-        };
-        assert_eq!(show(&a), show(&b), "{q}");
+        assert_same_answers(&mut r, &mut w, q).await;
     }
     w.query_drop("UPDATE t SET v = 'changed' WHERE id <= 10")
         .await
@@ -386,42 +400,41 @@ async fn columnar_reads_are_fresh_and_consistent() {
     // Both engines allowed (the default): cost sends full scans to the
     // replica and key ranges to the row store; hints override, and a hint
     // a table cannot follow is a warning, not an error.
-    let plan = explain(&mut w, "SELECT SUM(n) FROM t").await;
-    assert!(plan.contains("cop[columnar]"), "{plan}");
-    let plan = explain(&mut w, "SELECT v FROM t WHERE id BETWEEN 5 AND 9").await;
-    assert!(plan.contains("cop[row]"), "{plan}");
-    let plan = explain(&mut w, "SELECT v FROM t WHERE n = 50").await;
-    assert!(
-        plan.contains("cop[row]") && plan.contains("IndexRangeScan"),
-        "{plan}"
-    );
-    let plan = explain(
-        &mut w,
-        "SELECT /*+ READ_FROM_STORAGE(TIKV[t]) */ SUM(n) FROM t",
-    )
-    .await;
-    assert!(
-        plan.contains("cop[row]") && !plan.contains("cop[columnar]"),
-        "{plan}"
-    );
-    let plan = explain(
-        &mut w,
-        "SELECT /*+ READ_FROM_STORAGE(TIFLASH[x]) */ x.v FROM t x WHERE x.n = 50",
-    )
-    .await;
-    assert!(
-        plan.contains("cop[columnar]") && !plan.contains("cop[row]"),
-        "{plan}"
-    );
-    let plan = explain(
-        &mut w,
-        "SELECT /*+ READ_FROM_STORAGE(COLUMNAR[t], ROW[p]) */ COUNT(*) FROM t JOIN plain p ON t.id = p.k",
-    )
-    .await;
-    assert!(
-        plan.contains("cop[columnar]") && plan.contains("cop[row]"),
-        "{plan}"
-    );
+    let (row, columnar) = ("cop[row]", "cop[columnar]");
+    for (sql, has, lacks) in [
+        ("SELECT SUM(n) FROM t", vec![columnar], vec![row]),
+        (
+            "SELECT v FROM t WHERE id BETWEEN 5 AND 9",
+            vec![row],
+            vec![columnar],
+        ),
+        (
+            "SELECT v FROM t WHERE n = 50",
+            vec![row, "IndexRangeScan"],
+            vec![columnar],
+        ),
+        (
+            "SELECT /*+ READ_FROM_STORAGE(TIKV[t]) */ SUM(n) FROM t",
+            vec![row],
+            vec![columnar],
+        ),
+        (
+            "SELECT /*+ READ_FROM_STORAGE(TIFLASH[x]) */ x.v FROM t x WHERE x.n = 50",
+            vec![columnar],
+            vec![row],
+        ),
+        (
+            "SELECT /*+ READ_FROM_STORAGE(COLUMNAR[t], ROW[p]) */ COUNT(*) FROM t JOIN plain p ON t.id = p.k",
+            vec![columnar, row],
+            vec![],
+        ),
+    ] {
+        let plan = explain(&mut w, sql).await;
+        assert!(
+            has.iter().all(|h| plan.contains(h)) && !lacks.iter().any(|l| plan.contains(l)),
+            "{sql}:\n{plan}"
+        );
+    }
     let n: i64 = w
         .query_first("SELECT /*+ READ_FROM_STORAGE(COLUMNAR[plain]) */ COUNT(*) FROM plain")
         .await
@@ -463,7 +476,7 @@ async fn columnar_reads_are_fresh_and_consistent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn columnar_reads_resolve_locks_and_survive_restart_and_split() {
-    use tests::txn::{commit_one, prewrite_only, test_txn_config};
+    use tests::txn::{commit_one, test_txn_config};
     tests::cluster::init_logging();
     let mut c = SqlCluster::start().await.unwrap();
     let mut w = Conn::from_url(c.url("test")).await.unwrap();
@@ -488,18 +501,8 @@ async fn columnar_reads_resolve_locks_and_survive_restart_and_split() {
 
     // Committed primary, secondary still locked: the reader commits it.
     let start = client.current_ts().await.unwrap();
-    prewrite_only(
-        &client,
-        &k201,
-        &[
-            (k201.as_slice(), value.as_slice()),
-            (k202.as_slice(), value.as_slice()),
-        ],
-        start,
-        60_000,
-    )
-    .await
-    .unwrap();
+    let pair = |a: &[u8], b: &[u8]| [(a.to_vec(), value.clone()), (b.to_vec(), value.clone())];
+    prewrite_pair(&client, &pair(&k201, &k202), start, 60_000).await;
     let commit = client.current_ts().await.unwrap();
     commit_one(&client, &k201, start, commit).await.unwrap();
     let ids: Vec<i64> = r
@@ -511,18 +514,7 @@ async fn columnar_reads_resolve_locks_and_survive_restart_and_split() {
     // Prewritten and abandoned (short TTL): rolled back, never seen.
     let (k203, k204) = (key(203), key(204));
     let start = client.current_ts().await.unwrap();
-    prewrite_only(
-        &client,
-        &k203,
-        &[
-            (k203.as_slice(), value.as_slice()),
-            (k204.as_slice(), value.as_slice()),
-        ],
-        start,
-        500,
-    )
-    .await
-    .unwrap();
+    prewrite_pair(&client, &pair(&k203, &k204), start, 500).await;
     let ids: Vec<i64> = r
         .query("SELECT id FROM t WHERE id > 200 ORDER BY id")
         .await
@@ -682,9 +674,7 @@ async fn bank_invariant_holds_through_the_columnar_engine_under_writes() {
     for w in writers {
         w.await.unwrap();
     }
-    let by = |who: &str| format!("duet_sql_columnar_regions_total{{answered_by=\"{who}\"}}");
-    assert!(c.metric(&by("columnar")).await.unwrap_or(0.0) >= 2.0 * checks as f64);
-    assert_eq!(c.metric(&by("row")).await, Some(0.0));
+    c.assert_columnar_reads(2.0 * checks as f64).await;
     // The balances moved.
     let moved: i64 = reader
         .query_first("SELECT COUNT(*) FROM acc WHERE bal <> 1000")

@@ -247,11 +247,7 @@ async fn run_files(columnar: bool) {
     );
     if columnar {
         // The replicas answered: no region fell back to the row store.
-        let by = |who: &str| format!("duet_sql_columnar_regions_total{{answered_by=\"{who}\"}}");
-        let answered = c.metric(&by("columnar")).await.unwrap_or(0.0);
-        let fell_back = c.metric(&by("row")).await.unwrap_or(-1.0);
-        assert!(answered > 50.0, "only {answered} columnar region reads");
-        assert_eq!(fell_back, 0.0, "columnar reads fell back to the row store");
+        c.assert_columnar_reads(50.0).await;
     }
     c.shutdown().await;
 }

@@ -177,9 +177,7 @@ async fn columnar_reads_hold_an_invariant_while_sysbench_writes() {
     let (ok, text) = writer.await.unwrap();
     assert!(ok, "sysbench oltp_write_only failed:\n{text}");
     assert!(text.contains("transactions:"), "{text}");
-    let by = |who: &str| format!("duet_sql_columnar_regions_total{{answered_by=\"{who}\"}}");
-    assert!(c.metric(&by("columnar")).await.unwrap_or(0.0) >= checks as f64);
-    assert_eq!(c.metric(&by("row")).await, Some(0.0));
+    c.assert_columnar_reads(checks as f64).await;
     tracing::info!(checks, "invariant held");
     drop((conn, reader));
     c.shutdown().await;

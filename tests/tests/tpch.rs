@@ -46,10 +46,6 @@ async fn tpch_answers_agree_on_both_engines_and_duckdb() {
     println!("{report}");
     assert!(report.contains("22/22 same"), "{report}");
     // The columnar engine answered (no region fell back to the row store).
-    let by = |who: &str| format!("duet_sql_columnar_regions_total{{answered_by=\"{who}\"}}");
-    let answered = c.metric(&by("columnar")).await.unwrap_or(0.0);
-    let fell_back = c.metric(&by("row")).await.unwrap_or(-1.0);
-    assert!(answered >= 50.0, "only {answered} columnar region reads");
-    assert_eq!(fell_back, 0.0);
+    c.assert_columnar_reads(50.0).await;
     c.shutdown().await;
 }

@@ -220,6 +220,19 @@ impl PdClient {
             .ok_or_else(|| Error::StoreNotFound(format!("store {store_id}")))
     }
 
+    /// The ids of the columnar stores (labelled `engine=columnar`) that are
+    /// not tombstones.
+    pub async fn columnar_store_ids(&self) -> Result<Vec<u64>> {
+        Ok(self
+            .get_all_stores(true)
+            .await?
+            .into_iter()
+            .filter_map(|s| s.store)
+            .filter(crate::cluster::store::is_columnar)
+            .map(|s| s.id)
+            .collect())
+    }
+
     /// All stores with their region and leader counts.
     pub async fn get_all_stores(&self, exclude_tombstone: bool) -> Result<Vec<pdpb::StoreInfo>> {
         let resp = self

@@ -46,12 +46,7 @@ pub fn rule(table_id: i64, count: u64) -> ColumnarRule {
 pub async fn set_replica(session: &Session, table: &TableInfo, count: u64) -> Result<Output> {
     let pd = &session.shared.pd;
     if count > 0 {
-        let stores = pd.get_all_stores(true).await?;
-        let columnar = stores
-            .iter()
-            .filter_map(|s| s.store.as_ref())
-            .filter(|s| pd::cluster::store::is_columnar(s))
-            .count() as u64;
+        let columnar = pd.columnar_store_ids().await?.len() as u64;
         if count > columnar {
             return Err(Error::new(
                 code::ER_UNKNOWN,

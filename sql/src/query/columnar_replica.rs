@@ -52,14 +52,7 @@ impl ReplicaStatus {
 /// The replica state of every table asking for columnar replicas.
 pub async fn statuses(schema: &InfoSchema, shared: &Shared) -> crate::Result<Vec<ReplicaStatus>> {
     let pd = &shared.pd;
-    let columnar_stores: Vec<u64> = pd
-        .get_all_stores(true)
-        .await?
-        .into_iter()
-        .filter_map(|s| s.store)
-        .filter(pd::cluster::store::is_columnar)
-        .map(|s| s.id)
-        .collect();
+    let columnar_stores = pd.columnar_store_ids().await?;
     let mut out = Vec::new();
     for db in schema.dbs.values() {
         for t in db.tables.values().filter(|t| t.columnar_replica > 0) {
