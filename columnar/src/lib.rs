@@ -36,8 +36,8 @@
 //! on the region leader only, so it first asks the leader to wait them out
 //! (`KvReadBarrier`), then reads here (see `txn::client::coprocessor`).
 //!
-//! What is still ahead (see docs/columnar.md): min/max chunk skipping and
-//! aggregation pushdown over Arrow Flight.
+//! What is still ahead (see docs/columnar.md): aggregation and top-N
+//! pushdown over Arrow Flight.
 
 pub mod apply_log;
 pub mod delta;
