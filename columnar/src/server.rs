@@ -68,10 +68,9 @@ impl ColumnarServer {
             Some(&cfg.data_dir.join("columnar")),
         )?);
         cfg.apply_observer = Some(log);
-        let timeout = cfg.raftstore.request_timeout;
         let service_view = view.clone();
         let extension: kv::server::Extension = Box::new(move |ctx, routes| {
-            let service = ColumnarService::new(ctx.router.clone(), service_view.clone(), timeout);
+            let service = ColumnarService::new(ctx.into(), service_view.clone());
             tokio::spawn(catch_up_loop(
                 service_view,
                 ctx.pd.clone(),

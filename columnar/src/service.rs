@@ -20,27 +20,23 @@
 //! A region's part is answered in one page (`resume_key` stays empty).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use datafusion::physical_optimizer::pruning::{PruningPredicate, PruningPredicateBuilder};
-use kv::raftstore::{ReadResponse, RequestContext, StoreMsg, StoreRouter};
 use proto::columnarpb::columnar_server::Columnar;
 use proto::kvrpcpb::{CopRequest, CopResponse};
-use tokio::sync::oneshot;
 use tonic::{Request, Response, Status};
 use txn::coprocessor::{Fragment, encode_batches};
 use txn::mvcc::MvccReader;
 use txn::mvcc::point_getter::check_lock_conflict;
 use txn::service::{lock_info_to_pb, split};
-use txn::storage::clamp_to_region;
+use txn::storage::{StoreHandle, clamp_to_region};
 use txn::types::{Key, LockInfo, TimeStamp};
 
 use crate::view::{ColumnarView, Scan};
 
 pub struct ColumnarService {
-    router: StoreRouter,
+    store: StoreHandle,
     view: Arc<ColumnarView>,
-    timeout: Duration,
 }
 
 /// What one scan found: rows (Arrow IPC) or locks in the way.
@@ -51,29 +47,8 @@ struct Outcome {
 }
 
 impl ColumnarService {
-    pub fn new(router: StoreRouter, view: Arc<ColumnarView>, timeout: Duration) -> Self {
-        ColumnarService {
-            router,
-            view,
-            timeout,
-        }
-    }
-
-    async fn read(&self, ctx: RequestContext) -> txn::Result<ReadResponse> {
-        let asked = ctx.region_epoch.map(|e| e.version);
-        let (tx, rx) = oneshot::channel();
-        self.router.send(StoreMsg::Read { ctx, cb: tx })?;
-        let snap = match tokio::time::timeout(self.timeout, rx).await {
-            Ok(Ok(r)) => r?,
-            Ok(Err(_)) => return Err(kv::Error::ShuttingDown.into()),
-            Err(_) => {
-                return Err(kv::Error::Timeout("learner read index not confirmed".into()).into());
-            }
-        };
-        if asked != snap.region.region_epoch.map(|e| e.version) {
-            return Err(kv::Error::EpochNotMatch(vec![snap.region]).into());
-        }
-        Ok(snap)
+    pub fn new(store: StoreHandle, view: Arc<ColumnarView>) -> Self {
+        ColumnarService { store, view }
     }
 
     async fn scan(&self, req: CopRequest) -> txn::Result<Outcome> {
@@ -82,9 +57,9 @@ impl ColumnarService {
             .as_ref()
             .ok_or_else(|| txn::Error::InvalidArgument("columnar scan without a table".into()))?;
         let fragment = Fragment::new(scan, &req.filters, &req.output, req.limit)?;
-        let mut ctx = RequestContext::from(req.context);
+        let mut ctx = req.context.unwrap_or_default();
         ctx.replica_read = true;
-        let snap = self.read(ctx).await?;
+        let snap = self.store.snapshot(ctx).await?;
         let (lo, hi) = clamp_to_region(&snap.region, &req.start_key, &req.end_key);
         let ts = TimeStamp::new(req.start_ts);
         let bypass: Vec<TimeStamp> = req.resolved_locks.iter().map(|&t| t.into()).collect();

@@ -48,6 +48,28 @@ async fn table_regions(pd: &pd::client::PdClient, table_id: i64) -> Vec<Region> 
         .collect()
 }
 
+/// Waits until each of the table's regions (at least `min_regions`) has
+/// exactly `learners` learners on the columnar store `store`.
+async fn wait_for_learners(
+    pd: &pd::client::PdClient,
+    table_id: i64,
+    store: u64,
+    min_regions: usize,
+    learners: usize,
+) {
+    let what = format!("{learners} learner(s) of table {table_id} on store {store}");
+    wait_until(&what, Duration::from_secs(30), || {
+        let pd = pd.clone();
+        async move {
+            let regions = table_regions(&pd, table_id).await;
+            regions.len() >= min_regions
+                && regions.iter().all(|r| learners_on(r, store) == learners)
+        }
+    })
+    .await
+    .unwrap();
+}
+
 fn learners_on(region: &Region, store: u64) -> usize {
     region
         .peers
@@ -105,19 +127,7 @@ async fn set_columnar_replica_places_learners_on_the_columnar_store() {
         .await
         .unwrap();
     assert_eq!(pd.get_columnar_rules().await.unwrap().len(), 1);
-    wait_until(
-        "a learner of t's region on the columnar store",
-        Duration::from_secs(30),
-        || {
-            let pd = pd.clone();
-            async move {
-                let regions = table_regions(&pd, id).await;
-                !regions.is_empty() && regions.iter().all(|r| learners_on(r, columnar) == 1)
-            }
-        },
-    )
-    .await
-    .unwrap();
+    wait_for_learners(&pd, id, columnar, 1, 1).await;
     // The learner received the table's rows (raft snapshot or log).
     wait_until(
         "the learner applied the rows",
@@ -157,21 +167,7 @@ async fn set_columnar_replica_places_learners_on_the_columnar_store() {
         .await
         .unwrap();
     assert!(pd.get_columnar_rules().await.unwrap().is_empty());
-    wait_until(
-        "no learner of t on the columnar store",
-        Duration::from_secs(30),
-        || {
-            let pd = pd.clone();
-            async move {
-                table_regions(&pd, new_id)
-                    .await
-                    .iter()
-                    .all(|r| learners_on(r, columnar) == 0)
-            }
-        },
-    )
-    .await
-    .unwrap();
+    wait_for_learners(&pd, new_id, columnar, 0, 0).await;
 
     // DROP TABLE drops the rule.
     conn.query_drop("ALTER TABLE t SET COLUMNAR REPLICA 1")
@@ -212,19 +208,7 @@ async fn columnar_table(c: &mut SqlCluster, conn: &mut Conn, rows: i64) -> u64 {
         .unwrap();
     let id = table_id(conn, "t").await;
     let pd = c.cluster.pd_client().await.unwrap();
-    wait_until(
-        "learners of t on the columnar store",
-        Duration::from_secs(30),
-        || {
-            let pd = pd.clone();
-            async move {
-                let regions = table_regions(&pd, id).await;
-                !regions.is_empty() && regions.iter().all(|r| learners_on(r, store) == 1)
-            }
-        },
-    )
-    .await
-    .unwrap();
+    wait_for_learners(&pd, id, store, 1, 1).await;
     store
 }
 
@@ -541,15 +525,7 @@ async fn columnar_reads_resolve_locks_and_survive_restart_and_split() {
     // Split the table's region: both halves get a learner, reads span them.
     c.cluster.split_at_user_key(&key(50)).await.unwrap();
     let pd = c.cluster.pd_client().await.unwrap();
-    wait_until("learners on both halves", Duration::from_secs(30), || {
-        let pd = pd.clone();
-        async move {
-            let regions = table_regions(&pd, id).await;
-            regions.len() >= 2 && regions.iter().all(|r| learners_on(r, store) == 1)
-        }
-    })
-    .await
-    .unwrap();
+    wait_for_learners(&pd, id, store, 2, 1).await;
     w.query_drop("INSERT INTO t VALUES (140, 'left', 4), (400, 'right', 4)")
         .await
         .unwrap();
@@ -625,15 +601,7 @@ async fn bank_invariant_holds_through_the_columnar_engine_under_writes() {
         .await
         .unwrap();
     let pd = c.cluster.pd_client().await.unwrap();
-    wait_until("learners of acc", Duration::from_secs(30), || {
-        let pd = pd.clone();
-        async move {
-            let regions = table_regions(&pd, id).await;
-            regions.len() >= 2 && regions.iter().all(|r| learners_on(r, store) == 1)
-        }
-    })
-    .await
-    .unwrap();
+    wait_for_learners(&pd, id, store, 2, 1).await;
 
     let writers: Vec<_> = (0..4)
         .map(|w| {

@@ -79,6 +79,37 @@ impl From<&StoreContext> for StoreHandle {
     }
 }
 
+impl StoreHandle {
+    /// A snapshot of the region `ctx` names, taken once the peer may serve
+    /// it (leader lease or ReadIndex; any peer for `replica_read`), and of
+    /// the epoch the caller saw.
+    pub async fn snapshot(&self, ctx: Context) -> Result<ReadResponse> {
+        let asked = ctx.region_epoch.map(|e| e.version);
+        let (tx, rx) = oneshot::channel();
+        self.router.send(StoreMsg::Read {
+            ctx: RequestContext::from(Some(ctx)),
+            cb: tx,
+        })?;
+        let snap = self.wait(rx).await?;
+        // Scans are clamped to the region the client believes in; a snapshot
+        // of a region whose range changed since must not be answered from
+        // (the raftstore already refuses it; this keeps the invariant local).
+        if asked != snap.region.region_epoch.map(|e| e.version) {
+            return Err(kv::Error::EpochNotMatch(vec![snap.region]).into());
+        }
+        Ok(snap)
+    }
+
+    /// The store loop's answer, or a timeout after `request_timeout`.
+    pub async fn wait<T>(&self, rx: oneshot::Receiver<kv::Result<T>>) -> kv::Result<T> {
+        match tokio::time::timeout(self.request_timeout, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(kv::Error::ShuttingDown),
+            Err(_) => Err(kv::Error::Timeout("request not answered in time".into())),
+        }
+    }
+}
+
 pub struct Storage {
     ctx: StoreHandle,
     latches: Latches,
@@ -622,20 +653,7 @@ impl Storage {
     }
 
     async fn snapshot(&self, ctx: Context) -> Result<ReadResponse> {
-        let asked = ctx.region_epoch.map(|e| e.version);
-        let (tx, rx) = oneshot::channel();
-        self.ctx.router.send(StoreMsg::Read {
-            ctx: RequestContext::from(Some(ctx)),
-            cb: tx,
-        })?;
-        let snap = self.wait(rx).await?;
-        // Scans are clamped to the region the client believes in; a snapshot
-        // of a region whose range changed since must not be answered from
-        // (the raftstore already refuses it; this keeps the invariant local).
-        if asked != snap.region.region_epoch.map(|e| e.version) {
-            return Err(kv::Error::EpochNotMatch(vec![snap.region]).into());
-        }
-        Ok(snap)
+        self.ctx.snapshot(ctx).await
     }
 
     async fn write(&self, ctx: Context, term: u64, modifies: Vec<Modify>) -> Result<()> {
@@ -658,14 +676,6 @@ impl Storage {
         match rx.await {
             Ok(r) => Ok(r?),
             Err(_) => Err(kv::Error::ShuttingDown.into()),
-        }
-    }
-
-    async fn wait<T>(&self, rx: oneshot::Receiver<kv::Result<T>>) -> kv::Result<T> {
-        match tokio::time::timeout(self.ctx.request_timeout, rx).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(_)) => Err(kv::Error::ShuttingDown),
-            Err(_) => Err(kv::Error::Timeout("request not answered in time".into())),
         }
     }
 
