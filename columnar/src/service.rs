@@ -15,7 +15,8 @@
 //! 4. the rows visible at `start_ts` — stable chunks already as columns
 //!    (chunks whose min/max no pushed filter can match are skipped), delta
 //!    rows decoded — run through the request's [`Fragment`] (filter,
-//!    project, limit).
+//!    project, limit), then through its [`PlanFragment`] when it has one
+//!    (a partial aggregate or a top-N, so only their result travels).
 //!
 //! A region's part is answered in one page (`resume_key` stays empty).
 
@@ -25,7 +26,7 @@ use datafusion::physical_optimizer::pruning::{PruningPredicate, PruningPredicate
 use proto::columnarpb::columnar_server::Columnar;
 use proto::kvrpcpb::{CopRequest, CopResponse};
 use tonic::{Request, Response, Status};
-use txn::coprocessor::{Fragment, encode_batches};
+use txn::coprocessor::{Fragment, PlanFragment, encode_batches};
 use txn::mvcc::MvccReader;
 use txn::mvcc::point_getter::check_lock_conflict;
 use txn::service::{lock_info_to_pb, split};
@@ -57,6 +58,11 @@ impl ColumnarService {
             .as_ref()
             .ok_or_else(|| txn::Error::InvalidArgument("columnar scan without a table".into()))?;
         let fragment = Fragment::new(scan, &req.filters, &req.output, req.limit)?;
+        let plan = if req.plan.is_empty() {
+            None
+        } else {
+            Some(PlanFragment::decode(&req.plan)?)
+        };
         let mut ctx = req.context.unwrap_or_default();
         ctx.replica_read = true;
         let snap = self.store.snapshot(ctx).await?;
@@ -133,8 +139,12 @@ impl ColumnarService {
         if remaining != Some(0) && !found.records.is_empty() {
             out.push(fragment.run(&found.records, remaining)?);
         }
+        let (schema, out) = match plan {
+            Some(plan) => (plan.schema(), plan.run(out).await?),
+            None => (fragment.output_schema(), out),
+        };
         Ok(Outcome {
-            data: encode_batches(&fragment.output_schema(), &out)?,
+            data: encode_batches(&schema, &out)?,
             scanned: scanned as u64,
             locks,
         })

@@ -236,16 +236,17 @@ async fn prewrite_pair(
 }
 
 /// Asserts that a query gives the same rows on both connections.
+/// The rows of `q`, of any shape, as text.
+async fn answer(conn: &mut Conn, q: &str) -> String {
+    let rows: Vec<mysql_async::Row> = conn.query(q).await.unwrap();
+    format!(
+        "{:?}",
+        rows.into_iter().map(|r| r.unwrap()).collect::<Vec<_>>()
+    )
+}
+
 async fn assert_same_answers(a: &mut Conn, b: &mut Conn, q: &str) {
-    let show = |v: Vec<mysql_async::Row>| {
-        format!(
-            "{:?}",
-            v.into_iter().map(|r| r.unwrap()).collect::<Vec<_>>()
-        )
-    };
-    let x: Vec<mysql_async::Row> = a.query(q).await.unwrap();
-    let y: Vec<mysql_async::Row> = b.query(q).await.unwrap();
-    assert_eq!(show(x), show(y), "{q}");
+    assert_eq!(answer(a, q).await, answer(b, q).await, "{q}");
 }
 
 async fn explain(conn: &mut Conn, sql: &str) -> String {
@@ -433,6 +434,38 @@ async fn columnar_reads_are_fresh_and_consistent() {
             .contains("No available path for table test.plain"),
         "{warnings:?}"
     );
+    // Partial aggregates and top-N run on the columnar store; the final
+    // aggregate and the merge of the per-region top-N in the SQL layer.
+    for (sql, pushed) in [
+        (
+            "SELECT n % 5, COUNT(*), SUM(id) FROM t WHERE id > 3 GROUP BY n % 5",
+            "HashAgg",
+        ),
+        ("SELECT COUNT(*), MIN(v) FROM t", "HashAgg"),
+        ("SELECT id, v FROM t ORDER BY n DESC LIMIT 3", "TopN"),
+    ] {
+        let plan = explain(&mut r, sql).await;
+        let ops: Vec<(&str, &str)> = plan
+            .lines()
+            .map(|l| {
+                let cells: Vec<&str> = l.split(" | ").collect();
+                (
+                    cells[0].trim_start_matches(['└', '─', ' ', '│', '├']),
+                    cells[2],
+                )
+            })
+            .collect();
+        let at =
+            |name: &str, task: &str| ops.iter().any(|(op, t)| op.starts_with(name) && *t == task);
+        assert!(
+            at(pushed, "root") && at(pushed, columnar) && at("TableReader", "root"),
+            "{sql}:\n{plan}"
+        );
+        if pushed == "HashAgg" {
+            assert!(plan.contains("mode=Partial"), "{sql}:\n{plan}");
+        }
+    }
+
     // The same answer through either engine.
     let by_row: Vec<(i64, i64)> = w
         .query("SELECT /*+ READ_FROM_STORAGE(ROW[t]) */ n % 5, SUM(id) FROM t GROUP BY n % 5 ORDER BY 1")
@@ -511,6 +544,23 @@ async fn columnar_reads_resolve_locks_and_survive_restart_and_split() {
     w.query_drop("INSERT INTO t VALUES (300, 'while down', 3)")
         .await
         .unwrap();
+    // Reads while it is down fall back to the row store, which runs no
+    // pushed plans: the SQL layer runs the partial aggregate and the
+    // top-N over the rows it returns, with the same answer.
+    let fell_back = "duet_sql_columnar_regions_total{answered_by=\"row\"}";
+    let before = c.metric(fell_back).await.unwrap_or(0.0);
+    for q in [
+        "SELECT n % 3, COUNT(*), SUM(id), MAX(v) FROM t GROUP BY n % 3 ORDER BY 1",
+        "SELECT id, v FROM t ORDER BY n DESC, id LIMIT 3",
+    ] {
+        let hinted = q.replacen("SELECT", "SELECT /*+ READ_FROM_STORAGE(ROW[t]) */", 1);
+        assert_eq!(
+            answer(&mut r, q).await,
+            answer(&mut w, &hinted).await,
+            "{q}"
+        );
+    }
+    assert!(c.metric(fell_back).await.unwrap_or(0.0) >= before + 2.0);
     c.cluster.restart_store(store).await.unwrap();
     let n: i64 = r
         .query_first("SELECT COUNT(*) FROM t WHERE id = 300")

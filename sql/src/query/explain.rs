@@ -14,8 +14,9 @@
 //! that only move batches between partitions are left out, the others take
 //! TiDB's names (`HashAgg`, `Selection`, `TopN`, `HashJoin`, ...), and each
 //! table scan becomes a `TableReader` over `cop[row]` operators (what runs
-//! on the kv stores; `cop[columnar]` when the columnar replicas answer) or
-//! an `IndexLookUp`. There are no statistics yet, so
+//! on the kv stores; `cop[columnar]` when the columnar replicas answer,
+//! including a partial `HashAgg` or a `TopN` pushed down to them) or an
+//! `IndexLookUp`. There are no statistics yet, so
 //! row estimates use TiDB's pseudo-statistics rules (a table is 10000 rows,
 //! an equality keeps 1/1000 of them, a range 1/3, a filter 0.8) and scans
 //! say `stats:pseudo`.
@@ -161,6 +162,13 @@ fn scan_ops(scan: &RowScanExec, analyze: bool) -> Op {
                 lim.children.push(top);
                 top = lim;
             }
+            if let Some(plan) = &scan.task.plan {
+                // The pushed operators, over the scan they read.
+                let mut ops = plan_ops_over(plan.plan(), false, Some(&top));
+                if ops.len() == 1 {
+                    top = ops.remove(0);
+                }
+            }
             let mut reader = Op::new("TableReader", top.est, "root");
             reader.act_rows = act;
             reader.exec_info = exec_info;
@@ -220,14 +228,25 @@ fn scan_ops(scan: &RowScanExec, analyze: bool) -> Op {
 /// The operators of a DataFusion plan (several when a transparent node
 /// has several inputs).
 fn plan_ops(plan: &Arc<dyn ExecutionPlan>, analyze: bool) -> Vec<Op> {
+    plan_ops_over(plan, analyze, None)
+}
+
+/// [`plan_ops`]; with `scan`, the plan is one pushed to the stores: its
+/// placeholder leaf is `scan` and its operators run in `scan`'s task.
+fn plan_ops_over(plan: &Arc<dyn ExecutionPlan>, analyze: bool, scan: Option<&Op>) -> Vec<Op> {
     if let Some(scan) = plan.downcast_ref::<RowScanExec>() {
         return vec![scan_ops(scan, analyze)];
+    }
+    if let Some(leaf) = scan
+        && plan.children().is_empty()
+    {
+        return vec![leaf.clone()];
     }
     let name = plan.name().to_string();
     let children: Vec<Op> = plan
         .children()
         .into_iter()
-        .flat_map(|c| plan_ops(c, analyze))
+        .flat_map(|c| plan_ops_over(c, analyze, scan))
         .collect();
     if transparent(&name) {
         return children;
@@ -248,8 +267,8 @@ fn plan_ops(plan: &Arc<dyn ExecutionPlan>, analyze: bool) -> Vec<Op> {
                 },
             )
         }
-        "SortExec" if info.contains("fetch=") => ("TopN", child_est),
-        "SortExec" => ("Sort", child_est),
+        n if n.starts_with("SortExec") && info.contains("fetch=") => ("TopN", child_est),
+        n if n.starts_with("SortExec") => ("Sort", child_est),
         "GlobalLimitExec" | "LocalLimitExec" => ("Limit", child_est),
         "HashJoinExec" => ("HashJoin", child_est),
         "NestedLoopJoinExec" => ("NestedLoopJoin", child_est),
@@ -268,7 +287,7 @@ fn plan_ops(plan: &Arc<dyn ExecutionPlan>, analyze: bool) -> Vec<Op> {
         Some(n) => est.min(n as f64),
         None => est,
     };
-    let mut op = Op::new(tidb, est, "root");
+    let mut op = Op::new(tidb, est, scan.map_or("root", |s| s.task));
     op.info = info;
     if analyze {
         op.act_rows = metric_rows(plan.as_ref());

@@ -22,6 +22,7 @@ pub mod explain;
 pub mod infoschema;
 pub mod point_get;
 pub mod provider;
+pub mod pushdown;
 pub mod rewrite;
 pub mod scan;
 pub mod semantics;
@@ -96,6 +97,7 @@ impl DfSession {
             .with_default_features()
             .with_analyzer_rules(semantics::analyzer_rules())
             .with_physical_optimizer_rule(Arc::new(semantics::CheckedArithmetic))
+            .with_physical_optimizer_rule(Arc::new(pushdown::PushToColumnar))
             .build();
         datafusion::execution::FunctionRegistry::register_expr_planner(
             &mut state,

@@ -44,7 +44,7 @@ use datafusion::physical_plan::{
 use datafusion::scalar::ScalarValue;
 use proto::kvrpcpb::{ColumnSpec, TableScan};
 use txn::client::{CopTask, Snapshot};
-use txn::coprocessor::Fragment;
+use txn::coprocessor::{Fragment, PlanFragment};
 
 use crate::catalog::model::{HandleKind, IndexInfo, SchemaState, TableInfo};
 use crate::session::TxnHandle;
@@ -516,6 +516,7 @@ impl RowScanExec {
                 limit,
                 page_records: 0,
                 columnar: false,
+                plan: None,
             },
             filter_text: filters.iter().map(|f| f.to_string()).collect(),
             txn,
@@ -524,6 +525,32 @@ impl RowScanExec {
             props: Arc::new(props),
             metrics: ExecutionPlanMetricsSet::new(),
         })
+    }
+
+    /// This scan with `plan` run over its rows where they are read (see
+    /// [`super::pushdown`]); the scan then returns the plan's output.
+    pub fn with_plan(&self, plan: Arc<PlanFragment>) -> RowScanExec {
+        let schema = plan.schema();
+        let props = PlanProperties::new(
+            EquivalenceProperties::new(schema.clone()),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        let mut task = self.task.clone();
+        task.plan = Some(plan);
+        RowScanExec {
+            table: self.table.clone(),
+            display: self.display.clone(),
+            access: self.access.clone(),
+            task,
+            filter_text: self.filter_text.clone(),
+            txn: self.txn.clone(),
+            latest: self.latest,
+            schema,
+            props: Arc::new(props),
+            metrics: ExecutionPlanMetricsSet::new(),
+        }
     }
 
     /// What EXPLAIN ANALYZE shows of a run: coprocessor pages and the
@@ -563,6 +590,15 @@ impl DisplayAs for RowScanExec {
         }
         if let Some(l) = self.task.limit {
             write!(f, ", limit={l}")?;
+        }
+        if let Some(p) = &self.task.plan {
+            let mut ops = Vec::new();
+            let mut node = Some(p.plan().clone());
+            while let Some(n) = node {
+                ops.push(n.name().to_string());
+                node = n.children().first().map(|c| (*c).clone());
+            }
+            write!(f, ", pushed=[{}]", ops.join(" <- "))?;
         }
         Ok(())
     }
@@ -643,9 +679,20 @@ impl ScanParts {
         };
         drop(txn);
         self.scanned.add(records.len());
-        self.fragment
+        let rows = self
+            .fragment
             .run(&records, self.fragment.limit)
-            .map_err(ext)
+            .map_err(ext)?;
+        match &self.task.plan {
+            Some(plan) => {
+                let out = plan.run(vec![rows]).await.map_err(ext)?;
+                Ok(datafusion::arrow::compute::concat_batches(
+                    &plan.schema(),
+                    &out,
+                )?)
+            }
+            None => Ok(rows),
+        }
     }
 
     /// The record key an index entry points at.

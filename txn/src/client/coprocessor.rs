@@ -15,6 +15,7 @@
 //! is read from the row store instead, at the same ts: the answer is the
 //! same, only slower, and [`CopScan::fallbacks`] counts it.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use datafusion::arrow::array::RecordBatch;
@@ -25,7 +26,7 @@ use proto::metapb::{Peer, PeerRole};
 
 use super::Snapshot;
 use super::rpc::{check, check_region, context, from_key_error, status_err};
-use crate::coprocessor::decode_batches;
+use crate::coprocessor::{PlanFragment, decode_batches};
 use crate::service::lock_info_from_pb;
 use crate::types::Key;
 use crate::{Error, Result};
@@ -48,6 +49,10 @@ pub struct CopTask {
     pub page_records: u32,
     /// Read the columnar replicas (learners on columnar stores).
     pub columnar: bool,
+    /// Operators run over each region's rows where they are read (a
+    /// partial aggregate, a top-N); pages then carry the plan's output.
+    /// Only with `columnar` and no `limit`.
+    pub plan: Option<Arc<PlanFragment>>,
 }
 
 /// A coprocessor scan in progress over raw-key range `[start, end)`.
@@ -113,7 +118,12 @@ impl CopScan {
             }
         }
         let (resp, region_end) = self.row_page().await?;
-        self.advance(resp, region_end).map(Some)
+        let batches = self.advance(resp, region_end)?;
+        match &self.task.plan {
+            // Row stores run no plans: run it here over their rows.
+            Some(plan) => plan.run(batches).await.map(Some),
+            None => Ok(Some(batches)),
+        }
     }
 
     fn request(&self) -> CopRequest {
@@ -128,6 +138,7 @@ impl CopScan {
             output: self.task.output.clone(),
             limit: self.remaining.unwrap_or(0) as u64,
             page_records: self.task.page_records,
+            plan: Vec::new(),
         }
     }
 
@@ -199,6 +210,9 @@ impl CopScan {
                 let mut client =
                     ColumnarClient::new(channel).max_decoding_message_size(256 * 1024 * 1024);
                 let mut req = self.request();
+                if let Some(plan) = &self.task.plan {
+                    req.plan = plan.bytes().to_vec();
+                }
                 let mut ctx = context(&loc, learner);
                 ctx.replica_read = true;
                 req.context = Some(ctx);

@@ -34,6 +34,7 @@
 
 mod endpoint;
 pub mod mysql;
+pub mod plan;
 
 use std::sync::{Arc, OnceLock};
 
@@ -55,6 +56,8 @@ use datafusion_proto::bytes::Serializeable;
 use proto::kvrpcpb::{ColumnSpec, TableScan};
 
 use crate::{Error, Result};
+
+pub use plan::PlanFragment;
 
 /// Records scanned per page when the request does not say.
 pub const DEFAULT_PAGE_RECORDS: usize = 4096;
