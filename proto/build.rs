@@ -12,7 +12,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/raft_serverpb.proto",
         "proto/raft_cmdpb.proto",
         "proto/kvrpcpb.proto",
-        "proto/columnarpb.proto",
     ];
     tonic_prost_build::configure().compile_protos(&files, &["proto"])?;
     for f in files {

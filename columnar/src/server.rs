@@ -7,8 +7,9 @@
 //!   cluster's first region);
 //! * its raftstore runs the [`ApplyLog`] hook, and the [`ColumnarView`] is
 //!   built from the engine before the raftstore starts applying;
-//! * it serves the `Columnar` service (and no transaction service: a
-//!   learner takes no writes from clients), and a background task keeps
+//! * it serves Arrow Flight (`DoGet` scans, see [`crate::service`]) and
+//!   no transaction service (a
+//!   learner takes no writes from clients); a background task keeps
 //!   the view caught up every [`CATCH_UP_INTERVAL`] so reads find little
 //!   left to do, and compacts the delta into chunk files under
 //!   `{data_dir}/columnar`.
@@ -16,10 +17,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use arrow_flight::flight_service_server::FlightServiceServer;
 use kv::engine::{EngineRef, RocksEngine};
 use kv::server::{KvConfig, KvServer};
 use kv::transport::MessageFilter;
-use proto::columnarpb::columnar_server::ColumnarServer as ColumnarGrpcServer;
 use tokio::net::TcpListener;
 
 use crate::Result;
@@ -77,7 +78,7 @@ impl ColumnarServer {
                 ctx.shutdown.clone(),
             ));
             routes.add_service(
-                ColumnarGrpcServer::new(service).max_decoding_message_size(64 * 1024 * 1024),
+                FlightServiceServer::new(service).max_decoding_message_size(64 * 1024 * 1024),
             )
         });
         let kv = KvServer::start_with(cfg, listener, engine, filter, vec![extension]).await?;

@@ -1,8 +1,8 @@
-//! # The `Columnar` gRPC service: consistent scans of learner replicas
+//! # The columnar store's Arrow Flight service: consistent scans of learner replicas
 //!
-//! One [`Scan`](proto::columnarpb::columnar_server::Columnar::scan) reads one
-//! region's part of a range at `start_ts`, with the same answer the row
-//! store's coprocessor gives:
+//! One Flight `DoGet`, whose ticket is a [`CopRequest`] (framing in
+//! [`txn::coprocessor::flight`]), reads one region's part of a range at
+//! `start_ts`, with the same answer the row store's coprocessor gives:
 //!
 //! 1. a replica read on the learner: ReadIndex from the leader, then wait
 //!    until applied (bounded by the store's request timeout; an error
@@ -18,15 +18,25 @@
 //!    project, limit), then through its [`PlanFragment`] when it has one
 //!    (a partial aggregate or a top-N, so only their result travels).
 //!
-//! A region's part is answered in one page (`resume_key` stays empty).
+//! A region's part is answered in one page (`resume_key` stays empty). The
+//! other Flight calls (listing flights, `DoPut`, actions) are not served:
+//! a columnar store takes no writes from clients and has no named flights.
 
 use std::sync::Arc;
 
+use arrow_flight::flight_service_server::FlightService;
+use arrow_flight::{
+    Action, ActionType, Criteria, Empty, FlightData, FlightDescriptor, FlightInfo,
+    HandshakeRequest, HandshakeResponse, PollInfo, PutResult, SchemaResult, Ticket,
+};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::physical_optimizer::pruning::{PruningPredicate, PruningPredicateBuilder};
-use proto::columnarpb::columnar_server::Columnar;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 use proto::kvrpcpb::{CopRequest, CopResponse};
-use tonic::{Request, Response, Status};
-use txn::coprocessor::{Fragment, PlanFragment, encode_batches};
+use tonic::{Request, Response, Status, Streaming};
+use txn::coprocessor::{Fragment, PlanFragment, flight};
 use txn::mvcc::MvccReader;
 use txn::mvcc::point_getter::check_lock_conflict;
 use txn::service::{lock_info_to_pb, split};
@@ -40,9 +50,10 @@ pub struct ColumnarService {
     view: Arc<ColumnarView>,
 }
 
-/// What one scan found: rows (Arrow IPC) or locks in the way.
+/// What one scan found: rows or locks in the way.
 struct Outcome {
-    data: Vec<u8>,
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
     scanned: u64,
     locks: Vec<LockInfo>,
 }
@@ -84,7 +95,8 @@ impl ColumnarService {
         }
         if !locks.is_empty() {
             return Ok(Outcome {
-                data: Vec::new(),
+                schema: fragment.output_schema(),
+                batches: Vec::new(),
                 scanned: 0,
                 locks,
             });
@@ -139,37 +151,113 @@ impl ColumnarService {
         if remaining != Some(0) && !found.records.is_empty() {
             out.push(fragment.run(&found.records, remaining)?);
         }
-        let (schema, out) = match plan {
+        let (schema, batches) = match plan {
             Some(plan) => (plan.schema(), plan.run(out).await?),
             None => (fragment.output_schema(), out),
         };
         Ok(Outcome {
-            data: encode_batches(&schema, &out)?,
+            schema,
+            batches,
             scanned: scanned as u64,
             locks,
         })
     }
 }
 
+type Answer<T> = Result<Response<BoxStream<'static, Result<T, Status>>>, Status>;
+
+fn not_served<T>(what: &str) -> Result<T, Status> {
+    Err(Status::unimplemented(format!(
+        "a columnar store serves Flight DoGet only, not {what}"
+    )))
+}
+
 #[tonic::async_trait]
-impl Columnar for ColumnarService {
-    async fn scan(&self, req: Request<CopRequest>) -> Result<Response<CopResponse>, Status> {
-        let resp = match ColumnarService::scan(self, req.into_inner()).await {
-            Ok(out) => CopResponse {
-                locks: out.locks.iter().map(lock_info_to_pb).collect(),
-                data: out.data,
-                scanned_records: out.scanned,
-                ..Default::default()
-            },
+impl FlightService for ColumnarService {
+    type HandshakeStream = BoxStream<'static, Result<HandshakeResponse, Status>>;
+    type ListFlightsStream = BoxStream<'static, Result<FlightInfo, Status>>;
+    type DoGetStream = BoxStream<'static, Result<FlightData, Status>>;
+    type DoPutStream = BoxStream<'static, Result<PutResult, Status>>;
+    type DoExchangeStream = BoxStream<'static, Result<FlightData, Status>>;
+    type DoActionStream = BoxStream<'static, Result<arrow_flight::Result, Status>>;
+    type ListActionsStream = BoxStream<'static, Result<ActionType, Status>>;
+
+    async fn do_get(&self, req: Request<Ticket>) -> Answer<FlightData> {
+        let req =
+            flight::request(req.get_ref()).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let (header, schema, batches) = match ColumnarService::scan(self, req).await {
+            Ok(out) => (
+                CopResponse {
+                    locks: out.locks.iter().map(lock_info_to_pb).collect(),
+                    scanned_records: out.scanned,
+                    ..Default::default()
+                },
+                out.schema,
+                out.batches,
+            ),
             Err(e) => {
                 let (region_error, error) = split(e);
-                CopResponse {
+                let header = CopResponse {
                     region_error,
                     error,
                     ..Default::default()
-                }
+                };
+                (
+                    header,
+                    Arc::new(datafusion::arrow::datatypes::Schema::empty()),
+                    Vec::new(),
+                )
             }
         };
-        Ok(Response::new(resp))
+        let stream = flight::encode(header, schema, batches).map_err(Status::from);
+        Ok(Response::new(stream.boxed()))
+    }
+
+    async fn handshake(
+        &self,
+        _: Request<Streaming<HandshakeRequest>>,
+    ) -> Answer<HandshakeResponse> {
+        not_served("Handshake")
+    }
+
+    async fn list_flights(&self, _: Request<Criteria>) -> Answer<FlightInfo> {
+        not_served("ListFlights")
+    }
+
+    async fn get_flight_info(
+        &self,
+        _: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        not_served("GetFlightInfo")
+    }
+
+    async fn poll_flight_info(
+        &self,
+        _: Request<FlightDescriptor>,
+    ) -> Result<Response<PollInfo>, Status> {
+        not_served("PollFlightInfo")
+    }
+
+    async fn get_schema(
+        &self,
+        _: Request<FlightDescriptor>,
+    ) -> Result<Response<SchemaResult>, Status> {
+        not_served("GetSchema")
+    }
+
+    async fn do_put(&self, _: Request<Streaming<FlightData>>) -> Answer<PutResult> {
+        not_served("DoPut")
+    }
+
+    async fn do_exchange(&self, _: Request<Streaming<FlightData>>) -> Answer<FlightData> {
+        not_served("DoExchange")
+    }
+
+    async fn do_action(&self, _: Request<Action>) -> Answer<arrow_flight::Result> {
+        not_served("DoAction")
+    }
+
+    async fn list_actions(&self, _: Request<Empty>) -> Answer<ActionType> {
+        not_served("ListActions")
     }
 }

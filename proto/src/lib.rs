@@ -11,7 +11,9 @@
 //! | [`raft_serverpb`] | raft messages between stores, chunked snapshots, local raft state |
 //! | [`raft_cmdpb`] | commands proposed through Raft (writes, split, conf change) |
 //! | [`kvrpcpb`] | the kv store's client API (raw KV) |
-//! | [`columnarpb`] | the columnar store's scans of learner replicas |
+//!
+//! Columnar stores answer scans over Arrow Flight (`arrow-flight`'s own
+//! service), with a [`kvrpcpb::CopRequest`] as the ticket.
 //!
 //! The Raft messages themselves are raft-rs `eraftpb` messages, which use the
 //! `protobuf` 2 crate; they travel as opaque bytes inside [`raft_serverpb::RaftMessage`].
@@ -35,7 +37,4 @@ pub mod raft_cmdpb {
 }
 pub mod kvrpcpb {
     tonic::include_proto!("kvrpcpb");
-}
-pub mod columnarpb {
-    tonic::include_proto!("columnarpb");
 }

@@ -7,7 +7,7 @@
 //!
 //! ```text
 //!   leader:   KvReadBarrier(ts, range)   no 1PC below ts still in flight
-//!   learner:  Columnar.Scan(ts, range)   ReadIndex, wait applied, locks, rows
+//!   learner:  Flight DoGet(ts, range)    ReadIndex, wait applied, locks, rows
 //! ```
 //!
 //! A region whose columnar replica cannot answer (none placed yet, a
@@ -18,15 +18,15 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use arrow_flight::flight_service_client::FlightServiceClient;
 use datafusion::arrow::array::RecordBatch;
 use kv::client::RegionLocation;
-use proto::columnarpb::columnar_client::ColumnarClient;
 use proto::kvrpcpb::{CopRequest, CopResponse, ReadBarrierRequest, TableScan};
 use proto::metapb::{Peer, PeerRole};
 
 use super::Snapshot;
 use super::rpc::{check, check_region, context, from_key_error, status_err};
-use crate::coprocessor::{PlanFragment, decode_batches};
+use crate::coprocessor::{PlanFragment, decode_batches, flight};
 use crate::service::lock_info_from_pb;
 use crate::types::Key;
 use crate::{Error, Result};
@@ -104,10 +104,11 @@ impl CopScan {
             let shared = self.snapshot.shared.clone();
             let stats = &shared.columnar;
             match self.columnar_page().await {
-                Ok((resp, region_end)) => {
+                Ok((resp, batches, region_end)) => {
                     tracing::debug!(table = self.task.scan.table_id, "columnar page");
                     stats.regions.fetch_add(1, Ordering::Relaxed);
-                    return self.advance(resp, region_end).map(Some);
+                    self.advance(&resp, &batches, region_end);
+                    return Ok(Some(batches));
                 }
                 Err(Error::Kv(e)) => {
                     tracing::debug!("columnar replica unavailable, reading the row store: {e}");
@@ -118,7 +119,8 @@ impl CopScan {
             }
         }
         let (resp, region_end) = self.row_page().await?;
-        let batches = self.advance(resp, region_end)?;
+        let batches = decode_batches(&resp.data)?;
+        self.advance(&resp, &batches, region_end);
         match &self.task.plan {
             // Row stores run no plans: run it here over their rows.
             Some(plan) => plan.run(batches).await.map(Some),
@@ -174,9 +176,10 @@ impl CopScan {
         }
     }
 
-    /// One region's part from its columnar learner, locks resolved. A
-    /// `Error::Kv` means the replica could not answer (read the row store).
-    async fn columnar_page(&mut self) -> Result<(CopResponse, Vec<u8>)> {
+    /// One region's part from its columnar learner (over Arrow Flight,
+    /// see [`flight`]), locks resolved. A `Error::Kv` means the replica
+    /// could not answer (read the row store).
+    async fn columnar_page(&mut self) -> Result<(CopResponse, Vec<RecordBatch>, Vec<u8>)> {
         let mut backoff = self.snapshot.backoff();
         let mut attempts = 0;
         loop {
@@ -207,8 +210,7 @@ impl CopScan {
                 let learner = columnar_learner(rpc, &loc).await?;
                 let cache = rpc.cache();
                 let channel = cache.channel(&cache.store_addr(learner.store_id).await?)?;
-                let mut client =
-                    ColumnarClient::new(channel).max_decoding_message_size(256 * 1024 * 1024);
+                let mut client = FlightServiceClient::new(channel);
                 let mut req = self.request();
                 if let Some(plan) = &self.task.plan {
                     req.plan = plan.bytes().to_vec();
@@ -216,9 +218,14 @@ impl CopScan {
                 let mut ctx = context(&loc, learner);
                 ctx.replica_read = true;
                 req.context = Some(ctx);
-                let resp = client.scan(req).await.map_err(status_err)?.into_inner();
+                let stream = client
+                    .do_get(flight::ticket(&req))
+                    .await
+                    .map_err(status_err)?
+                    .into_inner();
+                let (resp, batches) = flight::decode(stream).await?;
                 check(resp.region_error.clone(), resp.error.clone())?;
-                Ok::<_, Error>((resp, learner))
+                Ok::<_, Error>((resp, batches))
             }
             .await;
             match result {
@@ -226,7 +233,7 @@ impl CopScan {
                     let locks = resp.locks.iter().map(lock_info_from_pb).collect();
                     self.snapshot.resolve(locks, &mut backoff).await?;
                 }
-                Ok((resp, _)) => return Ok((resp, loc.region.end_key)),
+                Ok((resp, batches)) => return Ok((resp, batches, loc.region.end_key)),
                 Err(Error::Kv(e)) if attempts < COLUMNAR_ATTEMPTS => {
                     match &e {
                         kv::Error::EpochNotMatch(regions) => rpc
@@ -252,22 +259,20 @@ impl CopScan {
         }
     }
 
-    /// Takes a page's rows and moves the scan past it.
-    fn advance(&mut self, resp: CopResponse, region_end: Vec<u8>) -> Result<Vec<RecordBatch>> {
+    /// Counts a page's rows and moves the scan past it.
+    fn advance(&mut self, resp: &CopResponse, batches: &[RecordBatch], region_end: Vec<u8>) {
         self.scanned += resp.scanned_records;
-        let batches = decode_batches(&resp.data)?;
         if let Some(r) = &mut self.remaining {
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
             *r = r.saturating_sub(rows);
         }
         if !resp.resume_key.is_empty() {
-            self.lo = resp.resume_key;
+            self.lo = resp.resume_key.clone();
         } else if region_end.is_empty() || (!self.hi.is_empty() && region_end >= self.hi) {
             self.done = true;
         } else {
             self.lo = region_end;
         }
-        Ok(batches)
     }
 }
 

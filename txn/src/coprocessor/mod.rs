@@ -33,6 +33,7 @@
 //! `distsql`; TiDB's `TableReader` / `cop[tikv]` tasks.
 
 mod endpoint;
+pub mod flight;
 pub mod mysql;
 pub mod plan;
 
