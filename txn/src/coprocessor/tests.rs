@@ -1,5 +1,6 @@
 use datafusion::arrow::array::{Int64Array, StringArray};
 use datafusion::prelude::{col, lit};
+use futures::TryStreamExt;
 
 use super::*;
 
@@ -118,4 +119,119 @@ fn malformed_requests_are_refused_not_panicked_on() {
     let filter = encode_filter(&col("nope").eq(lit(1i64))).unwrap();
     assert!(Fragment::new(&table(), &[filter], &[], 0).is_err());
     assert!(decode_batches(b"not arrow").is_err());
+}
+
+/// Over the scan's rows: `name, SUM(n), COUNT(n) GROUP BY name`, partial.
+fn partial_sum(input: SchemaRef) -> Arc<dyn datafusion::physical_plan::ExecutionPlan> {
+    use datafusion::functions_aggregate::{count::count_udaf, sum::sum_udaf};
+    use datafusion::physical_expr::aggregate::AggregateExprBuilder;
+    use datafusion::physical_expr::expressions::col as pcol;
+    use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode, PhysicalGroupBy};
+    use datafusion::physical_plan::empty::EmptyExec;
+    let scan = Arc::new(EmptyExec::new(input.clone()));
+    let n = pcol("n", &input).unwrap();
+    let aggr = |f, alias: &str| {
+        Arc::new(
+            AggregateExprBuilder::new(f, vec![n.clone()])
+                .schema(input.clone())
+                .alias(alias)
+                .build()
+                .unwrap(),
+        )
+    };
+    let group_by =
+        PhysicalGroupBy::new_single(vec![(pcol("name", &input).unwrap(), "name".into())]);
+    Arc::new(
+        AggregateExec::try_new(
+            AggregateMode::Partial,
+            group_by,
+            vec![aggr(sum_udaf(), "s"), aggr(count_udaf(), "c")],
+            vec![None, None],
+            scan,
+            input,
+        )
+        .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn pushed_plans_travel_and_run_over_each_part() {
+    use datafusion::physical_expr::expressions::col as pcol;
+    use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
+    use datafusion::physical_plan::empty::EmptyExec;
+    use datafusion::physical_plan::sorts::sort::SortExec;
+    let f = Fragment::new(&table(), &[], &[1, 2], 0).unwrap();
+    let input = f.output_schema();
+    let part = |ids: std::ops::RangeInclusive<i64>| {
+        let records: Vec<_> = ids
+            .map(|i| record(i, if i % 2 == 0 { "even" } else { "odd" }, Some(i)))
+            .collect();
+        f.run(&records, None).unwrap()
+    };
+
+    // A partial aggregate, decoded as a store decodes it, run per region.
+    let sent = PlanFragment::new(partial_sum(input.clone())).unwrap();
+    let plan = PlanFragment::decode(sent.bytes()).unwrap();
+    assert_eq!(plan.schema(), sent.schema());
+    let mut groups = std::collections::BTreeMap::new();
+    for ids in [1..=4, 5..=10] {
+        for b in plan.run(vec![part(ids)]).await.unwrap() {
+            let names = b.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+            for r in 0..b.num_rows() {
+                let e = groups.entry(names.value(r).to_string()).or_insert((0, 0));
+                e.0 += ints(&b, 1)[r];
+                e.1 += ints(&b, 2)[r];
+            }
+        }
+    }
+    let want: std::collections::BTreeMap<String, (i64, i64)> =
+        [("even".into(), (30, 5)), ("odd".into(), (25, 5))].into();
+    assert_eq!(groups, want);
+
+    // A top-2 by n descending: each part's best two.
+    let order = LexOrdering::new(vec![PhysicalSortExpr::new(
+        pcol("n", &input).unwrap(),
+        datafusion::arrow::compute::SortOptions::new(true, false),
+    )])
+    .unwrap();
+    let top = SortExec::new(order, Arc::new(EmptyExec::new(input.clone()))).with_fetch(Some(2));
+    let plan = PlanFragment::decode(PlanFragment::new(Arc::new(top)).unwrap().bytes()).unwrap();
+    let out = plan.run(vec![part(1..=4), part(5..=10)]).await.unwrap();
+    assert_eq!(ints(&out[0], 1), [10, 9]);
+
+    // Not a fragment: no placeholder, or garbage.
+    let source = datafusion::catalog::memory::MemorySourceConfig::try_new_exec(
+        &[vec![part(1..=2)]],
+        input.clone(),
+        None,
+    )
+    .unwrap();
+    assert!(PlanFragment::new(source).is_err());
+    assert!(PlanFragment::decode(b"\x01\x02 not a plan").is_err());
+}
+
+#[tokio::test]
+async fn columnar_answers_frame_over_flight() {
+    let records: Vec<_> = (1..=5).map(|i| record(i, "x", Some(i))).collect();
+    let f = Fragment::new(&table(), &[], &[0, 2], 0).unwrap();
+    let batch = f.run(&records, None).unwrap();
+    let req = proto::kvrpcpb::CopRequest {
+        start_ts: 42,
+        filters: vec![b"f".to_vec()],
+        ..Default::default()
+    };
+    assert_eq!(flight::request(&flight::ticket(&req)).unwrap(), req);
+    let header = proto::kvrpcpb::CopResponse {
+        scanned_records: 5,
+        ..Default::default()
+    };
+    let stream = flight::encode(header.clone(), f.output_schema(), vec![batch.clone()])
+        .map_err(|e| tonic::Status::internal(e.to_string()));
+    let (got, batches) = flight::decode(stream).await.unwrap();
+    assert_eq!((got, batches), (header, vec![batch]));
+    // An answer with nothing to say still has its (empty) header.
+    let empty = flight::encode(Default::default(), f.output_schema(), Vec::new())
+        .map_err(|e| tonic::Status::internal(e.to_string()));
+    let (got, batches) = flight::decode(empty).await.unwrap();
+    assert_eq!((got.scanned_records, batches.len()), (0, 0));
 }
