@@ -89,6 +89,53 @@ fn parse_set_columnar_replica(parser: &mut Parser) -> Result<Statement, ParserEr
     }))
 }
 
+/// Parses MySQL's `ANALYZE [NO_WRITE_TO_BINLOG | LOCAL] TABLE t [, ...]`
+/// (sqlparser takes one table): the first table is the statement's
+/// `table_name`, the others travel in `partitions`, which MySQL's ANALYZE
+/// TABLE has no use for (`query::stats::analyze` reads them back).
+fn parse_analyze_tables(parser: &mut Parser) -> Option<Result<Statement, ParserError>> {
+    let word = |n: usize| match &parser.peek_nth_token_ref(n).token {
+        Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
+        _ => None,
+    };
+    if word(0).as_deref() != Some("ANALYZE") {
+        return None;
+    }
+    let skip = match word(1).as_deref() {
+        Some("NO_WRITE_TO_BINLOG" | "LOCAL") => 2,
+        _ => 1,
+    };
+    if word(skip).as_deref() != Some("TABLE") {
+        return None;
+    }
+    for _ in 0..=skip {
+        parser.next_token();
+    }
+    let names = match parser.parse_comma_separated(|p| p.parse_object_name(false)) {
+        Ok(n) => n,
+        Err(e) => return Some(Err(e)),
+    };
+    let mut names = names.into_iter();
+    let first = names.next();
+    let rest: Vec<Expr> = names
+        .map(|n| {
+            let parts: Vec<sqlparser::ast::Ident> =
+                n.0.iter().filter_map(|p| p.as_ident().cloned()).collect();
+            Expr::CompoundIdentifier(parts)
+        })
+        .collect();
+    Some(Ok(Statement::Analyze(sqlparser::ast::Analyze {
+        table_name: first,
+        partitions: (!rest.is_empty()).then_some(rest),
+        for_columns: false,
+        columns: Vec::new(),
+        cache_metadata: false,
+        noscan: false,
+        compute_statistics: false,
+        has_table_keyword: true,
+    })))
+}
+
 /// Parses MySQL's `START TRANSACTION WITH CONSISTENT SNAPSHOT [, READ
 /// ONLY | READ WRITE]` (sqlparser stops at `WITH`). duet takes every
 /// transaction's snapshot at its start, so the clause changes nothing.
@@ -208,6 +255,9 @@ impl Dialect for DuetDialect {
             return Some(parse_set_columnar_replica(parser));
         }
         if let Some(r) = parse_start_consistent_snapshot(parser) {
+            return Some(r);
+        }
+        if let Some(r) = parse_analyze_tables(parser) {
             return Some(r);
         }
         self.mysql.parse_statement(parser)

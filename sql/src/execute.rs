@@ -68,6 +68,12 @@ pub async fn statement(session: &mut Session, stmt: Statement) -> Result<Output>
             session.commit_open().await?;
             crate::ddl::execute(session, stmt).await
         }
+        Statement::Analyze(a) => {
+            // ANALYZE TABLE commits the open transaction first (MySQL).
+            session.commit_open().await?;
+            let rs = crate::query::stats::analyze(session, a).await?;
+            Ok(Output::Rows(rs))
+        }
         Statement::Kill { modifier, id } => {
             let query_only = matches!(modifier, Some(sqlparser::ast::KillType::Query));
             let id = u32::try_from(*id).map_err(|_| {

@@ -70,6 +70,31 @@ async fn wait_for_learners(
     .unwrap();
 }
 
+/// Waits until `information_schema.columnar_replica` says the table's
+/// replica is available (every region has a caught-up learner), as a user
+/// would before counting on it.
+async fn wait_available(c: &SqlCluster, table: &str) {
+    let url = c.url("test");
+    let q = format!(
+        "SELECT available FROM information_schema.columnar_replica WHERE table_name = '{table}'"
+    );
+    wait_until(
+        &format!("{table}'s replica available"),
+        Duration::from_secs(30),
+        || {
+            let (url, q) = (url.clone(), q.clone());
+            async move {
+                let Ok(mut conn) = Conn::from_url(url).await else {
+                    return false;
+                };
+                conn.query_first::<i64, _>(q).await.ok().flatten() == Some(1)
+            }
+        },
+    )
+    .await
+    .unwrap();
+}
+
 fn learners_on(region: &Region, store: u64) -> usize {
     region
         .peers
@@ -209,6 +234,7 @@ async fn columnar_table(c: &mut SqlCluster, conn: &mut Conn, rows: i64) -> u64 {
     let id = table_id(conn, "t").await;
     let pd = c.cluster.pd_client().await.unwrap();
     wait_for_learners(&pd, id, store, 1, 1).await;
+    wait_available(c, "t").await;
     store
 }
 
@@ -382,9 +408,11 @@ async fn columnar_reads_are_fresh_and_consistent() {
     let err = r.query_drop("SELECT * FROM plain").await.unwrap_err();
     assert_eq!(code(&err), 1815, "{err}");
 
-    // Both engines allowed (the default): cost sends full scans to the
-    // replica and key ranges to the row store; hints override, and a hint
-    // a table cannot follow is a warning, not an error.
+    // Both engines allowed (the default): with statistics, cost sends full
+    // scans to the replica and narrow key ranges to the row store; hints
+    // override, and a hint a table cannot follow is a warning, not an
+    // error.
+    w.query_drop("ANALYZE TABLE t").await.unwrap();
     let (row, columnar) = ("cop[row]", "cop[columnar]");
     for (sql, has, lacks) in [
         ("SELECT SUM(n) FROM t", vec![columnar], vec![row]),
@@ -701,5 +729,123 @@ async fn bank_invariant_holds_through_the_columnar_engine_under_writes() {
         .unwrap();
     assert!(moved > 0);
     drop((setup, reader));
+    c.shutdown().await;
+}
+
+/// The task of each table scan in a plan, by table name.
+async fn engines_of(conn: &mut Conn, sql: &str) -> Vec<(String, String)> {
+    let plan = explain(conn, sql).await;
+    plan.lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split(" | ").collect();
+            let table = cells.get(3)?.strip_prefix("table:")?;
+            let table = table.split(',').next()?.to_string();
+            Some((table, cells[2].to_string()))
+        })
+        .fold(Vec::new(), |mut out, scan| {
+            // An index lookup shows the table twice (entries, rows).
+            if out.last() != Some(&scan) {
+                out.push(scan);
+            }
+            out
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn engine_choice_follows_statistics_and_replica_health() {
+    tests::cluster::init_logging();
+    let mut c = SqlCluster::start().await.unwrap();
+    let mut w = Conn::from_url(c.url("test")).await.unwrap();
+    let store = columnar_table(&mut c, &mut w, 300).await;
+    // `g` has two values: an index on it finds half the table.
+    w.query_drop("CREATE TABLE s (id INT PRIMARY KEY, g INT, v VARCHAR(20), KEY (g))")
+        .await
+        .unwrap();
+    let values: Vec<String> = (1..=300)
+        .map(|i| format!("({i}, {}, 'v{i}')", i % 2))
+        .collect();
+    w.query_drop(format!("INSERT INTO s VALUES {}", values.join(",")))
+        .await
+        .unwrap();
+    w.query_drop("ALTER TABLE s SET COLUMNAR REPLICA 1")
+        .await
+        .unwrap();
+    let pd = c.cluster.pd_client().await.unwrap();
+    wait_for_learners(&pd, table_id(&mut w, "s").await, store, 1, 1).await;
+    wait_available(&c, "s").await;
+    let (row, columnar) = ("cop[row]".to_string(), "cop[columnar]".to_string());
+    let on = |task: &String| vec![("s".to_string(), task.clone())];
+    let by_index = "SELECT id, v FROM s WHERE g = 1 ORDER BY id";
+    let most_keys = "SELECT id, v FROM s WHERE id > 10 ORDER BY id";
+    let few_keys = "SELECT id, v FROM s WHERE id BETWEEN 5 AND 9 ORDER BY id";
+
+    // Without statistics an equality keeps 1/1000 of the rows: the index.
+    assert_eq!(engines_of(&mut w, by_index).await, on(&row));
+    let plan = explain(&mut w, by_index).await;
+    assert!(plan.contains("stats:pseudo"), "{plan}");
+
+    // ANALYZE TABLE answers as MySQL does, one row per table.
+    let done: Vec<(String, String, String, String)> =
+        w.query("ANALYZE TABLE s, test.t").await.unwrap();
+    let ok = |t: &str| {
+        (
+            t.to_string(),
+            "analyze".to_string(),
+            "status".to_string(),
+            "OK".to_string(),
+        )
+    };
+    assert_eq!(done, vec![ok("test.s"), ok("test.t")]);
+    let err = w.query_drop("ANALYZE TABLE nosuch").await.unwrap_err();
+    assert_eq!(code(&err), 1146, "{err}");
+
+    // With them: g = 1 finds 150 rows through the index, dearer than
+    // scanning the replica; a key range over most of the table too; five
+    // keys stay on the row store.
+    assert_eq!(engines_of(&mut w, by_index).await, on(&columnar));
+    assert_eq!(engines_of(&mut w, most_keys).await, on(&columnar));
+    assert_eq!(engines_of(&mut w, few_keys).await, on(&row));
+    let plan = explain(&mut w, "SELECT COUNT(*) FROM s").await;
+    assert!(
+        plan.contains("TableFullScan") && plan.contains("300.00") && !plan.contains("pseudo"),
+        "{plan}"
+    );
+    for q in [by_index, most_keys, few_keys] {
+        let hinted = q.replacen("SELECT", "SELECT /*+ READ_FROM_STORAGE(ROW[s]) */", 1);
+        assert_eq!(
+            answer(&mut w, q).await,
+            answer(&mut w, &hinted).await,
+            "{q}"
+        );
+    }
+
+    // A replica that cannot answer: the read falls back region by region
+    // (right answer), and the next statements go to the row store.
+    c.cluster.stop_store(store).await.unwrap();
+    let n: i64 = w
+        .query_first("SELECT COUNT(*) FROM s")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 300);
+    assert_eq!(engines_of(&mut w, "SELECT COUNT(*) FROM s").await, on(&row));
+    // Back once it has caught up again (statistics refresh every few
+    // seconds).
+    c.cluster.restart_store(store).await.unwrap();
+    let url = c.url("test");
+    wait_until("the replica is used again", Duration::from_secs(30), || {
+        let url = url.clone();
+        async move {
+            let Ok(mut conn) = Conn::from_url(url).await else {
+                return false;
+            };
+            let engines = engines_of(&mut conn, "SELECT COUNT(*) FROM s").await;
+            engines == vec![("s".to_string(), "cop[columnar]".to_string())]
+        }
+    })
+    .await
+    .unwrap();
+
+    drop(w);
     c.shutdown().await;
 }

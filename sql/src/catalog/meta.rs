@@ -10,6 +10,7 @@
 //! mTbl:{db_id BE}{table_id BE}   -> TableInfo (JSON)
 //! mAutoID:{table_id BE}          -> i64 BE   end of the last auto-id batch handed out
 //! mUser:{user}@{host}            -> UserInfo (JSON)
+//! mStats:{table_id BE}           -> TableStats (JSON), from ANALYZE TABLE
 //! ```
 //!
 //! Every function works inside a caller's transaction, so a DDL statement
@@ -31,6 +32,7 @@ const DB_PREFIX: &[u8] = b"mDB:";
 const TABLE_PREFIX: &[u8] = b"mTbl:";
 const AUTO_ID_PREFIX: &[u8] = b"mAutoID:";
 const USER_PREFIX: &[u8] = b"mUser:";
+const STATS_PREFIX: &[u8] = b"mStats:";
 
 fn key(prefix: &[u8], ids: &[i64]) -> Vec<u8> {
     let mut k = prefix.to_vec();
@@ -144,11 +146,12 @@ pub async fn delete_table_info(txn: &mut Transaction, db: DbId, id: TableId) -> 
     Ok(())
 }
 
-/// Removes the table's definition and its auto-id counters.
+/// Removes the table's definition, its auto-id counters and statistics.
 pub async fn delete_table(txn: &mut Transaction, db: DbId, id: TableId) -> Result<()> {
     txn.delete(key(AUTO_ID_PREFIX, &[-id])).await?;
     txn.delete(key(TABLE_PREFIX, &[db, id])).await?;
     txn.delete(key(AUTO_ID_PREFIX, &[id])).await?;
+    txn.delete(stats_key(id)).await?;
     Ok(())
 }
 
@@ -201,5 +204,19 @@ pub async fn put_user(txn: &mut Transaction, u: &UserInfo) -> Result<()> {
 
 pub async fn delete_user(txn: &mut Transaction, user: &str, host: &str) -> Result<()> {
     txn.delete(user_key(user, host)).await?;
+    Ok(())
+}
+
+/// Where a table's statistics are kept.
+pub fn stats_key(table: TableId) -> Vec<u8> {
+    key(STATS_PREFIX, &[table])
+}
+
+pub async fn put_stats(
+    txn: &mut Transaction,
+    table: TableId,
+    stats: &crate::query::stats::TableStats,
+) -> Result<()> {
+    txn.put(stats_key(table), to_json(stats)).await?;
     Ok(())
 }

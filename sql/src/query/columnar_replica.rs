@@ -9,7 +9,7 @@
 //! | `AVAILABLE` | 1 once every region of the table has n caught-up learners on columnar stores |
 //! | `PROGRESS` | the share of the table's regions that have them (0..1) |
 //! | `REGIONS` | the table's regions |
-//! | `LAGGING_REGIONS` | regions whose learner is still catching up (a snapshot in flight, PD's pending peers) or missing |
+//! | `LAGGING_REGIONS` | regions whose learner is still catching up (a snapshot in flight, PD's pending peers), down or missing |
 //!
 //! Built from PD's region map at query time.
 
@@ -20,6 +20,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use proto::metapb::PeerRole;
+use proto::pdpb::GetRegionResponse;
 
 use crate::catalog::InfoSchema;
 use crate::server::Shared;
@@ -49,6 +50,48 @@ impl ReplicaStatus {
     }
 }
 
+/// The regions of a table (as PD knows them, with their heartbeat stats).
+pub async fn table_regions(
+    pd: &pd::client::PdClient,
+    table_id: i64,
+) -> crate::Result<Vec<GetRegionResponse>> {
+    let rule = crate::ddl::columnar::rule(table_id, 1);
+    Ok(pd
+        .scan_regions(&rule.start_key, &rule.end_key, 0)
+        .await?
+        .into_iter()
+        .filter(|r| {
+            r.region
+                .as_ref()
+                .is_some_and(|g| g.end_key.is_empty() || g.end_key > rule.start_key)
+        })
+        .collect())
+}
+
+/// Whether a region has `count` learners on `columnar_stores` that are
+/// neither catching up (PD's pending peers) nor down.
+pub fn caught_up(r: &GetRegionResponse, columnar_stores: &[u64], count: u64) -> bool {
+    let Some(region) = &r.region else {
+        return false;
+    };
+    let down = |id: u64| {
+        r.down_peers
+            .iter()
+            .any(|d| d.peer.as_ref().is_some_and(|q| q.id == id))
+    };
+    let learners = region
+        .peers
+        .iter()
+        .filter(|p| {
+            p.role == PeerRole::Learner as i32
+                && columnar_stores.contains(&p.store_id)
+                && !r.pending_peers.iter().any(|q| q.id == p.id)
+                && !down(p.id)
+        })
+        .count() as u64;
+    learners >= count
+}
+
 /// The replica state of every table asking for columnar replicas.
 pub async fn statuses(schema: &InfoSchema, shared: &Shared) -> crate::Result<Vec<ReplicaStatus>> {
     let pd = &shared.pd;
@@ -56,34 +99,10 @@ pub async fn statuses(schema: &InfoSchema, shared: &Shared) -> crate::Result<Vec
     let mut out = Vec::new();
     for db in schema.dbs.values() {
         for t in db.tables.values().filter(|t| t.columnar_replica > 0) {
-            let rule = crate::ddl::columnar::rule(t.id, t.columnar_replica);
-            let regions: Vec<_> = pd
-                .scan_regions(&rule.start_key, &rule.end_key, 0)
-                .await?
-                .into_iter()
-                .filter(|r| {
-                    r.region
-                        .as_ref()
-                        .is_some_and(|g| g.end_key.is_empty() || g.end_key > rule.start_key)
-                })
-                .collect();
+            let regions = table_regions(pd, t.id).await?;
             let ready = regions
                 .iter()
-                .filter(|r| {
-                    let Some(region) = &r.region else {
-                        return false;
-                    };
-                    let caught_up = region
-                        .peers
-                        .iter()
-                        .filter(|p| {
-                            p.role == PeerRole::Learner as i32
-                                && columnar_stores.contains(&p.store_id)
-                                && !r.pending_peers.iter().any(|q| q.id == p.id)
-                        })
-                        .count() as u64;
-                    caught_up >= t.columnar_replica
-                })
+                .filter(|r| caught_up(r, &columnar_stores, t.columnar_replica))
                 .count();
             out.push(ReplicaStatus {
                 schema: db.info.name.clone(),

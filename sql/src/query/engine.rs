@@ -14,14 +14,21 @@
 //!    `TIFLASH[...]` / `TIKV[...]` too) naming the table or its alias picks
 //!    its engine if allowed; a hint naming an engine the table cannot use
 //!    is ignored with a warning (TiDB's 1815 note), never obeyed wrongly.
-//! 4. Otherwise cost: an access the row store serves by key — a primary
-//!    key range or an index — stays there; a full table scan reads the
-//!    columnar replica.
+//! 4. Otherwise cost ([`super::cost`]): the row store's access path (a
+//!    full scan, a primary key range, an index lookup) against a scan of
+//!    the columnar replica, from the table's statistics
+//!    ([`super::stats`]: `ANALYZE TABLE`, region heartbeats). A replica
+//!    that is not available — a region without a caught-up learner, or a
+//!    recent read it could not answer — costs nothing because it is not
+//!    used: the access goes to the row store. Without an estimate (PD
+//!    unreachable) keyed accesses stay on the row store and full scans go
+//!    to the replica.
 //!
 //! A replica that cannot answer for a region at read time (still being
 //! placed, lagging past the store's timeout, down) does not fail the
 //! query: that region is read from the row store at the same timestamp
-//! (`txn::client::coprocessor`).
+//! (`txn::client::coprocessor`), and the table's replica counts as
+//! unavailable until its statistics are next refreshed.
 //!
 //! Hints apply to the query block they are written in (its FROM clause and
 //! joins); names are table names or aliases, `db.t` allowed, TiDB's
@@ -159,13 +166,13 @@ pub enum Choice {
 }
 
 /// Chooses the engine of one table access (rules in the module docs).
-/// `keyed`: the row store would serve it by key (a primary key range or an
-/// index). The warning, if any, is for an unusable hint.
+/// `cheaper`: the engine the cost model prefers ([`super::cost`]). The
+/// warning, if any, is for an unusable hint.
 pub fn choose(
     engines: ReadEngines,
     has_replica: bool,
     hint: Option<Engine>,
-    keyed: bool,
+    cheaper: Engine,
     latest: bool,
     table: &str,
 ) -> (Choice, Option<String>) {
@@ -189,8 +196,7 @@ pub fn choose(
     let engine = match (can(Engine::Row), can(Engine::Columnar)) {
         (true, false) => Engine::Row,
         (false, _) => Engine::Columnar,
-        (true, true) if keyed => Engine::Row,
-        (true, true) => Engine::Columnar,
+        (true, true) => cheaper,
     };
     (Choice::Use(engine), warning)
 }
@@ -406,8 +412,12 @@ mod tests {
             row: false,
             columnar: true,
         };
-        let c = |e, replica, hint, keyed| choose(e, replica, hint, keyed, false, "test.t");
-        // Cost: full scans to the replica, keyed reads to the row store.
+        // `keyed` stands for a cost model that prefers the row store.
+        let c = |e, replica, hint, keyed: bool| {
+            let cheaper = if keyed { Row } else { Columnar };
+            choose(e, replica, hint, cheaper, false, "test.t")
+        };
+        // Cost decides when both engines may be used.
         assert_eq!(
             c(ReadEngines::ANY, true, None, false).0,
             Choice::Use(Columnar)
@@ -438,7 +448,7 @@ mod tests {
         );
         // Locking reads stay on the row store.
         assert_eq!(
-            choose(col_only, true, None, false, true, "t").0,
+            choose(col_only, true, None, Columnar, true, "t").0,
             Choice::Use(Row)
         );
     }

@@ -16,10 +16,12 @@
 //! table scan becomes a `TableReader` over `cop[row]` operators (what runs
 //! on the kv stores; `cop[columnar]` when the columnar replicas answer,
 //! including a partial `HashAgg` or a `TopN` pushed down to them) or an
-//! `IndexLookUp`. There are no statistics yet, so
-//! row estimates use TiDB's pseudo-statistics rules (a table is 10000 rows,
-//! an equality keeps 1/1000 of them, a range 1/3, a filter 0.8) and scans
-//! say `stats:pseudo`.
+//! `IndexLookUp`. Scans of tables with a columnar replica, whose engine is
+//! chosen by cost, estimate rows from the table's statistics
+//! ([`super::cost`]; `stats:pseudo` unless `ANALYZE TABLE` ran); others use
+//! TiDB's pseudo-statistics rules (a table is 10000 rows, an equality keeps
+//! 1/1000 of them, a range 1/3), and operators above a scan a filter
+//! factor of 0.8.
 //!
 //! `EXPLAIN ANALYZE` runs the statement and adds `actRows` (rows each
 //! operator produced) and `execution info`.
@@ -132,18 +134,23 @@ fn scan_ops(scan: &RowScanExec, analyze: bool) -> Op {
     } else {
         "cop[row]"
     };
+    // Statistics when the engine was chosen by cost, else pseudo ones.
+    let (total, rows, stats) = match scan.estimate {
+        Some(e) => (
+            e.total,
+            Some(e.rows),
+            if e.analyzed { "" } else { ", stats:pseudo" },
+        ),
+        None => (PSEUDO_ROWS, None, ", stats:pseudo"),
+    };
     match &scan.access {
         Access::Table { range, .. } => {
             let (name, est, info) = match range {
-                None => (
-                    "TableFullScan",
-                    PSEUDO_ROWS,
-                    "keep order:false, stats:pseudo".to_string(),
-                ),
+                None => ("TableFullScan", total, format!("keep order:false{stats}")),
                 Some(r) => (
                     "TableRangeScan",
-                    PSEUDO_ROWS / 3.0,
-                    format!("range:{r}, keep order:false, stats:pseudo"),
+                    rows.unwrap_or(PSEUDO_ROWS / 3.0),
+                    format!("range:{r}, keep order:false{stats}"),
                 ),
             };
             let mut leaf = Op::new(name, est, task);
@@ -179,6 +186,7 @@ fn scan_ops(scan: &RowScanExec, analyze: bool) -> Op {
             index,
             ranges,
             described,
+            ..
         } => {
             let cols = scan
                 .table
@@ -191,17 +199,17 @@ fn scan_ops(scan: &RowScanExec, analyze: bool) -> Op {
                         .join(", ")
                 })
                 .unwrap_or_default();
-            let est = if described.contains("range") {
-                PSEUDO_ROWS / 3.0
-            } else {
-                (ranges.len() as f64 * PSEUDO_ROWS / 1000.0).min(PSEUDO_ROWS)
+            let est = match rows {
+                Some(r) => r,
+                None if described.contains("range") => PSEUDO_ROWS / 3.0,
+                None => (ranges.len() as f64 * PSEUDO_ROWS / 1000.0).min(PSEUDO_ROWS),
             };
             let mut build = Op::new("IndexRangeScan(Build)", est, "cop[row]");
             build.access = format!("{table}, index:{index}({cols})");
-            build.info = format!("range:{described}, keep order:false, stats:pseudo");
+            build.info = format!("range:{described}, keep order:false{stats}");
             let mut probe = Op::new("TableRowIDScan(Probe)", est, "cop[row]");
             probe.access = table;
-            probe.info = "keep order:false, stats:pseudo".into();
+            probe.info = format!("keep order:false{stats}");
             let mut probe_top = probe;
             if !filters.is_empty() {
                 let mut sel = Op::new("Selection(Probe)", est * SELECTION_FACTOR, "root");

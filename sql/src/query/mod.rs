@@ -17,6 +17,7 @@
 
 pub mod columnar_replica;
 pub mod convert;
+pub mod cost;
 pub mod engine;
 pub mod explain;
 pub mod infoschema;
@@ -26,6 +27,7 @@ pub mod pushdown;
 pub mod rewrite;
 pub mod scan;
 pub mod semantics;
+pub mod stats;
 
 use std::sync::Arc;
 

@@ -15,8 +15,12 @@ use datafusion::physical_plan::ExecutionPlan;
 use parking_lot::Mutex;
 
 use super::convert;
+use super::cost::Costs;
+use super::engine::Engine;
+use super::stats::TableEstimate;
 use crate::catalog::model::TableInfo;
 use crate::catalog::{DbSchema, InfoSchema};
+use crate::server::Shared;
 use crate::session::TxnHandle;
 
 /// What the running statement plans against.
@@ -75,14 +79,24 @@ impl CatalogProvider for DuetCatalog {
             }));
         }
         let db = ctx.schema.db(name)?.clone();
-        Some(Arc::new(DuetSchema { db, ctx }))
+        Some(Arc::new(DuetSchema {
+            db,
+            ctx,
+            shared: self.shared.clone(),
+        }))
     }
 }
 
-#[derive(Debug)]
 struct DuetSchema {
     db: Arc<DbSchema>,
     ctx: StatementCtx,
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for DuetSchema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DuetSchema({})", self.db.info.name)
+    }
 }
 
 #[async_trait]
@@ -93,8 +107,12 @@ impl SchemaProvider for DuetSchema {
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>, DataFusionError> {
         Ok(self.db.tables.get(&name.to_lowercase()).map(|t| {
-            Arc::new(RowTable::new(&self.db.info.name, t.clone(), &self.ctx))
-                as Arc<dyn TableProvider>
+            Arc::new(RowTable::new(
+                &self.db.info.name,
+                t.clone(),
+                &self.ctx,
+                self.shared.clone(),
+            )) as Arc<dyn TableProvider>
         }))
     }
 
@@ -111,6 +129,7 @@ pub struct RowTable {
     txn: Arc<TxnHandle>,
     latest: bool,
     read: Arc<super::engine::ReadPolicy>,
+    shared: Arc<Shared>,
 }
 
 /// The hidden row-id column of tables without a primary key.
@@ -123,7 +142,12 @@ impl fmt::Debug for RowTable {
 }
 
 impl RowTable {
-    pub fn new(db: &str, info: Arc<TableInfo>, ctx: &StatementCtx) -> RowTable {
+    pub fn new(
+        db: &str,
+        info: Arc<TableInfo>,
+        ctx: &StatementCtx,
+        shared: Arc<Shared>,
+    ) -> RowTable {
         let row_id = ctx.row_id && matches!(info.handle, crate::catalog::model::HandleKind::RowId);
         let mut schema = convert::table_schema(db, &info);
         if row_id {
@@ -142,13 +166,46 @@ impl RowTable {
             txn: ctx.txn.clone(),
             latest: ctx.latest,
             read: ctx.read.clone(),
+            shared,
+        }
+    }
+
+    /// The table's estimate and the costs of `access` on each engine, when
+    /// there is a choice to make (the table has a columnar replica); None
+    /// when the estimate cannot be read (PD unreachable: the choice then
+    /// goes by the access's shape).
+    async fn costs(
+        &self,
+        access: &super::scan::Access,
+        handle_range: Option<(i64, i64)>,
+    ) -> Option<(Arc<TableEstimate>, Costs)> {
+        if self.info.columnar_replica == 0 || self.latest {
+            return None;
+        }
+        match self.shared.stats.get(&self.shared, &self.info).await {
+            Ok(est) => {
+                let costs = super::cost::estimate(&self.info, &est, access, handle_range);
+                tracing::debug!(
+                    table = %self.info.name,
+                    rows = est.rows(),
+                    regions = est.regions,
+                    replica_ready = est.replica_ready,
+                    ?costs,
+                    "costs"
+                );
+                Some((est, costs))
+            }
+            Err(e) => {
+                tracing::debug!(table = %self.info.name, "no estimate: {e}");
+                None
+            }
         }
     }
 
     /// Whether this access reads the columnar replicas
-    /// ([`super::engine::choose`]); `keyed`: the row store would serve it
-    /// by key.
-    fn reads_columnar(&self, keyed: bool) -> crate::Result<bool> {
+    /// ([`super::engine::choose`]); `cheaper`: the engine the cost model
+    /// prefers.
+    fn reads_columnar(&self, cheaper: super::engine::Engine) -> crate::Result<bool> {
         use super::engine::{Choice, Engine, choose};
         let key = (self.db.to_lowercase(), self.info.name.to_lowercase());
         let shown = format!("{}.{}", self.db, self.info.name);
@@ -156,11 +213,11 @@ impl RowTable {
             self.read.engines,
             self.info.columnar_replica > 0,
             self.read.hints.get(&key).copied(),
-            keyed,
+            cheaper,
             self.latest,
             &shown,
         );
-        tracing::debug!(table = %shown, keyed, ?choice, "engine chosen");
+        tracing::debug!(table = %shown, ?cheaper, ?choice, "engine chosen");
         if let Some(w) = warning {
             self.read.warnings.lock().push(w);
         }
@@ -300,7 +357,14 @@ impl TableProvider for RowTable {
         let refs: Vec<&Expr> = filters.iter().collect();
         let access = super::scan::plan_access(&self.info, handle_range, &refs);
         let keyed = !matches!(access, super::scan::Access::Table { range: None, .. });
-        let columnar = self.reads_columnar(keyed)?;
+        let costs = self.costs(&access, handle_range).await;
+        let cheaper = match &costs {
+            Some((est, c)) if est.replica_ready && c.columnar < c.row => Engine::Columnar,
+            Some(_) => Engine::Row,
+            None if keyed => Engine::Row,
+            None => Engine::Columnar,
+        };
+        let columnar = self.reads_columnar(cheaper)?;
         // A columnar replica holds rows only: no index access there.
         let access = if columnar {
             super::scan::plan_access(&self.info, handle_range, &[])
@@ -320,6 +384,16 @@ impl TableProvider for RowTable {
             schema,
         )?;
         exec.task.columnar = columnar;
+        if columnar {
+            exec.on_fallback = Some(self.shared.stats.clone());
+        }
+        if let Some((est, c)) = costs {
+            exec.estimate = Some(super::scan::ScanEstimate {
+                total: est.rows(),
+                rows: if columnar { est.rows() } else { c.rows },
+                analyzed: est.analyzed.is_some(),
+            });
+        }
         Ok(Arc::new(exec))
     }
 }

@@ -46,6 +46,7 @@ use proto::kvrpcpb::{ColumnSpec, TableScan};
 use txn::client::{CopTask, Snapshot};
 use txn::coprocessor::{Fragment, PlanFragment};
 
+use super::stats::StatsCache;
 use crate::catalog::model::{HandleKind, IndexInfo, SchemaState, TableInfo};
 use crate::session::TxnHandle;
 
@@ -118,7 +119,36 @@ pub enum Access {
         index: String,
         ranges: Vec<(Vec<u8>, Vec<u8>)>,
         described: String,
+        /// What narrows the entries, for the cost of the access.
+        narrowed: Vec<Narrowing>,
     },
+}
+
+/// How one column of an index narrows its entries (columns by offset in
+/// the table).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Narrowing {
+    /// Equal to one of `points` values.
+    Points { column: usize, points: usize },
+    /// Within bounds (numeric ones, when known, for statistics).
+    Range {
+        column: usize,
+        lo: Option<f64>,
+        hi: Option<f64>,
+    },
+}
+
+/// A key datum as a number, for range estimates.
+fn numeric(d: &Datum) -> Option<f64> {
+    match d {
+        Datum::I64(v) => Some(*v as f64),
+        Datum::U64(v) => Some(*v as f64),
+        Datum::F64(v) => Some(*v),
+        Datum::Decimal(d) => d.to_string().parse().ok(),
+        Datum::Date(v) => Some(*v as f64),
+        Datum::DateTime(v) => Some(*v as f64),
+        _ => None,
+    }
 }
 
 /// A value bound for one column in a key range.
@@ -278,7 +308,7 @@ fn index_ranges(
     t: &TableInfo,
     index: &IndexInfo,
     filters: &[&Expr],
-) -> Option<(usize, Vec<KeyRange>, String)> {
+) -> Option<(usize, Vec<KeyRange>, String, Vec<Narrowing>)> {
     let offsets = t.index_offsets(index);
     let mut names = Vec::new();
     for (ic, &off) in index.columns.iter().zip(&offsets) {
@@ -300,11 +330,12 @@ fn index_ranges(
     let mut prefixes: Vec<Vec<u8>> = vec![prefix];
     let mut score = 0;
     let mut described = Vec::new();
+    let mut narrowed = Vec::new();
     let mut i = 0;
     while i < conds.len() {
         let c = &conds[i];
         if c.empty {
-            return Some((usize::MAX, Vec::new(), "empty".into()));
+            return Some((usize::MAX, Vec::new(), "empty".into(), Vec::new()));
         }
         let Some(points) = &c.points else { break };
         if prefixes.len() * points.len() > MAX_RANGES {
@@ -321,6 +352,10 @@ fn index_ranges(
             })
             .collect();
         described.push(format!("{} in {} value(s)", names[i].0, points.len()));
+        narrowed.push(Narrowing::Points {
+            column: offsets[i],
+            points: points.len(),
+        });
         score += 2;
         i += 1;
     }
@@ -329,6 +364,11 @@ fn index_ranges(
         Some(c) => {
             score += 1;
             described.push(format!("{} in a range", names[i].0));
+            narrowed.push(Narrowing::Range {
+                column: offsets[i],
+                lo: c.lo.as_ref().and_then(|b| numeric(&b.value)),
+                hi: c.hi.as_ref().and_then(|b| numeric(&b.value)),
+            });
             prefixes
                 .iter()
                 .map(|p| {
@@ -371,7 +411,7 @@ fn index_ranges(
             .map(|p| (p.clone(), keys::prefix_next(p)))
             .collect(),
     };
-    (score > 0).then(|| (score, ranges, described.join(", ")))
+    (score > 0).then(|| (score, ranges, described.join(", "), narrowed))
 }
 
 /// Chooses how to read `t` under `filters`: a handle range of an integer
@@ -399,13 +439,14 @@ pub fn plan_access(t: &TableInfo, handle_range: Option<(i64, i64)>, filters: &[&
         .indexes
         .iter()
         .filter(|i| i.state == SchemaState::Public && !(i.primary && t.handle != HandleKind::RowId))
-        .filter_map(|i| index_ranges(t, i, filters).map(|(s, r, d)| (s, i, r, d)))
+        .filter_map(|i| index_ranges(t, i, filters).map(|(s, r, d, n)| (s, i, r, d, n)))
         .max_by_key(|(s, ..)| *s);
-    if let Some((_, index, ranges, described)) = best {
+    if let Some((_, index, ranges, described, narrowed)) = best {
         return Access::Index {
             index: index.name.clone(),
             ranges,
             described,
+            narrowed,
         };
     }
     let (start, end) = keys::record_range(t.id);
@@ -455,6 +496,17 @@ pub fn row_id_spec(name: &str) -> ColumnSpec {
     }
 }
 
+/// What the statistics say a scan reads, for EXPLAIN.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScanEstimate {
+    /// The table's rows.
+    pub total: f64,
+    /// The rows the chosen access path reads.
+    pub rows: f64,
+    /// From `ANALYZE TABLE` (not region heartbeats or pseudo counts).
+    pub analyzed: bool,
+}
+
 /// A table scan in a DataFusion plan.
 pub struct RowScanExec {
     pub table: Arc<TableInfo>,
@@ -464,6 +516,10 @@ pub struct RowScanExec {
     pub task: CopTask,
     /// The pushed filters as text, for EXPLAIN.
     pub filter_text: Vec<String>,
+    /// From the table's statistics, when the engine was chosen by cost.
+    pub estimate: Option<ScanEstimate>,
+    /// Told when a columnar read had to fall back to the row store.
+    pub on_fallback: Option<Arc<StatsCache>>,
     txn: Arc<TxnHandle>,
     latest: bool,
     schema: SchemaRef,
@@ -519,6 +575,8 @@ impl RowScanExec {
                 plan: None,
             },
             filter_text: filters.iter().map(|f| f.to_string()).collect(),
+            estimate: None,
+            on_fallback: None,
             txn,
             latest,
             schema,
@@ -545,6 +603,8 @@ impl RowScanExec {
             access: self.access.clone(),
             task,
             filter_text: self.filter_text.clone(),
+            estimate: self.estimate,
+            on_fallback: self.on_fallback.clone(),
             txn: self.txn.clone(),
             latest: self.latest,
             schema,
@@ -626,6 +686,7 @@ struct ScanParts {
     latest: bool,
     schema: SchemaRef,
     fragment: Arc<Fragment>,
+    on_fallback: Option<Arc<StatsCache>>,
     output_rows: Count,
     pages: Count,
     scanned: Count,
@@ -766,8 +827,14 @@ impl ScanParts {
             }
             State::Cop(mut cop) => loop {
                 let before = cop.scanned;
+                let fallbacks = cop.fallbacks;
                 let page = cop.next_page().await.map_err(ext)?;
                 self.scanned.add((cop.scanned - before) as usize);
+                if cop.fallbacks > fallbacks
+                    && let Some(stats) = &self.on_fallback
+                {
+                    stats.mark_lagging(self.table.id);
+                }
                 match page {
                     None => return Ok(None),
                     Some(batches) => {
@@ -838,6 +905,7 @@ impl ExecutionPlan for RowScanExec {
                 latest: self.latest,
                 schema: self.schema.clone(),
                 fragment,
+                on_fallback: self.on_fallback.clone(),
                 output_rows,
                 pages,
                 scanned,

@@ -70,6 +70,8 @@ pub struct Shared {
     pub processes: ProcessList,
     pub auto_ids: AutoIds,
     pub metrics: crate::observe::Metrics,
+    /// Table statistics for the engine choice.
+    pub stats: Arc<crate::query::stats::StatsCache>,
     next_conn_id: AtomicU32,
 }
 
@@ -89,6 +91,7 @@ impl Shared {
             globals: GlobalVars::default(),
             processes: ProcessList::default(),
             metrics: Default::default(),
+            stats: Default::default(),
             next_conn_id: AtomicU32::new(1),
         }))
     }
