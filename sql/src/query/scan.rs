@@ -138,8 +138,9 @@ pub enum Narrowing {
     },
 }
 
-/// A key datum as a number, for range estimates.
-fn numeric(d: &Datum) -> Option<f64> {
+/// A datum as a number, for range estimates (dates as days, times as
+/// microseconds); None for strings and NULL.
+pub fn numeric(d: &Datum) -> Option<f64> {
     match d {
         Datum::I64(v) => Some(*v as f64),
         Datum::U64(v) => Some(*v as f64),

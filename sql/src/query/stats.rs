@@ -28,6 +28,7 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use sqlparser::ast::{Analyze, ObjectName};
 
+use super::scan::numeric;
 use crate::catalog::model::TableInfo;
 use crate::error::{Error, Result};
 use crate::protocol::resultset::ColumnDef;
@@ -168,20 +169,7 @@ fn quote(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
-/// A number for range estimates, from a MIN/MAX value.
-fn bound(d: &Datum) -> Option<f64> {
-    match d {
-        Datum::I64(v) => Some(*v as f64),
-        Datum::U64(v) => Some(*v as f64),
-        Datum::F64(v) => Some(*v),
-        Datum::Decimal(v) => v.to_string().parse().ok(),
-        Datum::Date(v) => Some(*v as f64),
-        Datum::DateTime(v) => Some(*v as f64),
-        _ => None,
-    }
-}
-
-/// Columns whose MIN and MAX [`bound`] turns into numbers.
+/// Columns whose MIN and MAX [`numeric`] turns into numbers.
 fn ranged(kind: DatumKind) -> bool {
     matches!(
         kind,
@@ -243,8 +231,8 @@ async fn analyze_table(session: &mut Session, db: &str, t: &TableInfo) -> Result
             ColumnStats {
                 ndv: count(&row[at]),
                 nulls: stats.row_count.saturating_sub(non_null),
-                min: bound(&row[at + 2]),
-                max: bound(&row[at + 3]),
+                min: numeric(&row[at + 2]),
+                max: numeric(&row[at + 3]),
             },
         );
     }
