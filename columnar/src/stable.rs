@@ -351,12 +351,21 @@ impl Chunk {
         schema: &SchemaRef,
         indices: &UInt32Array,
     ) -> Result<RecordBatch> {
+        // Rows in one run (every key has one visible version, the common
+        // case) are a slice of the decoded columns, not a copy.
+        let run = match (indices.values().first(), indices.values().last()) {
+            (Some(&a), Some(&b)) if (b - a) as usize + 1 == indices.len() => Some(a as usize),
+            _ => None,
+        };
         let arrays = columns
             .iter()
             .zip(schema.fields())
             .map(|(spec, f)| {
                 let full = self.column(spec, f.data_type())?;
-                take(&full, indices, None).map_err(arrow)
+                match run {
+                    Some(from) => Ok(full.slice(from, indices.len())),
+                    None => take(&full, indices, None).map_err(arrow),
+                }
             })
             .collect::<Result<Vec<_>>>()?;
         let options =

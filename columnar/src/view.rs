@@ -190,7 +190,9 @@ impl ColumnarView {
         };
         let in_delta: HashMap<&[u8], u64> =
             newest.iter().map(|(k, t, _)| (k.as_slice(), *t)).collect();
-        let newer = |key: &[u8], ts: u64| in_delta.get(key).is_some_and(|t| *t >= ts);
+        let newer = |key: &[u8], ts: u64| {
+            !in_delta.is_empty() && in_delta.get(key).is_some_and(|t| *t >= ts)
+        };
         // Chunks no filter can match are skipped by min/max.
         let keep = match prune {
             Some(p) if !chunks.is_empty() => {

@@ -231,7 +231,20 @@ impl Cluster {
         // A columnar view holds the engine open: let it go first.
         self.stores[i].view = None;
         if let Some(s) = self.stores[i].server.take() {
+            let engine = Arc::downgrade(s.engine());
             s.shutdown().await;
+            // Requests still being answered (a scan's Flight stream, a
+            // connection draining after GOAWAY) hold the engine a moment
+            // longer; a restart must not find RocksDB's LOCK taken.
+            wait_until(
+                "the stopped store's engine is closed",
+                Duration::from_secs(10),
+                || {
+                    let gone = engine.upgrade().is_none();
+                    async move { gone }
+                },
+            )
+            .await?;
         }
         Ok(())
     }

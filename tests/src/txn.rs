@@ -22,6 +22,7 @@ pub fn test_txn_config() -> TxnConfig {
         write_timeout: Duration::from_secs(20),
         try_one_pc: true,
         max_txn_ttl: Duration::from_secs(600),
+        scan_concurrency: 4,
     }
 }
 

@@ -30,6 +30,9 @@ pub const PSEUDO_ROWS: f64 = 10000.0;
 pub const PSEUDO_EQUAL: f64 = 1.0 / 1000.0;
 /// Share of rows a range keeps without statistics.
 pub const PSEUDO_RANGE: f64 = 1.0 / 3.0;
+/// Share of rows a filter keeps when nothing better is known (TiDB's
+/// selection factor).
+pub const SELECTION_FACTOR: f64 = 0.8;
 
 /// A row read from the row store by a table scan (MVCC scan, row decode).
 pub const ROW_SCAN: f64 = 1.0;

@@ -94,6 +94,12 @@ impl DfSession {
         opts.sql_parser.map_string_types_to_utf8view = false;
         opts.sql_parser.dialect = datafusion::config::Dialect::MySQL;
         opts.execution.time_zone = None;
+        // A hash join's build side estimated under a million rows is
+        // collected once and probed by every partition, rather than both
+        // sides repartitioned by hash (a copy of the large side); with two
+        // partitions that is the cheaper plan up to far larger builds than
+        // DataFusion's default of 128K rows.
+        opts.optimizer.hash_join_single_partition_threshold_rows = 1 << 20;
         let mut state = datafusion::execution::SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()

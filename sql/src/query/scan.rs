@@ -27,6 +27,8 @@ use codec::decimal::Decimal;
 use codec::table::{self as keys, Handle};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::Statistics;
+use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::error::DataFusionError;
 use datafusion::execution::TaskContext;
@@ -34,7 +36,7 @@ use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{
-    Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
+    Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet, Time,
 };
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
@@ -42,6 +44,7 @@ use datafusion::physical_plan::{
     SendableRecordBatchStream,
 };
 use datafusion::scalar::ScalarValue;
+use futures::StreamExt;
 use proto::kvrpcpb::{ColumnSpec, TableScan};
 use txn::client::{CopTask, Snapshot};
 use txn::coprocessor::{Fragment, PlanFragment};
@@ -620,7 +623,8 @@ impl RowScanExec {
         let m = self.metrics.clone_inner();
         let get = |n: &str| m.sum_by_name(n).map(|v| v.as_usize()).unwrap_or(0);
         format!(
-            "cop_pages:{}, scanned_records:{}",
+            "cop_time:{}, cop_pages:{}, scanned_records:{}",
+            super::explain::duration(get("cop_time")),
             get("cop_pages"),
             get("scanned_records")
         )
@@ -668,7 +672,7 @@ impl DisplayAs for RowScanExec {
 /// What the stream reads next.
 enum State {
     Start,
-    Cop(Box<txn::client::CopScan>),
+    Cop(futures::stream::BoxStream<'static, txn::Result<txn::client::Page>>),
     Done,
 }
 
@@ -691,6 +695,8 @@ struct ScanParts {
     output_rows: Count,
     pages: Count,
     scanned: Count,
+    /// Time spent waiting for the stores' pages.
+    cop_time: Time,
 }
 
 fn ext(e: impl Into<crate::Error>) -> DataFusionError {
@@ -821,37 +827,36 @@ impl ScanParts {
                         Ok(Some((self.bind(b)?, State::Done)))
                     }
                     Access::Table { start, end, .. } => {
-                        let cop = snap.coprocessor(start, end, self.task.clone());
-                        Box::pin(self.next(State::Cop(Box::new(cop)))).await
+                        let pages = snap.coprocessor(start, end, self.task.clone()).pages();
+                        Box::pin(self.next(State::Cop(pages))).await
                     }
                 }
             }
-            State::Cop(mut cop) => loop {
-                let before = cop.scanned;
-                let fallbacks = cop.fallbacks;
-                let page = cop.next_page().await.map_err(ext)?;
-                self.scanned.add((cop.scanned - before) as usize);
-                if cop.fallbacks > fallbacks
+            State::Cop(mut pages) => loop {
+                let waiting = self.cop_time.timer();
+                let page = pages.next().await;
+                waiting.done();
+                let Some(page) = page else {
+                    return Ok(None);
+                };
+                let page = page.map_err(ext)?;
+                self.scanned.add(page.scanned as usize);
+                if page.fell_back
                     && let Some(stats) = &self.on_fallback
                 {
                     stats.mark_lagging(self.table.id);
                 }
-                match page {
-                    None => return Ok(None),
-                    Some(batches) => {
-                        self.pages.add(1);
-                        let batches: Vec<RecordBatch> =
-                            batches.into_iter().filter(|b| b.num_rows() > 0).collect();
-                        if batches.is_empty() {
-                            continue;
-                        }
-                        let b = datafusion::arrow::compute::concat_batches(
-                            &batches[0].schema(),
-                            &batches,
-                        )?;
-                        return Ok(Some((self.bind(b)?, State::Cop(cop))));
-                    }
+                self.pages.add(1);
+                let batches: Vec<RecordBatch> = page
+                    .batches
+                    .into_iter()
+                    .filter(|b| b.num_rows() > 0)
+                    .collect();
+                if batches.is_empty() {
+                    continue;
                 }
+                let b = datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches)?;
+                return Ok(Some((self.bind(b)?, State::Cop(pages))));
             },
         }
     }
@@ -888,6 +893,27 @@ impl ExecutionPlan for RowScanExec {
         Some(self.metrics.clone_inner())
     }
 
+    /// The estimated rows out (when the table has an estimate and no plan
+    /// is pushed), so DataFusion builds hash joins on the smaller side and
+    /// collects a small build side once instead of repartitioning both.
+    fn partition_statistics(
+        &self,
+        _partition: Option<usize>,
+    ) -> datafusion::error::Result<Arc<Statistics>> {
+        let mut stats = Statistics::new_unknown(&self.schema);
+        if let (Some(e), None) = (&self.estimate, &self.task.plan) {
+            let mut rows = e.rows;
+            if !self.filter_text.is_empty() {
+                rows *= super::cost::SELECTION_FACTOR;
+            }
+            if let Some(l) = self.task.limit {
+                rows = rows.min(l as f64);
+            }
+            stats.num_rows = Precision::Inexact(rows.round() as usize);
+        }
+        Ok(Arc::new(stats))
+    }
+
     fn execute(
         &self,
         partition: usize,
@@ -897,6 +923,7 @@ impl ExecutionPlan for RowScanExec {
         let output_rows = MetricBuilder::new(&self.metrics).output_rows(partition);
         let pages = MetricBuilder::new(&self.metrics).counter("cop_pages", partition);
         let scanned = MetricBuilder::new(&self.metrics).counter("scanned_records", partition);
+        let cop_time = MetricBuilder::new(&self.metrics).subset_time("cop_time", partition);
         let reader = Reader {
             exec: ScanParts {
                 table: self.table.clone(),
@@ -910,6 +937,7 @@ impl ExecutionPlan for RowScanExec {
                 output_rows,
                 pages,
                 scanned,
+                cop_time,
             },
             state: State::Start,
         };

@@ -13,13 +13,23 @@
 //! A region whose columnar replica cannot answer (none placed yet, a
 //! learner that lags past the store's timeout, a columnar store down)
 //! is read from the row store instead, at the same ts: the answer is the
-//! same, only slower, and [`CopScan::fallbacks`] counts it.
+//! same, only slower, and [`Page::fell_back`] says so.
+//!
+//! [`CopScan::pages`] reads up to `scan_concurrency` regions at once (as
+//! TiDB's copIterator does): a driver walks the range region by region,
+//! each region's part runs as its own sequential scan (which follows
+//! splits inside the part), and the parts' pages are handed on in key
+//! order through one bounded channel per part. A scan with a row limit
+//! stays sequential, so it stops reading once the limit is met.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use arrow_flight::flight_service_client::FlightServiceClient;
 use datafusion::arrow::array::RecordBatch;
+use futures::channel::mpsc;
+use futures::stream::BoxStream;
+use futures::{SinkExt, StreamExt};
 use kv::client::RegionLocation;
 use proto::kvrpcpb::{CopRequest, CopResponse, ReadBarrierRequest, TableScan};
 use proto::metapb::{Peer, PeerRole};
@@ -55,6 +65,21 @@ pub struct CopTask {
     pub plan: Option<Arc<PlanFragment>>,
 }
 
+/// One page of a scan: rows (or a pushed plan's output) and what the
+/// stores did for them.
+#[derive(Debug, Default)]
+pub struct Page {
+    pub batches: Vec<RecordBatch>,
+    /// Records the stores scanned for this page.
+    pub scanned: u64,
+    /// The region was read from the row store although the task asked
+    /// for its columnar replica.
+    pub fell_back: bool,
+}
+
+/// Pages of one region's part of a parallel scan, in key order.
+type PartPages = mpsc::Receiver<Result<Page>>;
+
 /// A coprocessor scan in progress over raw-key range `[start, end)`.
 pub struct CopScan {
     snapshot: Snapshot,
@@ -65,10 +90,10 @@ pub struct CopScan {
     remaining: Option<usize>,
     done: bool,
     /// Records the stores scanned so far.
-    pub scanned: u64,
+    scanned: u64,
     /// Regions read from the row store although the task asked for the
     /// columnar one.
-    pub fallbacks: u64,
+    fallbacks: u64,
 }
 
 impl Snapshot {
@@ -94,6 +119,95 @@ impl Snapshot {
 }
 
 impl CopScan {
+    /// Every page of the scan, in key order, with up to the client's
+    /// `scan_concurrency` regions read at once (one at a time with a row
+    /// limit). Dropping the stream stops the reads after the requests in
+    /// flight.
+    pub fn pages(self) -> BoxStream<'static, Result<Page>> {
+        let concurrency = self.snapshot.shared.config.scan_concurrency;
+        if concurrency <= 1 || self.task.limit.is_some() {
+            return self.sequential();
+        }
+        let (mut parts_tx, parts) = mpsc::channel::<PartPages>(concurrency);
+        let running = Arc::new(tokio::sync::Semaphore::new(concurrency));
+        tokio::spawn(async move {
+            let rpc = self.snapshot.shared.rpc.clone();
+            let mut lo = self.lo.clone();
+            loop {
+                // Parts take their permits in key order, so the part being
+                // handed on always runs.
+                let Ok(permit) = running.clone().acquire_owned().await else {
+                    return;
+                };
+                let (mut tx, rx) = mpsc::channel(2);
+                if parts_tx.send(rx).await.is_err() {
+                    return; // the reader is gone
+                }
+                let region_end = match rpc.locate_encoded(&lo).await {
+                    Ok(loc) => loc.region.end_key,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                };
+                let last = region_end.is_empty() || (!self.hi.is_empty() && region_end >= self.hi);
+                let part = self.part(
+                    lo,
+                    if last {
+                        self.hi.clone()
+                    } else {
+                        region_end.clone()
+                    },
+                );
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    let mut pages = part.sequential();
+                    while let Some(page) = pages.next().await {
+                        let failed = page.is_err();
+                        if tx.send(page).await.is_err() || failed {
+                            return;
+                        }
+                    }
+                });
+                if last {
+                    return;
+                }
+                lo = region_end;
+            }
+        });
+        parts.flatten().boxed()
+    }
+
+    /// The scan of encoded keys `[lo, hi)` with this one's snapshot and task.
+    fn part(&self, lo: Vec<u8>, hi: Vec<u8>) -> CopScan {
+        CopScan {
+            snapshot: self.snapshot.clone(),
+            task: self.task.clone(),
+            lo,
+            hi,
+            remaining: self.remaining,
+            done: false,
+            scanned: 0,
+            fallbacks: 0,
+        }
+    }
+
+    /// Pages one region at a time.
+    fn sequential(self) -> BoxStream<'static, Result<Page>> {
+        futures::stream::try_unfold(self, |mut scan| async move {
+            let (scanned, fallbacks) = (scan.scanned, scan.fallbacks);
+            Ok(scan.next_page().await?.map(|batches| {
+                let page = Page {
+                    batches,
+                    scanned: scan.scanned - scanned,
+                    fell_back: scan.fallbacks > fallbacks,
+                };
+                (page, scan)
+            }))
+        })
+        .boxed()
+    }
+
     /// The next page's rows (possibly none), or None once the range is
     /// done or the limit reached.
     pub async fn next_page(&mut self) -> Result<Option<Vec<RecordBatch>>> {

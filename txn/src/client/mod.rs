@@ -42,7 +42,7 @@ use kv::client::RegionCache;
 use parking_lot::Mutex;
 use pd::PdClient;
 
-pub use coprocessor::{CopScan, CopTask};
+pub use coprocessor::{CopScan, CopTask, Page};
 pub use lock_resolver::{LockResolver, Resolved};
 pub use snapshot::Snapshot;
 pub use transaction::{Transaction, TxnMode};
@@ -72,6 +72,9 @@ pub struct TxnConfig {
     /// it began (TiDB's `max-txn-ttl`), so an abandoned open transaction
     /// cannot hold rows, or the GC safe point, forever.
     pub max_txn_ttl: Duration,
+    /// Regions a coprocessor scan reads at once (TiDB's
+    /// `tidb_distsql_scan_concurrency`); pages still arrive in key order.
+    pub scan_concurrency: usize,
 }
 
 impl Default for TxnConfig {
@@ -84,6 +87,7 @@ impl Default for TxnConfig {
             write_timeout: Duration::from_secs(20),
             try_one_pc: true,
             max_txn_ttl: Duration::from_secs(3600),
+            scan_concurrency: 4,
         }
     }
 }

@@ -201,20 +201,27 @@ impl Rpc {
         }
     }
 
+    /// The region the cache (or PD) places an encoded key in, retrying
+    /// while PD has no answer yet.
+    pub async fn locate_encoded(&self, encoded: &[u8]) -> Result<RegionLocation> {
+        let mut backoff = Backoff::new(self.timeout);
+        loop {
+            match self.cache.locate(encoded).await {
+                Ok(loc) => return Ok(loc),
+                Err(e) if routing_retryable(&e) => backoff.wait(e).await?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     /// Groups raw keys (with payloads) by the region the cache places them
     /// in, in key order.
     pub async fn group<T>(&self, items: Vec<(Vec<u8>, T)>) -> Result<Vec<Group<T>>> {
         let mut groups: BTreeMap<Vec<u8>, Group<T>> = BTreeMap::new();
-        let mut backoff = Backoff::new(self.timeout);
         for (k, v) in items {
-            let encoded = Key::from_raw(&k).into_encoded();
-            let loc = loop {
-                match self.cache.locate(&encoded).await {
-                    Ok(loc) => break loc,
-                    Err(e) if routing_retryable(&e) => backoff.wait(e).await?,
-                    Err(e) => return Err(e.into()),
-                }
-            };
+            let loc = self
+                .locate_encoded(&Key::from_raw(&k).into_encoded())
+                .await?;
             groups
                 .entry(loc.region.start_key.clone())
                 .or_insert_with(|| (loc, Vec::new()))
