@@ -154,7 +154,7 @@ fn scan_ops(scan: &RowScanExec, analyze: bool) -> Op {
             };
             let mut leaf = Op::new(name, est, task);
             leaf.access = table;
-            leaf.info = info;
+            leaf.info = info + &scan.runtime_filter_text();
             let mut top = leaf;
             if !filters.is_empty() {
                 let mut sel = Op::new("Selection", top.est * SELECTION_FACTOR, task);

@@ -25,6 +25,7 @@ pub mod point_get;
 pub mod provider;
 pub mod pushdown;
 pub mod rewrite;
+pub mod runtime_filter;
 pub mod scan;
 pub mod semantics;
 pub mod stats;
@@ -100,6 +101,10 @@ impl DfSession {
         // partitions that is the cheaper plan up to far larger builds than
         // DataFusion's default of 128K rows.
         opts.optimizer.hash_join_single_partition_threshold_rows = 1 << 20;
+        // A join's build-side keys travel to the probe side's stores as an
+        // IN list (query::runtime_filter) up to this many; DataFusion's
+        // default of 150 suits filters evaluated in-process.
+        opts.optimizer.hash_join_inlist_pushdown_max_distinct_values = 4096;
         let mut state = datafusion::execution::SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()

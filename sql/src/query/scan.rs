@@ -35,6 +35,9 @@ use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::filter_pushdown::{
+    ChildPushdownResult, FilterPushdownPhase, FilterPushdownPropagation,
+};
 use datafusion::physical_plan::metrics::{
     Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet, Time,
 };
@@ -524,6 +527,9 @@ pub struct RowScanExec {
     pub estimate: Option<ScanEstimate>,
     /// Told when a columnar read had to fall back to the row store.
     pub on_fallback: Option<Arc<StatsCache>>,
+    /// Hash joins' dynamic filters offered to this scan, over its rows
+    /// before any pushed plan ([`super::runtime_filter`]).
+    runtime_filters: Vec<Arc<dyn PhysicalExpr>>,
     txn: Arc<TxnHandle>,
     latest: bool,
     schema: SchemaRef,
@@ -581,6 +587,7 @@ impl RowScanExec {
             filter_text: filters.iter().map(|f| f.to_string()).collect(),
             estimate: None,
             on_fallback: None,
+            runtime_filters: Vec::new(),
             txn,
             latest,
             schema,
@@ -592,27 +599,63 @@ impl RowScanExec {
     /// This scan with `plan` run over its rows where they are read (see
     /// [`super::pushdown`]); the scan then returns the plan's output.
     pub fn with_plan(&self, plan: Arc<PlanFragment>) -> RowScanExec {
-        let schema = plan.schema();
-        let props = PlanProperties::new(
-            EquivalenceProperties::new(schema.clone()),
+        let mut exec = self.copy();
+        exec.schema = plan.schema();
+        exec.props = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(exec.schema.clone()),
             Partitioning::UnknownPartitioning(1),
             EmissionType::Incremental,
             Boundedness::Bounded,
-        );
-        let mut task = self.task.clone();
-        task.plan = Some(plan);
+        ));
+        exec.task.plan = Some(plan);
+        exec
+    }
+
+    /// `, runtime filter:...` for EXPLAIN when joins above filter this
+    /// scan while it runs (their values once known, shortened).
+    pub fn runtime_filter_text(&self) -> String {
+        if self.runtime_filters.is_empty() {
+            return String::new();
+        }
+        let schema = match &self.task.plan {
+            Some(plan) => plan.input_schema(),
+            None => self.schema.clone(),
+        };
+        let now = super::runtime_filter::current(&self.runtime_filters, &schema);
+        let mut text = if now.is_empty() {
+            self.runtime_filters
+                .iter()
+                .map(|f| f.to_string())
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        } else {
+            now.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        };
+        if let Some((cut, _)) = text.char_indices().nth(120) {
+            text.truncate(cut);
+            text.push_str("...");
+        }
+        format!(", runtime filter:{text}")
+    }
+
+    /// The same scan, with metrics of its own.
+    fn copy(&self) -> RowScanExec {
         RowScanExec {
             table: self.table.clone(),
             display: self.display.clone(),
             access: self.access.clone(),
-            task,
+            task: self.task.clone(),
             filter_text: self.filter_text.clone(),
             estimate: self.estimate,
             on_fallback: self.on_fallback.clone(),
+            runtime_filters: self.runtime_filters.clone(),
             txn: self.txn.clone(),
             latest: self.latest,
-            schema,
-            props: Arc::new(props),
+            schema: self.schema.clone(),
+            props: self.props.clone(),
             metrics: ExecutionPlanMetricsSet::new(),
         }
     }
@@ -692,6 +735,9 @@ struct ScanParts {
     schema: SchemaRef,
     fragment: Arc<Fragment>,
     on_fallback: Option<Arc<StatsCache>>,
+    runtime_filters: Vec<Arc<dyn PhysicalExpr>>,
+    /// The rows `runtime_filters` are written against.
+    runtime_schema: SchemaRef,
     output_rows: Count,
     pages: Count,
     scanned: Count,
@@ -705,6 +751,19 @@ fn ext(e: impl Into<crate::Error>) -> DataFusionError {
 }
 
 impl ScanParts {
+    /// The task with what the runtime filters hold by now (the build
+    /// sides of the joins above are in when the scan starts).
+    fn task_now(&self) -> CopTask {
+        let mut task = self.task.clone();
+        for f in super::runtime_filter::current(&self.runtime_filters, &self.runtime_schema) {
+            match txn::coprocessor::encode_filter(&f) {
+                Ok(bytes) => task.filters.push(bytes),
+                Err(e) => tracing::debug!("runtime filter {f} not pushed: {e}"),
+            }
+        }
+        task
+    }
+
     /// Rebinds a batch to the plan's schema (which carries the column
     /// metadata result sets need).
     fn bind(&self, b: RecordBatch) -> datafusion::error::Result<RecordBatch> {
@@ -827,7 +886,7 @@ impl ScanParts {
                         Ok(Some((self.bind(b)?, State::Done)))
                     }
                     Access::Table { start, end, .. } => {
-                        let pages = snap.coprocessor(start, end, self.task.clone()).pages();
+                        let pages = snap.coprocessor(start, end, self.task_now()).pages();
                         Box::pin(self.next(State::Cop(pages))).await
                     }
                 }
@@ -875,10 +934,17 @@ impl ExecutionPlan for RowScanExec {
         vec![]
     }
 
+    /// The runtime filters (a hash join computes its dynamic filter only
+    /// when it finds it here, in its probe side).
     fn apply_expressions(
         &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> datafusion::error::Result<TreeNodeRecursion>,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> datafusion::error::Result<TreeNodeRecursion>,
     ) -> datafusion::error::Result<TreeNodeRecursion> {
+        for filter in &self.runtime_filters {
+            if f(filter)? == TreeNodeRecursion::Stop {
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
         Ok(TreeNodeRecursion::Continue)
     }
 
@@ -891,6 +957,31 @@ impl ExecutionPlan for RowScanExec {
 
     fn metrics(&self) -> Option<MetricsSet> {
         Some(self.metrics.clone_inner())
+    }
+
+    /// Keeps the dynamic filters of hash joins above (they are applied
+    /// where the rows are read once known); other filters are left to the
+    /// operators that hold them. Nothing is reported as pushed: the join
+    /// checks every row anyway.
+    fn handle_child_pushdown_result(
+        &self,
+        phase: FilterPushdownPhase,
+        result: ChildPushdownResult,
+        _config: &datafusion::config::ConfigOptions,
+    ) -> datafusion::error::Result<FilterPushdownPropagation<Arc<dyn ExecutionPlan>>> {
+        let dynamic: Vec<Arc<dyn PhysicalExpr>> = result
+            .parent_filters
+            .iter()
+            .map(|f| f.filter.clone())
+            .filter(super::runtime_filter::is_dynamic)
+            .collect();
+        let propagation = FilterPushdownPropagation::all_unsupported(result);
+        if phase != FilterPushdownPhase::Post || dynamic.is_empty() || self.task.plan.is_some() {
+            return Ok(propagation);
+        }
+        let mut with = self.copy();
+        with.runtime_filters.extend(dynamic);
+        Ok(propagation.with_updated_node(Arc::new(with)))
     }
 
     /// The estimated rows out (when the table has an estimate and no plan
@@ -934,6 +1025,11 @@ impl ExecutionPlan for RowScanExec {
                 schema: self.schema.clone(),
                 fragment,
                 on_fallback: self.on_fallback.clone(),
+                runtime_filters: self.runtime_filters.clone(),
+                runtime_schema: match &self.task.plan {
+                    Some(plan) => plan.input_schema(),
+                    None => self.schema.clone(),
+                },
                 output_rows,
                 pages,
                 scanned,
