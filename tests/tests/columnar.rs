@@ -670,6 +670,68 @@ async fn scans_over_many_regions_read_them_in_parallel_in_key_order() {
     c.shutdown().await;
 }
 
+/// A hash join's build side filters the scan on its probe side where the
+/// rows are read: the join's keys travel with the scan's requests (a
+/// runtime filter), so the stores return only rows that can join, on
+/// both engines, and the answer is unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn join_build_sides_filter_probe_scans_at_the_stores() {
+    tests::cluster::init_logging();
+    let mut c = SqlCluster::start().await.unwrap();
+    let mut conn = Conn::from_url(c.url("test")).await.unwrap();
+    let store = columnar_table(&mut c, &mut conn, 600).await;
+    conn.query_drop("CREATE TABLE k (id INT PRIMARY KEY, tag VARCHAR(10))")
+        .await
+        .unwrap();
+    conn.query_drop("INSERT INTO k VALUES (7, 'a'), (300, 'b'), (599, 'c'), (1000, 'none')")
+        .await
+        .unwrap();
+    conn.query_drop("ALTER TABLE k SET COLUMNAR REPLICA 1")
+        .await
+        .unwrap();
+    let kid = table_id(&mut conn, "k").await;
+    let pd = c.cluster.pd_client().await.unwrap();
+    wait_for_learners(&pd, kid, store, 1, 1).await;
+    wait_available(&c, "k").await;
+    conn.query_drop("ANALYZE TABLE t, k").await.unwrap();
+
+    let q = "SELECT t.id, k.tag FROM k JOIN t ON t.id = k.id ORDER BY t.id";
+    for engine in ["row", "columnar"] {
+        conn.query_drop(format!("SET SESSION isolation_read_engines = '{engine}'"))
+            .await
+            .unwrap();
+        let got: Vec<(i64, String)> = conn.query(q).await.unwrap();
+        let want = [(7, "a"), (300, "b"), (599, "c")].map(|(i, t)| (i, t.to_string()));
+        assert_eq!(got, want, "{engine}");
+        let plan: Vec<mysql_async::Row> = conn.query(format!("EXPLAIN ANALYZE {q}")).await.unwrap();
+        let cell = |r: &mysql_async::Row, i: usize| {
+            r.get::<Option<String>, _>(i).flatten().unwrap_or_default()
+        };
+        let scan = plan
+            .iter()
+            .position(|r| cell(r, 4) == "table:t")
+            .expect("a scan of t");
+        let info = cell(&plan[scan], 6);
+        assert!(
+            info.contains("runtime filter:") && info.contains("IN ("),
+            "{engine}: {info}"
+        );
+        let reader = plan[..scan]
+            .iter()
+            .rev()
+            .find(|r| cell(r, 0).contains("TableReader"))
+            .expect("t's reader");
+        assert_eq!(
+            cell(reader, 2),
+            "3",
+            "{engine}: rows of t returned by the stores"
+        );
+    }
+
+    drop(conn);
+    c.shutdown().await;
+}
+
 /// One transfer between two accounts: a pessimistic transaction
 /// (`SELECT ... FOR UPDATE` + two `UPDATE`s) when `explicit`, otherwise one
 /// autocommit statement (a one-phase commit when both rows share a region).
