@@ -102,9 +102,11 @@ impl DfSession {
         // DataFusion's default of 128K rows.
         opts.optimizer.hash_join_single_partition_threshold_rows = 1 << 20;
         // A join's build-side keys travel to the probe side's stores as an
-        // IN list (query::runtime_filter) up to this many; DataFusion's
-        // default of 150 suits filters evaluated in-process.
-        opts.optimizer.hash_join_inlist_pushdown_max_distinct_values = 4096;
+        // IN list (query::runtime_filter) up to this many (and 256 KiB);
+        // DataFusion's defaults (150, 128 KiB) suit filters evaluated
+        // in-process.
+        opts.optimizer.hash_join_inlist_pushdown_max_distinct_values = 16384;
+        opts.optimizer.hash_join_inlist_pushdown_max_size = 256 * 1024;
         let mut state = datafusion::execution::SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()
