@@ -393,6 +393,7 @@ impl TableProvider for RowTable {
                 rows: if columnar { est.rows() } else { c.rows },
                 analyzed: est.analyzed.is_some(),
             });
+            exec.table_estimate = Some(est);
         }
         Ok(Arc::new(exec))
     }

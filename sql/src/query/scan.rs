@@ -525,6 +525,9 @@ pub struct RowScanExec {
     pub filter_text: Vec<String>,
     /// From the table's statistics, when the engine was chosen by cost.
     pub estimate: Option<ScanEstimate>,
+    /// The table's statistics behind `estimate` (per-column distinct
+    /// values and NULLs once analyzed), for DataFusion's join estimates.
+    pub table_estimate: Option<Arc<super::stats::TableEstimate>>,
     /// Told when a columnar read had to fall back to the row store.
     pub on_fallback: Option<Arc<StatsCache>>,
     /// Hash joins' dynamic filters offered to this scan, over its rows
@@ -586,6 +589,7 @@ impl RowScanExec {
             },
             filter_text: filters.iter().map(|f| f.to_string()).collect(),
             estimate: None,
+            table_estimate: None,
             on_fallback: None,
             runtime_filters: Vec::new(),
             txn,
@@ -650,6 +654,7 @@ impl RowScanExec {
             task: self.task.clone(),
             filter_text: self.filter_text.clone(),
             estimate: self.estimate,
+            table_estimate: self.table_estimate.clone(),
             on_fallback: self.on_fallback.clone(),
             runtime_filters: self.runtime_filters.clone(),
             txn: self.txn.clone(),
@@ -1000,7 +1005,25 @@ impl ExecutionPlan for RowScanExec {
             if let Some(l) = self.task.limit {
                 rows = rows.min(l as f64);
             }
-            stats.num_rows = Precision::Inexact(rows.round() as usize);
+            let rows = rows.round() as usize;
+            stats.num_rows = Precision::Inexact(rows);
+            // Distinct values and NULLs of analyzed columns, so joins on
+            // them are estimated (and ordered) by DataFusion.
+            if let Some(te) = &self.table_estimate {
+                for (col, &i) in stats.column_statistics.iter_mut().zip(&self.task.output) {
+                    let Some(c) = self
+                        .task
+                        .scan
+                        .columns
+                        .get(i as usize)
+                        .and_then(|spec| te.column(spec.id))
+                    else {
+                        continue;
+                    };
+                    col.distinct_count = Precision::Inexact((c.ndv as usize).clamp(1, rows.max(1)));
+                    col.null_count = Precision::Inexact((c.nulls as usize).min(rows));
+                }
+            }
         }
         Ok(Arc::new(stats))
     }
