@@ -3,7 +3,7 @@
 # data in one run: generates the data with tpchgen-cli, starts a playground
 # (PD, three kv stores, one columnar store, the SQL server), loads it over the
 # MySQL protocol with LOAD DATA LOCAL INFILE, gives every table a columnar
-# replica, loads DuckDB (in memory, 2 threads), and prints per query the
+# replica, analyzes the tables, loads DuckDB (in memory, 2 threads), and prints per query the
 # seconds on each engine, columnar/DuckDB, row/columnar and whether the
 # answers agree (bench/tpch/run.py).
 #

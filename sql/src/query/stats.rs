@@ -195,7 +195,16 @@ async fn analyze_table(session: &mut Session, db: &str, t: &TableInfo) -> Result
     let mut select = vec!["COUNT(*)".to_string()];
     for c in &t.columns {
         let q = quote(&c.name);
-        select.push(format!("COUNT(DISTINCT {q}), COUNT({q})"));
+        // Distinct values by HyperLogLog (as TiDB's FM sketches): one
+        // small state per column, merged across regions and pushed to the
+        // columnar stores, where an exact COUNT(DISTINCT) of a text column
+        // of millions of rows held every value in one hash set. DataFusion
+        // has no sketch for floats; they are counted exactly.
+        if c.ft.datum_kind() == DatumKind::F64 {
+            select.push(format!("COUNT(DISTINCT {q}), COUNT({q})"));
+        } else {
+            select.push(format!("APPROX_DISTINCT({q}), COUNT({q})"));
+        }
         if ranged(c.ft.datum_kind()) {
             select.push(format!("MIN({q}), MAX({q})"));
         } else {
