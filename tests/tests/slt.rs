@@ -5,7 +5,8 @@
 //! Every file runs twice: on the row store, and on columnar replicas —
 //! a cluster with a columnar store, every table the file creates given
 //! `SET COLUMNAR REPLICA 1`, queries waiting until the replicas are
-//! available and run with `isolation_read_engines = 'columnar'`. The
+//! available (after `TRUNCATE` too: the table's new id gets new replicas)
+//! and run with `isolation_read_engines = 'columnar'`. The
 //! expected answers are the same file's, so both engines must agree.
 //! Files whose expectations are row-store plans (`EXPLAIN` output) run on
 //! the row store only.
@@ -42,6 +43,14 @@ fn created_table(sql: &str) -> Option<String> {
     };
     let name = words[i].split('(').next()?.trim();
     (!name.is_empty()).then(|| name.to_string())
+}
+
+/// Whether `sql` is a `TRUNCATE [TABLE]`: the table gets a new id, whose
+/// columnar replicas are placed anew (as after CREATE TABLE).
+fn is_truncate(sql: &str) -> bool {
+    sql.split_whitespace()
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case("TRUNCATE"))
 }
 
 fn is_query(sql: &str) -> bool {
@@ -118,6 +127,9 @@ impl sqllogictest::AsyncDB for Db {
             self.wait_for_replicas().await?;
         }
         let out = self.run_sql(sql).await?;
+        if self.columnar && is_truncate(sql) {
+            self.pending_replicas = true;
+        }
         if self.columnar
             && let Some(table) = created_table(sql)
         {
