@@ -45,6 +45,12 @@ use crate::{Error, Result};
 /// split in between) before the region is read from the row store.
 const COLUMNAR_ATTEMPTS: usize = 3;
 
+/// How long a learner answering `NotLeader` is asked again before the
+/// region is read from the row store: it knows no leader yet (a region
+/// just born from a split), or it is a newer peer than the cached region
+/// names (the learner was replaced; PD hears of it within a heartbeat).
+const LEARNER_NOT_LEADER_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// What to run on the stores, the same for every region and page.
 #[derive(Debug, Clone, Default)]
 pub struct CopTask {
@@ -296,6 +302,7 @@ impl CopScan {
     async fn columnar_page(&mut self) -> Result<(CopResponse, Vec<RecordBatch>, Vec<u8>)> {
         let mut backoff = self.snapshot.backoff();
         let mut attempts = 0;
+        let started = std::time::Instant::now();
         loop {
             attempts += 1;
             let rpc = &self.snapshot.shared.rpc;
@@ -348,6 +355,12 @@ impl CopScan {
                     self.snapshot.resolve(locks, &mut backoff).await?;
                 }
                 Ok((resp, batches)) => return Ok((resp, batches, loc.region.end_key)),
+                Err(Error::Kv(e @ kv::Error::NotLeader { .. }))
+                    if started.elapsed() < LEARNER_NOT_LEADER_WAIT =>
+                {
+                    rpc.cache().invalidate(loc.region.id);
+                    backoff.wait(e).await?;
+                }
                 Err(Error::Kv(e)) if attempts < COLUMNAR_ATTEMPTS => {
                     match &e {
                         kv::Error::EpochNotMatch(regions) => rpc
