@@ -355,13 +355,11 @@ impl CopScan {
                     self.snapshot.resolve(locks, &mut backoff).await?;
                 }
                 Ok((resp, batches)) => return Ok((resp, batches, loc.region.end_key)),
-                Err(Error::Kv(e @ kv::Error::NotLeader { .. }))
-                    if started.elapsed() < LEARNER_NOT_LEADER_WAIT =>
+                Err(Error::Kv(e))
+                    if attempts < COLUMNAR_ATTEMPTS
+                        || (matches!(e, kv::Error::NotLeader { .. })
+                            && started.elapsed() < LEARNER_NOT_LEADER_WAIT) =>
                 {
-                    rpc.cache().invalidate(loc.region.id);
-                    backoff.wait(e).await?;
-                }
-                Err(Error::Kv(e)) if attempts < COLUMNAR_ATTEMPTS => {
                     match &e {
                         kv::Error::EpochNotMatch(regions) => rpc
                             .cache()
@@ -371,6 +369,7 @@ impl CopScan {
                         // ask PD again.
                         kv::Error::Transport(_)
                         | kv::Error::StoreNotMatch { .. }
+                        | kv::Error::NotLeader { .. }
                         | kv::Error::RegionNotFound(_) => rpc.cache().invalidate(loc.region.id),
                         _ => {}
                     }
