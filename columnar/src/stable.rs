@@ -84,6 +84,58 @@ pub struct Chunk {
     /// Column id -> (index of `c{id}`, index of `p{id}`) in `batch`.
     columns: HashMap<ColumnId, (usize, usize)>,
     decoded: Mutex<HashMap<DecodeKey, ArrayRef>>,
+    /// Every key has one version and none is a delete: a read at or after
+    /// `max_ts` sees every row but those the delta has newer versions of.
+    plain: bool,
+    max_ts: u64,
+}
+
+/// The rows of a chunk one read sees.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rows {
+    /// `len` consecutive rows from `from`.
+    Run { from: usize, len: usize },
+    /// These rows, ascending.
+    Picked(UInt32Array),
+}
+
+impl Rows {
+    pub fn len(&self) -> usize {
+        match self {
+            Rows::Run { len, .. } => *len,
+            Rows::Picked(p) => p.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Keys the delta holds a version of, visible to a read, with that
+/// version's commit ts: a chunk row of such a key at or below it is hidden.
+#[derive(Debug, Default)]
+pub struct Newer<'a> {
+    /// Sorted by key.
+    keys: Vec<(&'a [u8], u64)>,
+}
+
+impl<'a> Newer<'a> {
+    pub fn new(mut keys: Vec<(&'a [u8], u64)>) -> Self {
+        keys.sort_unstable();
+        Newer { keys }
+    }
+
+    fn get(&self, key: &[u8]) -> Option<u64> {
+        self.keys
+            .binary_search_by(|(k, _)| (*k).cmp(key))
+            .ok()
+            .map(|i| self.keys[i].1)
+    }
+
+    fn hides(&self, key: &[u8], ts: u64) -> bool {
+        !self.keys.is_empty() && self.get(key).is_some_and(|t| t >= ts)
+    }
 }
 
 impl std::fmt::Debug for Chunk {
@@ -115,6 +167,9 @@ impl Chunk {
             .downcast_ref::<BooleanArray>()
             .ok_or_else(|| arrow("_del is not Boolean"))?
             .clone();
+        let plain =
+            del.true_count() == 0 && (1..keys.len()).all(|i| keys.value(i - 1) != keys.value(i));
+        let max_ts = ts.values().iter().copied().max().unwrap_or(0);
         let schema = batch.schema();
         let mut columns = HashMap::new();
         for (i, f) in schema.fields().iter().enumerate() {
@@ -133,6 +188,8 @@ impl Chunk {
             del,
             columns,
             decoded: Mutex::new(HashMap::new()),
+            plain,
+            max_ts,
         })
     }
 
@@ -229,21 +286,17 @@ impl Chunk {
 
     /// Rows visible at `ts` with keys in `[start, end)` (empty end:
     /// unbounded): per key the newest version at or below `ts`, unless it
-    /// is a delete or `newer(key, version_ts)` says a newer version of the
-    /// key lives elsewhere (the delta).
-    pub fn visible(
-        &self,
-        start: &[u8],
-        end: &[u8],
-        ts: u64,
-        newer: &dyn Fn(&[u8], u64) -> bool,
-    ) -> UInt32Array {
+    /// is a delete or `newer` has a newer version of the key (the delta).
+    pub fn visible(&self, start: &[u8], end: &[u8], ts: u64, newer: &Newer<'_>) -> Rows {
         let from = self.lower_bound(start);
         let to = if end.is_empty() {
             self.len()
         } else {
             self.lower_bound(end)
         };
+        if self.plain && self.max_ts <= ts {
+            return self.visible_plain(from, to, newer);
+        }
         let mut out = Vec::new();
         let mut i = from;
         while i < to {
@@ -258,13 +311,48 @@ impl Chunk {
             }
             if let Some(c) = chosen
                 && !self.del.value(c)
-                && !newer(key, self.ts.value(c))
+                && !newer.hides(key, self.ts.value(c))
             {
                 out.push(c as u32);
             }
             i = j;
         }
-        UInt32Array::from(out)
+        Rows::Picked(UInt32Array::from(out))
+    }
+
+    /// [`Chunk::visible`] of a plain chunk every row of which the read's
+    /// ts sees: rows `[from, to)` but those the delta hides, found by
+    /// looking its keys up rather than comparing every row's key.
+    fn visible_plain(&self, from: usize, to: usize, newer: &Newer<'_>) -> Rows {
+        let mut hidden: Vec<usize> = Vec::new();
+        if from < to {
+            let (lo, hi) = (self.keys.value(from), self.keys.value(to - 1));
+            let first = newer.keys.partition_point(|(k, _)| *k < lo);
+            for &(key, t) in newer.keys[first..].iter().take_while(|(k, _)| *k <= hi) {
+                let i = self.lower_bound(key);
+                if i < to && self.keys.value(i) == key && t >= self.ts.value(i) {
+                    hidden.push(i);
+                }
+            }
+        }
+        if hidden.is_empty() {
+            return Rows::Run {
+                from,
+                len: to - from,
+            };
+        }
+        let mut hidden = hidden.into_iter().peekable();
+        let rows = (from..to)
+            .filter(|i| {
+                let skip = hidden.peek() == Some(i);
+                if skip {
+                    hidden.next();
+                }
+                !skip
+            })
+            .map(|i| i as u32)
+            .collect::<Vec<_>>();
+        Rows::Picked(UInt32Array::from(rows))
     }
 
     /// Column `spec` as a typed array over every row (decoded once, then
@@ -349,27 +437,30 @@ impl Chunk {
         &self,
         columns: &[ColumnSpec],
         schema: &SchemaRef,
-        indices: &UInt32Array,
+        rows: &Rows,
     ) -> Result<RecordBatch> {
         // Rows in one run (every key has one visible version, the common
         // case) are a slice of the decoded columns, not a copy.
-        let run = match (indices.values().first(), indices.values().last()) {
-            (Some(&a), Some(&b)) if (b - a) as usize + 1 == indices.len() => Some(a as usize),
-            _ => None,
+        let run = match rows {
+            Rows::Run { from, .. } => Some(*from),
+            Rows::Picked(p) => match (p.values().first(), p.values().last()) {
+                (Some(&a), Some(&b)) if (b - a) as usize + 1 == p.len() => Some(a as usize),
+                _ => None,
+            },
         };
         let arrays = columns
             .iter()
             .zip(schema.fields())
             .map(|(spec, f)| {
                 let full = self.column(spec, f.data_type())?;
-                match run {
-                    Some(from) => Ok(full.slice(from, indices.len())),
-                    None => take(&full, indices, None).map_err(arrow),
+                match (run, rows) {
+                    (None, Rows::Picked(p)) => take(&full, p, None).map_err(arrow),
+                    (from, _) => Ok(full.slice(from.unwrap_or(0), rows.len())),
                 }
             })
             .collect::<Result<Vec<_>>>()?;
         let options =
-            datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(indices.len()));
+            datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(rows.len()));
         RecordBatch::try_new_with_options(schema.clone(), arrays, &options).map_err(arrow)
     }
 
@@ -741,7 +832,7 @@ mod tests {
         let (specs, schema) = specs();
         let mut out = Vec::new();
         for c in t.overlapping(b"", b"") {
-            let idx = c.visible(b"", b"", ts, &|_, _| false);
+            let idx = c.visible(b"", b"", ts, &Newer::default());
             let batch = c.project(&specs, &schema, &idx).unwrap();
             let h = batch
                 .column(0)
@@ -867,7 +958,13 @@ mod tests {
         assert!(read(&t, 10).iter().all(|(h, a, _)| *a == Some(-*h)));
         // A newer version elsewhere (the delta) hides the stable one.
         let c = &t.chunks[0];
-        let idx = c.visible(&key(0), &key(10), 30, &|k, _| k == key(5).as_slice());
+        let k5 = key(5);
+        let idx = c.visible(
+            &key(0),
+            &key(10),
+            30,
+            &Newer::new(vec![(k5.as_slice(), 30)]),
+        );
         assert_eq!(idx.len(), 9);
 
         // Min/max of `a` (-h at ts 10, h at ts 20) rule chunks out.
@@ -895,5 +992,45 @@ mod tests {
         // Each chunk spans [-max h, max h]: 40000 is outside the first only.
         let kept = prune(Operator::Eq, 40_000);
         assert!(!kept[0] && kept[last], "{kept:?}");
+    }
+
+    #[test]
+    fn plain_chunks_are_read_as_runs_but_for_what_the_delta_hides() {
+        let c = Chunk::build(
+            1,
+            &(0..100)
+                .map(|h| (key(h), 10 + h as u64, row(&[(2, Datum::I64(h))])))
+                .collect::<Vec<NewVersion>>(),
+        )
+        .unwrap();
+        // Every version at or below ts: a run of the range.
+        let all = c.visible(&key(10), &key(20), 200, &Newer::default());
+        assert_eq!(all, Rows::Run { from: 10, len: 10 });
+        // The delta's newer versions of keys 12 and 19 hide them; its key
+        // 50 is out of range and an older delta version hides nothing.
+        let (k12, k19, k50, k15) = (key(12), key(19), key(50), key(15));
+        let newer = Newer::new(vec![
+            (k50.as_slice(), 300),
+            (k19.as_slice(), 300),
+            (k12.as_slice(), 300),
+            (k15.as_slice(), 1),
+        ]);
+        let Rows::Picked(p) = c.visible(&key(10), &key(20), 200, &newer) else {
+            panic!("rows hidden by the delta are picked out");
+        };
+        let expect: Vec<u32> = vec![10, 11, 13, 14, 15, 16, 17, 18];
+        assert_eq!(p.values().to_vec(), expect);
+        // A read older than some versions takes the per-key path: keys
+        // committed after ts 50 (h > 40) are not there.
+        let old = c.visible(b"", b"", 50, &Newer::default());
+        assert_eq!(old.len(), 41);
+        let (specs, schema) = specs();
+        let batch = c.project(&specs, &schema, &all).unwrap();
+        let h = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        assert_eq!(h.values().to_vec(), (10..20).collect::<Vec<i64>>());
     }
 }

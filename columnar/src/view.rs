@@ -188,11 +188,8 @@ impl ColumnarView {
                 .unwrap_or_default();
             (chunks, state.delta.newest(table, start, end, ts))
         };
-        let in_delta: HashMap<&[u8], u64> =
-            newest.iter().map(|(k, t, _)| (k.as_slice(), *t)).collect();
-        let newer = |key: &[u8], ts: u64| {
-            !in_delta.is_empty() && in_delta.get(key).is_some_and(|t| *t >= ts)
-        };
+        let newer =
+            crate::stable::Newer::new(newest.iter().map(|(k, t, _)| (k.as_slice(), *t)).collect());
         // Chunks no filter can match are skipped by min/max.
         let keep = match prune {
             Some(p) if !chunks.is_empty() => {
