@@ -40,6 +40,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::{interleave, take};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::ScalarValue;
 use parking_lot::Mutex;
 use proto::kvrpcpb::ColumnSpec;
 
@@ -73,6 +74,20 @@ struct DecodeKey {
     default: Vec<u8>,
 }
 
+impl DecodeKey {
+    fn of(spec: &ColumnSpec) -> Self {
+        DecodeKey {
+            id: spec.id,
+            kind: spec.kind,
+            precision: spec.precision,
+            scale: spec.scale,
+            binary: spec.binary,
+            handle: spec.handle,
+            default: spec.default.clone(),
+        }
+    }
+}
+
 /// One immutable chunk of a table's versions.
 pub struct Chunk {
     /// Unique within the store: names its file.
@@ -84,6 +99,8 @@ pub struct Chunk {
     /// Column id -> (index of `c{id}`, index of `p{id}`) in `batch`.
     columns: HashMap<ColumnId, (usize, usize)>,
     decoded: Mutex<HashMap<DecodeKey, ArrayRef>>,
+    /// Min and max of decoded columns, for pruning.
+    bounds: Mutex<HashMap<DecodeKey, (ScalarValue, ScalarValue)>>,
     /// Every key has one version and none is a delete: a read at or after
     /// `max_ts` sees every row but those the delta has newer versions of.
     plain: bool,
@@ -188,6 +205,7 @@ impl Chunk {
             del,
             columns,
             decoded: Mutex::new(HashMap::new()),
+            bounds: Mutex::new(HashMap::new()),
             plain,
             max_ts,
         })
@@ -358,21 +376,36 @@ impl Chunk {
     /// Column `spec` as a typed array over every row (decoded once, then
     /// kept). `dt` is the Arrow type of the spec.
     pub fn column(&self, spec: &ColumnSpec, dt: &DataType) -> Result<ArrayRef> {
-        let key = DecodeKey {
-            id: spec.id,
-            kind: spec.kind,
-            precision: spec.precision,
-            scale: spec.scale,
-            binary: spec.binary,
-            handle: spec.handle,
-            default: spec.default.clone(),
-        };
+        let key = DecodeKey::of(spec);
         if let Some(a) = self.decoded.lock().get(&key) {
             return Ok(a.clone());
         }
         let array = self.decode(spec, dt)?;
         self.decoded.lock().insert(key, array.clone());
         Ok(array)
+    }
+
+    /// Min and max of column `spec` over every version (NULLs of type
+    /// `dt` when it has no values), computed once, then kept.
+    pub fn bounds(&self, spec: &ColumnSpec, dt: &DataType) -> Result<(ScalarValue, ScalarValue)> {
+        use datafusion::functions_aggregate::min_max::{MaxAccumulator, MinAccumulator};
+        use datafusion::logical_expr::Accumulator;
+        let key = DecodeKey::of(spec);
+        if let Some(b) = self.bounds.lock().get(&key) {
+            return Ok(b.clone());
+        }
+        let array = self.column(spec, dt)?;
+        let mut min = MinAccumulator::try_new(dt).map_err(arrow)?;
+        let mut max = MaxAccumulator::try_new(dt).map_err(arrow)?;
+        min.update_batch(std::slice::from_ref(&array))
+            .map_err(arrow)?;
+        max.update_batch(&[array]).map_err(arrow)?;
+        let b = (
+            min.evaluate().map_err(arrow)?,
+            max.evaluate().map_err(arrow)?,
+        );
+        self.bounds.lock().insert(key, b.clone());
+        Ok(b)
     }
 
     fn decode(&self, spec: &ColumnSpec, dt: &DataType) -> Result<ArrayRef> {
@@ -497,24 +530,14 @@ pub struct ChunkStats<'a> {
 
 impl ChunkStats<'_> {
     fn bound(&self, column: &datafusion::common::Column, max: bool) -> Option<ArrayRef> {
-        use datafusion::common::ScalarValue;
         let i = self.schema.index_of(&column.name).ok()?;
         let (spec, field) = (&self.columns[i], self.schema.field(i));
         let values = self
             .chunks
             .iter()
             .map(|c| {
-                use datafusion::functions_aggregate::min_max::{MaxAccumulator, MinAccumulator};
-                use datafusion::logical_expr::Accumulator;
-                let array = c.column(spec, field.data_type()).ok()?;
-                let dt = field.data_type();
-                let mut acc: Box<dyn Accumulator> = if max {
-                    Box::new(MaxAccumulator::try_new(dt).ok()?)
-                } else {
-                    Box::new(MinAccumulator::try_new(dt).ok()?)
-                };
-                acc.update_batch(&[array]).ok()?;
-                acc.evaluate().ok()
+                let (lo, hi) = c.bounds(spec, field.data_type()).ok()?;
+                Some(if max { hi } else { lo })
             })
             .map(|v| v.or_else(|| ScalarValue::try_from(field.data_type()).ok()))
             .collect::<Option<Vec<ScalarValue>>>()?;

@@ -43,7 +43,7 @@ use codec::arrow::{ColumnKind, build_array, kind_from_u32};
 use codec::datum::{Datum, DatumKind};
 use codec::table::Handle;
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
-use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::compute::{and, filter_record_batch};
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::arrow::ipc::reader::StreamReader;
 use datafusion::arrow::ipc::writer::StreamWriter;
@@ -264,23 +264,42 @@ impl Fragment {
 
     /// The rows of a batch of the scan's columns that pass every filter,
     /// projected to the output columns. The limit is the caller's.
+    ///
+    /// The filters' masks are combined and the rows copied once, output
+    /// columns only; a filter that keeps under an eighth of the rows
+    /// narrows the batch at once, so the ones after it look at fewer rows.
     pub fn apply(&self, batch: RecordBatch) -> Result<RecordBatch> {
         let mut batch = batch;
+        let mut mask: Option<BooleanArray> = None;
         for f in &self.filters {
             if batch.num_rows() == 0 {
                 break;
             }
-            let mask = f
+            let this = f
                 .evaluate(&batch)
                 .and_then(|v| v.into_array(batch.num_rows()))
                 .map_err(|e| Error::Aborted(format!("evaluating a pushed-down filter: {e}")))?;
-            let mask = mask
+            let this = this
                 .as_any()
                 .downcast_ref::<BooleanArray>()
-                .ok_or_else(|| df(format!("filter is {}, not boolean", mask.data_type())))?;
-            batch = filter_record_batch(&batch, mask).map_err(df)?;
+                .ok_or_else(|| df(format!("filter is {}, not boolean", this.data_type())))?
+                .clone();
+            // NULL in either mask: the row does not pass, as in a filter.
+            let both = match mask.take() {
+                Some(m) => and(&m, &this).map_err(df)?,
+                None => this,
+            };
+            if both.true_count() * 8 < batch.num_rows() {
+                batch = filter_record_batch(&batch, &both).map_err(df)?;
+            } else {
+                mask = Some(both);
+            }
         }
-        batch.project(&self.output).map_err(df)
+        let out = batch.project(&self.output).map_err(df)?;
+        match mask {
+            Some(m) if m.true_count() < out.num_rows() => filter_record_batch(&out, &m).map_err(df),
+            _ => Ok(out),
+        }
     }
 
     /// [`Fragment::decode`] then [`Fragment::apply`], cut to `remaining`
