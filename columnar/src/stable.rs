@@ -127,6 +127,17 @@ impl Rows {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The first row when the rows are consecutive, else the picked rows.
+    fn as_run(&self) -> std::result::Result<usize, &UInt32Array> {
+        match self {
+            Rows::Run { from, .. } => Ok(*from),
+            Rows::Picked(p) => match (p.values().first(), p.values().last()) {
+                (Some(&a), Some(&b)) if (b - a) as usize + 1 == p.len() => Ok(a as usize),
+                _ => Err(p),
+            },
+        }
+    }
 }
 
 /// Keys the delta holds a version of, visible to a read, with that
@@ -143,15 +154,10 @@ impl<'a> Newer<'a> {
         Newer { keys }
     }
 
-    fn get(&self, key: &[u8]) -> Option<u64> {
+    fn hides(&self, key: &[u8], ts: u64) -> bool {
         self.keys
             .binary_search_by(|(k, _)| (*k).cmp(key))
-            .ok()
-            .map(|i| self.keys[i].1)
-    }
-
-    fn hides(&self, key: &[u8], ts: u64) -> bool {
-        !self.keys.is_empty() && self.get(key).is_some_and(|t| t >= ts)
+            .is_ok_and(|i| self.keys[i].1 >= ts)
     }
 }
 
@@ -359,17 +365,14 @@ impl Chunk {
                 len: to - from,
             };
         }
-        let mut hidden = hidden.into_iter().peekable();
-        let rows = (from..to)
-            .filter(|i| {
-                let skip = hidden.peek() == Some(i);
-                if skip {
-                    hidden.next();
-                }
-                !skip
-            })
-            .map(|i| i as u32)
-            .collect::<Vec<_>>();
+        // `hidden` ascends: the delta's keys are sorted.
+        let mut rows = Vec::with_capacity(to - from - hidden.len());
+        let mut next = from as u32;
+        for h in hidden.into_iter().map(|h| h as u32) {
+            rows.extend(next..h);
+            next = h + 1;
+        }
+        rows.extend(next..to as u32);
         Rows::Picked(UInt32Array::from(rows))
     }
 
@@ -474,21 +477,14 @@ impl Chunk {
     ) -> Result<RecordBatch> {
         // Rows in one run (every key has one visible version, the common
         // case) are a slice of the decoded columns, not a copy.
-        let run = match rows {
-            Rows::Run { from, .. } => Some(*from),
-            Rows::Picked(p) => match (p.values().first(), p.values().last()) {
-                (Some(&a), Some(&b)) if (b - a) as usize + 1 == p.len() => Some(a as usize),
-                _ => None,
-            },
-        };
         let arrays = columns
             .iter()
             .zip(schema.fields())
             .map(|(spec, f)| {
                 let full = self.column(spec, f.data_type())?;
-                match (run, rows) {
-                    (None, Rows::Picked(p)) => take(&full, p, None).map_err(arrow),
-                    (from, _) => Ok(full.slice(from.unwrap_or(0), rows.len())),
+                match rows.as_run() {
+                    Ok(from) => Ok(full.slice(from, rows.len())),
+                    Err(picked) => take(&full, picked, None).map_err(arrow),
                 }
             })
             .collect::<Result<Vec<_>>>()?;
