@@ -134,13 +134,14 @@ fn scan_ops(scan: &RowScanExec, analyze: bool) -> Op {
         "cop[row]"
     };
     // Statistics when the engine was chosen by cost, else pseudo ones.
-    let (total, rows, stats) = match scan.estimate {
+    let (total, rows, kept, stats) = match scan.estimate {
         Some(e) => (
             e.total,
             Some(e.rows),
+            e.kept,
             if e.analyzed { "" } else { ", stats:pseudo" },
         ),
-        None => (PSEUDO_ROWS, None, ", stats:pseudo"),
+        None => (PSEUDO_ROWS, None, SELECTION_FACTOR, ", stats:pseudo"),
     };
     match &scan.access {
         Access::Table { range, .. } => {
@@ -157,7 +158,7 @@ fn scan_ops(scan: &RowScanExec, analyze: bool) -> Op {
             leaf.info = info + &scan.runtime_filter_text();
             let mut top = leaf;
             if !filters.is_empty() {
-                let mut sel = Op::new("Selection", top.est * SELECTION_FACTOR, task);
+                let mut sel = Op::new("Selection", top.est.min(total * kept), task);
                 sel.info = filters;
                 sel.children.push(top);
                 top = sel;

@@ -27,6 +27,7 @@ pub mod pushdown;
 pub mod rewrite;
 pub mod runtime_filter;
 pub mod scan;
+pub mod selectivity;
 pub mod semantics;
 pub mod stats;
 
@@ -100,7 +101,10 @@ impl DfSession {
         // sides repartitioned by hash (a copy of the large side); with two
         // partitions that is the cheaper plan up to far larger builds than
         // DataFusion's default of 128K rows.
+        // DataFusion goes by the build side's bytes when its statistics
+        // have them (a projection's do): the same limit, at 64 bytes a row.
         opts.optimizer.hash_join_single_partition_threshold_rows = 1 << 20;
+        opts.optimizer.hash_join_single_partition_threshold = 64 << 20;
         // A join's build-side keys travel to the probe side's stores as an
         // IN list (query::runtime_filter) up to this many (and 256 KiB);
         // DataFusion's defaults (150, 128 KiB) suit filters evaluated

@@ -392,6 +392,7 @@ impl TableProvider for RowTable {
                 total: est.rows(),
                 rows: if columnar { est.rows() } else { c.rows },
                 analyzed: est.analyzed.is_some(),
+                kept: super::selectivity::of_filters(&self.info, &est, filters),
             });
             exec.table_estimate = Some(est);
         }

@@ -512,6 +512,10 @@ pub struct ScanEstimate {
     pub rows: f64,
     /// From `ANALYZE TABLE` (not region heartbeats or pseudo counts).
     pub analyzed: bool,
+    /// The share of the table's rows that the pushed filters keep
+    /// ([`super::selectivity`]; they include the conditions the access
+    /// path narrows by).
+    pub kept: f64,
 }
 
 /// A table scan in a DataFusion plan.
@@ -998,10 +1002,7 @@ impl ExecutionPlan for RowScanExec {
     ) -> datafusion::error::Result<Arc<Statistics>> {
         let mut stats = Statistics::new_unknown(&self.schema);
         if let (Some(e), None) = (&self.estimate, &self.task.plan) {
-            let mut rows = e.rows;
-            if !self.filter_text.is_empty() {
-                rows *= super::cost::SELECTION_FACTOR;
-            }
+            let mut rows = e.rows.min(e.total * e.kept);
             if let Some(l) = self.task.limit {
                 rows = rows.min(l as f64);
             }
