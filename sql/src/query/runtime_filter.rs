@@ -26,10 +26,11 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::Schema;
+use datafusion::logical_expr::Operator;
 use datafusion::logical_expr::{BinaryExpr, Cast, Expr};
 use datafusion::physical_expr::expressions::{
-    CastExpr, Column, DynamicFilterPhysicalExpr, InListExpr, IsNotNullExpr, IsNullExpr, Literal,
-    NotExpr,
+    CaseExpr, CastExpr, Column, DynamicFilterPhysicalExpr, InListExpr, IsNotNullExpr, IsNullExpr,
+    Literal, NotExpr,
 };
 use datafusion::physical_expr::{PhysicalExpr, split_conjunction};
 use datafusion::physical_expr_common::physical_expr::snapshot_physical_expr;
@@ -52,9 +53,124 @@ pub fn current(filters: &[Arc<dyn PhysicalExpr>], schema: &Schema) -> Vec<Expr> 
         };
         for part in split_conjunction(&now) {
             match logical(part, schema) {
-                Some(Expr::Literal(ScalarValue::Boolean(Some(true)), _)) | None => {}
+                Some(Expr::Literal(ScalarValue::Boolean(Some(true)), _)) => {}
                 Some(e) => out.push(e),
+                None => {
+                    if let Some(case) = part.downcast_ref::<CaseExpr>() {
+                        out.extend(union_of_partitions(case, schema));
+                    }
+                }
             }
+        }
+    }
+    out
+}
+
+/// What one partition of a partitioned hash join says about a key column.
+#[derive(Default)]
+struct KeyBounds {
+    lo: Option<ScalarValue>,
+    hi: Option<ScalarValue>,
+    keys: Option<Vec<ScalarValue>>,
+}
+
+/// A partitioned hash join's filter, `CASE hash(key) % n WHEN 0 THEN f0
+/// WHEN 1 THEN f1 ... ELSE false END`, as conjuncts the stores can
+/// evaluate. A row that can join passes its own partition's branch, so it
+/// is within the lowest lower bound and the highest upper bound of the
+/// branches, and among the union of their key lists — when every branch
+/// that can hold rows has them. A branch that is `false` (an empty
+/// partition) holds none; any other ELSE than `false` keeps everything.
+fn union_of_partitions(case: &CaseExpr, schema: &Schema) -> Vec<Expr> {
+    if case.expr().is_none() {
+        return Vec::new();
+    }
+    let is_false = |e: &Arc<dyn PhysicalExpr>| {
+        e.downcast_ref::<Literal>()
+            .is_some_and(|l| l.value() == &ScalarValue::Boolean(Some(false)))
+    };
+    if !case.else_expr().is_some_and(is_false) {
+        return Vec::new();
+    }
+    let mut branches: Vec<std::collections::BTreeMap<usize, KeyBounds>> = Vec::new();
+    for (_, then) in case.when_then_expr() {
+        if is_false(then) {
+            continue;
+        }
+        let mut columns = std::collections::BTreeMap::<usize, KeyBounds>::new();
+        for part in split_conjunction(then) {
+            if let Some(b) =
+                part.downcast_ref::<datafusion::physical_expr::expressions::BinaryExpr>()
+                && let (Some(c), Some(v)) = (
+                    b.left().downcast_ref::<Column>(),
+                    b.right().downcast_ref::<Literal>(),
+                )
+            {
+                let k = columns.entry(c.index()).or_default();
+                match b.op() {
+                    Operator::GtEq => k.lo = Some(v.value().clone()),
+                    Operator::LtEq => k.hi = Some(v.value().clone()),
+                    _ => {}
+                }
+            } else if let Some(i) = part.downcast_ref::<InListExpr>()
+                && !i.negated()
+                && let Some(c) = i.expr().downcast_ref::<Column>()
+            {
+                let values: Option<Vec<ScalarValue>> = i
+                    .list()
+                    .iter()
+                    .map(|e| e.downcast_ref::<Literal>().map(|l| l.value().clone()))
+                    .collect();
+                columns.entry(c.index()).or_default().keys = values;
+            }
+        }
+        branches.push(columns);
+    }
+    let Some((first, rest)) = branches.split_first_mut() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (index, k) in std::mem::take(first) {
+        let Some(field) = schema.fields().get(index) else {
+            continue;
+        };
+        let (mut lo, mut hi, mut keys) = (k.lo, k.hi, k.keys);
+        for other in rest.iter_mut() {
+            let o = other.remove(&index).unwrap_or_default();
+            lo = match (lo, o.lo) {
+                (Some(a), Some(b)) => match a.partial_cmp(&b) {
+                    Some(std::cmp::Ordering::Greater) => Some(b),
+                    Some(_) => Some(a),
+                    None => None,
+                },
+                _ => None,
+            };
+            hi = match (hi, o.hi) {
+                (Some(a), Some(b)) => match a.partial_cmp(&b) {
+                    Some(std::cmp::Ordering::Less) => Some(b),
+                    Some(_) => Some(a),
+                    None => None,
+                },
+                _ => None,
+            };
+            keys = match (keys, o.keys) {
+                (Some(mut a), Some(b)) => {
+                    a.extend(b);
+                    Some(a)
+                }
+                _ => None,
+            };
+        }
+        let column = || Expr::Column(datafusion::common::Column::new_unqualified(field.name()));
+        if let Some(v) = lo {
+            out.push(column().gt_eq(Expr::Literal(v, None)));
+        }
+        if let Some(v) = hi {
+            out.push(column().lt_eq(Expr::Literal(v, None)));
+        }
+        if let Some(keys) = keys {
+            let list = keys.into_iter().map(|v| Expr::Literal(v, None)).collect();
+            out.push(column().in_list(list, false));
         }
     }
     out
@@ -154,5 +270,54 @@ mod tests {
                 "b IN ([Int64(4), Int64(7)])".to_string(),
             ]
         );
+    }
+
+    #[test]
+    fn a_partitioned_join_pushes_the_union_of_its_partitions() {
+        let schema = Schema::new(vec![Field::new("k", DataType::Int64, true)]);
+        let k = col("k", &schema).unwrap();
+        let branch = |lo: i64, hi: i64, keys: Vec<i64>| {
+            let bounds = binary(
+                binary(k.clone(), Operator::GtEq, lit(lo), &schema).unwrap(),
+                Operator::And,
+                binary(k.clone(), Operator::LtEq, lit(hi), &schema).unwrap(),
+                &schema,
+            )
+            .unwrap();
+            let keys = keys.into_iter().map(lit).collect();
+            let keys = in_list(k.clone(), keys, &false, &schema).unwrap();
+            binary(bounds, Operator::And, keys, &schema).unwrap()
+        };
+        // The routing expression itself cannot be sent (it stands in for
+        // the join's hash here).
+        let routing = binary(k.clone(), Operator::Modulo, lit(2i64), &schema).unwrap();
+        let case = |else_: Arc<dyn PhysicalExpr>| -> Arc<dyn PhysicalExpr> {
+            Arc::new(
+                CaseExpr::try_new(
+                    Some(routing.clone()),
+                    vec![
+                        (lit(0i64), branch(4, 8, vec![4, 8])),
+                        (lit(1i64), branch(3, 5, vec![3, 5])),
+                        (lit(2i64), lit(false)),
+                    ],
+                    Some(else_),
+                )
+                .unwrap(),
+            )
+        };
+        let text: Vec<String> = current(&[case(lit(false))], &schema)
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(
+            text,
+            vec![
+                "k >= Int64(3)".to_string(),
+                "k <= Int64(8)".to_string(),
+                "k IN ([Int64(4), Int64(8), Int64(3), Int64(5)])".to_string(),
+            ]
+        );
+        // A partition whose build side is unknown keeps every row.
+        assert!(current(&[case(lit(true))], &schema).is_empty());
     }
 }
