@@ -74,6 +74,34 @@ struct KeyBounds {
     keys: Option<Vec<ScalarValue>>,
 }
 
+impl KeyBounds {
+    /// What holds for a row of either partition: the outer bounds and
+    /// both key lists, where both partitions have them.
+    fn union(self, other: KeyBounds) -> KeyBounds {
+        use std::cmp::Ordering::{Greater, Less};
+        // Whichever of `a` and `b` lies `further` out.
+        let outer = |a: Option<ScalarValue>, b: Option<ScalarValue>, further| {
+            let (a, b) = (a?, b?);
+            if a.partial_cmp(&b)? == further {
+                Some(a)
+            } else {
+                Some(b)
+            }
+        };
+        KeyBounds {
+            lo: outer(self.lo, other.lo, Less),
+            hi: outer(self.hi, other.hi, Greater),
+            keys: match (self.keys, other.keys) {
+                (Some(mut a), Some(b)) => {
+                    a.extend(b);
+                    Some(a)
+                }
+                _ => None,
+            },
+        }
+    }
+}
+
 /// A partitioned hash join's filter, `CASE hash(key) % n WHEN 0 THEN f0
 /// WHEN 1 THEN f1 ... ELSE false END`, as conjuncts the stores can
 /// evaluate. A row that can join passes its own partition's branch, so it
@@ -130,45 +158,21 @@ fn union_of_partitions(case: &CaseExpr, schema: &Schema) -> Vec<Expr> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for (index, k) in std::mem::take(first) {
+    for (index, mut k) in std::mem::take(first) {
         let Some(field) = schema.fields().get(index) else {
             continue;
         };
-        let (mut lo, mut hi, mut keys) = (k.lo, k.hi, k.keys);
         for other in rest.iter_mut() {
-            let o = other.remove(&index).unwrap_or_default();
-            lo = match (lo, o.lo) {
-                (Some(a), Some(b)) => match a.partial_cmp(&b) {
-                    Some(std::cmp::Ordering::Greater) => Some(b),
-                    Some(_) => Some(a),
-                    None => None,
-                },
-                _ => None,
-            };
-            hi = match (hi, o.hi) {
-                (Some(a), Some(b)) => match a.partial_cmp(&b) {
-                    Some(std::cmp::Ordering::Less) => Some(b),
-                    Some(_) => Some(a),
-                    None => None,
-                },
-                _ => None,
-            };
-            keys = match (keys, o.keys) {
-                (Some(mut a), Some(b)) => {
-                    a.extend(b);
-                    Some(a)
-                }
-                _ => None,
-            };
+            k = k.union(other.remove(&index).unwrap_or_default());
         }
         let column = || Expr::Column(datafusion::common::Column::new_unqualified(field.name()));
-        if let Some(v) = lo {
+        if let Some(v) = k.lo {
             out.push(column().gt_eq(Expr::Literal(v, None)));
         }
-        if let Some(v) = hi {
+        if let Some(v) = k.hi {
             out.push(column().lt_eq(Expr::Literal(v, None)));
         }
-        if let Some(keys) = keys {
+        if let Some(keys) = k.keys {
             let list = keys.into_iter().map(|v| Expr::Literal(v, None)).collect();
             out.push(column().in_list(list, false));
         }
