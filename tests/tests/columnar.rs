@@ -693,9 +693,24 @@ async fn join_build_sides_filter_probe_scans_at_the_stores() {
     let pd = c.cluster.pd_client().await.unwrap();
     wait_for_learners(&pd, kid, store, 1, 1).await;
     wait_available(&c, "k").await;
-    conn.query_drop("ANALYZE TABLE t, k").await.unwrap();
+    // More build-side keys than an IN list carries: a Bloom filter.
+    conn.query_drop("CREATE TABLE many (id INT PRIMARY KEY)")
+        .await
+        .unwrap();
+    let sixes: Vec<String> = (1..=100).map(|i| format!("({})", i * 6)).collect();
+    conn.query_drop(format!("INSERT INTO many VALUES {}", sixes.join(",")))
+        .await
+        .unwrap();
+    conn.query_drop("ALTER TABLE many SET COLUMNAR REPLICA 1")
+        .await
+        .unwrap();
+    let mid = table_id(&mut conn, "many").await;
+    wait_for_learners(&pd, mid, store, 1, 1).await;
+    wait_available(&c, "many").await;
+    conn.query_drop("ANALYZE TABLE t, k, many").await.unwrap();
 
     let q = "SELECT t.id, k.tag FROM k JOIN t ON t.id = k.id ORDER BY t.id";
+    let bloom_q = "SELECT COUNT(*), SUM(t.n) FROM many JOIN t ON t.id = many.id";
     for engine in ["row", "columnar"] {
         conn.query_drop(format!("SET SESSION isolation_read_engines = '{engine}'"))
             .await
@@ -726,6 +741,28 @@ async fn join_build_sides_filter_probe_scans_at_the_stores() {
             "3",
             "{engine}: rows of t returned by the stores"
         );
+
+        let got: Vec<(i64, i64)> = conn.query(bloom_q).await.unwrap();
+        assert_eq!(got, [(100, 303_000)], "{engine}");
+        let plan: Vec<mysql_async::Row> = conn
+            .query(format!("EXPLAIN ANALYZE {bloom_q}"))
+            .await
+            .unwrap();
+        let scan = plan
+            .iter()
+            .position(|r| cell(r, 4) == "table:t")
+            .expect("a scan of t");
+        let info = cell(&plan[scan], 6);
+        assert!(info.contains("id IN bloom(100 keys)"), "{engine}: {info}");
+        let reader = plan[..scan]
+            .iter()
+            .rev()
+            .find(|r| cell(r, 0).contains("TableReader"))
+            .expect("t's reader");
+        // Every key, and few of the other 500 rows (a Bloom filter's
+        // false positives, which the join drops).
+        let returned: usize = cell(reader, 2).parse().unwrap();
+        assert!((100..150).contains(&returned), "{engine}: {returned} rows of t");
     }
 
     drop(conn);

@@ -105,12 +105,13 @@ impl DfSession {
         // have them (a projection's do): the same limit, at 64 bytes a row.
         opts.optimizer.hash_join_single_partition_threshold_rows = 1 << 20;
         opts.optimizer.hash_join_single_partition_threshold = 64 << 20;
-        // A join's build-side keys travel to the probe side's stores as an
-        // IN list (query::runtime_filter) up to this many (and 256 KiB);
-        // DataFusion's defaults (150, 128 KiB) suit filters evaluated
-        // in-process.
-        opts.optimizer.hash_join_inlist_pushdown_max_distinct_values = 16384;
-        opts.optimizer.hash_join_inlist_pushdown_max_size = 256 * 1024;
+        // A join's build-side keys travel to the probe side's stores
+        // (query::runtime_filter: an IN list when few, a Bloom filter when
+        // many) up to this many (and 4 MiB of keys); DataFusion's
+        // defaults (150, 128 KiB) suit filters evaluated in-process.
+        // Beyond, the build side is rarely selective enough to pay for it.
+        opts.optimizer.hash_join_inlist_pushdown_max_distinct_values = 256 * 1024;
+        opts.optimizer.hash_join_inlist_pushdown_max_size = 4 << 20;
         let mut state = datafusion::execution::SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()

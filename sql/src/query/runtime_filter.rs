@@ -2,8 +2,11 @@
 //! to the stores with the probe side's scan.
 //!
 //! DataFusion's hash join publishes a dynamic filter once its build side
-//! is in: the key bounds (`k >= min AND k <= max`) and, for a small build
-//! side, the keys themselves (`k IN (...)`). It offers the filter to the
+//! is in: the key bounds (`k >= min AND k <= max`) and, for a build side
+//! of up to 256K keys, the keys themselves (`k IN (...)`). Up to
+//! [`IN_LIST_MAX`] keys travel as that IN list, more as a Bloom filter
+//! ([`txn::coprocessor::bloom`]): one binary literal instead of a literal
+//! a key to decode and plan for every region. It offers the filter to the
 //! probe side during filter pushdown; [`RowScanExec`](super::scan::RowScanExec)
 //! keeps it, and when the scan starts (after the build, as the join polls
 //! its probe side only then) takes the filter's current value and adds
@@ -15,6 +18,10 @@
 //!     ├─ scan part                           filters: p_brand = ..,
 //!     └─ scan lineitem  <- dynamic filter      + l_partkey >= 42 AND l_partkey <= 199960
 //!                                              + l_partkey IN (42, 97, ...)
+//!
+//!   HashJoin  (build: orders, 227,597 keys)
+//!     ├─ ...                                 + l_orderkey IN bloom(227597 keys)
+//!     └─ scan lineitem  <- dynamic filter
 //! ```
 //!
 //! The join still checks every row it gets, so a runtime filter only has
@@ -25,7 +32,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::Schema;
+use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::logical_expr::Operator;
 use datafusion::logical_expr::{BinaryExpr, Cast, Expr};
 use datafusion::physical_expr::expressions::{
@@ -35,6 +42,7 @@ use datafusion::physical_expr::expressions::{
 use datafusion::physical_expr::{PhysicalExpr, split_conjunction};
 use datafusion::physical_expr_common::physical_expr::snapshot_physical_expr;
 use datafusion::scalar::ScalarValue;
+use txn::coprocessor::bloom::{self, KeyBloom};
 
 /// Whether `filter` is one a query fills in while it runs.
 pub fn is_dynamic(filter: &Arc<dyn PhysicalExpr>) -> bool {
@@ -64,6 +72,15 @@ pub fn current(filters: &[Arc<dyn PhysicalExpr>], schema: &Schema) -> Vec<Expr> 
         }
     }
     out
+}
+
+/// A pushed runtime filter as EXPLAIN shows it: a Bloom filter by its
+/// key count, not its bytes.
+pub fn display(e: &Expr) -> String {
+    match bloom::as_filter(e) {
+        Some((key, b)) => format!("{key} IN bloom({} keys)", b.keys()),
+        None => e.to_string(),
+    }
 }
 
 /// What one partition of a partitioned hash join says about a key column.
@@ -173,11 +190,31 @@ fn union_of_partitions(case: &CaseExpr, schema: &Schema) -> Vec<Expr> {
             out.push(column().lt_eq(Expr::Literal(v, None)));
         }
         if let Some(keys) = k.keys {
-            let list = keys.into_iter().map(|v| Expr::Literal(v, None)).collect();
-            out.push(column().in_list(list, false));
+            out.extend(key_filter(column(), field.data_type(), keys.iter()));
         }
     }
     out
+}
+
+/// The most keys a runtime filter sends as an IN list; more go as a
+/// Bloom filter. A store decodes and plans an IN list's every value for
+/// every region, and min/max pruning uses lists only up to 20 values.
+const IN_LIST_MAX: usize = 64;
+
+/// `key IN (keys)` as the stores can test it: an IN list up to
+/// [`IN_LIST_MAX`] keys, a Bloom filter beyond (None: keys of a type the
+/// filter cannot hash, which then keeps every row).
+fn key_filter<'a>(
+    key: Expr,
+    data_type: &DataType,
+    keys: impl ExactSizeIterator<Item = &'a ScalarValue>,
+) -> Option<Expr> {
+    if keys.len() <= IN_LIST_MAX {
+        let list = keys.map(|v| Expr::Literal(v.clone(), None)).collect();
+        return Some(key.in_list(list, false));
+    }
+    let bloom = KeyBloom::from_values(data_type, keys)?;
+    Some(bloom::filter(key, &bloom))
 }
 
 /// `expr` as a logical expression, if every node of it has one.
@@ -198,6 +235,18 @@ fn logical(expr: &Arc<dyn PhysicalExpr>, schema: &Schema) -> Option<Expr> {
             *b.op(),
             Box::new(logical(b.right(), schema)?),
         )));
+    }
+    if let Some(i) = any.downcast_ref::<InListExpr>()
+        && !i.negated()
+        && i.list().len() > IN_LIST_MAX
+    {
+        let keys = i
+            .list()
+            .iter()
+            .map(|e| e.downcast_ref::<Literal>().map(Literal::value))
+            .collect::<Option<Vec<_>>>()?;
+        let data_type = i.expr().data_type(schema).ok()?;
+        return key_filter(logical(i.expr(), schema)?, &data_type, keys.into_iter());
     }
     if let Some(i) = any.downcast_ref::<InListExpr>() {
         let list = i
@@ -273,6 +322,29 @@ mod tests {
                 "a <= Int64(9)".to_string(),
                 "b IN ([Int64(4), Int64(7)])".to_string(),
             ]
+        );
+    }
+
+    #[test]
+    fn many_keys_travel_as_a_bloom_filter() {
+        let schema = Schema::new(vec![Field::new("k", DataType::Int64, true)]);
+        let k = col("k", &schema).unwrap();
+        let keys: Vec<_> = (0..1000i64).map(|v| lit(v * 3)).collect();
+        let list = in_list(k.clone(), keys, &false, &schema).unwrap();
+        let pushed = current(&[list], &schema);
+        assert_eq!(pushed.len(), 1);
+        assert_eq!(display(&pushed[0]), "k IN bloom(1000 keys)");
+        let (_, bloom) = bloom::as_filter(&pushed[0]).unwrap();
+        let probe: datafusion::arrow::array::ArrayRef = Arc::new(
+            datafusion::arrow::array::Int64Array::from_iter_values(0..3000),
+        );
+        let kept = bloom.test(&probe).true_count();
+        assert!((1000..1100).contains(&kept), "{kept} of 3000 kept");
+        // A few keys stay a list (min/max pruning can use it).
+        let few = in_list(k, vec![lit(1i64), lit(2i64)], &false, &schema).unwrap();
+        assert_eq!(
+            display(&current(&[few], &schema)[0]),
+            "k IN ([Int64(1), Int64(2)])"
         );
     }
 

@@ -638,7 +638,7 @@ impl RowScanExec {
                 .join(" AND ")
         } else {
             now.iter()
-                .map(|e| e.to_string())
+                .map(super::runtime_filter::display)
                 .collect::<Vec<_>>()
                 .join(" AND ")
         };

@@ -32,6 +32,7 @@
 //! Reference: TiKV `src/coprocessor` (the DAG handler) and TiDB's
 //! `distsql`; TiDB's `TableReader` / `cop[tikv]` tasks.
 
+pub mod bloom;
 mod endpoint;
 pub mod flight;
 pub mod mysql;
@@ -99,7 +100,7 @@ impl std::fmt::Debug for Fragment {
 
 /// The function registry filters are decoded against: DataFusion's
 /// built-in functions and MySQL's from [`mysql`], as the SQL layer
-/// plans with.
+/// plans with, and the runtime filters' [`bloom`].
 fn task_ctx() -> &'static Arc<TaskContext> {
     static CTX: OnceLock<Arc<TaskContext>> = OnceLock::new();
     CTX.get_or_init(|| {
@@ -107,6 +108,7 @@ fn task_ctx() -> &'static Arc<TaskContext> {
         for f in mysql::functions() {
             ctx.register_udf(f.as_ref().clone());
         }
+        ctx.register_udf(bloom::udf().as_ref().clone());
         ctx.task_ctx()
     })
 }

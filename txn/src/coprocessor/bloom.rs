@@ -1,0 +1,410 @@
+//! Bloom filters over join keys: the form a hash join's build-side keys
+//! take on their way to the probe side's stores when they are too many for
+//! an IN list.
+//!
+//! A store that gets `l_orderkey IN (227,597 keys)` as a list decodes and
+//! plans every literal for every region it serves; the same keys as a Bloom
+//! filter are one binary literal, and testing a row costs a hash and one
+//! word. A Bloom filter keeps every key it was built from and, at the
+//! sizes chosen here, about one in a hundred of the others, which the join
+//! above (it checks every row it gets) then drops.
+//!
+//! The filter travels as the call `duet_bloom(key, <bytes>)` ([`udf`]),
+//! registered by the stores' function registry only: users cannot call it.
+//! Its bytes ([`KeyBloom::to_bytes`]) are
+//!
+//! ```text
+//!   version u8 | kind u8 | scale i8 | keys u32 LE | words (u64 LE) ...
+//! ```
+//!
+//! `kind` says how a value is hashed: integers (signed and unsigned, and
+//! dates, widened to 64 bits), strings and binary strings (their bytes),
+//! decimals (their 128-bit value at `scale`). A row whose key is of
+//! another kind than the filter's passes: a filter that cannot decide
+//! keeps the row, it never drops one that can join. A NULL key never
+//! joins, so it never passes.
+//!
+//! The blocked layout (all of a key's bits in one 64-bit word, at 12 to
+//! 24 bits a key, 4 bits set) follows the split-block filters of Impala and
+//! Parquet, scaled down to one word.
+
+use std::sync::{Arc, OnceLock};
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Decimal128Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
+    UInt16Type, UInt32Type, UInt64Type,
+};
+use datafusion::common::utils::take_function_args;
+use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+
+const VERSION: u8 = 1;
+const HEADER: usize = 7;
+/// Bits per key before rounding the word count up to a power of two.
+const BITS_PER_KEY: usize = 12;
+
+/// How a key is hashed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Int = 1,
+    Bytes = 2,
+    Decimal = 3,
+}
+
+/// The kind of the values of `t` (and a decimal's scale), if they can be
+/// hashed.
+fn kind_of(t: &DataType) -> Option<(Kind, i8)> {
+    use DataType::*;
+    Some(match t {
+        Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 | Date32 => (Kind::Int, 0),
+        Utf8 | LargeUtf8 | Utf8View | Binary | LargeBinary | BinaryView => (Kind::Bytes, 0),
+        Decimal128(_, s) => (Kind::Decimal, *s),
+        _ => return None,
+    })
+}
+
+/// The finalizer of MurmurHash3: every input bit reaches every output bit.
+fn mix(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
+
+fn hash_int(v: u64) -> u64 {
+    mix(v ^ 0x9e37_79b9_7f4a_7c15)
+}
+
+fn hash_bytes(b: &[u8]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ b.len() as u64;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        h = (h ^ mix(w)).rotate_left(27).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    let mut last = [0u8; 8];
+    last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    mix(h ^ u64::from_le_bytes(last))
+}
+
+fn hash_decimal(v: i128) -> u64 {
+    mix(hash_int(v as u64) ^ (v >> 64) as u64)
+}
+
+/// The hash of a value of kind `kind` (None: NULL, or not of that kind).
+fn hash_scalar(v: &ScalarValue, kind: Kind, scale: i8) -> Option<u64> {
+    use ScalarValue::*;
+    let int = |x: Option<i64>| x.map(|x| hash_int(x as u64));
+    match (kind, v) {
+        (Kind::Int, Int8(x)) => int(x.map(i64::from)),
+        (Kind::Int, Int16(x)) => int(x.map(i64::from)),
+        (Kind::Int, Int32(x)) | (Kind::Int, Date32(x)) => int(x.map(i64::from)),
+        (Kind::Int, Int64(x)) => int(*x),
+        (Kind::Int, UInt8(x)) => x.map(|x| hash_int(x.into())),
+        (Kind::Int, UInt16(x)) => x.map(|x| hash_int(x.into())),
+        (Kind::Int, UInt32(x)) => x.map(|x| hash_int(x.into())),
+        (Kind::Int, UInt64(x)) => x.map(hash_int),
+        (Kind::Bytes, Utf8(s) | LargeUtf8(s) | Utf8View(s)) => {
+            s.as_ref().map(|s| hash_bytes(s.as_bytes()))
+        }
+        (Kind::Bytes, Binary(b) | LargeBinary(b) | BinaryView(b)) => {
+            b.as_ref().map(|b| hash_bytes(b))
+        }
+        (Kind::Decimal, Decimal128(x, _, s)) if *s == scale => x.map(hash_decimal),
+        _ => None,
+    }
+}
+
+/// The word a hash falls in and the bits it sets there.
+fn slot(h: u64, words: usize) -> (usize, u64) {
+    let word = (h >> 32) as usize & (words - 1);
+    let mask = (1u64 << (h & 63))
+        | (1u64 << ((h >> 6) & 63))
+        | (1u64 << ((h >> 12) & 63))
+        | (1u64 << ((h >> 18) & 63));
+    (word, mask)
+}
+
+/// A Bloom filter over the keys of one column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyBloom {
+    kind: Kind,
+    scale: i8,
+    keys: u32,
+    words: Vec<u64>,
+}
+
+impl KeyBloom {
+    /// A filter holding `keys` (NULLs are left out: they never join), or
+    /// None when keys of this type cannot be hashed.
+    pub fn from_values<'a>(
+        data_type: &DataType,
+        keys: impl ExactSizeIterator<Item = &'a ScalarValue>,
+    ) -> Option<KeyBloom> {
+        let (kind, scale) = kind_of(data_type)?;
+        let words = (keys.len() * BITS_PER_KEY)
+            .div_ceil(64)
+            .max(1)
+            .next_power_of_two();
+        let mut bloom = KeyBloom {
+            kind,
+            scale,
+            keys: 0,
+            words: vec![0; words],
+        };
+        for v in keys {
+            // A value of another type than the column's: no filter, as it
+            // could not be tested against the column.
+            if v.is_null() {
+                continue;
+            }
+            let h = hash_scalar(v, kind, scale)?;
+            let (w, mask) = slot(h, words);
+            bloom.words[w] |= mask;
+            bloom.keys = bloom.keys.saturating_add(1);
+        }
+        Some(bloom)
+    }
+
+    /// How many keys it was built from.
+    pub fn keys(&self) -> u32 {
+        self.keys
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER + self.words.len() * 8);
+        out.push(VERSION);
+        out.push(self.kind as u8);
+        out.push(self.scale as u8);
+        out.extend_from_slice(&self.keys.to_le_bytes());
+        for w in &self.words {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        out
+    }
+
+    pub fn from_bytes(b: &[u8]) -> Result<KeyBloom> {
+        if b.len() < HEADER + 8 || b[0] != VERSION || (b.len() - HEADER) % 8 != 0 {
+            return exec_err!("duet_bloom: not a key filter ({} bytes)", b.len());
+        }
+        let kind = match b[1] {
+            1 => Kind::Int,
+            2 => Kind::Bytes,
+            3 => Kind::Decimal,
+            k => return exec_err!("duet_bloom: unknown key kind {k}"),
+        };
+        let words: Vec<u64> = b[HEADER..]
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect();
+        if !words.len().is_power_of_two() {
+            return exec_err!("duet_bloom: {} words is not a power of two", words.len());
+        }
+        Ok(KeyBloom {
+            kind,
+            scale: b[2] as i8,
+            keys: u32::from_le_bytes(b[3..7].try_into().expect("4 bytes")),
+            words,
+        })
+    }
+
+    fn has(&self, h: u64) -> bool {
+        let (w, mask) = slot(h, self.words.len());
+        self.words[w] & mask == mask
+    }
+
+    /// For each value of `keys`: whether it may be one of the filter's
+    /// (never NULL; a NULL key is not).
+    pub fn test(&self, keys: &ArrayRef) -> BooleanArray {
+        let t = keys.data_type();
+        let same_kind = kind_of(t).is_some_and(|(k, s)| k == self.kind && s == self.scale);
+        if !same_kind {
+            return BooleanArray::from(vec![true; keys.len()]);
+        }
+        fn ints<T: datafusion::arrow::datatypes::ArrowPrimitiveType>(
+            bloom: &KeyBloom,
+            keys: &ArrayRef,
+            as_u64: impl Fn(T::Native) -> u64,
+        ) -> BooleanArray {
+            let a = keys.as_primitive::<T>();
+            let values = a.values();
+            (0..a.len())
+                .map(|i| Some(a.is_valid(i) && bloom.has(hash_int(as_u64(values[i])))))
+                .collect()
+        }
+        fn bytes<'a>(
+            bloom: &KeyBloom,
+            values: impl Iterator<Item = Option<&'a [u8]>>,
+        ) -> BooleanArray {
+            values
+                .map(|v| Some(v.is_some_and(|v| bloom.has(hash_bytes(v)))))
+                .collect()
+        }
+        use DataType::*;
+        match t {
+            Int8 => ints::<Int8Type>(self, keys, |x| x as i64 as u64),
+            Int16 => ints::<Int16Type>(self, keys, |x| x as i64 as u64),
+            Int32 => ints::<Int32Type>(self, keys, |x| x as i64 as u64),
+            Date32 => ints::<Date32Type>(self, keys, |x| x as i64 as u64),
+            Int64 => ints::<Int64Type>(self, keys, |x| x as u64),
+            UInt8 => ints::<UInt8Type>(self, keys, u64::from),
+            UInt16 => ints::<UInt16Type>(self, keys, u64::from),
+            UInt32 => ints::<UInt32Type>(self, keys, u64::from),
+            UInt64 => ints::<UInt64Type>(self, keys, |x| x),
+            Decimal128(..) => {
+                let a = keys.as_primitive::<Decimal128Type>();
+                a.iter()
+                    .map(|v| Some(v.is_some_and(|v| self.has(hash_decimal(v)))))
+                    .collect()
+            }
+            Utf8 => bytes(self, keys.as_string::<i32>().iter().map(|v| v.map(str::as_bytes))),
+            LargeUtf8 => bytes(self, keys.as_string::<i64>().iter().map(|v| v.map(str::as_bytes))),
+            Utf8View => bytes(self, keys.as_string_view().iter().map(|v| v.map(str::as_bytes))),
+            Binary => bytes(self, keys.as_binary::<i32>().iter()),
+            LargeBinary => bytes(self, keys.as_binary::<i64>().iter()),
+            BinaryView => bytes(self, keys.as_binary_view().iter()),
+            _ => BooleanArray::from(vec![true; keys.len()]),
+        }
+    }
+}
+
+/// `duet_bloom(key, filter)`: whether `key` may be one of the filter's keys.
+pub fn udf() -> Arc<ScalarUDF> {
+    static F: OnceLock<Arc<ScalarUDF>> = OnceLock::new();
+    F.get_or_init(|| {
+        Arc::new(ScalarUDF::from(BloomUdf {
+            signature: Signature::any(2, Volatility::Immutable),
+        }))
+    })
+    .clone()
+}
+
+/// `key` tested against `bloom`, as a filter to push.
+pub fn filter(key: Expr, bloom: &KeyBloom) -> Expr {
+    udf().call(vec![
+        key,
+        Expr::Literal(ScalarValue::Binary(Some(bloom.to_bytes())), None),
+    ])
+}
+
+/// The key expression and the filter of a `duet_bloom` call, if `e` is one.
+pub fn as_filter(e: &Expr) -> Option<(&Expr, KeyBloom)> {
+    let Expr::ScalarFunction(f) = e else {
+        return None;
+    };
+    if f.func.name() != NAME {
+        return None;
+    }
+    match f.args.as_slice() {
+        [key, Expr::Literal(ScalarValue::Binary(Some(b)), _)] => {
+            Some((key, KeyBloom::from_bytes(b).ok()?))
+        }
+        _ => None,
+    }
+}
+
+const NAME: &str = "duet_bloom";
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct BloomUdf {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for BloomUdf {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Boolean)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [key, filter] = take_function_args(NAME, args.args)?;
+        let ColumnarValue::Scalar(ScalarValue::Binary(Some(bytes))) = filter else {
+            return exec_err!("{NAME}: the filter must be a binary literal");
+        };
+        let bloom = KeyBloom::from_bytes(&bytes)?;
+        let scalar = matches!(key, ColumnarValue::Scalar(_));
+        let keys = key.into_array(if scalar { 1 } else { args.number_rows })?;
+        let out = bloom.test(&keys);
+        Ok(if scalar {
+            ColumnarValue::Scalar(ScalarValue::Boolean(Some(out.value(0))))
+        } else {
+            ColumnarValue::Array(Arc::new(out))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::{Decimal128Array, Int32Array, Int64Array, StringArray};
+
+    use super::*;
+
+    #[test]
+    fn every_key_passes_most_others_do_not_and_nulls_never() {
+        let keys: Vec<ScalarValue> = (0..20_000i64)
+            .map(|k| ScalarValue::Int64(Some(k * 7)))
+            .chain([ScalarValue::Int64(None)])
+            .collect();
+        let bloom = KeyBloom::from_values(&DataType::Int64, keys.iter()).unwrap();
+        assert_eq!(bloom.keys(), 20_000);
+        let back = KeyBloom::from_bytes(&bloom.to_bytes()).unwrap();
+        assert_eq!(back, bloom);
+
+        let members: ArrayRef = Arc::new(Int64Array::from_iter_values((0..20_000).map(|k| k * 7)));
+        assert_eq!(back.test(&members).true_count(), 20_000);
+        // Narrower integers of the same values hash alike.
+        let narrow: ArrayRef = Arc::new(Int32Array::from_iter_values((0..1000).map(|k| k * 7)));
+        assert_eq!(back.test(&narrow).true_count(), 1000);
+
+        let others: ArrayRef = Arc::new(Int64Array::from_iter_values(
+            (0..100_000).map(|k| 1_000_000 + k * 7),
+        ));
+        let false_positives = back.test(&others).true_count();
+        assert!(false_positives < 2_000, "{false_positives} of 100000");
+
+        let nulls: ArrayRef = Arc::new(Int64Array::from(vec![None, Some(7)]));
+        let out = back.test(&nulls);
+        assert_eq!((out.value(0), out.value(1), out.null_count()), (false, true, 0));
+    }
+
+    #[test]
+    fn strings_and_decimals_hash_by_value_and_another_kind_passes() {
+        let words = ["ALGERIA", "ARGENTINA", "BRAZIL", ""];
+        let keys: Vec<ScalarValue> = words.iter().map(|w| ScalarValue::from(*w)).collect();
+        let bloom = KeyBloom::from_values(&DataType::Utf8, keys.iter()).unwrap();
+        let probe: ArrayRef = Arc::new(StringArray::from(vec!["BRAZIL", "", "ALGERIA"]));
+        assert_eq!(bloom.test(&probe).true_count(), 3);
+
+        let prices = [ScalarValue::Decimal128(Some(1999), 15, 2)];
+        let bloom = KeyBloom::from_values(&DataType::Decimal128(15, 2), prices.iter()).unwrap();
+        let probe: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![1999])
+                .with_precision_and_scale(15, 2)
+                .unwrap(),
+        );
+        assert_eq!(bloom.test(&probe).true_count(), 1);
+        // The same digits at another scale are another number: the filter
+        // cannot tell, so it keeps the row.
+        let other_scale: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![1, 2])
+                .with_precision_and_scale(15, 3)
+                .unwrap(),
+        );
+        assert_eq!(bloom.test(&other_scale).true_count(), 2);
+        assert!(KeyBloom::from_values(&DataType::Float64, prices.iter()).is_none());
+        // A list whose values are not of the column's type: no filter.
+        assert!(KeyBloom::from_values(&DataType::Int64, prices.iter()).is_none());
+        assert!(KeyBloom::from_bytes(&[1, 1, 0]).is_err());
+    }
+}
