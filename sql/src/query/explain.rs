@@ -112,6 +112,7 @@ fn transparent(name: &str) -> bool {
             | "CooperativeExec"
             | "SortPreservingMergeExec"
             | "ProjectionExec.passthrough"
+            | "BuildKeysExec"
     )
 }
 

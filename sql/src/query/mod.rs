@@ -15,6 +15,7 @@
 //! it has none, [`semantics`] rewrites plans: strings compared with
 //! numbers, integer arithmetic, division, overflow errors.
 
+pub mod build_keys;
 pub mod columnar_replica;
 pub mod convert;
 pub mod cost;
@@ -105,19 +106,19 @@ impl DfSession {
         // have them (a projection's do): the same limit, at 64 bytes a row.
         opts.optimizer.hash_join_single_partition_threshold_rows = 1 << 20;
         opts.optimizer.hash_join_single_partition_threshold = 64 << 20;
-        // A join's build-side keys travel to the probe side's stores
-        // (query::runtime_filter: an IN list when few, a Bloom filter when
-        // many) up to this many (and 4 MiB of keys); DataFusion's
-        // defaults (150, 128 KiB) suit filters evaluated in-process.
-        // Beyond, the build side is rarely selective enough to pay for it.
-        opts.optimizer.hash_join_inlist_pushdown_max_distinct_values = 256 * 1024;
-        opts.optimizer.hash_join_inlist_pushdown_max_size = 4 << 20;
+        // A join's build-side keys travel to the probe side's stores as an
+        // IN list (query::runtime_filter) up to this many; more as a Bloom
+        // filter made from the build side (query::build_keys), as
+        // DataFusion's list makes a literal of every key.
+        opts.optimizer.hash_join_inlist_pushdown_max_distinct_values =
+            runtime_filter::IN_LIST_MAX;
         let mut state = datafusion::execution::SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()
             .with_analyzer_rules(semantics::analyzer_rules())
             .with_physical_optimizer_rule(Arc::new(semantics::CheckedArithmetic))
             .with_physical_optimizer_rule(Arc::new(pushdown::PushToColumnar))
+            .with_physical_optimizer_rule(Arc::new(build_keys::ShareBuildKeys))
             .build();
         datafusion::execution::FunctionRegistry::register_expr_planner(
             &mut state,

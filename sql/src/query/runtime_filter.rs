@@ -3,10 +3,11 @@
 //!
 //! DataFusion's hash join publishes a dynamic filter once its build side
 //! is in: the key bounds (`k >= min AND k <= max`) and, for a build side
-//! of up to 256K keys, the keys themselves (`k IN (...)`). Up to
-//! [`IN_LIST_MAX`] keys travel as that IN list, more as a Bloom filter
-//! ([`txn::coprocessor::bloom`]): one binary literal instead of a literal
-//! a key to decode and plan for every region. It offers the filter to the
+//! of up to [`IN_LIST_MAX`] keys, the keys themselves (`k IN (...)`).
+//! More keys travel as a Bloom filter ([`txn::coprocessor::bloom`]) made
+//! from the build side by [`super::build_keys`] (or from a partitioned
+//! join's lists): one binary literal instead of a literal a key to decode
+//! and plan for every region. It offers the filter to the
 //! probe side during filter pushdown; [`RowScanExec`](super::scan::RowScanExec)
 //! keeps it, and when the scan starts (after the build, as the join polls
 //! its probe side only then) takes the filter's current value and adds
@@ -44,6 +45,8 @@ use datafusion::physical_expr_common::physical_expr::snapshot_physical_expr;
 use datafusion::scalar::ScalarValue;
 use txn::coprocessor::bloom::{self, KeyBloom};
 
+use super::build_keys::BuildKeys;
+
 /// Whether `filter` is one a query fills in while it runs.
 pub fn is_dynamic(filter: &Arc<dyn PhysicalExpr>) -> bool {
     filter.downcast_ref::<DynamicFilterPhysicalExpr>().is_some()
@@ -67,6 +70,47 @@ pub fn current(filters: &[Arc<dyn PhysicalExpr>], schema: &Schema) -> Vec<Expr> 
                     if let Some(case) = part.downcast_ref::<CaseExpr>() {
                         out.extend(union_of_partitions(case, schema));
                     }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// [`current`], plus the Bloom filters [`super::build_keys`] gathered
+/// from the build sides of `filters`' joins, for keys that have no IN list
+/// or Bloom filter yet. `ndv` gives a key column's distinct values when
+/// analyzed: a filter holding half of them or more would keep most rows
+/// and is not sent.
+pub fn current_with_keys(
+    filters: &[Arc<dyn PhysicalExpr>],
+    schema: &Schema,
+    keys: &[Arc<BuildKeys>],
+    ndv: impl Fn(&str) -> Option<f64>,
+) -> Vec<Expr> {
+    let mut out = current(filters, schema);
+    for f in filters {
+        let Some(id) = f.expression_id() else {
+            continue;
+        };
+        for k in keys.iter().filter(|k| k.filter_id == id) {
+            let Some(blooms) = k.blooms() else {
+                continue;
+            };
+            for (child, bloom) in f.children().into_iter().zip(blooms) {
+                let (Some(bloom), Some(key)) = (bloom, logical(child, schema)) else {
+                    continue;
+                };
+                let listed = out.iter().any(|e| match e {
+                    Expr::InList(l) => !l.negated && *l.expr == key,
+                    _ => bloom::key_of(e) == Some(&key),
+                });
+                let most = match &key {
+                    Expr::Column(c) => ndv(&c.name).is_some_and(|n| bloom.keys() as f64 >= n / 2.0),
+                    _ => false,
+                };
+                if !listed && !most {
+                    out.push(bloom::filter(key, bloom));
                 }
             }
         }
@@ -199,7 +243,7 @@ fn union_of_partitions(case: &CaseExpr, schema: &Schema) -> Vec<Expr> {
 /// The most keys a runtime filter sends as an IN list; more go as a
 /// Bloom filter. A store decodes and plans an IN list's every value for
 /// every region, and min/max pruning uses lists only up to 20 values.
-const IN_LIST_MAX: usize = 64;
+pub const IN_LIST_MAX: usize = 64;
 
 /// `key IN (keys)` as the stores can test it: an IN list up to
 /// [`IN_LIST_MAX`] keys, a Bloom filter beyond (None: keys of a type the

@@ -52,6 +52,7 @@ use proto::kvrpcpb::{ColumnSpec, TableScan};
 use txn::client::{CopTask, Snapshot};
 use txn::coprocessor::{Fragment, PlanFragment};
 
+use super::build_keys::BuildKeys;
 use super::stats::StatsCache;
 use crate::catalog::model::{HandleKind, IndexInfo, SchemaState, TableInfo};
 use crate::session::TxnHandle;
@@ -537,6 +538,8 @@ pub struct RowScanExec {
     /// Hash joins' dynamic filters offered to this scan, over its rows
     /// before any pushed plan ([`super::runtime_filter`]).
     runtime_filters: Vec<Arc<dyn PhysicalExpr>>,
+    /// The build-side keys of those joins ([`super::build_keys`]).
+    build_keys: Vec<Arc<BuildKeys>>,
     txn: Arc<TxnHandle>,
     latest: bool,
     schema: SchemaRef,
@@ -596,6 +599,7 @@ impl RowScanExec {
             table_estimate: None,
             on_fallback: None,
             runtime_filters: Vec::new(),
+            build_keys: Vec::new(),
             txn,
             latest,
             schema,
@@ -629,7 +633,12 @@ impl RowScanExec {
             Some(plan) => plan.input_schema(),
             None => self.schema.clone(),
         };
-        let now = super::runtime_filter::current(&self.runtime_filters, &schema);
+        let now = super::runtime_filter::current_with_keys(
+            &self.runtime_filters,
+            &schema,
+            &self.build_keys,
+            |name| key_ndv(&self.task, self.table_estimate.as_deref(), name),
+        );
         let mut text = if now.is_empty() {
             self.runtime_filters
                 .iter()
@@ -649,6 +658,20 @@ impl RowScanExec {
         format!(", runtime filter:{text}")
     }
 
+    /// Whether a hash join's dynamic filter `id` reached this scan.
+    pub fn has_runtime_filter(&self, id: u64) -> bool {
+        self.runtime_filters
+            .iter()
+            .any(|f| f.expression_id() == Some(id))
+    }
+
+    /// This scan, also taking the Bloom filters of `keys` when it starts.
+    pub fn with_build_keys(&self, keys: Arc<BuildKeys>) -> RowScanExec {
+        let mut exec = self.copy();
+        exec.build_keys.push(keys);
+        exec
+    }
+
     /// The same scan, with metrics of its own.
     fn copy(&self) -> RowScanExec {
         RowScanExec {
@@ -661,6 +684,7 @@ impl RowScanExec {
             table_estimate: self.table_estimate.clone(),
             on_fallback: self.on_fallback.clone(),
             runtime_filters: self.runtime_filters.clone(),
+            build_keys: self.build_keys.clone(),
             txn: self.txn.clone(),
             latest: self.latest,
             schema: self.schema.clone(),
@@ -745,6 +769,8 @@ struct ScanParts {
     fragment: Arc<Fragment>,
     on_fallback: Option<Arc<StatsCache>>,
     runtime_filters: Vec<Arc<dyn PhysicalExpr>>,
+    build_keys: Vec<Arc<BuildKeys>>,
+    table_estimate: Option<Arc<super::stats::TableEstimate>>,
     /// The rows `runtime_filters` are written against.
     runtime_schema: SchemaRef,
     output_rows: Count,
@@ -752,6 +778,16 @@ struct ScanParts {
     scanned: Count,
     /// Time spent waiting for the stores' pages.
     cop_time: Time,
+}
+
+/// The analyzed distinct values of the scan's column `name`.
+fn key_ndv(
+    task: &CopTask,
+    estimate: Option<&super::stats::TableEstimate>,
+    name: &str,
+) -> Option<f64> {
+    let spec = task.scan.columns.iter().find(|c| c.name == name)?;
+    Some(estimate?.column(spec.id)?.ndv as f64)
 }
 
 fn ext(e: impl Into<crate::Error>) -> DataFusionError {
@@ -764,7 +800,13 @@ impl ScanParts {
     /// sides of the joins above are in when the scan starts).
     fn task_now(&self) -> CopTask {
         let mut task = self.task.clone();
-        for f in super::runtime_filter::current(&self.runtime_filters, &self.runtime_schema) {
+        let now = super::runtime_filter::current_with_keys(
+            &self.runtime_filters,
+            &self.runtime_schema,
+            &self.build_keys,
+            |name| key_ndv(&self.task, self.table_estimate.as_deref(), name),
+        );
+        for f in now {
             match txn::coprocessor::encode_filter(&f) {
                 Ok(bytes) => task.filters.push(bytes),
                 Err(e) => tracing::debug!("runtime filter {f} not pushed: {e}"),
@@ -1050,6 +1092,8 @@ impl ExecutionPlan for RowScanExec {
                 fragment,
                 on_fallback: self.on_fallback.clone(),
                 runtime_filters: self.runtime_filters.clone(),
+                build_keys: self.build_keys.clone(),
+                table_estimate: self.table_estimate.clone(),
                 runtime_schema: match &self.task.plan {
                     Some(plan) => plan.input_schema(),
                     None => self.schema.clone(),

@@ -6,8 +6,8 @@
 //! plans every literal for every region it serves; the same keys as a Bloom
 //! filter are one binary literal, and testing a row costs a hash and one
 //! word. A Bloom filter keeps every key it was built from and, at the
-//! sizes chosen here, about one in a hundred of the others, which the join
-//! above (it checks every row it gets) then drops.
+//! sizes chosen here, about one in two hundred of the others, which the
+//! join above (it checks every row it gets) then drops.
 //!
 //! The filter travels as the call `duet_bloom(key, <bytes>)` ([`udf`]),
 //! registered by the stores' function registry only: users cannot call it.
@@ -24,15 +24,15 @@
 //! keeps the row, it never drops one that can join. A NULL key never
 //! joins, so it never passes.
 //!
-//! The blocked layout (all of a key's bits in one 64-bit word, at 12 to
-//! 24 bits a key, 4 bits set) follows the split-block filters of Impala and
+//! The blocked layout (all of a key's bits in one 64-bit word, at 16 to
+//! 32 bits a key, 4 bits set) follows the split-block filters of Impala and
 //! Parquet, scaled down to one word.
 
 use std::sync::{Arc, OnceLock};
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder};
 use datafusion::arrow::datatypes::{
-    DataType, Date32Type, Decimal128Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
+    ArrowPrimitiveType, DataType, Date32Type, Decimal128Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
     UInt16Type, UInt32Type, UInt64Type,
 };
 use datafusion::common::utils::take_function_args;
@@ -44,7 +44,7 @@ use datafusion::logical_expr::{
 const VERSION: u8 = 1;
 const HEADER: usize = 7;
 /// Bits per key before rounding the word count up to a power of two.
-const BITS_PER_KEY: usize = 12;
+const BITS_PER_KEY: usize = 16;
 
 /// How a key is hashed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,58 +217,89 @@ impl KeyBloom {
         self.words[w] & mask == mask
     }
 
+    /// A filter holding the values of `arrays` (of one type; NULLs left
+    /// out), or None when values of that type cannot be hashed.
+    pub fn from_arrays(arrays: &[ArrayRef]) -> Option<KeyBloom> {
+        let t = arrays.first()?.data_type();
+        let (kind, scale) = kind_of(t)?;
+        if arrays.iter().any(|a| a.data_type() != t) {
+            return None;
+        }
+        let rows: usize = arrays.iter().map(|a| a.len() - a.null_count()).sum();
+        let words = (rows * BITS_PER_KEY).div_ceil(64).max(1).next_power_of_two();
+        let mut bloom = KeyBloom {
+            kind,
+            scale,
+            keys: rows.min(u32::MAX as usize) as u32,
+            words: vec![0; words],
+        };
+        for a in arrays {
+            for_each_hash(a, |h| {
+                if let Some(h) = h {
+                    let (w, mask) = slot(h, words);
+                    bloom.words[w] |= mask;
+                }
+            });
+        }
+        Some(bloom)
+    }
+
     /// For each value of `keys`: whether it may be one of the filter's
     /// (never NULL; a NULL key is not).
     pub fn test(&self, keys: &ArrayRef) -> BooleanArray {
-        let t = keys.data_type();
-        let same_kind = kind_of(t).is_some_and(|(k, s)| k == self.kind && s == self.scale);
+        let same_kind =
+            kind_of(keys.data_type()).is_some_and(|(k, s)| k == self.kind && s == self.scale);
         if !same_kind {
             return BooleanArray::from(vec![true; keys.len()]);
         }
-        fn ints<T: datafusion::arrow::datatypes::ArrowPrimitiveType>(
-            bloom: &KeyBloom,
-            keys: &ArrayRef,
-            as_u64: impl Fn(T::Native) -> u64,
-        ) -> BooleanArray {
-            let a = keys.as_primitive::<T>();
-            let values = a.values();
-            (0..a.len())
-                .map(|i| Some(a.is_valid(i) && bloom.has(hash_int(as_u64(values[i])))))
-                .collect()
+        let mut out = BooleanBufferBuilder::new(keys.len());
+        for_each_hash(keys, |h| out.append(h.is_some_and(|h| self.has(h))));
+        BooleanArray::new(out.finish(), None)
+    }
+}
+
+/// Calls `f` with the hash of each value of `a` in order (None: NULL). Of
+/// a type [`kind_of`] has no kind for, every value is None.
+fn for_each_hash(a: &ArrayRef, mut f: impl FnMut(Option<u64>)) {
+    fn ints<T: ArrowPrimitiveType>(
+        a: &ArrayRef,
+        as_u64: impl Fn(T::Native) -> u64,
+        f: &mut impl FnMut(Option<u64>),
+    ) {
+        let a = a.as_primitive::<T>();
+        let values = a.values();
+        match a.nulls() {
+            None => values.iter().for_each(|&v| f(Some(hash_int(as_u64(v))))),
+            Some(n) => (0..a.len()).for_each(|i| {
+                f(n.is_valid(i).then(|| hash_int(as_u64(values[i]))));
+            }),
         }
-        fn bytes<'a>(
-            bloom: &KeyBloom,
-            values: impl Iterator<Item = Option<&'a [u8]>>,
-        ) -> BooleanArray {
-            values
-                .map(|v| Some(v.is_some_and(|v| bloom.has(hash_bytes(v)))))
-                .collect()
-        }
-        use DataType::*;
-        match t {
-            Int8 => ints::<Int8Type>(self, keys, |x| x as i64 as u64),
-            Int16 => ints::<Int16Type>(self, keys, |x| x as i64 as u64),
-            Int32 => ints::<Int32Type>(self, keys, |x| x as i64 as u64),
-            Date32 => ints::<Date32Type>(self, keys, |x| x as i64 as u64),
-            Int64 => ints::<Int64Type>(self, keys, |x| x as u64),
-            UInt8 => ints::<UInt8Type>(self, keys, u64::from),
-            UInt16 => ints::<UInt16Type>(self, keys, u64::from),
-            UInt32 => ints::<UInt32Type>(self, keys, u64::from),
-            UInt64 => ints::<UInt64Type>(self, keys, |x| x),
-            Decimal128(..) => {
-                let a = keys.as_primitive::<Decimal128Type>();
-                a.iter()
-                    .map(|v| Some(v.is_some_and(|v| self.has(hash_decimal(v)))))
-                    .collect()
-            }
-            Utf8 => bytes(self, keys.as_string::<i32>().iter().map(|v| v.map(str::as_bytes))),
-            LargeUtf8 => bytes(self, keys.as_string::<i64>().iter().map(|v| v.map(str::as_bytes))),
-            Utf8View => bytes(self, keys.as_string_view().iter().map(|v| v.map(str::as_bytes))),
-            Binary => bytes(self, keys.as_binary::<i32>().iter()),
-            LargeBinary => bytes(self, keys.as_binary::<i64>().iter()),
-            BinaryView => bytes(self, keys.as_binary_view().iter()),
-            _ => BooleanArray::from(vec![true; keys.len()]),
-        }
+    }
+    fn bytes<'a>(values: impl Iterator<Item = Option<&'a [u8]>>, f: &mut impl FnMut(Option<u64>)) {
+        values.for_each(|v| f(v.map(hash_bytes)));
+    }
+    use DataType::*;
+    match a.data_type() {
+        Int8 => ints::<Int8Type>(a, |x| x as i64 as u64, &mut f),
+        Int16 => ints::<Int16Type>(a, |x| x as i64 as u64, &mut f),
+        Int32 => ints::<Int32Type>(a, |x| x as i64 as u64, &mut f),
+        Date32 => ints::<Date32Type>(a, |x| x as i64 as u64, &mut f),
+        Int64 => ints::<Int64Type>(a, |x| x as u64, &mut f),
+        UInt8 => ints::<UInt8Type>(a, u64::from, &mut f),
+        UInt16 => ints::<UInt16Type>(a, u64::from, &mut f),
+        UInt32 => ints::<UInt32Type>(a, u64::from, &mut f),
+        UInt64 => ints::<UInt64Type>(a, |x| x, &mut f),
+        Decimal128(..) => a
+            .as_primitive::<Decimal128Type>()
+            .iter()
+            .for_each(|v| f(v.map(hash_decimal))),
+        Utf8 => bytes(a.as_string::<i32>().iter().map(|v| v.map(str::as_bytes)), &mut f),
+        LargeUtf8 => bytes(a.as_string::<i64>().iter().map(|v| v.map(str::as_bytes)), &mut f),
+        Utf8View => bytes(a.as_string_view().iter().map(|v| v.map(str::as_bytes)), &mut f),
+        Binary => bytes(a.as_binary::<i32>().iter(), &mut f),
+        LargeBinary => bytes(a.as_binary::<i64>().iter(), &mut f),
+        BinaryView => bytes(a.as_binary_view().iter(), &mut f),
+        _ => (0..a.len()).for_each(|_| f(None)),
     }
 }
 
@@ -291,8 +322,9 @@ pub fn filter(key: Expr, bloom: &KeyBloom) -> Expr {
     ])
 }
 
-/// The key expression and the filter of a `duet_bloom` call, if `e` is one.
-pub fn as_filter(e: &Expr) -> Option<(&Expr, KeyBloom)> {
+/// The key expression and the filter's bytes of a `duet_bloom` call, if
+/// `e` is one.
+fn parts(e: &Expr) -> Option<(&Expr, &[u8])> {
     let Expr::ScalarFunction(f) = e else {
         return None;
     };
@@ -300,11 +332,20 @@ pub fn as_filter(e: &Expr) -> Option<(&Expr, KeyBloom)> {
         return None;
     }
     match f.args.as_slice() {
-        [key, Expr::Literal(ScalarValue::Binary(Some(b)), _)] => {
-            Some((key, KeyBloom::from_bytes(b).ok()?))
-        }
+        [key, Expr::Literal(ScalarValue::Binary(Some(b)), _)] => Some((key, b)),
         _ => None,
     }
+}
+
+/// The key expression of a `duet_bloom` call, if `e` is one.
+pub fn key_of(e: &Expr) -> Option<&Expr> {
+    parts(e).map(|(key, _)| key)
+}
+
+/// The key expression and the filter of a `duet_bloom` call, if `e` is one.
+pub fn as_filter(e: &Expr) -> Option<(&Expr, KeyBloom)> {
+    let (key, b) = parts(e)?;
+    Some((key, KeyBloom::from_bytes(b).ok()?))
 }
 
 const NAME: &str = "duet_bloom";
@@ -376,6 +417,15 @@ mod tests {
         let nulls: ArrayRef = Arc::new(Int64Array::from(vec![None, Some(7)]));
         let out = back.test(&nulls);
         assert_eq!((out.value(0), out.value(1), out.null_count()), (false, true, 0));
+
+        // Built from arrays (a join's build side) it is the same filter.
+        let halves: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from_iter_values((0..10_000).map(|k| k * 7))),
+            Arc::new(Int64Array::from_iter(
+                (10_000..20_000).map(|k| Some(k * 7)).chain([None]),
+            )),
+        ];
+        assert_eq!(KeyBloom::from_arrays(&halves), Some(bloom));
     }
 
     #[test]

@@ -1,0 +1,338 @@
+//! A hash join's build-side keys, gathered for the scans on its probe
+//! side: the Bloom filters of [`super::runtime_filter`] for build sides
+//! too large for an IN list.
+//!
+//! DataFusion's dynamic filter carries the build side's keys only as an IN
+//! list, which it makes a literal a key (costly past a few thousand keys:
+//! TPC-H Q5's 227,597 order keys took a third of the query's CPU), and past
+//! its limit as a reference to the join's hash table, which cannot leave
+//! the process. So a rule ([`ShareBuildKeys`], after DataFusion's own)
+//! puts a [`BuildKeysExec`] over the build side of every hash join whose
+//! dynamic filter reached a scan: it passes the build side's batches
+//! through unchanged and keeps their key columns; when every build
+//! partition is in, it makes one Bloom filter per key column and hands it
+//! to the scans through a shared [`BuildKeys`]:
+//!
+//! ```text
+//!   HashJoin (dynamic filter #7)
+//!     ├─ BuildKeysExec ──── BuildKeys #7 ────┐  Bloom filter per key column
+//!     │    └─ scan orders                    │
+//!     └─ ...                                 v
+//!          └─ scan lineitem (runtime filter #7): l_orderkey IN bloom(227597 keys)
+//! ```
+//!
+//! The scans take the filters when they start, which is after the build:
+//! a join polls its probe side only once its build side is in (for a
+//! partitioned join, once every partition's is). A scan that starts
+//! earlier, or a build side that did not finish, pushes nothing — a
+//! runtime filter is only ever an optimization: the join checks every row.
+//! Build sides of more than [`MAX_BUILD_ROWS`] rows are not gathered.
+//!
+//! Reference: TiDB's runtime filters (`RuntimeFilter` in TiFlash), Impala's
+//! and Spark's Bloom-filter joins.
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::Result;
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::execution::TaskContext;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::joins::HashJoinExec;
+use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
+use datafusion::physical_plan::statistics::{ChildStats, StatisticsArgs};
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
+    RecordBatchStream, SendableRecordBatchStream, Statistics,
+};
+use futures::Stream;
+use txn::coprocessor::bloom::KeyBloom;
+
+use super::scan::RowScanExec;
+
+/// The most build-side rows gathered into Bloom filters (beyond, a
+/// filter's bytes for every region outweigh what it saves).
+pub const MAX_BUILD_ROWS: usize = 1 << 20;
+
+/// The keys of one join's build side, shared with the scans its dynamic
+/// filter reached.
+#[derive(Debug)]
+pub struct BuildKeys {
+    /// The dynamic filter's id, as the scans see it.
+    pub filter_id: u64,
+    partitions: usize,
+    gathering: Mutex<Gathering>,
+    blooms: OnceLock<Vec<Option<KeyBloom>>>,
+}
+
+#[derive(Debug, Default)]
+struct Gathering {
+    /// Per key column, its arrays so far.
+    columns: Vec<Vec<ArrayRef>>,
+    rows: usize,
+    finished: usize,
+    too_many: bool,
+}
+
+impl BuildKeys {
+    fn new(filter_id: u64, partitions: usize, keys: usize) -> BuildKeys {
+        BuildKeys {
+            filter_id,
+            partitions,
+            gathering: Mutex::new(Gathering {
+                columns: vec![Vec::new(); keys],
+                ..Gathering::default()
+            }),
+            blooms: OnceLock::new(),
+        }
+    }
+
+    fn add(&self, keys: Vec<ArrayRef>, rows: usize) {
+        let mut g = self.gathering.lock().expect("build keys lock");
+        if g.too_many {
+            return;
+        }
+        g.rows += rows;
+        if g.rows > MAX_BUILD_ROWS {
+            g.too_many = true;
+            g.columns.iter_mut().for_each(Vec::clear);
+            return;
+        }
+        for (column, array) in g.columns.iter_mut().zip(keys) {
+            column.push(array);
+        }
+    }
+
+    /// One build partition is in; after the last, the filters are made.
+    fn finish_partition(&self) {
+        let mut g = self.gathering.lock().expect("build keys lock");
+        g.finished += 1;
+        if g.finished < self.partitions {
+            return;
+        }
+        let blooms = if g.too_many {
+            Vec::new()
+        } else {
+            g.columns
+                .iter()
+                .map(|arrays| KeyBloom::from_arrays(arrays))
+                .collect()
+        };
+        g.columns = Vec::new();
+        let _ = self.blooms.set(blooms);
+    }
+
+    /// Per key column (in the join's key order), its Bloom filter, once
+    /// the whole build side is in (None before; an entry is None for a
+    /// key type that cannot be hashed or an empty build side).
+    pub fn blooms(&self) -> Option<&[Option<KeyBloom>]> {
+        self.blooms.get().map(Vec::as_slice)
+    }
+}
+
+/// A build side, passed through, its keys kept for a [`BuildKeys`].
+#[derive(Debug)]
+pub struct BuildKeysExec {
+    input: Arc<dyn ExecutionPlan>,
+    keys: Vec<Arc<dyn PhysicalExpr>>,
+    sink: Arc<BuildKeys>,
+}
+
+impl DisplayAs for BuildKeysExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let keys: Vec<String> = self.keys.iter().map(|k| k.to_string()).collect();
+        write!(
+            f,
+            "BuildKeysExec: keys=[{}], filter={}",
+            keys.join(", "),
+            self.sink.filter_id
+        )
+    }
+}
+
+impl ExecutionPlan for BuildKeysExec {
+    fn name(&self) -> &str {
+        "BuildKeysExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.input.properties()
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![true]
+    }
+
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        vec![false]
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        for k in &self.keys {
+            if f(k)? == TreeNodeRecursion::Stop {
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+        _options: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(Arc::new(BuildKeysExec {
+            input: children.swap_remove(0),
+            keys: self.keys.clone(),
+            sink: self.sink.clone(),
+        }))
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(
+            children,
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
+    }
+
+    fn child_stats_requests(&self, partition: Option<usize>) -> Vec<ChildStats> {
+        vec![ChildStats::At(partition)]
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        input_stats: &[Arc<Statistics>],
+        _args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        Ok(Arc::clone(&input_stats[0]))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        Ok(Box::pin(KeysStream {
+            input: self.input.execute(partition, context)?,
+            keys: self.keys.clone(),
+            sink: self.sink.clone(),
+            done: false,
+        }))
+    }
+}
+
+struct KeysStream {
+    input: SendableRecordBatchStream,
+    keys: Vec<Arc<dyn PhysicalExpr>>,
+    sink: Arc<BuildKeys>,
+    done: bool,
+}
+
+impl Stream for KeysStream {
+    type Item = Result<RecordBatch>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let next = self.input.as_mut().poll_next(cx);
+        match &next {
+            Poll::Ready(Some(Ok(batch))) => {
+                let keys = self
+                    .keys
+                    .iter()
+                    .map(|k| k.evaluate(batch)?.into_array(batch.num_rows()))
+                    .collect::<Result<Vec<_>>>();
+                match keys {
+                    Ok(keys) => self.sink.add(keys, batch.num_rows()),
+                    Err(e) => return Poll::Ready(Some(Err(e))),
+                }
+            }
+            Poll::Ready(None) if !self.done => {
+                self.done = true;
+                self.sink.finish_partition();
+            }
+            _ => {}
+        }
+        next
+    }
+}
+
+impl RecordBatchStream for KeysStream {
+    fn schema(&self) -> SchemaRef {
+        self.input.schema()
+    }
+}
+
+/// The rule that gathers hash joins' build-side keys for the scans their
+/// dynamic filters reached (see the module docs). It runs after
+/// DataFusion's rules, once dynamic filters are placed.
+#[derive(Debug, Default)]
+pub struct ShareBuildKeys;
+
+impl PhysicalOptimizerRule for ShareBuildKeys {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        _config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(plan.transform_up(share)?.data)
+    }
+
+    fn name(&self) -> &str {
+        "share_build_keys"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
+fn share(plan: Arc<dyn ExecutionPlan>) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
+    let Some(join) = plan.downcast_ref::<HashJoinExec>() else {
+        return Ok(Transformed::no(plan));
+    };
+    let produced = join.dynamic_expressions_produced();
+    let Some(id) = produced.first().and_then(|f| f.expression_id()) else {
+        return Ok(Transformed::no(plan));
+    };
+    if join.left().downcast_ref::<BuildKeysExec>().is_some() {
+        return Ok(Transformed::no(plan));
+    }
+    let partitions = join.left().output_partitioning().partition_count();
+    let sink = Arc::new(BuildKeys::new(id, partitions, join.on().len()));
+    let right = join.right().clone().transform_down(|node| {
+        match node.downcast_ref::<RowScanExec>() {
+            Some(scan) if scan.has_runtime_filter(id) => Ok(Transformed::yes(Arc::new(
+                scan.with_build_keys(sink.clone()),
+            )
+                as Arc<dyn ExecutionPlan>)),
+            _ => Ok(Transformed::no(node)),
+        }
+    })?;
+    if !right.transformed {
+        return Ok(Transformed::no(plan));
+    }
+    let left = Arc::new(BuildKeysExec {
+        input: join.left().clone(),
+        keys: join.on().iter().map(|(l, _)| l.clone()).collect(),
+        sink,
+    });
+    Ok(Transformed::yes(plan.clone().replace_children(
+        vec![left, right.data],
+        ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+    )?))
+}
