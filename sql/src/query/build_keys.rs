@@ -336,3 +336,37 @@ fn share(plan: Arc<dyn ExecutionPlan>) -> Result<Transformed<Arc<dyn ExecutionPl
         ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
     )?))
 }
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::Int64Array;
+
+    use super::*;
+
+    fn ints(values: std::ops::Range<i64>) -> ArrayRef {
+        Arc::new(Int64Array::from_iter_values(values))
+    }
+
+    #[test]
+    fn filters_are_made_once_every_build_partition_is_in() {
+        let keys = BuildKeys::new(7, 2, 1);
+        keys.add(vec![ints(0..100)], 100);
+        keys.finish_partition();
+        assert!(keys.blooms().is_none(), "one partition of two is not the build side");
+        keys.add(vec![ints(100..150)], 50);
+        keys.finish_partition();
+        let blooms = keys.blooms().expect("both partitions are in");
+        let bloom = blooms[0].as_ref().expect("integers hash");
+        assert_eq!(bloom.keys(), 150);
+        assert_eq!(bloom.test(&ints(0..150)).true_count(), 150);
+    }
+
+    #[test]
+    fn a_build_side_too_large_gives_no_filter() {
+        let keys = BuildKeys::new(7, 1, 1);
+        keys.add(vec![ints(0..10)], MAX_BUILD_ROWS);
+        keys.add(vec![ints(10..20)], 10);
+        keys.finish_partition();
+        assert_eq!(keys.blooms(), Some(&[][..]));
+    }
+}
