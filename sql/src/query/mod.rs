@@ -119,6 +119,7 @@ impl DfSession {
             .with_physical_optimizer_rule(Arc::new(semantics::CheckedArithmetic))
             .with_physical_optimizer_rule(Arc::new(pushdown::PushToColumnar))
             .with_physical_optimizer_rule(Arc::new(build_keys::ShareBuildKeys))
+            .with_physical_optimizer_rule(Arc::new(semantics::FastDecimals))
             .build();
         datafusion::execution::FunctionRegistry::register_expr_planner(
             &mut state,

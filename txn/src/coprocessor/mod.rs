@@ -33,6 +33,7 @@
 //! `distsql`; TiDB's `TableReader` / `cop[tikv]` tasks.
 
 pub mod bloom;
+pub mod decimal;
 mod endpoint;
 pub mod flight;
 pub mod mysql;

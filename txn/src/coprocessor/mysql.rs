@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 
 use codec::datum::parse_double_prefix;
 use datafusion::arrow::array::{Array, AsArray, Float64Array};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::utils::take_function_args;
 use datafusion::common::{Result, ScalarValue, exec_err};
@@ -71,25 +71,41 @@ pub fn checked_arithmetic(e: Arc<dyn PhysicalExpr>) -> Result<Arc<dyn PhysicalEx
 /// `plan` with [`checked_arithmetic`] applied to the expressions of its
 /// projections, filters and aggregates (arguments and grouping keys).
 pub fn checked_plan(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
-    Ok(plan.transform_up(checked_node)?.data)
+    map_plan_exprs(plan, &|e, _| checked_arithmetic(e))
+}
+
+/// A rewrite of an expression over rows of the given schema.
+pub type ExprRewrite<'a> =
+    &'a dyn Fn(Arc<dyn PhysicalExpr>, &Schema) -> Result<Arc<dyn PhysicalExpr>>;
+
+/// `plan` with `f` applied to the expressions of its projections, filters
+/// and aggregates (arguments and grouping keys).
+pub fn map_plan_exprs(
+    plan: Arc<dyn ExecutionPlan>,
+    f: ExprRewrite,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    Ok(plan.transform_up(|p| map_node(p, f))?.data)
 }
 
 type Exprs = Vec<Arc<dyn PhysicalExpr>>;
 
-/// The checked form of `exprs`, or None when nothing changes.
-fn checked_all(exprs: &[Arc<dyn PhysicalExpr>]) -> Result<Option<Exprs>> {
+/// `exprs` rewritten by `f`, or None when nothing changes.
+fn map_all(exprs: &[Arc<dyn PhysicalExpr>], schema: &Schema, f: ExprRewrite) -> Result<Option<Exprs>> {
     let out = exprs
         .iter()
-        .map(|e| checked_arithmetic(e.clone()))
+        .map(|e| f(e.clone(), schema))
         .collect::<Result<Exprs>>()?;
-    let same = out.iter().zip(exprs).all(|(a, b)| a == b);
+    let same = out.iter().zip(exprs).all(|(a, b)| Arc::ptr_eq(a, b) || a == b);
     Ok((!same).then_some(out))
 }
 
-fn checked_node(plan: Arc<dyn ExecutionPlan>) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
+fn map_node(
+    plan: Arc<dyn ExecutionPlan>,
+    f: ExprRewrite,
+) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
     if let Some(p) = plan.downcast_ref::<ProjectionExec>() {
         let exprs: Exprs = p.expr().iter().map(|e| e.expr.clone()).collect();
-        let Some(checked) = checked_all(&exprs)? else {
+        let Some(checked) = map_all(&exprs, &p.input().schema(), f)? else {
             return Ok(Transformed::no(plan));
         };
         let exprs = checked
@@ -104,17 +120,18 @@ fn checked_node(plan: Arc<dyn ExecutionPlan>) -> Result<Transformed<Arc<dyn Exec
             p.input().clone(),
         )?)));
     }
-    if let Some(f) = plan.downcast_ref::<FilterExec>() {
-        let Some(mut checked) = checked_all(std::slice::from_ref(f.predicate()))? else {
+    if let Some(filter) = plan.downcast_ref::<FilterExec>() {
+        let predicate = std::slice::from_ref(filter.predicate());
+        let Some(mut checked) = map_all(predicate, &filter.input().schema(), f)? else {
             return Ok(Transformed::no(plan));
         };
-        let filter = FilterExecBuilder::from(f)
+        let filter = FilterExecBuilder::from(filter)
             .with_predicate(checked.remove(0))
             .build()?;
         return Ok(Transformed::yes(Arc::new(filter)));
     }
     if let Some(a) = plan.downcast_ref::<AggregateExec>() {
-        return checked_aggregate(a).map(|new| match new {
+        return map_aggregate(a, f).map(|new| match new {
             Some(new) => Transformed::yes(new),
             None => Transformed::no(plan.clone()),
         });
@@ -122,11 +139,12 @@ fn checked_node(plan: Arc<dyn ExecutionPlan>) -> Result<Transformed<Arc<dyn Exec
     Ok(Transformed::no(plan))
 }
 
-fn checked_aggregate(a: &AggregateExec) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+fn map_aggregate(a: &AggregateExec, f: ExprRewrite) -> Result<Option<Arc<dyn ExecutionPlan>>> {
     let mut changed = false;
+    let schema = a.input_schema();
     let group_by = a.group_expr();
     let keys: Exprs = group_by.expr().iter().map(|(e, _)| e.clone()).collect();
-    let keys = match checked_all(&keys)? {
+    let keys = match map_all(&keys, &schema, f)? {
         Some(keys) => {
             changed = true;
             keys
@@ -134,19 +152,19 @@ fn checked_aggregate(a: &AggregateExec) -> Result<Option<Arc<dyn ExecutionPlan>>
         None => keys,
     };
     let mut aggregates = Vec::with_capacity(a.aggr_expr().len());
-    for f in a.aggr_expr() {
-        match checked_all(&f.expressions())? {
+    for agg in a.aggr_expr() {
+        match map_all(&agg.expressions(), &schema, f)? {
             Some(args) => {
-                let order_by = f.order_bys().iter().map(|s| s.expr.clone()).collect();
-                match f.with_new_expressions(args, order_by) {
+                let order_by = agg.order_bys().iter().map(|s| s.expr.clone()).collect();
+                match agg.with_new_expressions(args, order_by) {
                     Some(new) => {
                         changed = true;
                         aggregates.push(Arc::new(new));
                     }
-                    None => aggregates.push(f.clone()),
+                    None => aggregates.push(agg.clone()),
                 }
             }
-            None => aggregates.push(f.clone()),
+            None => aggregates.push(agg.clone()),
         }
     }
     if !changed {

@@ -19,7 +19,8 @@
 //!
 //! Expressions decode against the coprocessor's function registry
 //! (DataFusion's built-ins and MySQL's), and `+ - *` are checked for
-//! overflow again after decoding (the flag does not travel).
+//! overflow again after decoding (the flag does not travel), except
+//! decimal ones that cannot overflow ([`super::decimal`]).
 
 use std::sync::Arc;
 
@@ -30,7 +31,7 @@ use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 
-use super::{df, mysql, task_ctx};
+use super::{decimal, df, mysql, task_ctx};
 use crate::{Error, Result};
 
 /// Operators to run over a scan's rows.
@@ -99,6 +100,7 @@ impl PlanFragment {
         let plan =
             datafusion_proto::bytes::physical_plan_from_bytes(bytes, task_ctx()).map_err(df)?;
         let plan = mysql::checked_plan(plan).map_err(df)?;
+        let plan = mysql::map_plan_exprs(plan, &decimal::fast).map_err(df)?;
         PlanFragment::with_bytes(plan, bytes.into())
     }
 

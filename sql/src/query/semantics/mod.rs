@@ -37,7 +37,7 @@ use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::optimizer::AnalyzerRule;
 use datafusion::optimizer::analyzer::Analyzer;
 
-pub use overflow::CheckedArithmetic;
+pub use overflow::{CheckedArithmetic, FastDecimals};
 pub use strings::StringArithmetic;
 
 /// The analyzer rule: every rewrite of this module, bottom-up over every

@@ -5,6 +5,11 @@
 //! and aggregates (arguments and grouping keys) with
 //! [`txn::coprocessor::mysql::checked_plan`], the same function the stores
 //! apply to pushed-down filters and plans.
+//!
+//! [`FastDecimals`] then computes decimal arithmetic that cannot overflow
+//! without checks ([`txn::coprocessor::decimal`]). It runs last, after the
+//! plans pushed to the stores are serialized (they decode to checked
+//! expressions and get the same treatment there).
 
 use std::sync::Arc;
 
@@ -12,7 +17,8 @@ use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
-use txn::coprocessor::mysql::checked_plan;
+use txn::coprocessor::decimal;
+use txn::coprocessor::mysql::{checked_plan, map_plan_exprs};
 
 #[derive(Debug, Default)]
 pub struct CheckedArithmetic;
@@ -28,6 +34,27 @@ impl PhysicalOptimizerRule for CheckedArithmetic {
 
     fn name(&self) -> &str {
         "mysql_checked_arithmetic"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct FastDecimals;
+
+impl PhysicalOptimizerRule for FastDecimals {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        _config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        map_plan_exprs(plan, &decimal::fast)
+    }
+
+    fn name(&self) -> &str {
+        "fast_decimals"
     }
 
     fn schema_check(&self) -> bool {
