@@ -46,6 +46,8 @@ use datafusion::scalar::ScalarValue;
 use txn::coprocessor::bloom::{self, KeyBloom};
 
 use super::build_keys::BuildKeys;
+use super::selectivity::literal;
+use super::stats::ColumnStats;
 
 /// Whether `filter` is one a query fills in while it runs.
 pub fn is_dynamic(filter: &Arc<dyn PhysicalExpr>) -> bool {
@@ -79,16 +81,19 @@ pub fn current(filters: &[Arc<dyn PhysicalExpr>], schema: &Schema) -> Vec<Expr> 
 
 /// [`current`], plus the Bloom filters [`super::build_keys`] gathered
 /// from the build sides of `filters`' joins, for keys that have no IN list
-/// or Bloom filter yet. `ndv` gives a key column's distinct values when
-/// analyzed: a filter holding half of them or more would keep most rows
-/// and is not sent.
+/// or Bloom filter yet. `stats` gives a key column's analyzed statistics:
+/// a bound at or beyond the column's own keeps every row, and a filter
+/// holding half of its distinct values or more most rows; neither is sent
+/// (the stores would test every row against it).
 pub fn current_with_keys(
     filters: &[Arc<dyn PhysicalExpr>],
     schema: &Schema,
     keys: &[Arc<BuildKeys>],
-    ndv: impl Fn(&str) -> Option<f64>,
+    stats: impl Fn(&str) -> Option<ColumnStats>,
 ) -> Vec<Expr> {
+    let ndv = |name: &str| stats(name).map(|s| s.ndv as f64);
     let mut out = current(filters, schema);
+    out.retain(|e| !keeps_every_row(e, &stats));
     for f in filters {
         let Some(id) = f.expression_id() else {
             continue;
@@ -116,6 +121,25 @@ pub fn current_with_keys(
         }
     }
     out
+}
+
+/// Whether `e` is a bound `col >= v` or `col <= v` that the column's
+/// analyzed minimum or maximum already meets.
+fn keeps_every_row(e: &Expr, stats: &impl Fn(&str) -> Option<ColumnStats>) -> bool {
+    let Expr::BinaryExpr(b) = e else {
+        return false;
+    };
+    let (Expr::Column(c), Some(v)) = (b.left.as_ref(), literal(&b.right)) else {
+        return false;
+    };
+    let Some(s) = stats(&c.name) else {
+        return false;
+    };
+    match b.op {
+        Operator::GtEq => s.min.is_some_and(|min| v <= min),
+        Operator::LtEq => s.max.is_some_and(|max| v >= max),
+        _ => false,
+    }
 }
 
 /// A pushed runtime filter as EXPLAIN shows it: a Bloom filter by its

@@ -637,7 +637,7 @@ impl RowScanExec {
             &self.runtime_filters,
             &schema,
             &self.build_keys,
-            |name| key_ndv(&self.task, self.table_estimate.as_deref(), name),
+            |name| key_stats(&self.task, self.table_estimate.as_deref(), name),
         );
         let mut text = if now.is_empty() {
             self.runtime_filters
@@ -780,14 +780,14 @@ struct ScanParts {
     cop_time: Time,
 }
 
-/// The analyzed distinct values of the scan's column `name`.
-fn key_ndv(
+/// The analyzed statistics of the scan's column `name`.
+fn key_stats(
     task: &CopTask,
     estimate: Option<&super::stats::TableEstimate>,
     name: &str,
-) -> Option<f64> {
+) -> Option<super::stats::ColumnStats> {
     let spec = task.scan.columns.iter().find(|c| c.name == name)?;
-    Some(estimate?.column(spec.id)?.ndv as f64)
+    estimate?.column(spec.id).cloned()
 }
 
 fn ext(e: impl Into<crate::Error>) -> DataFusionError {
@@ -804,7 +804,7 @@ impl ScanParts {
             &self.runtime_filters,
             &self.runtime_schema,
             &self.build_keys,
-            |name| key_ndv(&self.task, self.table_estimate.as_deref(), name),
+            |name| key_stats(&self.task, self.table_estimate.as_deref(), name),
         );
         for f in now {
             match txn::coprocessor::encode_filter(&f) {

@@ -236,7 +236,7 @@ fn constant(e: &Expr) -> bool {
 
 /// A constant as a number on the scale `ANALYZE` keeps bounds in (dates
 /// as days, date-times as microseconds).
-fn literal(e: &Expr) -> Option<f64> {
+pub fn literal(e: &Expr) -> Option<f64> {
     let v = match e {
         Expr::Literal(v, _) => v,
         Expr::Cast(c) => return literal(&c.expr),

@@ -9,12 +9,14 @@
 //! sizes chosen here, about one in two hundred of the others, which the
 //! join above (it checks every row it gets) then drops.
 //!
-//! The filter travels as the call `duet_bloom(key, <bytes>)` ([`udf`]),
+//! The filter travels as the call `duet_bloom(key, <list>)` ([`udf`]),
 //! registered by the stores' function registry only: users cannot call it.
-//! Its bytes ([`KeyBloom::to_bytes`]) are
+//! Its literal ([`KeyBloom::to_scalar`]) is one list of 64-bit words, so
+//! that every batch a store tests reads it where it lies (a list value is
+//! shared, not copied, as the literal is evaluated):
 //!
 //! ```text
-//!   version u8 | kind u8 | scale i8 | keys u32 LE | words (u64 LE) ...
+//!   [ version | kind << 8 | scale << 16 | keys << 32,  word, word, ... ]
 //! ```
 //!
 //! `kind` says how a value is hashed: integers (signed and unsigned, and
@@ -31,6 +33,9 @@
 use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder};
+use datafusion::arrow::array::{ListArray, UInt64Array};
+use datafusion::arrow::buffer::{BooleanBuffer, OffsetBuffer, ScalarBuffer};
+use datafusion::arrow::datatypes::Field;
 use datafusion::arrow::datatypes::{
     ArrowPrimitiveType, DataType, Date32Type, Decimal128Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
     UInt16Type, UInt32Type, UInt64Type,
@@ -41,8 +46,7 @@ use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
-const VERSION: u8 = 1;
-const HEADER: usize = 7;
+const VERSION: u8 = 2;
 /// Bits per key before rounding the word count up to a power of two.
 const BITS_PER_KEY: usize = 16;
 
@@ -135,7 +139,7 @@ pub struct KeyBloom {
     kind: Kind,
     scale: i8,
     keys: u32,
-    words: Vec<u64>,
+    words: ScalarBuffer<u64>,
 }
 
 impl KeyBloom {
@@ -150,12 +154,8 @@ impl KeyBloom {
             .div_ceil(64)
             .max(1)
             .next_power_of_two();
-        let mut bloom = KeyBloom {
-            kind,
-            scale,
-            keys: 0,
-            words: vec![0; words],
-        };
+        let mut bits = vec![0u64; words];
+        let mut count = 0u32;
         for v in keys {
             // A value of another type than the column's: no filter, as it
             // could not be tested against the column.
@@ -164,10 +164,15 @@ impl KeyBloom {
             }
             let h = hash_scalar(v, kind, scale)?;
             let (w, mask) = slot(h, words);
-            bloom.words[w] |= mask;
-            bloom.keys = bloom.keys.saturating_add(1);
+            bits[w] |= mask;
+            count = count.saturating_add(1);
         }
-        Some(bloom)
+        Some(KeyBloom {
+            kind,
+            scale,
+            keys: count,
+            words: bits.into(),
+        })
     }
 
     /// How many keys it was built from.
@@ -175,40 +180,57 @@ impl KeyBloom {
         self.keys
     }
 
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER + self.words.len() * 8);
-        out.push(VERSION);
-        out.push(self.kind as u8);
-        out.push(self.scale as u8);
-        out.extend_from_slice(&self.keys.to_le_bytes());
-        for w in &self.words {
-            out.extend_from_slice(&w.to_le_bytes());
-        }
-        out
+    /// The filter as the literal it travels as.
+    pub fn to_scalar(&self) -> ScalarValue {
+        let header = u64::from(VERSION)
+            | (self.kind as u64) << 8
+            | u64::from(self.scale as u8) << 16
+            | u64::from(self.keys) << 32;
+        let mut words = Vec::with_capacity(self.words.len() + 1);
+        words.push(header);
+        words.extend_from_slice(&self.words);
+        let values = UInt64Array::from(words);
+        let list = ListArray::new(
+            Arc::new(Field::new_list_field(DataType::UInt64, true)),
+            OffsetBuffer::from_lengths([values.len()]),
+            Arc::new(values),
+            None,
+        );
+        ScalarValue::List(Arc::new(list))
     }
 
-    pub fn from_bytes(b: &[u8]) -> Result<KeyBloom> {
-        if b.len() < HEADER + 8 || b[0] != VERSION || (b.len() - HEADER) % 8 != 0 {
-            return exec_err!("duet_bloom: not a key filter ({} bytes)", b.len());
+    /// The filter a [`KeyBloom::to_scalar`] literal holds (its words
+    /// shared with the literal, not copied).
+    pub fn from_scalar(v: &ScalarValue) -> Result<KeyBloom> {
+        let ScalarValue::List(list) = v else {
+            return exec_err!("{NAME}: the filter must be a list literal, not {v}");
+        };
+        if list.len() != 1 || list.is_null(0) {
+            return exec_err!("{NAME}: the filter must be one list");
         }
-        let kind = match b[1] {
+        let value = list.value(0);
+        let Some(words) = value.as_primitive_opt::<UInt64Type>() else {
+            return exec_err!("{NAME}: the filter's words must be UInt64");
+        };
+        if words.null_count() > 0 || words.len() < 2 {
+            return exec_err!("{NAME}: not a key filter ({} words)", words.len());
+        }
+        let header = words.value(0);
+        let kind = match (header >> 8) as u8 {
             1 => Kind::Int,
             2 => Kind::Bytes,
             3 => Kind::Decimal,
-            k => return exec_err!("duet_bloom: unknown key kind {k}"),
+            k => return exec_err!("{NAME}: unknown key kind {k}"),
         };
-        let words: Vec<u64> = b[HEADER..]
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-            .collect();
-        if !words.len().is_power_of_two() {
-            return exec_err!("duet_bloom: {} words is not a power of two", words.len());
+        let bits = words.values().slice(1, words.len() - 1);
+        if header as u8 != VERSION || !bits.len().is_power_of_two() {
+            return exec_err!("{NAME}: not a key filter of version {VERSION}");
         }
         Ok(KeyBloom {
             kind,
-            scale: b[2] as i8,
-            keys: u32::from_le_bytes(b[3..7].try_into().expect("4 bytes")),
-            words,
+            scale: (header >> 16) as u8 as i8,
+            keys: (header >> 32) as u32,
+            words: bits,
         })
     }
 
@@ -227,21 +249,21 @@ impl KeyBloom {
         }
         let rows: usize = arrays.iter().map(|a| a.len() - a.null_count()).sum();
         let words = (rows * BITS_PER_KEY).div_ceil(64).max(1).next_power_of_two();
-        let mut bloom = KeyBloom {
-            kind,
-            scale,
-            keys: rows.min(u32::MAX as usize) as u32,
-            words: vec![0; words],
-        };
+        let mut bits = vec![0u64; words];
         for a in arrays {
             for_each_hash(a, |h| {
                 if let Some(h) = h {
                     let (w, mask) = slot(h, words);
-                    bloom.words[w] |= mask;
+                    bits[w] |= mask;
                 }
             });
         }
-        Some(bloom)
+        Some(KeyBloom {
+            kind,
+            scale,
+            keys: rows.min(u32::MAX as usize) as u32,
+            words: bits.into(),
+        })
     }
 
     /// For each value of `keys`: whether it may be one of the filter's
@@ -252,9 +274,43 @@ impl KeyBloom {
         if !same_kind {
             return BooleanArray::from(vec![true; keys.len()]);
         }
-        let mut out = BooleanBufferBuilder::new(keys.len());
-        for_each_hash(keys, |h| out.append(h.is_some_and(|h| self.has(h))));
-        BooleanArray::new(out.finish(), None)
+        use DataType::*;
+        let found = match keys.data_type() {
+            Int32 => self.test_ints(keys.as_primitive::<Int32Type>().values(), |x| x as u64),
+            Int64 => self.test_ints(keys.as_primitive::<Int64Type>().values(), |x| x as u64),
+            _ => {
+                let mut out = BooleanBufferBuilder::new(keys.len());
+                for_each_hash(keys, |h| out.append(h.is_some_and(|h| self.has(h))));
+                return BooleanArray::new(out.finish(), None);
+            }
+        };
+        // A NULL key is not in the filter.
+        match keys.nulls() {
+            Some(valid) => BooleanArray::new(&found & valid.inner(), None),
+            None => BooleanArray::new(found, None),
+        }
+    }
+
+    /// [`KeyBloom::test`] of integer keys (NULL slots included). A run of
+    /// equal keys (a table sorted by them: lineitem by l_orderkey) is
+    /// looked up once.
+    fn test_ints<T: Copy + PartialEq>(
+        &self,
+        values: &[T],
+        widen: impl Fn(T) -> u64,
+    ) -> BooleanBuffer {
+        let mut last: Option<(T, bool)> = None;
+        BooleanBuffer::collect_bool(values.len(), |i| {
+            let v = values[i];
+            if let Some((prev, found)) = last
+                && prev == v
+            {
+                return found;
+            }
+            let found = self.has(hash_int(widen(v)));
+            last = Some((v, found));
+            found
+        })
     }
 }
 
@@ -318,13 +374,13 @@ pub fn udf() -> Arc<ScalarUDF> {
 pub fn filter(key: Expr, bloom: &KeyBloom) -> Expr {
     udf().call(vec![
         key,
-        Expr::Literal(ScalarValue::Binary(Some(bloom.to_bytes())), None),
+        Expr::Literal(bloom.to_scalar(), None),
     ])
 }
 
-/// The key expression and the filter's bytes of a `duet_bloom` call, if
-/// `e` is one.
-fn parts(e: &Expr) -> Option<(&Expr, &[u8])> {
+/// The key expression and the filter's literal of a `duet_bloom` call,
+/// if `e` is one.
+fn parts(e: &Expr) -> Option<(&Expr, &ScalarValue)> {
     let Expr::ScalarFunction(f) = e else {
         return None;
     };
@@ -332,7 +388,7 @@ fn parts(e: &Expr) -> Option<(&Expr, &[u8])> {
         return None;
     }
     match f.args.as_slice() {
-        [key, Expr::Literal(ScalarValue::Binary(Some(b)), _)] => Some((key, b)),
+        [key, Expr::Literal(v, _)] => Some((key, v)),
         _ => None,
     }
 }
@@ -345,7 +401,7 @@ pub fn key_of(e: &Expr) -> Option<&Expr> {
 /// The key expression and the filter of a `duet_bloom` call, if `e` is one.
 pub fn as_filter(e: &Expr) -> Option<(&Expr, KeyBloom)> {
     let (key, b) = parts(e)?;
-    Some((key, KeyBloom::from_bytes(b).ok()?))
+    Some((key, KeyBloom::from_scalar(b).ok()?))
 }
 
 const NAME: &str = "duet_bloom";
@@ -370,10 +426,10 @@ impl ScalarUDFImpl for BloomUdf {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let [key, filter] = take_function_args(NAME, args.args)?;
-        let ColumnarValue::Scalar(ScalarValue::Binary(Some(bytes))) = filter else {
-            return exec_err!("{NAME}: the filter must be a binary literal");
+        let ColumnarValue::Scalar(filter) = filter else {
+            return exec_err!("{NAME}: the filter must be a literal");
         };
-        let bloom = KeyBloom::from_bytes(&bytes)?;
+        let bloom = KeyBloom::from_scalar(&filter)?;
         let scalar = matches!(key, ColumnarValue::Scalar(_));
         let keys = key.into_array(if scalar { 1 } else { args.number_rows })?;
         let out = bloom.test(&keys);
@@ -399,7 +455,7 @@ mod tests {
             .collect();
         let bloom = KeyBloom::from_values(&DataType::Int64, keys.iter()).unwrap();
         assert_eq!(bloom.keys(), 20_000);
-        let back = KeyBloom::from_bytes(&bloom.to_bytes()).unwrap();
+        let back = KeyBloom::from_scalar(&bloom.to_scalar()).unwrap();
         assert_eq!(back, bloom);
 
         let members: ArrayRef = Arc::new(Int64Array::from_iter_values((0..20_000).map(|k| k * 7)));
@@ -455,6 +511,6 @@ mod tests {
         assert!(KeyBloom::from_values(&DataType::Float64, prices.iter()).is_none());
         // A list whose values are not of the column's type: no filter.
         assert!(KeyBloom::from_values(&DataType::Int64, prices.iter()).is_none());
-        assert!(KeyBloom::from_bytes(&[1, 1, 0]).is_err());
+        assert!(KeyBloom::from_scalar(&ScalarValue::Binary(Some(vec![1, 1, 0]))).is_err());
     }
 }
