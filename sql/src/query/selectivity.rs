@@ -17,6 +17,7 @@
 //! | `c <> v`, `c NOT IN (..)`               | 1 − n / NDV(c)                           |
 //! | `c IS NULL` / `IS NOT NULL`             | NULLs / rows, and the rest               |
 //! | `a OR b`                                | 1 − (1 − a)(1 − b)                       |
+//! | `c LIKE 'p'` / `NOT LIKE`               | [`PATTERN_MATCH`] (p with wildcards; else as `=`), and the rest |
 //! | anything else                           | [`SELECTION_FACTOR`]                      |
 //!
 //! Without statistics for the column an equality keeps [`PSEUDO_EQUAL`]
@@ -31,6 +32,12 @@ use datafusion::scalar::ScalarValue;
 use super::cost::{PSEUDO_EQUAL, PSEUDO_RANGE, SELECTION_FACTOR};
 use super::stats::{ColumnStats, TableEstimate};
 use crate::catalog::model::{ColumnInfo, SqlType, TableInfo};
+
+/// The share of rows `c LIKE 'pattern'` keeps when the pattern has
+/// wildcards: a word searched for in names or comments matches few rows
+/// (TPC-H's `%green%` 5 %, `forest%` 1 %, `PROMO%` 17 %), far from TiDB's
+/// flat 0.8, which sends such filtered tables to the probe side of joins.
+pub const PATTERN_MATCH: f64 = 0.1;
 
 /// The share of `t`'s rows that all of `filters` (conjuncts) keep.
 pub fn of_filters(t: &TableInfo, est: &TableEstimate, filters: &[Expr]) -> f64 {
@@ -169,6 +176,18 @@ fn one(t: &TableInfo, est: &TableEstimate, rows: f64, e: &Expr) -> f64 {
             }
         }
         Expr::Not(inner) => 1.0 - one(t, est, rows, inner),
+        Expr::Like(like) if column(t, &like.expr).is_some() => {
+            let Expr::Literal(ScalarValue::Utf8(Some(p)), _) = like.pattern.as_ref() else {
+                return SELECTION_FACTOR;
+            };
+            let col = column(t, &like.expr).expect("checked above");
+            let share = if p.contains(['%', '_']) {
+                PATTERN_MATCH
+            } else {
+                points(t, est, col, 1)
+            };
+            if like.negated { 1.0 - share } else { share }
+        }
         Expr::Literal(ScalarValue::Boolean(Some(b)), _) => f64::from(u8::from(*b)),
         _ => SELECTION_FACTOR,
     }
@@ -408,7 +427,11 @@ mod tests {
             share(&[col("status").eq(lit("F")).or(col("status").eq(lit("O")))]),
             0.438
         );
+        // A pattern with wildcards matches few rows, one without is `=`.
+        assert_eq!(share(&[col("note").like(lit("%a%"))]), PATTERN_MATCH);
+        assert_eq!(share(&[col("status").not_like(lit("F"))]), 0.75);
         // What cannot be measured keeps TiDB's selection factor.
-        assert_eq!(share(&[col("note").like(lit("a%"))]), SELECTION_FACTOR);
+        let modulo = col("d") % lit(7i64);
+        assert_eq!(share(&[modulo.eq(lit(0i64))]), SELECTION_FACTOR);
     }
 }
