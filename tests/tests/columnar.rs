@@ -762,7 +762,10 @@ async fn join_build_sides_filter_probe_scans_at_the_stores() {
         // Every key, and few of the other 500 rows (a Bloom filter's
         // false positives, which the join drops).
         let returned: usize = cell(reader, 2).parse().unwrap();
-        assert!((100..150).contains(&returned), "{engine}: {returned} rows of t");
+        assert!(
+            (100..150).contains(&returned),
+            "{engine}: {returned} rows of t"
+        );
     }
 
     drop(conn);

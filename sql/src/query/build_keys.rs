@@ -44,8 +44,8 @@ use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
-use datafusion::physical_plan::joins::HashJoinExec;
 use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
+use datafusion::physical_plan::joins::HashJoinExec;
 use datafusion::physical_plan::statistics::{ChildStats, StatisticsArgs};
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
@@ -314,15 +314,16 @@ fn share(plan: Arc<dyn ExecutionPlan>) -> Result<Transformed<Arc<dyn ExecutionPl
     }
     let partitions = join.left().output_partitioning().partition_count();
     let sink = Arc::new(BuildKeys::new(id, partitions, join.on().len()));
-    let right = join.right().clone().transform_down(|node| {
-        match node.downcast_ref::<RowScanExec>() {
-            Some(scan) if scan.has_runtime_filter(id) => Ok(Transformed::yes(Arc::new(
-                scan.with_build_keys(sink.clone()),
-            )
-                as Arc<dyn ExecutionPlan>)),
-            _ => Ok(Transformed::no(node)),
-        }
-    })?;
+    let right =
+        join.right()
+            .clone()
+            .transform_down(|node| match node.downcast_ref::<RowScanExec>() {
+                Some(scan) if scan.has_runtime_filter(id) => Ok(Transformed::yes(Arc::new(
+                    scan.with_build_keys(sink.clone()),
+                )
+                    as Arc<dyn ExecutionPlan>)),
+                _ => Ok(Transformed::no(node)),
+            })?;
     if !right.transformed {
         return Ok(Transformed::no(plan));
     }
@@ -352,7 +353,10 @@ mod tests {
         let keys = BuildKeys::new(7, 2, 1);
         keys.add(vec![ints(0..100)], 100);
         keys.finish_partition();
-        assert!(keys.blooms().is_none(), "one partition of two is not the build side");
+        assert!(
+            keys.blooms().is_none(),
+            "one partition of two is not the build side"
+        );
         keys.add(vec![ints(100..150)], 50);
         keys.finish_partition();
         let blooms = keys.blooms().expect("both partitions are in");

@@ -110,8 +110,7 @@ impl DfSession {
         // IN list (query::runtime_filter) up to this many; more as a Bloom
         // filter made from the build side (query::build_keys), as
         // DataFusion's list makes a literal of every key.
-        opts.optimizer.hash_join_inlist_pushdown_max_distinct_values =
-            runtime_filter::IN_LIST_MAX;
+        opts.optimizer.hash_join_inlist_pushdown_max_distinct_values = runtime_filter::IN_LIST_MAX;
         let mut state = datafusion::execution::SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()

@@ -37,8 +37,8 @@ use datafusion::arrow::array::{ListArray, UInt64Array};
 use datafusion::arrow::buffer::{BooleanBuffer, OffsetBuffer, ScalarBuffer};
 use datafusion::arrow::datatypes::Field;
 use datafusion::arrow::datatypes::{
-    ArrowPrimitiveType, DataType, Date32Type, Decimal128Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
-    UInt16Type, UInt32Type, UInt64Type,
+    ArrowPrimitiveType, DataType, Date32Type, Decimal128Type, Int8Type, Int16Type, Int32Type,
+    Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 use datafusion::common::utils::take_function_args;
 use datafusion::common::{Result, ScalarValue, exec_err};
@@ -88,7 +88,9 @@ fn hash_bytes(b: &[u8]) -> u64 {
     let mut chunks = b.chunks_exact(8);
     for c in &mut chunks {
         let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-        h = (h ^ mix(w)).rotate_left(27).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        h = (h ^ mix(w))
+            .rotate_left(27)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
     let mut last = [0u8; 8];
     last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
@@ -99,33 +101,12 @@ fn hash_decimal(v: i128) -> u64 {
     mix(hash_int(v as u64) ^ (v >> 64) as u64)
 }
 
-/// The hash of a value of kind `kind` (None: NULL, or not of that kind).
-fn hash_scalar(v: &ScalarValue, kind: Kind, scale: i8) -> Option<u64> {
-    use ScalarValue::*;
-    let int = |x: Option<i64>| x.map(|x| hash_int(x as u64));
-    match (kind, v) {
-        (Kind::Int, Int8(x)) => int(x.map(i64::from)),
-        (Kind::Int, Int16(x)) => int(x.map(i64::from)),
-        (Kind::Int, Int32(x)) | (Kind::Int, Date32(x)) => int(x.map(i64::from)),
-        (Kind::Int, Int64(x)) => int(*x),
-        (Kind::Int, UInt8(x)) => x.map(|x| hash_int(x.into())),
-        (Kind::Int, UInt16(x)) => x.map(|x| hash_int(x.into())),
-        (Kind::Int, UInt32(x)) => x.map(|x| hash_int(x.into())),
-        (Kind::Int, UInt64(x)) => x.map(hash_int),
-        (Kind::Bytes, Utf8(s) | LargeUtf8(s) | Utf8View(s)) => {
-            s.as_ref().map(|s| hash_bytes(s.as_bytes()))
-        }
-        (Kind::Bytes, Binary(b) | LargeBinary(b) | BinaryView(b)) => {
-            b.as_ref().map(|b| hash_bytes(b))
-        }
-        (Kind::Decimal, Decimal128(x, _, s)) if *s == scale => x.map(hash_decimal),
-        _ => None,
-    }
-}
-
 /// The words of a filter for `keys` keys.
 fn words_for(keys: usize) -> usize {
-    (keys * BITS_PER_KEY).div_ceil(64).max(1).next_power_of_two()
+    (keys * BITS_PER_KEY)
+        .div_ceil(64)
+        .max(1)
+        .next_power_of_two()
 }
 
 /// The word a hash falls in and the bits it sets there.
@@ -154,29 +135,13 @@ impl KeyBloom {
         data_type: &DataType,
         keys: impl ExactSizeIterator<Item = &'a ScalarValue>,
     ) -> Option<KeyBloom> {
-        let (kind, scale) = kind_of(data_type)?;
-        let words = words_for(keys.len());
-        let mut bits = vec![0u64; words];
-        let mut count = 0u32;
-        for v in keys {
-            // A value of another type than the column's: no filter, as it
-            // could not be tested against the column.
-            if v.is_null() {
-                continue;
-            }
-            let h = hash_scalar(v, kind, scale)?;
-            let (w, mask) = slot(h, words);
-            if bits[w] & mask != mask {
-                bits[w] |= mask;
-                count = count.saturating_add(1);
-            }
+        let array = ScalarValue::iter_to_array(keys.cloned()).ok()?;
+        // Values of another kind than the column's could not be tested
+        // against it: no filter.
+        if kind_of(array.data_type())? != kind_of(data_type)? {
+            return None;
         }
-        Some(KeyBloom {
-            kind,
-            scale,
-            keys: count,
-            words: bits.into(),
-        })
+        KeyBloom::from_arrays(&[array])
     }
 
     /// How many distinct keys it holds: the keys that changed it when
@@ -367,9 +332,18 @@ fn for_each_hash(a: &ArrayRef, mut f: impl FnMut(Option<u64>)) {
             .as_primitive::<Decimal128Type>()
             .iter()
             .for_each(|v| f(v.map(hash_decimal))),
-        Utf8 => bytes(a.as_string::<i32>().iter().map(|v| v.map(str::as_bytes)), &mut f),
-        LargeUtf8 => bytes(a.as_string::<i64>().iter().map(|v| v.map(str::as_bytes)), &mut f),
-        Utf8View => bytes(a.as_string_view().iter().map(|v| v.map(str::as_bytes)), &mut f),
+        Utf8 => bytes(
+            a.as_string::<i32>().iter().map(|v| v.map(str::as_bytes)),
+            &mut f,
+        ),
+        LargeUtf8 => bytes(
+            a.as_string::<i64>().iter().map(|v| v.map(str::as_bytes)),
+            &mut f,
+        ),
+        Utf8View => bytes(
+            a.as_string_view().iter().map(|v| v.map(str::as_bytes)),
+            &mut f,
+        ),
         Binary => bytes(a.as_binary::<i32>().iter(), &mut f),
         LargeBinary => bytes(a.as_binary::<i64>().iter(), &mut f),
         BinaryView => bytes(a.as_binary_view().iter(), &mut f),
@@ -390,10 +364,7 @@ pub fn udf() -> Arc<ScalarUDF> {
 
 /// `key` tested against `bloom`, as a filter to push.
 pub fn filter(key: Expr, bloom: &KeyBloom) -> Expr {
-    udf().call(vec![
-        key,
-        Expr::Literal(bloom.to_scalar(), None),
-    ])
+    udf().call(vec![key, Expr::Literal(bloom.to_scalar(), None)])
 }
 
 /// The key expression and the filter's literal of a `duet_bloom` call,
@@ -472,7 +443,11 @@ mod tests {
             .chain([ScalarValue::Int64(None)])
             .collect();
         let bloom = KeyBloom::from_values(&DataType::Int64, keys.iter()).unwrap();
-        assert!((19_900..=20_000).contains(&bloom.keys()), "{}", bloom.keys());
+        assert!(
+            (19_900..=20_000).contains(&bloom.keys()),
+            "{}",
+            bloom.keys()
+        );
         let back = KeyBloom::from_scalar(&bloom.to_scalar()).unwrap();
         assert_eq!(back, bloom);
 
@@ -490,7 +465,10 @@ mod tests {
 
         let nulls: ArrayRef = Arc::new(Int64Array::from(vec![None, Some(7)]));
         let out = back.test(&nulls);
-        assert_eq!((out.value(0), out.value(1), out.null_count()), (false, true, 0));
+        assert_eq!(
+            (out.value(0), out.value(1), out.null_count()),
+            (false, true, 0)
+        );
 
         // Built from arrays (a join's build side) it is the same filter.
         let halves: Vec<ArrayRef> = vec![
@@ -504,7 +482,11 @@ mod tests {
         let repeated: Vec<ArrayRef> = (0..4).flat_map(|_| halves.clone()).collect();
         let folded = KeyBloom::from_arrays(&repeated).unwrap();
         assert_eq!(folded.words, bloom.words);
-        assert!((19_900..=20_000).contains(&folded.keys()), "{}", folded.keys());
+        assert!(
+            (19_900..=20_000).contains(&folded.keys()),
+            "{}",
+            folded.keys()
+        );
     }
 
     #[test]

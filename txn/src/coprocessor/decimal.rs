@@ -104,11 +104,7 @@ impl DecimalArith {
             r_mul,
             precision,
             scale,
-            shown: Arc::new(BinaryExpr::new(
-                shown(b.left()),
-                *b.op(),
-                shown(b.right()),
-            )),
+            shown: Arc::new(BinaryExpr::new(shown(b.left()), *b.op(), shown(b.right()))),
         })
     }
 
@@ -153,13 +149,11 @@ impl DecimalArith {
             _ => None,
         };
         let array: PrimitiveArray<Decimal128Type> = match (l, r) {
-            (ColumnarValue::Array(a), ColumnarValue::Array(b)) => {
-                binary(
-                    a.as_primitive::<Decimal128Type>(),
-                    b.as_primitive::<Decimal128Type>(),
-                    f,
-                )?
-            }
+            (ColumnarValue::Array(a), ColumnarValue::Array(b)) => binary(
+                a.as_primitive::<Decimal128Type>(),
+                b.as_primitive::<Decimal128Type>(),
+                f,
+            )?,
             (ColumnarValue::Array(a), ColumnarValue::Scalar(y)) => match value(&y) {
                 Some(y) => a.as_primitive::<Decimal128Type>().unary(|x| f(x, y)),
                 None => return Ok(ColumnarValue::Array(new_null_array(&out_type, a.len()))),
@@ -306,14 +300,23 @@ mod tests {
         let price = col("price", &schema).unwrap();
         let disc = col("disc", &schema).unwrap();
         // price * (1 - disc), and price + 0.5 (scales differ)
-        let one_minus = binary_expr(lit(ScalarValue::Decimal128(Some(1), 20, 0)), Operator::Minus, disc, &schema).unwrap();
+        let one_minus = binary_expr(
+            lit(ScalarValue::Decimal128(Some(1), 20, 0)),
+            Operator::Minus,
+            disc,
+            &schema,
+        )
+        .unwrap();
         let revenue = binary_expr(price.clone(), Operator::Multiply, one_minus, &schema).unwrap();
         let half = lit(ScalarValue::Decimal128(Some(5), 2, 1));
         let plus = binary_expr(price, Operator::Plus, half, &schema).unwrap();
         for e in [revenue, plus] {
             let checked = e.evaluate(&batch).unwrap().into_array(3).unwrap();
             let f = fast(e.clone(), &schema).unwrap();
-            assert!(f.downcast_ref::<DecimalArith>().is_some(), "{e} is not made fast");
+            assert!(
+                f.downcast_ref::<DecimalArith>().is_some(),
+                "{e} is not made fast"
+            );
             assert_eq!(f.to_string(), e.to_string());
             assert_eq!(f.data_type(&schema).unwrap(), e.data_type(&schema).unwrap());
             let got = f.evaluate(&batch).unwrap().into_array(3).unwrap();
@@ -329,8 +332,11 @@ mod tests {
         let f = fast(square, &schema).unwrap();
         assert!(f.downcast_ref::<DecimalArith>().is_some());
         let batch = |v: i128| {
-            RecordBatch::try_new(Arc::new(schema.clone()), vec![dec(vec![Some(v), None], 38, 0)])
-                .unwrap()
+            RecordBatch::try_new(
+                Arc::new(schema.clone()),
+                vec![dec(vec![Some(v), None], 38, 0)],
+            )
+            .unwrap()
         };
         let small = f.evaluate(&batch(3)).unwrap().into_array(2).unwrap();
         assert_eq!(small.as_primitive::<Decimal128Type>().value(0), 9);

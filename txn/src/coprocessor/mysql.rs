@@ -90,12 +90,19 @@ pub fn map_plan_exprs(
 type Exprs = Vec<Arc<dyn PhysicalExpr>>;
 
 /// `exprs` rewritten by `f`, or None when nothing changes.
-fn map_all(exprs: &[Arc<dyn PhysicalExpr>], schema: &Schema, f: ExprRewrite) -> Result<Option<Exprs>> {
+fn map_all(
+    exprs: &[Arc<dyn PhysicalExpr>],
+    schema: &Schema,
+    f: ExprRewrite,
+) -> Result<Option<Exprs>> {
     let out = exprs
         .iter()
         .map(|e| f(e.clone(), schema))
         .collect::<Result<Exprs>>()?;
-    let same = out.iter().zip(exprs).all(|(a, b)| Arc::ptr_eq(a, b) || a == b);
+    let same = out
+        .iter()
+        .zip(exprs)
+        .all(|(a, b)| Arc::ptr_eq(a, b) || a == b);
     Ok((!same).then_some(out))
 }
 
