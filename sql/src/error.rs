@@ -177,6 +177,15 @@ impl From<DataFusionError> for Error {
                 Err(other) => Error::DataFusion(Box::new(DataFusionError::External(other))),
             },
             DataFusionError::Context(_, inner) => Error::from(*inner),
+            // An error shared by several consumers (a join's build side):
+            // ours keeps its code and message.
+            DataFusionError::Shared(inner) => match inner.find_root() {
+                DataFusionError::External(root) => match root.downcast_ref::<Error>() {
+                    Some(ours) => Error::new(ours.code(), ours.message()),
+                    None => Error::DataFusion(Box::new(DataFusionError::Shared(inner))),
+                },
+                _ => Error::DataFusion(Box::new(DataFusionError::Shared(inner))),
+            },
             e => Error::DataFusion(Box::new(e)),
         }
     }
@@ -249,9 +258,6 @@ impl Error {
         if self.overflow().is_some() {
             return code::ER_DATA_OUT_OF_RANGE;
         }
-        if self.subquery_rows() {
-            return code::ER_SUBQUERY_NO_1_ROW;
-        }
         match self {
             Error::Sql { code, .. } => *code,
             Error::Txn(e) => txn_code(e),
@@ -274,11 +280,6 @@ impl Error {
         }
     }
 
-    fn subquery_rows(&self) -> bool {
-        self.engine_text()
-            .is_some_and(|t| t.contains(crate::query::semantics::subquery::TOO_MANY_ROWS))
-    }
-
     /// Checked integer arithmetic that overflowed, here or in a store
     /// (where it comes back as a coprocessor error): the operation.
     fn overflow(&self) -> Option<String> {
@@ -292,9 +293,6 @@ impl Error {
     pub fn message(&self) -> String {
         if let Some(operation) = self.overflow() {
             return format!("BIGINT value is out of range in '({operation})'");
-        }
-        if self.subquery_rows() {
-            return "Subquery returns more than 1 row".into();
         }
         match self {
             Error::Txn(txn::Error::Deadlock { .. }) => {

@@ -212,10 +212,11 @@ pub fn stats_key(table: TableId) -> Vec<u8> {
     key(STATS_PREFIX, &[table])
 }
 
+/// Stores a table's statistics ([`crate::catalog::stats::TableStats`]).
 pub async fn put_stats(
     txn: &mut Transaction,
     table: TableId,
-    stats: &crate::query::stats::TableStats,
+    stats: &impl Serialize,
 ) -> Result<()> {
     txn.put(stats_key(table), to_json(stats)).await?;
     Ok(())

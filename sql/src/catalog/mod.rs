@@ -20,6 +20,9 @@
 
 pub mod meta;
 pub mod model;
+pub mod names;
+pub mod placement;
+pub mod stats;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

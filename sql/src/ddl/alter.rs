@@ -31,7 +31,7 @@ use crate::error::{Error, Result, code};
 use crate::session::{Output, Session};
 
 fn resolve(session: &Session, name: &ObjectName) -> Result<(String, std::sync::Arc<TableInfo>)> {
-    let (db, t) = crate::ddl::qualified(session, name)?;
+    let (db, t) = session.qualified(name)?;
     let schema = session.schema();
     let table = schema.require_table(&db, &t)?.clone();
     Ok((db, table))
@@ -46,7 +46,7 @@ async fn update_table(
 ) -> Result<TableInfo> {
     let id = table.id;
     let db_id = table.db_id;
-    super::in_ddl_txn(session, async move |txn| {
+    crate::ddl::txn::in_ddl_txn(session, async move |txn| {
         let mut t = meta::list_tables(txn, Some(db_id))
             .await?
             .into_iter()
@@ -67,7 +67,7 @@ async fn update_table(
 pub async fn create_index(session: &mut Session, ci: &CreateIndex) -> Result<Output> {
     let (_, table) = resolve(session, &ci.table_name)?;
     let name = match &ci.name {
-        Some(n) => super::object_name(n)?.1,
+        Some(n) => crate::catalog::names::object_name(n)?.1,
         None => String::new(),
     };
     let columns = super::create_table::index_columns(&ci.columns)?;
@@ -139,7 +139,7 @@ async fn add_index(session: &mut Session, table: &TableInfo, mut idx: IndexInfo)
         })
         .await;
         let (start, end) = codec::table::index_range(t.id, idx.id);
-        let _ = super::delete_range(session, &start, &end).await;
+        let _ = crate::ddl::txn::delete_range(session, &start, &end).await;
         return Err(e);
     }
     // Step 3: public.
@@ -230,7 +230,7 @@ pub async fn drop_index(
     })
     .await?;
     let (start, end) = codec::table::index_range(t.id, idx.id);
-    super::delete_range(session, &start, &end).await?;
+    crate::ddl::txn::delete_range(session, &start, &end).await?;
     Ok(Output::ok(0))
 }
 
@@ -363,7 +363,7 @@ pub async fn alter_table(session: &mut Session, at: &AlterTable) -> Result<Outpu
                     .await?;
                     for id in dropped {
                         let (start, end) = codec::table::index_range(t.id, id);
-                        super::delete_range(session, &start, &end).await?;
+                        crate::ddl::txn::delete_range(session, &start, &end).await?;
                     }
                 }
             }
@@ -394,8 +394,8 @@ fn zero_text(ft: &crate::catalog::model::FieldType) -> String {
 
 pub async fn rename(session: &mut Session, from: &ObjectName, to: &ObjectName) -> Result<Output> {
     let (_, table) = resolve(session, from)?;
-    let (db, name) = crate::ddl::qualified(session, to)?;
-    super::check_name(&name, false)?;
+    let (db, name) = session.qualified(to)?;
+    crate::ddl::txn::check_name(&name, false)?;
     let schema = session.schema();
     let target = schema.db(&db).ok_or_else(|| Error::bad_db(&db))?;
     if target.tables.contains_key(&name.to_lowercase()) {
@@ -407,7 +407,7 @@ pub async fn rename(session: &mut Session, from: &ObjectName, to: &ObjectName) -
     let new_db = target.info.id;
     let old_db = table.db_id;
     let id = table.id;
-    super::in_ddl_txn(session, async |txn| {
+    crate::ddl::txn::in_ddl_txn(session, async |txn| {
         let mut t = meta::list_tables(txn, Some(old_db))
             .await?
             .into_iter()
@@ -425,7 +425,7 @@ pub async fn rename(session: &mut Session, from: &ObjectName, to: &ObjectName) -
 pub async fn truncate(session: &mut Session, name: &ObjectName) -> Result<Output> {
     let (_, table) = resolve(session, name)?;
     let old = table.id;
-    let new_id = super::in_ddl_txn(session, async |txn| {
+    let new_id = crate::ddl::txn::in_ddl_txn(session, async |txn| {
         let mut t = meta::list_tables(txn, Some(table.db_id))
             .await?
             .into_iter()
@@ -441,9 +441,9 @@ pub async fn truncate(session: &mut Session, name: &ObjectName) -> Result<Output
     session.shared.auto_ids.forget(-old);
     super::create_table::split_table(session, new_id).await;
     if table.columnar_replica > 0 {
-        let rule = super::columnar::rule(new_id, table.columnar_replica);
+        let rule = crate::catalog::placement::rule(new_id, table.columnar_replica);
         session.shared.pd.set_columnar_rule(rule).await?;
     }
-    super::delete_table_data(session, old).await?;
+    crate::ddl::drop::delete_table_data(session, old).await?;
     Ok(Output::ok(0))
 }

@@ -18,29 +18,11 @@
 //! repeating the statement (idempotent) brings PD along. Dropping or
 //! truncating a table drops or moves its rule.
 
-use proto::pdpb::ColumnarRule;
-
 use crate::catalog::meta;
+use crate::catalog::placement::{rule, rule_id};
 use crate::catalog::model::TableInfo;
 use crate::error::{Error, Result, code};
 use crate::session::{Output, Session};
-
-/// PD's rule id for a table's columnar replicas.
-pub fn rule_id(table_id: i64) -> String {
-    format!("table-{table_id}")
-}
-
-/// The rule asking for `count` columnar replicas of the table's keys
-/// (encoded, as region boundaries are).
-pub fn rule(table_id: i64, count: u64) -> ColumnarRule {
-    let encode = |k: Vec<u8>| txn::types::Key::from_raw(&k).into_encoded();
-    ColumnarRule {
-        id: rule_id(table_id),
-        start_key: encode(codec::table::table_prefix(table_id)),
-        end_key: encode(codec::table::table_prefix(table_id + 1)),
-        count,
-    }
-}
 
 /// Sets the table's columnar replica count.
 pub async fn set_replica(session: &Session, table: &TableInfo, count: u64) -> Result<Output> {
@@ -57,7 +39,7 @@ pub async fn set_replica(session: &Session, table: &TableInfo, count: u64) -> Re
         }
     }
     let id = table.id;
-    super::in_ddl_txn(session, async |txn| {
+    crate::ddl::txn::in_ddl_txn(session, async |txn| {
         let mut t = meta::list_tables(txn, Some(table.db_id))
             .await?
             .into_iter()

@@ -22,8 +22,8 @@ use crate::error::{Error, Result, code};
 use crate::session::{Output, Session};
 
 pub async fn execute(session: &mut Session, ct: &CreateTable) -> Result<Output> {
-    let (db, name) = crate::ddl::qualified(session, &ct.name)?;
-    super::check_name(&name, false)?;
+    let (db, name) = session.qualified(&ct.name)?;
+    crate::ddl::txn::check_name(&name, false)?;
     let schema = session.schema();
     let db_info = schema
         .db(&db)
@@ -48,7 +48,7 @@ pub async fn execute(session: &mut Session, ct: &CreateTable) -> Result<Output> 
     }
     let mut table = build(&name, db_info.id, ct)?;
     let n_indexes = table.indexes.len() as i64;
-    let table_id = super::in_ddl_txn(session, async |txn| {
+    let table_id = crate::ddl::txn::in_ddl_txn(session, async |txn| {
         if meta::list_tables(txn, Some(db_info.id))
             .await?
             .iter()

@@ -1,16 +1,18 @@
 //! `DELETE FROM t [WHERE ...] [ORDER BY ...] [LIMIT n]`: each matched
-//! row's record and index entries are deleted.
+//! row's record and index entries are deleted ([`target`] names the rows,
+//! [`crate::execute::matched`] reads them, [`apply`] deletes).
 
 use std::sync::Arc;
 
 use sqlparser::ast::{Delete, FromTable, TableFactor};
 
-use super::matched::{self, Target};
-use super::write;
+use crate::dml::target::{Matched, Target};
+use crate::dml::write;
 use crate::error::{Error, Result};
 use crate::session::{Output, Session, TxnHandle};
 
-pub async fn execute(session: &mut Session, d: &Delete, txn: &Arc<TxnHandle>) -> Result<Output> {
+/// The rows a DELETE names (single-table DELETE only).
+pub fn target(d: &Delete) -> Result<Target<'_>> {
     let from = match &d.from {
         FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
     };
@@ -20,14 +22,17 @@ pub async fn execute(session: &mut Session, d: &Delete, txn: &Arc<TxnHandle>) ->
     let TableFactor::Table { name, .. } = &from[0].relation else {
         return Err(Error::unsupported("DELETE from a derived table"));
     };
-    let target = Target {
+    Ok(Target {
         name,
         selection: d.selection.as_ref(),
         order_by: &d.order_by,
         limit: d.limit.as_ref(),
         extra: &[],
-    };
-    let m = matched::read(session, txn, &target).await?;
+    })
+}
+
+/// Deletes the matched rows.
+pub async fn apply(session: &mut Session, txn: &Arc<TxnHandle>, m: Matched) -> Result<Output> {
     let mut keys = Vec::new();
     for row in &m.rows {
         keys.extend(

@@ -22,19 +22,47 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use codec::datum::Datum;
-use sqlparser::ast::{Expr, Insert, SetExpr, TableObject, Value};
+use sqlparser::ast::{Expr, Insert, SetExpr, TableObject};
 
-use super::write;
+use crate::dml::write;
 use crate::catalog::model::{DefaultValue, HandleKind, TableInfo};
 use crate::error::{Error, Result, code};
 use crate::session::{Output, Session, TxnHandle};
 use crate::types::{self, Target};
 
-pub async fn execute(
-    session: &mut Session,
-    insert: &Insert,
-    txn: &Arc<TxnHandle>,
-) -> Result<Output> {
+/// What an INSERT writes, resolved against the catalog before its rows
+/// are computed.
+pub struct Plan {
+    table: TableInfo,
+    /// The target columns, in the order the statement's rows give them.
+    targets: Vec<usize>,
+    mode: Mode,
+    row_alias: Option<String>,
+    strict: bool,
+}
+
+/// Where an INSERT's rows come from.
+pub enum Source<'a> {
+    /// `VALUES (...), ...`: expressions, each row already the targets' width.
+    Values(&'a [Vec<Expr>]),
+    /// `INSERT ... SELECT` (or `TABLE t`, `VALUES` in a set operation).
+    Query(&'a sqlparser::ast::Query),
+}
+
+impl Plan {
+    /// How many values each row must have.
+    pub fn width(&self) -> usize {
+        self.targets.len()
+    }
+}
+
+/// Resolves an INSERT's table, target columns and mode, and says where its
+/// rows come from (`VALUES` rows are checked for their width here).
+pub fn plan<'a>(
+    session: &Session,
+    insert: &'a Insert,
+    txn: &TxnHandle,
+) -> Result<(Plan, Source<'a>)> {
     let TableObject::TableName(name) = &insert.table else {
         return Err(Error::unsupported("INSERT INTO TABLE FUNCTION"));
     };
@@ -56,80 +84,83 @@ pub async fn execute(
         .insert_alias
         .as_ref()
         .map(|a| a.row_alias.to_string());
-    let (db, tname) = crate::ddl::qualified(session, name)?;
+    let (db, tname) = session.qualified(name)?;
     let t = txn.schema.require_table(&db, &tname)?.clone();
-    // Target columns.
-    let targets: Vec<usize> = if insert.columns.is_empty() {
-        (0..t.columns.len()).collect()
-    } else {
-        let mut v = Vec::new();
-        for c in &insert.columns {
-            let n = c.to_string();
-            let n = n.trim_matches('`');
-            let (i, _) = t
-                .column(n)
-                .ok_or_else(|| Error::bad_field(n, "field list"))?;
-            if v.contains(&i) {
-                return Err(Error::new(
-                    code::ER_FIELD_SPECIFIED_TWICE,
-                    format!("Column '{n}' specified twice"),
-                ));
-            }
-            v.push(i);
-        }
-        v
-    };
-    let source = insert
+    let targets = target_columns(&t, &insert.columns)?;
+    let query = insert
         .source
         .as_ref()
         .ok_or_else(|| Error::unsupported("INSERT ... SET"))?;
-    let input: Vec<Vec<Option<Datum>>> = match source.body.as_ref() {
+    let source = match query.body.as_ref() {
         SetExpr::Values(values) => {
-            let mut rows = Vec::with_capacity(values.rows.len());
             for (r, exprs) in values.rows.iter().enumerate() {
                 if exprs.len() != targets.len() {
-                    return Err(Error::new(
-                        code::ER_WRONG_VALUE_COUNT_ON_ROW,
-                        format!("Column count doesn't match value count at row {}", r + 1),
-                    ));
+                    return Err(wrong_count(r + 1));
                 }
-                let mut row = Vec::with_capacity(exprs.len());
-                for e in &exprs.content {
-                    row.push(value_of(session, e).await?);
-                }
-                rows.push(row);
             }
-            rows
+            Source::Values(&values.rows)
         }
-        _ => {
-            let rs = crate::query::select(
-                session,
-                sqlparser::ast::Statement::Query(source.clone()),
-                txn.clone(),
-            )
-            .await?;
-            if rs.columns.len() != targets.len() {
-                return Err(Error::new(
-                    code::ER_WRONG_VALUE_COUNT_ON_ROW,
-                    "Column count doesn't match value count at row 1",
-                ));
-            }
-            rs.rows
-                .into_iter()
-                .map(|r| r.into_iter().map(Some).collect())
-                .collect()
-        }
+        _ => Source::Query(query),
     };
     let strict = types::is_strict(&session.vars.text("sql_mode")) && !insert.ignore;
+    let plan = Plan {
+        table: t,
+        targets,
+        mode,
+        row_alias,
+        strict,
+    };
+    Ok((plan, source))
+}
+
+/// ER_WRONG_VALUE_COUNT_ON_ROW for row `row` (1-based).
+pub fn wrong_count(row: usize) -> Error {
+    Error::new(
+        code::ER_WRONG_VALUE_COUNT_ON_ROW,
+        format!("Column count doesn't match value count at row {row}"),
+    )
+}
+
+/// The target columns an INSERT names (all, in order, when it names none).
+fn target_columns(t: &TableInfo, columns: &[sqlparser::ast::Ident]) -> Result<Vec<usize>> {
+    if columns.is_empty() {
+        return Ok((0..t.columns.len()).collect());
+    }
+    let mut v = Vec::new();
+    for c in columns {
+        let n = c.to_string();
+        let n = n.trim_matches('`');
+        let (i, _) = t
+            .column(n)
+            .ok_or_else(|| Error::bad_field(n, "field list"))?;
+        if v.contains(&i) {
+            return Err(Error::new(
+                code::ER_FIELD_SPECIFIED_TWICE,
+                format!("Column '{n}' specified twice"),
+            ));
+        }
+        v.push(i);
+    }
+    Ok(v)
+}
+
+/// Writes an INSERT's rows (`None` for DEFAULT), computed by the caller
+/// from its [`Source`].
+pub async fn apply(
+    session: &mut Session,
+    txn: &Arc<TxnHandle>,
+    plan: Plan,
+    input: Vec<Vec<Option<Datum>>>,
+) -> Result<Output> {
     let out = write_rows(
         session,
         txn,
-        &t,
-        &targets,
+        &plan.table,
+        &plan.targets,
         input,
-        &mode,
-        row_alias.as_deref(),
-        strict,
+        &plan.mode,
+        plan.row_alias.as_deref(),
+        plan.strict,
     )
     .await?;
     session.row_count = out.affected as i64;
@@ -436,26 +467,6 @@ fn updated_row(
         new[i] = v;
     }
     Ok(new)
-}
-
-/// A VALUES item: `None` for DEFAULT.
-async fn value_of(session: &mut Session, e: &Expr) -> Result<Option<Datum>> {
-    if let Expr::Identifier(id) = e
-        && id.quote_style.is_none()
-        && id.value.eq_ignore_ascii_case("default")
-    {
-        return Ok(None);
-    }
-    if let Expr::Value(v) = e
-        && let Value::Number(n, _) = &v.value
-        && !n.contains(['e', 'E'])
-        && n.contains('.')
-    {
-        return Ok(Some(Datum::Decimal(
-            n.parse().map_err(|_| Error::parse(format!("near '{n}'")))?,
-        )));
-    }
-    crate::execute::eval_constant(session, e).await.map(Some)
 }
 
 /// A full row in column order: given values converted, others defaulted.

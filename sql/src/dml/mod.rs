@@ -11,6 +11,6 @@
 pub mod delete;
 pub mod insert;
 pub mod load_data;
-pub mod matched;
+pub mod target;
 pub mod update;
 pub mod write;

@@ -1,6 +1,6 @@
 //! `UPDATE t SET c = expr, ... [WHERE ...] [ORDER BY ...] [LIMIT n]`.
 //!
-//! The matched rows and the new values come from [`super::matched`]; each
+//! The matched rows and the new values come from [`crate::execute::matched`]; each
 //! changed row rewrites its record (moving it when the primary key
 //! changes) and exactly the index entries whose values changed. New unique
 //! keys are checked with one batch read. Affected rows count changed rows,
@@ -10,26 +10,53 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use codec::datum::Datum;
-use sqlparser::ast::{AssignmentTarget, TableFactor, Update};
+use sqlparser::ast::{AssignmentTarget, Expr, TableFactor, Update};
 
-use super::matched::{self, Target};
-use super::write;
-use crate::catalog::model::HandleKind;
+use crate::dml::target::{Matched, Target};
+use crate::dml::write;
+use crate::catalog::model::{HandleKind, TableInfo};
 use crate::error::{Error, Result, code};
 use crate::protocol::caps;
 use crate::session::{Output, Session, TxnHandle};
 use crate::types;
 
-pub async fn execute(session: &mut Session, u: &Update, txn: &Arc<TxnHandle>) -> Result<Output> {
+/// What an UPDATE writes, resolved against the catalog before its rows
+/// are read.
+pub struct Plan<'a> {
+    table: TableInfo,
+    /// The assigned columns, and the expressions assigned to them.
+    targets: Vec<usize>,
+    values: Vec<Expr>,
+    update: &'a Update,
+}
+
+impl<'a> Plan<'a> {
+    /// The rows to read, with the assigned expressions evaluated per row.
+    pub fn target(&self) -> Target<'_> {
+        let u = self.update;
+        let TableFactor::Table { name, .. } = &u.table.relation else {
+            unreachable!("checked by plan")
+        };
+        Target {
+            name,
+            selection: u.selection.as_ref(),
+            order_by: &u.order_by,
+            limit: u.limit.as_ref(),
+            extra: &self.values,
+        }
+    }
+}
+
+/// Resolves an UPDATE's table and assigned columns.
+pub fn plan<'a>(session: &Session, u: &'a Update, txn: &TxnHandle) -> Result<Plan<'a>> {
     if !u.table.joins.is_empty() || u.from.is_some() {
         return Err(Error::unsupported("multi-table UPDATE"));
     }
     let TableFactor::Table { name, .. } = &u.table.relation else {
         return Err(Error::unsupported("UPDATE of a derived table"));
     };
-    let schema = txn.schema.clone();
-    let (db, tname) = crate::ddl::qualified(session, name)?;
-    let t = schema.require_table(&db, &tname)?.clone();
+    let (db, tname) = session.qualified(name)?;
+    let t = txn.schema.require_table(&db, &tname)?.clone();
     let mut targets = Vec::new();
     let mut values = Vec::new();
     for a in &u.assignments {
@@ -48,14 +75,22 @@ pub async fn execute(session: &mut Session, u: &Update, txn: &Arc<TxnHandle>) ->
         targets.push(i);
         values.push(a.value.clone());
     }
-    let target = Target {
-        name,
-        selection: u.selection.as_ref(),
-        order_by: &u.order_by,
-        limit: u.limit.as_ref(),
-        extra: &values,
-    };
-    let m = matched::read(session, txn, &target).await?;
+    Ok(Plan {
+        table: t,
+        targets,
+        values,
+        update: u,
+    })
+}
+
+/// Writes the matched rows' new values.
+pub async fn apply(
+    session: &mut Session,
+    txn: &Arc<TxnHandle>,
+    plan: Plan<'_>,
+    m: Matched,
+) -> Result<Output> {
+    let Plan { table: t, targets, .. } = plan;
     let strict = types::is_strict(&session.vars.text("sql_mode"));
     let mut changed = 0u64;
     let mut deletes: Vec<Vec<u8>> = Vec::new();

@@ -17,11 +17,12 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::watch;
 
-use super::Shared;
+use crate::execute::entry;
 use crate::error::{Error, code};
 use crate::protocol::auth::{self, CACHING_SHA2_PASSWORD, NATIVE_PASSWORD};
 use crate::protocol::packet::{Out, ProtocolError, Reader};
 use crate::protocol::{binary, caps, command, handshake, resultset, status};
+use crate::session::shared::Shared;
 use crate::session::{Output, Session};
 
 type ConnReader = Reader<BufReader<tokio::net::tcp::OwnedReadHalf>>;
@@ -161,7 +162,14 @@ async fn handshake(
         out.packet(&handshake::FAST_AUTH_OK);
     }
     let capabilities = resp.capabilities & caps::SERVER;
-    let mut session = Session::new(shared.clone(), conn_id, &resp.user, host, capabilities);
+    let mut session = Session::new(
+        shared.clone(),
+        conn_id,
+        &resp.user,
+        host,
+        capabilities,
+        crate::planner::query_context(),
+    );
     if let Some(db) = &resp.database
         && let Err(e) = session.use_db(db)
     {
@@ -229,7 +237,7 @@ async fn command_loop(
             command::FIELD_LIST => {
                 let table =
                     String::from_utf8_lossy(body.split(|&b| b == 0).next().unwrap_or_default());
-                match session.field_list(&table) {
+                match entry::field_list(&session, &table) {
                     Ok(cols) => {
                         for c in &cols {
                             let mark = out.start();
@@ -279,7 +287,7 @@ async fn command_loop(
             }
             command::STMT_PREPARE => {
                 let sql = String::from_utf8_lossy(body);
-                match session.prepare(&sql).await {
+                match entry::prepare(&mut session, &sql).await {
                     Ok(p) => write_prepare_ok(&mut out, session, &p),
                     Err(e) => err_packet(&mut out, &e),
                 }
@@ -358,7 +366,7 @@ async fn execute_prepared(
             format!("Incorrect arguments to mysqld_stmt_execute: {e}"),
         )
     })?;
-    session.execute_prepared(id, params).await
+    entry::prepared(session, id, params).await
 }
 
 async fn run_queries(
@@ -380,7 +388,7 @@ async fn run_queries(
     }
     let n = statements.len();
     for (i, stmt) in statements.iter().enumerate() {
-        let result = session.execute(stmt).await;
+        let result = entry::text(session, stmt).await;
         let result = match result {
             Ok(Output::LocalInfile(req)) => {
                 load_local_infile(session, req, out, reader, wr).await?
@@ -422,12 +430,12 @@ async fn load_local_infile(
     let pending = std::mem::replace(out, Out::new(0));
     send(wr, pending).await?;
     reader.seq = next;
-    let mut state = session.load_data_begin(req);
+    let mut state = entry::load_data_begin(session, req);
     loop {
         let chunk = reader.read().await?;
         let last = chunk.is_empty();
         if let Ok(s) = &mut state
-            && let Err(e) = session.load_data_chunk(s, &chunk, last).await
+            && let Err(e) = entry::load_data_chunk(session, s, &chunk, last).await
         {
             state = Err(e);
         }
@@ -436,7 +444,7 @@ async fn load_local_infile(
         }
     }
     *out = Out::new(reader.seq);
-    Ok(state.map(|s| session.load_data_end(s)))
+    Ok(state.map(|s| entry::load_data_end(session, s)))
 }
 
 fn ok(out: &mut Out, session: &Session, affected: u64, last_insert_id: u64) {

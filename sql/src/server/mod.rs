@@ -1,7 +1,7 @@
 //! # The SQL server: listener, shared state, connections
 //!
 //! ```text
-//!  TcpListener --accept--> conn::serve (one tokio task per client)
+//!  TcpListener --accept--> crate::server::conn::serve (one tokio task per client)
 //!                              | handshake + auth (protocol::handshake/auth)
 //!                              | command loop: packets -> Session -> packets
 //!                              v
@@ -15,91 +15,16 @@
 //! behind.
 
 pub mod conn;
-pub mod processlist;
 pub mod status;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use txn::client::{TxnClient, TxnConfig};
-
-use crate::catalog::Catalog;
 use crate::error::Result;
-use crate::session::autoid::AutoIds;
-use crate::session::vars::GlobalVars;
-use processlist::ProcessList;
-
-#[derive(Debug, Clone)]
-pub struct SqlConfig {
-    pub pd_addr: String,
-    /// How often the catalog's schema version is polled.
-    pub schema_lease: Duration,
-    /// Payloads above this are refused (`max_allowed_packet`).
-    pub max_packet: usize,
-    /// Auto-increment values reserved per table per allocation.
-    pub auto_id_batch: i64,
-    pub txn: TxnConfig,
-}
-
-impl Default for SqlConfig {
-    fn default() -> SqlConfig {
-        SqlConfig {
-            pd_addr: "127.0.0.1:2379".into(),
-            schema_lease: Duration::from_millis(500),
-            max_packet: 64 << 20,
-            auto_id_batch: 30_000,
-            txn: TxnConfig::default(),
-        }
-    }
-}
-
-/// What every session of one SQL server shares.
-pub struct Shared {
-    pub config: SqlConfig,
-    pub client: TxnClient,
-    /// Columnar placement rules, store lists.
-    pub pd: pd::client::PdClient,
-    /// For region splits (a new table starts in its own region).
-    pub raw: kv::client::RawClient,
-    pub catalog: Arc<Catalog>,
-    pub globals: GlobalVars,
-    pub processes: ProcessList,
-    pub auto_ids: AutoIds,
-    pub metrics: crate::observe::Metrics,
-    /// Table statistics for the engine choice.
-    pub stats: Arc<crate::query::stats::StatsCache>,
-    next_conn_id: AtomicU32,
-}
-
-impl Shared {
-    pub async fn new(config: SqlConfig) -> Result<Arc<Shared>> {
-        let pd = pd::client::PdClient::connect(&config.pd_addr).await?;
-        let raw = kv::client::RawClient::new(pd.clone());
-        let client = TxnClient::new(pd.clone(), config.txn.clone());
-        let catalog = Catalog::open(client.clone()).await?;
-        Ok(Arc::new(Shared {
-            auto_ids: AutoIds::new(config.auto_id_batch),
-            config,
-            client,
-            pd,
-            raw,
-            catalog,
-            globals: GlobalVars::default(),
-            processes: ProcessList::default(),
-            metrics: Default::default(),
-            stats: Default::default(),
-            next_conn_id: AtomicU32::new(1),
-        }))
-    }
-
-    pub fn next_conn_id(&self) -> u32 {
-        self.next_conn_id.fetch_add(1, Ordering::Relaxed)
-    }
-}
+use crate::session::shared::{Shared, SqlConfig};
 
 /// A running SQL server.
 pub struct SqlServer {
@@ -128,7 +53,7 @@ impl SqlServer {
         );
         let mut tasks = vec![follow];
         if let Some(status) = status {
-            tasks.push(tokio::spawn(status::serve(
+            tasks.push(tokio::spawn(crate::server::status::serve(
                 status,
                 shared.clone(),
                 rx.clone(),
@@ -173,7 +98,7 @@ async fn accept_loop(
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    conns.spawn(conn::serve(shared.clone(), stream, peer, shutdown.clone()));
+                    conns.spawn(crate::server::conn::serve(shared.clone(), stream, peer, shutdown.clone()));
                 }
                 Err(e) => {
                     tracing::warn!("accept failed: {e}");

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use super::Shared;
+use crate::session::shared::Shared;
 
 pub async fn serve(
     listener: TcpListener,

@@ -2,7 +2,8 @@
 //!
 //! A session holds what MySQL keeps per connection — current database,
 //! system variables, the open transaction, prepared statements, warnings,
-//! `LAST_INSERT_ID()` — and runs statements:
+//! `LAST_INSERT_ID()`. It is state only: [`crate::execute`] runs
+//! statements against it, as this overview shows:
 //!
 //! ```text
 //!  text --parse (sqlparser, MySQL dialect)--> Statement
@@ -26,6 +27,10 @@
 //! transaction as it was. Closing the connection rolls back what is open.
 
 pub mod autoid;
+pub mod datafusion;
+pub mod observe;
+pub mod processlist;
+pub mod shared;
 pub mod split;
 pub mod vars;
 
@@ -40,9 +45,9 @@ use crate::catalog::InfoSchema;
 use crate::error::{Error, Result, code};
 use crate::protocol::resultset::ColumnDef;
 use crate::protocol::status;
-use crate::server::Shared;
-use crate::server::processlist::Process;
-use vars::{SessionVars, VarValue};
+use crate::session::processlist::Process;
+use crate::session::shared::Shared;
+use crate::session::vars::{SessionVars, VarValue};
 
 /// What a statement returns.
 #[derive(Debug)]
@@ -78,7 +83,7 @@ pub struct ResultSet {
 #[derive(Debug)]
 pub struct LocalInfile {
     pub file_name: String,
-    pub spec: Box<crate::dml::load_data::LoadSpec>,
+    pub spec: Box<crate::parse::load_data::LoadSpec>,
 }
 
 /// A prepared statement's shape, for COM_STMT_PREPARE's answer.
@@ -91,8 +96,10 @@ pub struct PreparedInfo {
 
 pub(crate) struct Prepared {
     pub statement: Statement,
-    /// A point get's cached plan.
-    pub point_get: Option<crate::query::point_get::Template>,
+    /// The planner's cached plan (a point get's template). The session
+    /// keeps it without knowing its type, as TiDB's `SessionVars` keeps
+    /// prepared statements, so that session state sits below the planner.
+    pub plan: Option<Arc<dyn std::any::Any + Send + Sync>>,
     /// A query with numbered placeholders, which `point_get` is planned
     /// from (again after DDL or `USE`).
     pub numbered: Option<Statement>,
@@ -101,12 +108,6 @@ pub(crate) struct Prepared {
     pub params: usize,
     /// The text as prepared (process list, slow log).
     pub sql: String,
-}
-
-/// A prepared statement bound to its parameters.
-enum Bound {
-    PointGet(crate::query::point_get::PointGet),
-    Statement(Box<Statement>),
 }
 
 /// A warning or note for SHOW WARNINGS.
@@ -150,16 +151,25 @@ pub struct Session {
     /// User variables (`SET @x = ...`), by lower-case name.
     pub user_vars: HashMap<String, Datum>,
     pub(crate) prepared: HashMap<u32, Prepared>,
-    next_stmt_id: u32,
-    process: Arc<Process>,
-    pub(crate) df: crate::query::DfSession,
+    pub(crate) next_stmt_id: u32,
+    pub(crate) process: Arc<Process>,
+    /// The connection's DataFusion session, set up by the planner.
+    pub(crate) df: QueryContext,
 }
 
 impl Session {
-    pub fn new(shared: Arc<Shared>, id: u32, user: &str, host: &str, capabilities: u32) -> Session {
+    /// A session for connection `id`; `df` is its DataFusion session
+    /// (`crate::planner::query_context`).
+    pub fn new(
+        shared: Arc<Shared>,
+        id: u32,
+        user: &str,
+        host: &str,
+        capabilities: u32,
+        df: QueryContext,
+    ) -> Session {
         let process = shared.processes.register(id, user, host, None);
         let vars = SessionVars::new(&shared.globals);
-        let df = crate::query::DfSession::new(shared.clone());
         Session {
             shared,
             id,
@@ -193,6 +203,17 @@ impl Session {
     /// The current database or ER_NO_DB.
     pub fn current_db(&self) -> Result<&str> {
         self.db.as_deref().ok_or_else(Error::no_db)
+    }
+
+    /// `[db.]name` as (db, name), the database defaulting to the current
+    /// one (ER_NO_DB without one).
+    pub fn qualified(&self, n: &sqlparser::ast::ObjectName) -> Result<(String, String)> {
+        let (db, name) = crate::catalog::names::object_name(n)?;
+        let db = match db {
+            Some(d) => d,
+            None => self.current_db()?.to_string(),
+        };
+        Ok((db, name))
     }
 
     pub fn autocommit(&self) -> bool {
@@ -252,16 +273,6 @@ impl Session {
         Ok(())
     }
 
-    /// COM_FIELD_LIST: the columns of a table in the current database.
-    pub fn field_list(&self, table: &str) -> Result<Vec<ColumnDef>> {
-        let db = self.current_db()?;
-        let schema = self.schema();
-        let t = schema.require_table(db, table)?;
-        Ok((0..t.columns.len())
-            .map(|i| crate::query::convert::table_column_def(db, t, i, None))
-            .collect())
-    }
-
     pub fn statistics(&self) -> String {
         format!(
             "Uptime: {}  Threads: {}  Questions: 0  Slow queries: 0  Opens: 0  Flush tables: 0  Open tables: 0  Queries per second avg: 0.000",
@@ -310,161 +321,12 @@ impl Session {
         }
     }
 
-    // ---- statements -----------------------------------------------------
-
-    /// Runs one statement of text.
-    pub async fn execute(&mut self, sql: &str) -> Result<Output> {
-        let started = std::time::Instant::now();
-        *self.process.current.lock() = Some((sql.to_string(), started));
-        let result = self.execute_text(sql).await;
-        *self.process.current.lock() = None;
-        crate::observe::statement_done(self, sql, started.elapsed(), &result);
-        result
-    }
-
-    async fn execute_text(&mut self, sql: &str) -> Result<Output> {
-        if crate::dml::load_data::is_load_data(sql) {
-            self.warnings.clear();
-            let spec = crate::dml::load_data::parse(sql)?;
-            // Fail before the client sends the file if the table is wrong.
-            crate::dml::load_data::begin(self, spec.clone())?;
-            return Ok(Output::LocalInfile(LocalInfile {
-                file_name: spec.file.clone(),
-                spec: Box::new(spec),
-            }));
-        }
-        if crate::users::is_account_statement(sql) {
-            self.warnings.clear();
-            self.commit_open().await?;
-            return crate::users::execute(self, sql).await;
-        }
-        let stmt = crate::parse::parse_one(sql)?;
-        let clears_warnings = !crate::parse::is_show_warnings(&stmt);
-        if clears_warnings {
-            self.warnings.clear();
-        }
-        let killed = self.process.clone();
-        tokio::select! {
-            r = crate::execute::statement(self, stmt) => r,
-            _ = killed.kill_query.notified() => {
-                Err(Error::new(code::ER_QUERY_INTERRUPTED, "Query execution was interrupted"))
-            }
-        }
-    }
-
-    pub async fn prepare(&mut self, sql: &str) -> Result<PreparedInfo> {
-        let stmt = crate::parse::parse_one(sql)?;
-        let params = crate::parse::count_placeholders(&stmt);
-        let columns = crate::execute::describe(self, &stmt).await?;
-        let id = self.next_stmt_id;
-        self.next_stmt_id = self.next_stmt_id.wrapping_add(1).max(1);
-        let numbered =
-            matches!(stmt, Statement::Query(_)).then(|| crate::parse::number_placeholders(&stmt));
-        let point_get = match &numbered {
-            Some(Statement::Query(q)) => crate::query::point_get::template(self, q),
-            _ => None,
-        };
-        self.prepared.insert(
-            id,
-            Prepared {
-                point_get,
-                numbered,
-                planned_with: (self.schema().version, self.db.clone()),
-                statement: stmt,
-                params,
-                sql: sql.to_string(),
-            },
-        );
-        Ok(PreparedInfo {
-            id,
-            params,
-            columns,
-        })
-    }
-
     pub fn prepared_params(&self, id: u32) -> Option<usize> {
         self.prepared.get(&id).map(|p| p.params)
     }
 
     pub fn close_prepared(&mut self, id: u32) {
         self.prepared.remove(&id);
-    }
-
-    pub async fn execute_prepared(&mut self, id: u32, params: Vec<Datum>) -> Result<Output> {
-        let p = self.prepared.get(&id).ok_or_else(|| {
-            Error::new(
-                code::ER_UNKNOWN_STMT_HANDLER,
-                format!("Unknown prepared statement handler ({id}) given to mysqld_stmt_execute"),
-            )
-        })?;
-        if params.len() != p.params {
-            return Err(Error::new(
-                code::ER_WRONG_ARGUMENTS,
-                "Incorrect arguments to mysqld_stmt_execute",
-            ));
-        }
-        // A cached point get, re-planned first when DDL or `USE` made it
-        // stale.
-        let now = (self.schema().version, self.db.clone());
-        if let Some(numbered) = &p.numbered
-            && p.planned_with != now
-        {
-            let Statement::Query(q) = numbered.clone() else {
-                unreachable!("only queries are numbered")
-            };
-            let fresh = crate::query::point_get::template(self, &q);
-            if let Some(p) = self.prepared.get_mut(&id) {
-                p.point_get = fresh;
-                p.planned_with = now;
-            }
-        }
-        let p = &self.prepared[&id];
-        let work = match p.point_get.as_ref().and_then(|t| t.bind(&params)) {
-            Some(pg) => Bound::PointGet(pg),
-            None => Bound::Statement(Box::new(crate::parse::bind_params(&p.statement, &params)?)),
-        };
-        let text = p.sql.clone();
-        let started = std::time::Instant::now();
-        *self.process.current.lock() = Some((text.clone(), started));
-        self.warnings.clear();
-        let killed = self.process.clone();
-        let work = async {
-            match work {
-                Bound::PointGet(pg) => crate::execute::point_get(self, &pg).await,
-                Bound::Statement(stmt) => crate::execute::statement(self, *stmt).await,
-            }
-        };
-        let result = tokio::select! {
-            r = work => r,
-            _ = killed.kill_query.notified() => {
-                Err(Error::new(code::ER_QUERY_INTERRUPTED, "Query execution was interrupted"))
-            }
-        };
-        *self.process.current.lock() = None;
-        crate::observe::statement_done(self, &text, started.elapsed(), &result);
-        result
-    }
-
-    /// LOAD DATA: the file's contents arrive in chunks (see
-    /// [`crate::dml::load_data`]).
-    pub fn load_data_begin(
-        &mut self,
-        req: LocalInfile,
-    ) -> Result<crate::dml::load_data::LoadState> {
-        crate::dml::load_data::begin(self, *req.spec)
-    }
-
-    pub async fn load_data_chunk(
-        &mut self,
-        state: &mut crate::dml::load_data::LoadState,
-        data: &[u8],
-        last: bool,
-    ) -> Result<()> {
-        crate::dml::load_data::chunk(self, state, data, last).await
-    }
-
-    pub fn load_data_end(&mut self, state: crate::dml::load_data::LoadState) -> Output {
-        crate::dml::load_data::end(self, state)
     }
 
     // ---- transactions ---------------------------------------------------

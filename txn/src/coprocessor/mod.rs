@@ -11,7 +11,7 @@
 //!
 //! ```text
 //!   SQL layer                                    kv store (region leader)
-//!   RowScanExec ── CopRequest{ts, range, scan,   ──> MVCC scan (page)
+//!   ScanExec ── CopRequest{ts, range, scan,   ──> MVCC scan (page)
 //!                    filters, output, limit}          decode rows -> batch
 //!               <── CopResponse{Arrow IPC,        <── filter, project, limit
 //!                    resume_key | locks}

@@ -13,7 +13,7 @@
 //! ```text
 //!   SQL layer plan                      pushed fragment (per region)
 //!   AggregateExec Final                 AggregateExec Partial
-//!     RowScanExec [fragment] ─────────>   ProjectionExec / FilterExec
+//!     ScanExec [fragment] ─────────>   ProjectionExec / FilterExec
 //!                                           EmptyExec  <- the scan's rows
 //! ```
 //!

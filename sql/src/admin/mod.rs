@@ -1,0 +1,12 @@
+//! # Administrative statements
+//!
+//! * [`show`] — the `SHOW` statements, one function each, answered from the
+//!   catalog, the session and the server's shared state.
+//! * [`users`] — `CREATE USER`, `DROP USER`, `ALTER USER`, `SET PASSWORD`,
+//!   `GRANT`, `SHOW GRANTS`: accounts in the catalog.
+//!
+//! `SET` evaluates expressions through the planner, so it lives with
+//! dispatch in [`crate::execute::set`].
+
+pub mod show;
+pub mod users;
