@@ -38,7 +38,7 @@ async fn table_id(conn: &mut Conn, name: &str) -> i64 {
 
 /// The regions overlapping the table's key range, as PD sees them.
 async fn table_regions(pd: &pd::client::PdClient, table_id: i64) -> Vec<Region> {
-    let rule = sql::ddl::columnar::rule(table_id, 1);
+    let rule = sql::catalog::placement::rule(table_id, 1);
     pd.scan_regions(&rule.start_key, &rule.end_key, 0)
         .await
         .unwrap()
@@ -162,7 +162,7 @@ async fn set_columnar_replica_places_learners_on_the_columnar_store() {
             async move {
                 statuses.await.iter().any(|p| {
                     p.applied_index > 0
-                        && p.region.start_key <= sql::ddl::columnar::rule(id, 1).start_key
+                        && p.region.start_key <= sql::catalog::placement::rule(id, 1).start_key
                 })
             }
         },
@@ -185,7 +185,7 @@ async fn set_columnar_replica_places_learners_on_the_columnar_store() {
     let new_id = table_id(&mut conn, "t").await;
     assert_ne!(new_id, id);
     let rules = pd.get_columnar_rules().await.unwrap();
-    assert_eq!(rules, vec![sql::ddl::columnar::rule(new_id, 1)]);
+    assert_eq!(rules, vec![sql::catalog::placement::rule(new_id, 1)]);
 
     // Zero removes the rule, and PD removes the learners.
     conn.query_drop("ALTER TABLE t SET TIFLASH REPLICA 0")
