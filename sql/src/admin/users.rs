@@ -126,28 +126,44 @@ pub async fn execute(session: &mut Session, sql: &str) -> Result<Output> {
         toks: lex(sql.trim())?,
         pos: 0,
     };
-    let schema = session.schema();
     if p.eat_word("SET") {
-        p.expect_word("PASSWORD")?;
-        let (user, host) = if p.eat_word("FOR") {
-            p.account()?
-        } else {
-            (session.user.clone(), "%".to_string())
-        };
-        if !p.eat(&Tok::Eq) {
-            return Err(p.err());
-        }
-        let pw = p.string()?;
-        let mut u = schema.user(&user, &host).cloned().ok_or_else(|| {
-            Error::new(
-                code::ER_CANNOT_USER,
-                format!("Operation SET PASSWORD failed for '{user}'@'{host}'"),
-            )
-        })?;
-        u.password = PasswordHashes::new(&pw);
-        crate::ddl::txn::in_ddl_txn(session, async |txn| meta::put_user(txn, &u).await).await?;
-        return Ok(Output::ok(0));
+        return set_password(session, &mut p).await;
     }
+    let (verb, if_flag, specs) = parse_accounts(&mut p)?;
+    let changes = applicable(session, &verb, if_flag, specs)?;
+    write_accounts(session, &verb, changes).await
+}
+
+/// An account and, unless dropped, its `IDENTIFIED [WITH plugin] BY`.
+type Spec = ((String, String), Option<(String, String)>);
+
+/// `SET PASSWORD [FOR u] = 'pw'`.
+async fn set_password(session: &mut Session, p: &mut P) -> Result<Output> {
+    let schema = session.schema();
+    p.expect_word("PASSWORD")?;
+    let (user, host) = if p.eat_word("FOR") {
+        p.account()?
+    } else {
+        (session.user.clone(), "%".to_string())
+    };
+    if !p.eat(&Tok::Eq) {
+        return Err(p.err());
+    }
+    let pw = p.string()?;
+    let mut u = schema.user(&user, &host).cloned().ok_or_else(|| {
+        Error::new(
+            code::ER_CANNOT_USER,
+            format!("Operation SET PASSWORD failed for '{user}'@'{host}'"),
+        )
+    })?;
+    u.password = PasswordHashes::new(&pw);
+    crate::ddl::txn::in_ddl_txn(session, async |txn| meta::put_user(txn, &u).await).await?;
+    Ok(Output::ok(0))
+}
+
+/// `CREATE | DROP | ALTER USER [IF [NOT] EXISTS] account [auth], ...`:
+/// the verb, whether IF ... EXISTS was given, and the accounts.
+fn parse_accounts(p: &mut P) -> Result<(String, bool, Vec<Spec>)> {
     let verb = p.name()?.to_ascii_uppercase();
     p.expect_word("USER")?;
     let if_flag = match verb.as_str() {
@@ -179,12 +195,25 @@ pub async fn execute(session: &mut Session, sql: &str) -> Result<Output> {
     if !p.done() {
         return Err(p.err());
     }
+    Ok((verb, if_flag, specs))
+}
+
+/// The accounts the statement changes: ones that exist for DROP and ALTER,
+/// ones that do not for CREATE; the others are notes with IF [NOT] EXISTS
+/// and fail the statement (1396) without.
+fn applicable(
+    session: &mut Session,
+    verb: &str,
+    if_flag: bool,
+    specs: Vec<Spec>,
+) -> Result<Vec<Spec>> {
+    let schema = session.schema();
     let exists = |u: &str, h: &str| schema.users.iter().any(|x| x.user == u && x.host == h);
     let mut failed = Vec::new();
     let mut changes = Vec::new();
     for ((user, host), auth) in specs {
         let present = exists(&user, &host);
-        match verb.as_str() {
+        match verb {
             "CREATE" if present => {
                 if if_flag {
                     session.note(
@@ -214,6 +243,11 @@ pub async fn execute(session: &mut Session, sql: &str) -> Result<Output> {
             format!("Operation {verb} USER failed for {}", failed.join(",")),
         ));
     }
+    Ok(changes)
+}
+
+/// Writes the accounts in one DDL transaction.
+async fn write_accounts(session: &mut Session, verb: &str, changes: Vec<Spec>) -> Result<Output> {
     crate::ddl::txn::in_ddl_txn(session, async |txn| {
         for ((user, host), auth) in &changes {
             if verb == "DROP" {

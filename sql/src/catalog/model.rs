@@ -424,6 +424,21 @@ impl TableInfo {
         self.columns.iter().position(|c| c.auto_increment)
     }
 
+    /// A column's key membership as `SHOW COLUMNS` and
+    /// `information_schema.COLUMNS` show it: `PRI`, `UNI`, `MUL` or empty.
+    pub fn column_key(&self, offset: usize) -> &'static str {
+        let f = self.column_flags(offset);
+        if f & flags::PRI_KEY != 0 {
+            "PRI"
+        } else if f & flags::UNIQUE_KEY != 0 {
+            "UNI"
+        } else if f & flags::MULTIPLE_KEY != 0 {
+            "MUL"
+        } else {
+            ""
+        }
+    }
+
     /// Wire flags of a column (key membership, NOT NULL, AUTO_INCREMENT).
     pub fn column_flags(&self, offset: usize) -> u16 {
         let c = &self.columns[offset];

@@ -18,6 +18,7 @@
 //!
 //! Column changes need no data rewrite: rows store values by column id.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlparser::ast::{
@@ -247,20 +248,7 @@ pub async fn alter_table(session: &mut Session, at: &AlterTable) -> Result<Outpu
                 add_index(session, &table, idx).await?;
             }
             AlterTableOperation::SetTblProperties { table_properties } => {
-                for p in table_properties {
-                    match p {
-                        SqlOption::KeyValue { key, value }
-                            if key.value == crate::dialect::COLUMNAR_REPLICA =>
-                        {
-                            let count = value
-                                .to_string()
-                                .parse::<u64>()
-                                .map_err(|_| Error::parse(format!("near 'REPLICA {value}'")))?;
-                            super::columnar::set_replica(session, &table, count).await?;
-                        }
-                        other => return Err(Error::unsupported(format!("SET {other}"))),
-                    }
-                }
+                set_properties(session, &table, table_properties).await?;
             }
             AlterTableOperation::DropIndex { name } => {
                 drop_index(session, &at.name, &name.value, false).await?;
@@ -271,102 +259,13 @@ pub async fn alter_table(session: &mut Session, at: &AlterTable) -> Result<Outpu
                 column_position,
                 ..
             } => {
-                if table.column(&column_def.name.value).is_some() {
-                    if *if_not_exists {
-                        continue;
-                    }
-                    return Err(Error::new(
-                        code::ER_DUP_FIELDNAME,
-                        format!("Duplicate column name '{}'", column_def.name.value),
-                    ));
-                }
-                if column_def.options.iter().any(|o| {
-                    matches!(
-                        o.option,
-                        ColumnOption::PrimaryKey(_) | ColumnOption::Unique(_)
-                    )
-                }) {
-                    return Err(Error::unsupported("ADD COLUMN with a key"));
-                }
-                let position = column_position.clone();
-                let def = column_def.clone();
-                update_table(session, &table, move |t| {
-                    let (mut col, _) = super::create_table::column(&def, t.next_column_id)?;
-                    if col.auto_increment {
-                        return Err(Error::unsupported("ADD COLUMN ... AUTO_INCREMENT"));
-                    }
-                    t.next_column_id += 1;
-                    col.origin_default = match &col.default {
-                        Some(crate::catalog::model::DefaultValue::Literal(s)) => Some(s.clone()),
-                        _ if !col.nullable => Some(zero_text(&col.ft)),
-                        _ => None,
-                    };
-                    let at = match &position {
-                        Some(sqlparser::ast::MySQLColumnPosition::First) => 0,
-                        Some(sqlparser::ast::MySQLColumnPosition::After(after)) => t
-                            .column(&after.value)
-                            .map(|(i, _)| i + 1)
-                            .ok_or_else(|| Error::bad_field(&after.value, &t.name))?,
-                        None => t.columns.len(),
-                    };
-                    t.columns.insert(at, col);
-                    t.fix_handle_position();
-                    Ok(())
-                })
-                .await?;
+                add_column(session, &table, column_def, column_position, *if_not_exists).await?;
             }
             AlterTableOperation::DropColumn {
                 column_names,
                 if_exists,
                 ..
-            } => {
-                for name in column_names {
-                    let Some((_, c)) = table.column(&name.value) else {
-                        if *if_exists {
-                            continue;
-                        }
-                        return Err(Error::new(
-                            code::ER_CANT_DROP_FIELD_OR_KEY,
-                            format!("Can't DROP '{}'; check that column/key exists", name.value),
-                        ));
-                    };
-                    let col = c.name.clone();
-                    if table.primary().is_some_and(|p| {
-                        p.columns
-                            .iter()
-                            .any(|ic| ic.name.eq_ignore_ascii_case(&col))
-                    }) {
-                        return Err(Error::unsupported("dropping a primary key column"));
-                    }
-                    if table.columns.len() == 1 {
-                        return Err(Error::new(
-                            code::ER_CANT_DROP_FIELD_OR_KEY,
-                            "You can't delete all columns with ALTER TABLE; use DROP TABLE instead",
-                        ));
-                    }
-                    let dropped: Vec<i64> = table
-                        .indexes
-                        .iter()
-                        .filter(|i| {
-                            i.columns
-                                .iter()
-                                .any(|ic| ic.name.eq_ignore_ascii_case(&col))
-                        })
-                        .map(|i| i.id)
-                        .collect();
-                    let t = update_table(session, &table, |t| {
-                        t.columns.retain(|c| !c.name.eq_ignore_ascii_case(&col));
-                        t.indexes.retain(|i| !dropped.contains(&i.id));
-                        t.fix_handle_position();
-                        Ok(())
-                    })
-                    .await?;
-                    for id in dropped {
-                        let (start, end) = codec::table::index_range(t.id, id);
-                        crate::ddl::txn::delete_range(session, &start, &end).await?;
-                    }
-                }
-            }
+            } => drop_columns(session, &table, column_names, *if_exists).await?,
             AlterTableOperation::RenameTable { table_name } => {
                 let (RenameTableNameKind::As(n) | RenameTableNameKind::To(n)) = table_name;
                 rename(session, &at.name, n).await?;
@@ -378,6 +277,140 @@ pub async fn alter_table(session: &mut Session, at: &AlterTable) -> Result<Outpu
         }
     }
     Ok(Output::ok(0))
+}
+
+/// `ALTER TABLE t SET ...`: the columnar replica count.
+async fn set_properties(
+    session: &mut Session,
+    table: &Arc<TableInfo>,
+    table_properties: &[SqlOption],
+) -> Result<()> {
+    for p in table_properties {
+        match p {
+            SqlOption::KeyValue { key, value }
+                if key.value == crate::dialect::COLUMNAR_REPLICA =>
+            {
+                let count = value
+                    .to_string()
+                    .parse::<u64>()
+                    .map_err(|_| Error::parse(format!("near 'REPLICA {value}'")))?;
+                super::columnar::set_replica(session, &table, count).await?;
+            }
+            other => return Err(Error::unsupported(format!("SET {other}"))),
+        }
+    }
+    Ok(())
+}
+
+/// `ALTER TABLE t ADD COLUMN ...` (no key, no AUTO_INCREMENT): rows written
+/// before keep no value for it and read its original default.
+async fn add_column(
+    session: &mut Session,
+    table: &Arc<TableInfo>,
+    column_def: &sqlparser::ast::ColumnDef,
+    column_position: &Option<sqlparser::ast::MySQLColumnPosition>,
+    if_not_exists: bool,
+) -> Result<()> {
+    if table.column(&column_def.name.value).is_some() {
+        if if_not_exists {
+            return Ok(());
+        }
+        return Err(Error::new(
+            code::ER_DUP_FIELDNAME,
+            format!("Duplicate column name '{}'", column_def.name.value),
+        ));
+    }
+    if column_def.options.iter().any(|o| {
+        matches!(
+            o.option,
+            ColumnOption::PrimaryKey(_) | ColumnOption::Unique(_)
+        )
+    }) {
+        return Err(Error::unsupported("ADD COLUMN with a key"));
+    }
+    let position = column_position.clone();
+    let def = column_def.clone();
+    update_table(session, &table, move |t| {
+        let (mut col, _) = super::create_table::column(&def, t.next_column_id)?;
+        if col.auto_increment {
+            return Err(Error::unsupported("ADD COLUMN ... AUTO_INCREMENT"));
+        }
+        t.next_column_id += 1;
+        col.origin_default = match &col.default {
+            Some(crate::catalog::model::DefaultValue::Literal(s)) => Some(s.clone()),
+            _ if !col.nullable => Some(zero_text(&col.ft)),
+            _ => None,
+        };
+        let at = match &position {
+            Some(sqlparser::ast::MySQLColumnPosition::First) => 0,
+            Some(sqlparser::ast::MySQLColumnPosition::After(after)) => t
+                .column(&after.value)
+                .map(|(i, _)| i + 1)
+                .ok_or_else(|| Error::bad_field(&after.value, &t.name))?,
+            None => t.columns.len(),
+        };
+        t.columns.insert(at, col);
+        t.fix_handle_position();
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// `ALTER TABLE t DROP COLUMN ...`, with the indexes over the column.
+async fn drop_columns(
+    session: &mut Session,
+    table: &Arc<TableInfo>,
+    column_names: &[sqlparser::ast::Ident],
+    if_exists: bool,
+) -> Result<()> {
+    for name in column_names {
+        let Some((_, c)) = table.column(&name.value) else {
+            if if_exists {
+                continue;
+            }
+            return Err(Error::new(
+                code::ER_CANT_DROP_FIELD_OR_KEY,
+                format!("Can't DROP '{}'; check that column/key exists", name.value),
+            ));
+        };
+        let col = c.name.clone();
+        if table.primary().is_some_and(|p| {
+            p.columns
+                .iter()
+                .any(|ic| ic.name.eq_ignore_ascii_case(&col))
+        }) {
+            return Err(Error::unsupported("dropping a primary key column"));
+        }
+        if table.columns.len() == 1 {
+            return Err(Error::new(
+                code::ER_CANT_DROP_FIELD_OR_KEY,
+                "You can't delete all columns with ALTER TABLE; use DROP TABLE instead",
+            ));
+        }
+        let dropped: Vec<i64> = table
+            .indexes
+            .iter()
+            .filter(|i| {
+                i.columns
+                    .iter()
+                    .any(|ic| ic.name.eq_ignore_ascii_case(&col))
+            })
+            .map(|i| i.id)
+            .collect();
+        let t = update_table(session, &table, |t| {
+            t.columns.retain(|c| !c.name.eq_ignore_ascii_case(&col));
+            t.indexes.retain(|i| !dropped.contains(&i.id));
+            t.fix_handle_position();
+            Ok(())
+        })
+        .await?;
+        for id in dropped {
+            let (start, end) = codec::table::index_range(t.id, id);
+            crate::ddl::txn::delete_range(session, &start, &end).await?;
+        }
+    }
+    Ok(())
 }
 
 fn zero_text(ft: &crate::catalog::model::FieldType) -> String {

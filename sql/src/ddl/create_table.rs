@@ -447,6 +447,8 @@ fn fsp(p: &Option<u64>) -> Result<u8> {
     }
 }
 
+/// The column type for a SQL data type: one match arm per type
+/// sqlparser knows (a table, kept whole so every type reads in one place).
 pub fn field_type(dt: &DataType) -> Result<FieldType> {
     use SqlType as T;
     let int = |tp: T, unsigned: bool, width: &Option<u64>| FieldType {

@@ -33,7 +33,7 @@ use crate::types::{self, Target};
 /// What an INSERT writes, resolved against the catalog before its rows
 /// are computed.
 pub struct Plan {
-    table: TableInfo,
+    table: Arc<TableInfo>,
     /// The target columns, in the order the statement's rows give them.
     targets: Vec<usize>,
     mode: Mode,
@@ -210,20 +210,7 @@ pub(crate) async fn write_rows(
         rows.push(full_row(session, &t, targets, values, r + 1, strict)?);
     }
     let first_auto = assign_auto_ids(session, &t, &mut rows).await?;
-    let mut handles = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let row_id = match t.handle {
-            HandleKind::RowId => Some(
-                session
-                    .shared
-                    .auto_ids
-                    .alloc(&session.shared.client, -t.id, 1)
-                    .await?,
-            ),
-            _ => None,
-        };
-        handles.push(crate::table::handle_of(&t, row, row_id)?);
-    }
+    let handles = handles_of(session, &t, &rows).await?;
     // Duplicate checks: one batch read of every unique key.
     let checks: Vec<Vec<(Vec<u8>, String, String)>> = rows
         .iter()
@@ -269,54 +256,15 @@ pub(crate) async fn write_rows(
                 );
             }
             Mode::Replace => {
-                let mut deleted = std::collections::HashSet::new();
-                for (k, _, _, v) in &conflicts {
-                    let old_handle = conflict_handle(&t, k, v, h)?;
-                    let rk = crate::table::record_key(&t, &old_handle);
-                    if !deleted.insert(rk.clone()) {
-                        continue;
-                    }
-                    if let Some(old) = view.row(&t, &rk).await? {
-                        view.delete_row(&t, &old, &old_handle);
-                        affected += 1;
-                    }
-                }
-                view.write_row(&t, row, h);
+                affected += replace_row(&mut view, &t, row, h, &conflicts).await?;
                 inserted += 1;
-                affected += 1;
             }
             Mode::Update(assignments) => {
                 let (k, _, _, v) = &conflicts[0];
-                let old_handle = conflict_handle(&t, k, v, h)?;
-                let rk = crate::table::record_key(&t, &old_handle);
-                let Some(old) = view.row(&t, &rk).await? else {
-                    return Err(Error::internal(
-                        "a unique index entry points to a missing row",
-                    ));
-                };
-                let new = updated_row(session, &t, &old, row, assignments, row_alias)?;
-                if new == old {
-                    affected += found_rows as u64;
-                    continue;
-                }
-                let row_id = match (&t.handle, &old_handle) {
-                    (HandleKind::RowId, codec::table::Handle::Int(id)) => Some(*id),
-                    _ => None,
-                };
-                let new_handle = crate::table::handle_of(&t, &new, row_id)?;
-                let old_keys: std::collections::HashSet<Vec<u8>> =
-                    write::unique_keys(&t, &old, &old_handle)
-                        .into_iter()
-                        .map(|(k, _, _)| k)
-                        .collect();
-                for (nk, key_name, shown) in write::unique_keys(&t, &new, &new_handle) {
-                    if !old_keys.contains(&nk) && view.get(&nk).await?.is_some() {
-                        return Err(write::dup_entry(&shown, &key_name));
-                    }
-                }
-                view.delete_row(&t, &old, &old_handle);
-                view.write_row(&t, &new, &new_handle);
-                affected += 2;
+                let changed =
+                    update_row(session, &mut view, &t, (row, h), (k, v), assignments, row_alias)
+                        .await?;
+                affected += if changed { 2 } else { found_rows as u64 };
             }
         }
     }
@@ -340,6 +288,101 @@ pub(crate) async fn write_rows(
         affected,
         first_auto,
     })
+}
+
+/// Handles for new rows: from the primary key, or a new row id for tables
+/// without one.
+async fn handles_of(
+    session: &Session,
+    t: &TableInfo,
+    rows: &[Vec<Datum>],
+) -> Result<Vec<codec::table::Handle>> {
+    let mut handles = Vec::with_capacity(rows.len());
+    for row in rows {
+        let row_id = match t.handle {
+            HandleKind::RowId => Some(
+                session
+                    .shared
+                    .auto_ids
+                    .alloc(&session.shared.client, -t.id, 1)
+                    .await?,
+            ),
+            _ => None,
+        };
+        handles.push(crate::table::handle_of(t, row, row_id)?);
+    }
+    Ok(handles)
+}
+
+/// A unique key of a new row that exists: (key, index name, value shown,
+/// the existing entry's value).
+type Conflict = (Vec<u8>, String, String, Vec<u8>);
+
+/// REPLACE: deletes every row a conflicting key points at, then writes the
+/// new row. Returns the affected rows (1 + the rows deleted).
+async fn replace_row(
+    view: &mut View,
+    t: &TableInfo,
+    row: &[Datum],
+    h: &codec::table::Handle,
+    conflicts: &[Conflict],
+) -> Result<u64> {
+    let mut affected = 1;
+    let mut deleted = std::collections::HashSet::new();
+    for (k, _, _, v) in conflicts {
+        let old_handle = conflict_handle(t, k, v, h)?;
+        let rk = crate::table::record_key(t, &old_handle);
+        if !deleted.insert(rk.clone()) {
+            continue;
+        }
+        if let Some(old) = view.row(t, &rk).await? {
+            view.delete_row(t, &old, &old_handle);
+            affected += 1;
+        }
+    }
+    view.write_row(t, row, h);
+    Ok(affected)
+}
+
+/// ON DUPLICATE KEY UPDATE: applies the assignments to the row the first
+/// conflicting key points at. Returns whether the row changed.
+async fn update_row(
+    session: &mut Session,
+    view: &mut View,
+    t: &TableInfo,
+    (row, h): (&[Datum], &codec::table::Handle),
+    (k, v): (&[u8], &[u8]),
+    assignments: &[sqlparser::ast::Assignment],
+    row_alias: Option<&str>,
+) -> Result<bool> {
+    let old_handle = conflict_handle(t, k, v, h)?;
+    let rk = crate::table::record_key(t, &old_handle);
+    let Some(old) = view.row(t, &rk).await? else {
+        return Err(Error::internal(
+            "a unique index entry points to a missing row",
+        ));
+    };
+    let new = updated_row(session, t, &old, row, assignments, row_alias)?;
+    if new == old {
+        return Ok(false);
+    }
+    let row_id = match (&t.handle, &old_handle) {
+        (HandleKind::RowId, codec::table::Handle::Int(id)) => Some(*id),
+        _ => None,
+    };
+    let new_handle = crate::table::handle_of(t, &new, row_id)?;
+    let old_keys: std::collections::HashSet<Vec<u8>> = write::unique_keys(t, &old, &old_handle)
+        .into_iter()
+        .map(|(k, _, _)| k)
+        .collect();
+    for (nk, key_name, shown) in write::unique_keys(t, &new, &new_handle) {
+        if !old_keys.contains(&nk) && view.get(&nk).await?.is_some() {
+            return Err(write::dup_entry(&shown, &key_name));
+        }
+    }
+    view.delete_row(t, &old, &old_handle);
+    view.write_row(t, &new, &new_handle);
+    Ok(true)
 }
 
 /// What to do with a row whose key exists.

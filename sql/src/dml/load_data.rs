@@ -68,6 +68,9 @@ impl RecordParser {
     }
 
     /// One record from `pos`: (fields or None for a skipped line, next pos).
+    /// One byte-at-a-time state machine (line prefix, enclosures, escapes,
+    /// field and line terminators); its states share the position and
+    /// the field being built, so it stays one function.
     #[allow(clippy::type_complexity)]
     fn record_at(
         &self,

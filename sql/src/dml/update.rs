@@ -12,7 +12,7 @@ use std::sync::Arc;
 use codec::datum::Datum;
 use sqlparser::ast::{AssignmentTarget, Expr, TableFactor, Update};
 
-use crate::dml::target::{Matched, Target};
+use crate::dml::target::{Matched, MatchedRow, Target};
 use crate::dml::write;
 use crate::catalog::model::{HandleKind, TableInfo};
 use crate::error::{Error, Result, code};
@@ -23,7 +23,7 @@ use crate::types;
 /// What an UPDATE writes, resolved against the catalog before its rows
 /// are read.
 pub struct Plan<'a> {
-    table: TableInfo,
+    table: Arc<TableInfo>,
     /// The assigned columns, and the expressions assigned to them.
     targets: Vec<usize>,
     values: Vec<Expr>,
@@ -98,46 +98,9 @@ pub async fn apply(
     let mut new_unique: Vec<(Vec<u8>, String, String)> = Vec::new();
     let mut old_keys: HashSet<Vec<u8>> = HashSet::new();
     for (r, row) in m.rows.iter().enumerate() {
-        let mut new = row.old.clone();
-        for (&i, v) in targets.iter().zip(&row.extra) {
-            let c = &t.columns[i];
-            if *v == Datum::Null && !c.nullable {
-                return Err(Error::new(
-                    code::ER_BAD_NULL,
-                    format!("Column '{}' cannot be null", c.name),
-                ));
-            }
-            let target = types::Target {
-                column: &c.name,
-                row: r + 1,
-                strict,
-            };
-            let (v, problem) = types::convert(v.clone(), &c.ft, &target)?;
-            if let Some(p) = problem {
-                session.warn(p.code, p.message);
-            }
-            new[i] = v;
-        }
+        let new = new_values(session, &t, &targets, row, r + 1, strict)?;
         if new == row.old {
             continue;
-        }
-        for (i, c) in t.columns.iter().enumerate() {
-            if c.on_update_now && !targets.contains(&i) {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_micros() as i64)
-                    .unwrap_or(0);
-                new[i] = types::convert(
-                    Datum::DateTime(now),
-                    &c.ft,
-                    &types::Target {
-                        column: &c.name,
-                        row: r + 1,
-                        strict: false,
-                    },
-                )?
-                .0;
-            }
         }
         changed += 1;
         let row_id = match (&t.handle, &row.handle) {
@@ -162,30 +125,8 @@ pub async fn apply(
         }
         puts.extend(new_pairs);
     }
-    // Unique checks for keys this statement adds.
-    if !new_unique.is_empty() {
-        let keys: Vec<Vec<u8>> = new_unique.iter().map(|(k, _, _)| k.clone()).collect();
-        let existing = txn.txn.write().await.batch_get_for_update(keys).await?;
-        let mut seen = write::SeenKeys::default();
-        for ((k, key_name, shown), v) in new_unique.iter().zip(existing) {
-            let taken_by_other = v.is_some() && !old_keys.contains(k);
-            if taken_by_other || !seen.insert(k) {
-                return Err(write::dup_entry(shown, key_name));
-            }
-        }
-    }
-    {
-        let mut tx = txn.txn.write().await;
-        let mut keys: Vec<Vec<u8>> = deletes.clone();
-        keys.extend(puts.iter().map(|(k, _)| k.clone()));
-        tx.lock_keys(keys).await?;
-        for k in deletes {
-            tx.delete(k).await?;
-        }
-        for (k, v) in puts {
-            tx.put(k, v).await?;
-        }
-    }
+    check_unique(txn, &new_unique, &old_keys).await?;
+    write_changes(txn, deletes, puts).await?;
     let matched = m.rows.len() as u64;
     session.row_count = changed as i64;
     let affected = if session.capabilities & caps::FOUND_ROWS != 0 {
@@ -202,4 +143,101 @@ pub async fn apply(
         last_insert_id: 0,
         info,
     })
+}
+
+/// A matched row with the assignments applied (converted to the columns'
+/// types, warnings noted), and `ON UPDATE CURRENT_TIMESTAMP` columns set
+/// when anything else changed.
+fn new_values(
+    session: &mut Session,
+    t: &TableInfo,
+    targets: &[usize],
+    row: &MatchedRow,
+    row_no: usize,
+    strict: bool,
+) -> Result<Vec<Datum>> {
+    let r = row_no - 1;
+    let mut new = row.old.clone();
+    for (&i, v) in targets.iter().zip(&row.extra) {
+        let c = &t.columns[i];
+        if *v == Datum::Null && !c.nullable {
+            return Err(Error::new(
+                code::ER_BAD_NULL,
+                format!("Column '{}' cannot be null", c.name),
+            ));
+        }
+        let target = types::Target {
+            column: &c.name,
+            row: r + 1,
+            strict,
+        };
+        let (v, problem) = types::convert(v.clone(), &c.ft, &target)?;
+        if let Some(p) = problem {
+            session.warn(p.code, p.message);
+        }
+        new[i] = v;
+    }
+    if new == row.old {
+        return Ok(new);
+    }
+    for (i, c) in t.columns.iter().enumerate() {
+        if c.on_update_now && !targets.contains(&i) {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_micros() as i64)
+                .unwrap_or(0);
+            new[i] = types::convert(
+                Datum::DateTime(now),
+                &c.ft,
+                &types::Target {
+                    column: &c.name,
+                    row: r + 1,
+                    strict: false,
+                },
+            )?
+            .0;
+        }
+    }
+    Ok(new)
+}
+
+/// Fails with 1062 when a unique key the statement adds exists (and is not
+/// one of the changed rows' own old keys) or is added twice.
+async fn check_unique(
+    txn: &Arc<TxnHandle>,
+    new_unique: &[(Vec<u8>, String, String)],
+    old_keys: &HashSet<Vec<u8>>,
+) -> Result<()> {
+    if new_unique.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<Vec<u8>> = new_unique.iter().map(|(k, _, _)| k.clone()).collect();
+    let existing = txn.txn.write().await.batch_get_for_update(keys).await?;
+    let mut seen = write::SeenKeys::default();
+    for ((k, key_name, shown), v) in new_unique.iter().zip(existing) {
+        let taken_by_other = v.is_some() && !old_keys.contains(k);
+        if taken_by_other || !seen.insert(k) {
+            return Err(write::dup_entry(shown, key_name));
+        }
+    }
+    Ok(())
+}
+
+/// Locks every key written, then deletes and puts.
+async fn write_changes(
+    txn: &Arc<TxnHandle>,
+    deletes: Vec<Vec<u8>>,
+    puts: Vec<(Vec<u8>, Vec<u8>)>,
+) -> Result<()> {
+    let mut tx = txn.txn.write().await;
+    let mut keys: Vec<Vec<u8>> = deletes.clone();
+    keys.extend(puts.iter().map(|(k, _)| k.clone()));
+    tx.lock_keys(keys).await?;
+    for k in deletes {
+        tx.delete(k).await?;
+    }
+    for (k, v) in puts {
+        tx.put(k, v).await?;
+    }
+    Ok(())
 }

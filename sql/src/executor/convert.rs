@@ -189,7 +189,8 @@ fn wire_type(t: &DataType) -> ColumnType {
     }
 }
 
-/// Builds one Arrow column from datums of a column type.
+/// Builds one Arrow column from datums of a column type: one arm per Arrow
+/// type, kept together as the table of SQL type -> Arrow array.
 pub fn build_array(ft: &FieldType, values: &[Datum]) -> Result<ArrayRef> {
     let bad =
         |d: &Datum| Error::internal(format!("value {d:?} does not fit column type {}", ft.sql()));

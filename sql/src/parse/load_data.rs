@@ -33,6 +33,8 @@ fn unescape_sep(s: &str) -> Vec<u8> {
     s.as_bytes().to_vec()
 }
 
+/// Parses the statement's clauses in MySQL's order (one function, as the
+/// grammar reads: each clause is a few lines over the same token cursor).
 pub fn parse(sql: &str) -> Result<LoadSpec> {
     let toks = lex(sql.trim())?;
     let mut p = Parser { toks, pos: 0 };

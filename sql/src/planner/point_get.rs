@@ -164,8 +164,48 @@ impl Template {
 }
 
 /// Plans a point get whose key values may be numbered placeholders
-/// (`?0`, see [`crate::parse::number_placeholders`]).
+/// (`?0`, see [`crate::parse::number_placeholders`]): a single-table
+/// SELECT of plain columns whose WHERE is equalities (one IN list at most)
+/// covering the primary key or a unique index.
 pub fn template(session: &Session, q: &Query) -> Option<Template> {
+    let (for_update, limit) = shape(q)?;
+    let SetExpr::Select(s) = q.body.as_ref() else {
+        return None;
+    };
+    let (db, table, table_names) = single_table(session, s)?;
+    let columns = projection(s, &table, &table_names)?;
+    let eq = key_equalities(s.selection.as_ref()?, &table, &table_names)?;
+    let (index, key_cols) = unique_key(&table, &eq)?;
+    // Cartesian product is only the IN list (every other column has one value).
+    let n = eq.values().map(|v| v.len()).max().unwrap_or(1);
+    let keys = (0..n)
+        .map(|k| {
+            key_cols
+                .iter()
+                .map(|c| {
+                    let v = &eq[c];
+                    v[if v.len() == 1 { 0 } else { k }].clone()
+                })
+                .collect()
+        })
+        .collect();
+    Some(Template {
+        plan: PointGet {
+            db,
+            table,
+            index,
+            keys: Vec::new(),
+            columns,
+            limit,
+            for_update,
+        },
+        keys,
+    })
+}
+
+/// The query around the SELECT: no CTE, ORDER BY or FETCH; `FOR UPDATE`
+/// (plain) and a literal LIMIT allowed. Returns (for_update, limit).
+fn shape(q: &Query) -> Option<(bool, Option<usize>)> {
     if q.with.is_some() || q.order_by.is_some() || q.fetch.is_some() {
         return None;
     }
@@ -191,9 +231,15 @@ pub fn template(session: &Session, q: &Query) -> Option<Template> {
         },
         Some(_) => return None,
     };
-    let SetExpr::Select(s) = q.body.as_ref() else {
-        return None;
-    };
+    Some((for_update, limit))
+}
+
+/// The one table a plain SELECT reads: (database as stored, table, the
+/// names its columns may be qualified with).
+fn single_table(
+    session: &Session,
+    s: &sqlparser::ast::Select,
+) -> Option<(String, Arc<TableInfo>, Vec<String>)> {
     if s.distinct.is_some()
         || s.from.len() != 1
         || !s.from[0].joins.is_empty()
@@ -231,7 +277,15 @@ pub fn template(session: &Session, q: &Query) -> Option<Template> {
     if let Some(a) = alias {
         table_names = vec![a.name.value.to_lowercase()];
     }
-    // Projection: plain columns or `*`.
+    Some((db_name, table, table_names))
+}
+
+/// The selected columns (offset, name shown): plain columns or `*`.
+fn projection(
+    s: &sqlparser::ast::Select,
+    table: &TableInfo,
+    table_names: &[String],
+) -> Option<Vec<(usize, String)>> {
     let mut columns = Vec::new();
     for item in &s.projection {
         match item {
@@ -252,7 +306,7 @@ pub fn template(session: &Session, q: &Query) -> Option<Template> {
                 );
             }
             SelectItem::UnnamedExpr(e) => {
-                let n = column_name(e, &table_names)?;
+                let n = column_name(e, table_names)?;
                 let (i, c) = table.column(&n)?;
                 let shown = match e {
                     Expr::Identifier(id) => id.value.clone(),
@@ -262,15 +316,23 @@ pub fn template(session: &Session, q: &Query) -> Option<Template> {
                 columns.push((i, shown));
             }
             SelectItem::ExprWithAlias { expr, alias } => {
-                let n = column_name(expr, &table_names)?;
+                let n = column_name(expr, table_names)?;
                 let (i, _) = table.column(&n)?;
                 columns.push((i, alias.value.clone()));
             }
             _ => return None,
         }
     }
-    // WHERE: equalities (one IN list at most) covering a unique key.
-    let selection = s.selection.as_ref()?;
+    Some(columns)
+}
+
+/// The WHERE clause as key values per column: equalities, one IN list at
+/// most, each value a literal or a numbered placeholder.
+fn key_equalities(
+    selection: &Expr,
+    table: &TableInfo,
+    table_names: &[String],
+) -> Option<BTreeMap<usize, Vec<KeyPart>>> {
     let mut parts = Vec::new();
     conjuncts(selection, &mut parts);
     let mut eq: BTreeMap<usize, Vec<KeyPart>> = BTreeMap::new();
@@ -282,8 +344,8 @@ pub fn template(session: &Session, q: &Query) -> Option<Template> {
                 op: BinaryOperator::Eq,
                 right,
             } => match (
-                column_name(left, &table_names),
-                column_name(right, &table_names),
+                column_name(left, table_names),
+                column_name(right, table_names),
             ) {
                 (Some(c), None) => (c, vec![right.as_ref()]),
                 (None, Some(c)) => (c, vec![left.as_ref()]),
@@ -297,7 +359,7 @@ pub fn template(session: &Session, q: &Query) -> Option<Template> {
                 if in_list_col.is_some() {
                     return None;
                 }
-                let c = column_name(expr, &table_names)?;
+                let c = column_name(expr, table_names)?;
                 in_list_col = Some(c.clone());
                 (c, list.iter().collect())
             }
@@ -320,7 +382,15 @@ pub fn template(session: &Session, q: &Query) -> Option<Template> {
         }
         eq.insert(i, values);
     }
-    // The key: the primary key first, then any unique index.
+    Some(eq)
+}
+
+/// The key the equalities cover: the primary key first, then any unique
+/// index. Returns the index (None for the primary key) and its columns.
+fn unique_key(
+    table: &TableInfo,
+    eq: &BTreeMap<usize, Vec<KeyPart>>,
+) -> Option<(Option<IndexInfo>, Vec<usize>)> {
     let covers = |idx: &IndexInfo| {
         idx.columns.len() == eq.len()
             && idx.columns.iter().all(|ic| {
@@ -330,7 +400,7 @@ pub fn template(session: &Session, q: &Query) -> Option<Template> {
                         .is_some_and(|(i, _)| eq.contains_key(&i))
             })
     };
-    let (index, key_cols): (Option<IndexInfo>, Vec<usize>) = match &table.handle {
+    Some(match &table.handle {
         HandleKind::IntPk(pk) if eq.len() == 1 && eq.contains_key(pk) => (None, vec![*pk]),
         HandleKind::Common if table.primary().is_some_and(covers) => {
             let pk = table.primary().expect("checked");
@@ -345,31 +415,6 @@ pub fn template(session: &Session, q: &Query) -> Option<Template> {
             })?;
             (Some(idx.clone()), table.index_offsets(idx))
         }
-    };
-    // Cartesian product is only the IN list (every other column has one value).
-    let n = eq.values().map(|v| v.len()).max().unwrap_or(1);
-    let keys = (0..n)
-        .map(|k| {
-            key_cols
-                .iter()
-                .map(|c| {
-                    let v = &eq[c];
-                    v[if v.len() == 1 { 0 } else { k }].clone()
-                })
-                .collect()
-        })
-        .collect();
-    Some(Template {
-        plan: PointGet {
-            db: db_name,
-            table,
-            index,
-            keys: Vec::new(),
-            columns,
-            limit,
-            for_update,
-        },
-        keys,
     })
 }
 

@@ -200,146 +200,211 @@ async fn command_loop(
     let mut stmts = StmtState::default();
     loop {
         reader.seq = 0;
-        let payload = match reader.read().await {
-            Ok(p) => p,
-            Err(ProtocolError::TooLarge) => {
-                let mut out = Out::new(reader.seq);
-                err_packet(
-                    &mut out,
-                    &Error::new(
-                        code::ER_NET_PACKET_TOO_LARGE,
-                        "Got a packet bigger than 'max_allowed_packet' bytes",
-                    ),
-                );
-                let _ = send(wr, out).await;
-                return Err(ProtocolError::TooLarge);
-            }
-            Err(e) => return Err(e),
-        };
+        let payload = read_command(reader, wr).await?;
         let mut out = Out::new(reader.seq);
         let Some((&cmd, body)) = payload.split_first() else {
             return Err(ProtocolError::Malformed("empty command packet"));
         };
-        match cmd {
-            command::QUIT => return Ok(()),
-            command::QUERY => {
-                let sql = String::from_utf8_lossy(body);
-                run_queries(session, &sql, &mut out, reader, wr).await?;
+        let next = if is_stmt_command(cmd) {
+            stmt_command(cmd, body, session, &mut stmts, &mut out).await
+        } else {
+            command(cmd, body, session, &mut stmts, &mut out, reader, wr).await?
+        };
+        match next {
+            Next::Quit => return Ok(()),
+            Next::Silent => {}
+            Next::Reply => send(wr, out).await?,
+        }
+    }
+}
+
+/// What the command loop does once a command ran.
+enum Next {
+    /// Send the reply written to `out`.
+    Reply,
+    /// The command has no reply (COM_STMT_SEND_LONG_DATA, COM_STMT_CLOSE).
+    Silent,
+    /// COM_QUIT.
+    Quit,
+}
+
+/// The next command packet; a packet over `max_allowed_packet` is answered
+/// with ER_NET_PACKET_TOO_LARGE and ends the connection.
+async fn read_command(
+    reader: &mut ConnReader,
+    wr: &mut OwnedWriteHalf,
+) -> Result<Vec<u8>, ProtocolError> {
+    match reader.read().await {
+        Ok(p) => Ok(p),
+        Err(ProtocolError::TooLarge) => {
+            let mut out = Out::new(reader.seq);
+            err_packet(
+                &mut out,
+                &Error::new(
+                    code::ER_NET_PACKET_TOO_LARGE,
+                    "Got a packet bigger than 'max_allowed_packet' bytes",
+                ),
+            );
+            let _ = send(wr, out).await;
+            Err(ProtocolError::TooLarge)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Commands outside the prepared-statement family.
+async fn command(
+    cmd: u8,
+    body: &[u8],
+    session: &mut Session,
+    stmts: &mut StmtState,
+    out: &mut Out,
+    reader: &mut ConnReader,
+    wr: &mut OwnedWriteHalf,
+) -> Result<Next, ProtocolError> {
+    match cmd {
+        command::QUIT => return Ok(Next::Quit),
+        command::QUERY => {
+            let sql = String::from_utf8_lossy(body);
+            run_queries(session, &sql, out, reader, wr).await?;
+        }
+        command::PING | command::DEBUG => ok(out, session, 0, 0),
+        command::INIT_DB => {
+            let db = String::from_utf8_lossy(body);
+            match session.use_db(&db) {
+                Ok(()) => ok(out, session, 0, 0),
+                Err(e) => err_packet(out, &e),
             }
-            command::PING | command::DEBUG => ok(&mut out, session, 0, 0),
-            command::INIT_DB => {
-                let db = String::from_utf8_lossy(body);
-                match session.use_db(&db) {
-                    Ok(()) => ok(&mut out, session, 0, 0),
-                    Err(e) => err_packet(&mut out, &e),
-                }
+        }
+        command::FIELD_LIST => field_list(body, session, out),
+        command::STATISTICS => {
+            let text = session.statistics();
+            out.packet(text.as_bytes());
+        }
+        command::PROCESS_KILL => {
+            let id = u32::from_le_bytes(
+                body.get(..4)
+                    .and_then(|b| b.try_into().ok())
+                    .unwrap_or([0; 4]),
+            );
+            match session.kill(id, false) {
+                Ok(()) => ok(out, session, 0, 0),
+                Err(e) => err_packet(out, &e),
             }
-            command::FIELD_LIST => {
-                let table =
-                    String::from_utf8_lossy(body.split(|&b| b == 0).next().unwrap_or_default());
-                match entry::field_list(&session, &table) {
-                    Ok(cols) => {
-                        for c in &cols {
-                            let mark = out.start();
-                            c.encode(&mut out.buf, true);
-                            out.finish(mark);
-                        }
-                        end_of_rows(&mut out, session, 0);
-                    }
-                    Err(e) => err_packet(&mut out, &e),
-                }
+        }
+        command::RESET_CONNECTION => {
+            session.reset().await;
+            *stmts = StmtState::default();
+            ok(out, session, 0, 0);
+        }
+        command::CHANGE_USER => {
+            // Re-authentication needs the salt of a new handshake round;
+            // duet answers like a server that refuses the change.
+            err_packet(out, &Error::unsupported("COM_CHANGE_USER"));
+        }
+        command::SET_OPTION => {
+            // 0: multi-statements on, 1: off.
+            match body.first() {
+                Some(0) => session.capabilities |= caps::MULTI_STATEMENTS,
+                Some(1) => session.capabilities &= !caps::MULTI_STATEMENTS,
+                _ => {}
             }
-            command::STATISTICS => {
-                let text = session.statistics();
-                out.packet(text.as_bytes());
-            }
-            command::PROCESS_KILL => {
-                let id = u32::from_le_bytes(
-                    body.get(..4)
-                        .and_then(|b| b.try_into().ok())
-                        .unwrap_or([0; 4]),
-                );
-                match session.kill(id, false) {
-                    Ok(()) => ok(&mut out, session, 0, 0),
-                    Err(e) => err_packet(&mut out, &e),
-                }
-            }
-            command::RESET_CONNECTION => {
-                session.reset().await;
-                stmts = StmtState::default();
-                ok(&mut out, session, 0, 0);
-            }
-            command::CHANGE_USER => {
-                // Re-authentication needs the salt of a new handshake round;
-                // duet answers like a server that refuses the change.
-                err_packet(&mut out, &Error::unsupported("COM_CHANGE_USER"));
-            }
-            command::SET_OPTION => {
-                // 0: multi-statements on, 1: off.
-                match body.first() {
-                    Some(0) => session.capabilities |= caps::MULTI_STATEMENTS,
-                    Some(1) => session.capabilities &= !caps::MULTI_STATEMENTS,
-                    _ => {}
-                }
+            let mark = out.start();
+            resultset::eof(&mut out.buf, session.status_flags(), 0);
+            out.finish(mark);
+        }
+        _ => err_packet(
+            out,
+            &Error::new(code::ER_UNKNOWN_COM, "Unknown command"),
+        ),
+    }
+    Ok(Next::Reply)
+}
+
+/// COM_FIELD_LIST: the table's column definitions, then EOF.
+fn field_list(body: &[u8], session: &Session, out: &mut Out) {
+    let table = String::from_utf8_lossy(body.split(|&b| b == 0).next().unwrap_or_default());
+    match entry::field_list(session, &table) {
+        Ok(cols) => {
+            for c in &cols {
                 let mark = out.start();
-                resultset::eof(&mut out.buf, session.status_flags(), 0);
+                c.encode(&mut out.buf, true);
                 out.finish(mark);
             }
-            command::STMT_PREPARE => {
-                let sql = String::from_utf8_lossy(body);
-                match entry::prepare(&mut session, &sql).await {
-                    Ok(p) => write_prepare_ok(&mut out, session, &p),
-                    Err(e) => err_packet(&mut out, &e),
-                }
-            }
-            command::STMT_EXECUTE => {
-                let result = execute_prepared(session, &mut stmts, body).await;
-                match result {
-                    Ok(output) => write_output(&mut out, session, &output, true, false),
-                    Err(e) => err_packet(&mut out, &e),
-                }
-            }
-            command::STMT_SEND_LONG_DATA => {
-                // No reply. body: stmt_id u32, param u16, data.
-                if body.len() >= 6 {
-                    let id = u32::from_le_bytes(body[..4].try_into().expect("4"));
-                    let param = u16::from_le_bytes(body[4..6].try_into().expect("2"));
-                    stmts
-                        .long_data
-                        .entry(id)
-                        .or_default()
-                        .entry(param)
-                        .or_default()
-                        .extend_from_slice(&body[6..]);
-                }
-                continue;
-            }
-            command::STMT_CLOSE => {
-                if body.len() >= 4 {
-                    let id = u32::from_le_bytes(body[..4].try_into().expect("4"));
-                    session.close_prepared(id);
-                    stmts.types.remove(&id);
-                    stmts.long_data.remove(&id);
-                }
-                continue;
-            }
-            command::STMT_RESET => {
-                let id = binary::stmt_id(body).unwrap_or(0);
-                if session.prepared_params(id).is_some() {
-                    stmts.long_data.remove(&id);
-                    ok(&mut out, session, 0, 0);
-                } else {
-                    err_packet(&mut out, &unknown_stmt(id, "mysqld_stmt_reset"));
-                }
-            }
-            command::STMT_FETCH => err_packet(&mut out, &Error::unsupported("cursor fetch")),
-            _ => err_packet(
-                &mut out,
-                &Error::new(code::ER_UNKNOWN_COM, "Unknown command"),
-            ),
+            end_of_rows(out, session, 0);
         }
-        send(wr, out).await?;
+        Err(e) => err_packet(out, &e),
     }
+}
+
+fn is_stmt_command(cmd: u8) -> bool {
+    matches!(
+        cmd,
+        command::STMT_PREPARE
+            | command::STMT_EXECUTE
+            | command::STMT_SEND_LONG_DATA
+            | command::STMT_CLOSE
+            | command::STMT_RESET
+            | command::STMT_FETCH
+    )
+}
+
+/// The prepared-statement commands (binary protocol).
+async fn stmt_command(
+    cmd: u8,
+    body: &[u8],
+    session: &mut Session,
+    stmts: &mut StmtState,
+    out: &mut Out,
+) -> Next {
+    match cmd {
+        command::STMT_PREPARE => {
+            let sql = String::from_utf8_lossy(body);
+            match entry::prepare(session, &sql).await {
+                Ok(p) => write_prepare_ok(out, session, &p),
+                Err(e) => err_packet(out, &e),
+            }
+        }
+        command::STMT_EXECUTE => match execute_prepared(session, stmts, body).await {
+            Ok(output) => write_output(out, session, &output, true, false),
+            Err(e) => err_packet(out, &e),
+        },
+        command::STMT_SEND_LONG_DATA => {
+            // No reply. body: stmt_id u32, param u16, data.
+            if body.len() >= 6 {
+                let id = u32::from_le_bytes(body[..4].try_into().expect("4"));
+                let param = u16::from_le_bytes(body[4..6].try_into().expect("2"));
+                stmts
+                    .long_data
+                    .entry(id)
+                    .or_default()
+                    .entry(param)
+                    .or_default()
+                    .extend_from_slice(&body[6..]);
+            }
+            return Next::Silent;
+        }
+        command::STMT_CLOSE => {
+            if body.len() >= 4 {
+                let id = u32::from_le_bytes(body[..4].try_into().expect("4"));
+                session.close_prepared(id);
+                stmts.types.remove(&id);
+                stmts.long_data.remove(&id);
+            }
+            return Next::Silent;
+        }
+        command::STMT_RESET => {
+            let id = binary::stmt_id(body).unwrap_or(0);
+            if session.prepared_params(id).is_some() {
+                stmts.long_data.remove(&id);
+                ok(out, session, 0, 0);
+            } else {
+                err_packet(out, &unknown_stmt(id, "mysqld_stmt_reset"));
+            }
+        }
+        _ => err_packet(out, &Error::unsupported("cursor fetch")),
+    }
+    Next::Reply
 }
 
 fn unknown_stmt(id: u32, what: &str) -> Error {
