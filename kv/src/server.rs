@@ -129,7 +129,7 @@ impl KvServer {
         pd.put_store(store_meta.clone()).await?;
         // A columnar store only ever hosts learners: it never bootstraps
         // the cluster's first region (a voter).
-        if !pd::cluster::store::is_columnar(&store_meta) {
+        if !pd::core::is_columnar(&store_meta) {
             bootstrap_cluster(&engine, &pd, &store_meta).await?;
         }
 
@@ -189,7 +189,7 @@ impl KvServer {
         for extension in extensions {
             routes = extension(&ctx, routes);
         }
-        let incoming = pd::server::nodelay_incoming(listener);
+        let incoming = pd::core::nodelay_incoming(listener);
         let grpc_task = tokio::spawn(async move {
             let result = tonic::transport::Server::builder()
                 .tcp_nodelay(true)

@@ -48,30 +48,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-/// A transaction, named by its `start_ts`.
-pub type TxnTs = u64;
-
-/// One edge of the wait-for graph: `txn` waits for `wait_for_txn` on the key
-/// whose hash is `key_hash`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct WaitForEntry {
-    pub txn: TxnTs,
-    pub wait_for_txn: TxnTs,
-    pub key_hash: u64,
-}
-
-/// A detected deadlock.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeadlockInfo {
-    /// The key hash on the cycle's edge back into the transaction that
-    /// asked: the key on which someone in the cycle waits for it (TiKV's
-    /// `deadlock_key_hash`).
-    pub deadlock_key_hash: u64,
-    /// The cycle, edge by edge: it starts at the transaction that was asked
-    /// to be waited for, each entry's `wait_for_txn` is the next entry's
-    /// `txn`, and the last entry is the requested (unrecorded) edge.
-    pub wait_chain: Vec<WaitForEntry>,
-}
+use crate::core::{DeadlockInfo, TxnTs, WaitForEntry};
 
 /// The keys one transaction waits on in another, and when that was last
 /// confirmed.

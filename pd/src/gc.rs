@@ -94,79 +94,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use proto::pdpb;
-
+use crate::core::{GcSafePoint, MinStartTs};
 use crate::error::{Error, Result};
 use crate::storage::Storage;
 use crate::tso;
 
 /// Client ids longer than this are refused.
 const MAX_CLIENT_ID_LEN: usize = 256;
-
-/// A client's registration as [`GcSafePoint`] reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MinStartTs {
-    pub client_id: String,
-    /// The smallest `start_ts` among the client's running transactions.
-    pub min_start_ts: u64,
-    /// Time left before the registration expires unless refreshed.
-    pub expires_in: Duration,
-}
-
-/// The GC state: both safe points, the life time and the registrations that
-/// hold the txn safe point back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GcSafePoint {
-    /// The **txn safe point**: readers at or above this timestamp see every
-    /// version they need; reads below it are refused and locks at or below it
-    /// are to be resolved. (The name predates the gc safe point.)
-    pub safe_point: u64,
-    pub gc_life_time: Duration,
-    /// Live registrations, by client id.
-    pub min_start_ts: Vec<MinStartTs>,
-    /// The **gc safe point**: kv stores may delete versions at or below it.
-    /// Always `<= safe_point`; 0 until first published.
-    pub gc_safe_point: u64,
-}
-
-impl From<pdpb::GetGcSafePointResponse> for GcSafePoint {
-    fn from(resp: pdpb::GetGcSafePointResponse) -> Self {
-        GcSafePoint {
-            safe_point: resp.safe_point,
-            gc_life_time: Duration::from_millis(resp.gc_life_time_ms),
-            min_start_ts: resp
-                .min_start_ts
-                .into_iter()
-                .map(|m| MinStartTs {
-                    client_id: m.client_id,
-                    min_start_ts: m.min_start_ts,
-                    expires_in: Duration::from_millis(m.expires_in_ms),
-                })
-                .collect(),
-            gc_safe_point: resp.gc_safe_point,
-        }
-    }
-}
-
-impl From<GcSafePoint> for pdpb::GetGcSafePointResponse {
-    fn from(gc: GcSafePoint) -> Self {
-        pdpb::GetGcSafePointResponse {
-            header: crate::error::ok_header(),
-            safe_point: gc.safe_point,
-            gc_life_time_ms: gc.gc_life_time.as_millis() as u64,
-            min_start_ts: gc
-                .min_start_ts
-                .into_iter()
-                .map(|m| pdpb::MinStartTs {
-                    client_id: m.client_id,
-                    min_start_ts: m.min_start_ts,
-                    expires_in_ms: m.expires_in.as_millis() as u64,
-                })
-                .collect(),
-            gc_safe_point: gc.gc_safe_point,
-        }
-    }
-}
 
 /// The txn safe point after `previous`, given a timestamp `now_ts` fresh from
 /// the TSO, the life time and the smallest registered start ts (if any).

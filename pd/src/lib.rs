@@ -35,37 +35,43 @@
 //!
 //! ## A tour, bottom-up
 //!
-//! 1. [`tso`]: `ts = physical_ms << 18 | logical`; the pure allocator and
+//! 1. [`core`](crate::core): what both sides of the wire share, with no
+//!    dependency on the server: the columnar store label, a region's key
+//!    range, the TSO layout, the GC and deadlock answers, and the no-delay
+//!    listener every gRPC server in the cluster serves on. The kv and
+//!    columnar stores, txn and sql use PD only through it, [`client`] and
+//!    [`error`].
+//! 2. [`tso`]: `ts = physical_ms << 18 | logical`; the pure allocator and
 //!    the persisted-window trick that keeps timestamps monotonic across
 //!    restarts.
-//! 2. [`id`]: the id allocator, persisted in steps.
-//! 3. [`storage`]: the handful of metadata keys, on RocksDB (or in memory
+//! 3. [`id`]: the id allocator, persisted in steps.
+//! 4. [`storage`]: the handful of metadata keys, on RocksDB (or in memory
 //!    for tests).
-//! 4. [`cluster`]: the state and its rules. [`cluster::store`] is the store
+//! 5. [`cluster`]: the state and its rules. [`cluster::store`] is the store
 //!    state machine (Up / Disconnected / Down / Offline / Tombstone),
 //!    [`cluster::region`] the region map with its epoch-based staleness rule
 //!    and key index, then one file per group of RPCs.
-//! 5. [`operator`]: operators (steps for one region, finished when a
+//! 6. [`operator`]: operators (steps for one region, finished when a
 //!    heartbeat shows their effect), how they are built and the controller
 //!    that holds them and enforces per-store limits.
-//! 6. [`schedule`]: the decisions, as pure functions with scenario tests:
+//! 7. [`schedule`]: the decisions, as pure functions with scenario tests:
 //!    the replica checker and balance-leader.
-//! 7. What transactions need from PD: [`gc`], the two safe points (the txn
+//! 8. What transactions need from PD: [`gc`], the two safe points (the txn
 //!    safe point `max(previous, min(now - gc_life_time, min_start_ts - 1))`
 //!    and the gc safe point `max(previous, min(requested, txn safe point))`
 //!    published after locks are resolved; both never backwards, persisted)
 //!    and the registrations of running transactions;
 //!    [`deadlock`], the wait-for graph between transactions that refuses a
 //!    wait closing a cycle.
-//! 8. [`server`]: [`PdConfig`], [`start`] and [`PdHandle`], the gRPC shell.
-//! 9. [`client`]: [`PdClient`], what every other component uses, with TSO
-//!    batching and retries across PD restarts.
-//! 10. [`error`]: [`Error`], shared by both sides of the wire.
+//! 9. [`server`]: [`PdConfig`], [`start`] and [`PdHandle`], the gRPC shell.
+//! 10. [`client`]: [`PdClient`], what every other component uses, with TSO
+//!     batching and retries across PD restarts.
+//! 11. [`error`]: [`Error`], shared by both sides of the wire.
 //!
 //! Everything that decides something (TSO, ids, store states, staleness,
 //! operator progress, scheduling, the safe point, deadlocks) takes time as an
 //! argument and does no I/O, so it is tested deterministically; only
-//! `server` and `client` touch sockets and clocks.
+//! `server`, `client` and the listener in `core` touch sockets and clocks.
 //!
 //! ## Where duet's PD differs from TiDB's
 //!
@@ -88,6 +94,7 @@
 
 pub mod client;
 pub mod cluster;
+pub mod core;
 pub mod deadlock;
 pub mod error;
 pub mod gc;
@@ -99,9 +106,8 @@ pub mod storage;
 pub mod tso;
 
 pub use client::PdClient;
-pub use deadlock::{DeadlockInfo, WaitForEntry};
 pub use error::{Error, Result};
-pub use gc::GcSafePoint;
+pub use crate::core::{DeadlockInfo, GcSafePoint, WaitForEntry};
 pub use server::{PdConfig, PdHandle, start};
 
 /// Identifies a store.

@@ -43,26 +43,8 @@ use parking_lot::Mutex;
 use crate::error::{Error, Result};
 use crate::storage::Storage;
 
-/// Bits of the logical part.
-pub const LOGICAL_BITS: u32 = 18;
-/// Logical values are in `0..MAX_LOGICAL`.
-pub const MAX_LOGICAL: u64 = 1 << LOGICAL_BITS;
-
-/// Builds a timestamp from its physical (ms) and logical parts.
-pub fn compose(physical_ms: u64, logical: u64) -> u64 {
-    debug_assert!(logical < MAX_LOGICAL);
-    (physical_ms << LOGICAL_BITS) | logical
-}
-
-/// The physical part (ms since the Unix epoch) of a timestamp.
-pub fn physical(ts: u64) -> u64 {
-    ts >> LOGICAL_BITS
-}
-
-/// The logical part of a timestamp.
-pub fn logical(ts: u64) -> u64 {
-    ts & (MAX_LOGICAL - 1)
-}
+/// The layout itself is shared with every client, in [`crate::core`].
+pub use crate::core::{LOGICAL_BITS, MAX_LOGICAL, compose, logical, physical};
 
 /// The TSO state machine. Time and persistence are inputs, so the
 /// monotonicity argument can be tested without clocks or disks.
@@ -176,14 +158,6 @@ mod tests {
             saved.push(b);
             Ok(())
         }
-    }
-
-    #[test]
-    fn compose_and_split() {
-        let ts = compose(1_700_000_000_000, 42);
-        assert_eq!(physical(ts), 1_700_000_000_000);
-        assert_eq!(logical(ts), 42);
-        assert!(compose(5, MAX_LOGICAL - 1) < compose(6, 0));
     }
 
     #[test]

@@ -27,8 +27,7 @@ pub struct RegionLocation {
 
 impl RegionLocation {
     pub fn contains(&self, key: &[u8]) -> bool {
-        key >= self.region.start_key.as_slice()
-            && (self.region.end_key.is_empty() || key < self.region.end_key.as_slice())
+        pd::core::region_contains(&self.region, key)
     }
 
     /// The leader, or a guess among the voters to start from.

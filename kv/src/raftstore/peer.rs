@@ -517,7 +517,7 @@ impl Peer {
 /// `KeyNotInRegion` unless `key` lies in `[region.start_key, region.end_key)`.
 pub fn check_key_in_region(region: &metapb::Region, key: &[u8]) -> Result<()> {
     let r = region;
-    if key >= r.start_key.as_slice() && (r.end_key.is_empty() || key < r.end_key.as_slice()) {
+    if pd::core::region_contains(r, key) {
         Ok(())
     } else {
         Err(Error::KeyNotInRegion {

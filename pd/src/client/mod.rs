@@ -36,9 +36,8 @@ use proto::metapb;
 use proto::pdpb::{self, pd_client::PdClient as GrpcClient};
 use tonic::transport::{Channel, Endpoint};
 
-use crate::deadlock::{DeadlockInfo, TxnTs, WaitForEntry};
+use crate::core::{DeadlockInfo, GcSafePoint, TxnTs, WaitForEntry};
 use crate::error::{Error, Result};
-use crate::gc::GcSafePoint;
 use crate::{RegionId, StoreId};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -228,7 +227,7 @@ impl PdClient {
             .await?
             .into_iter()
             .filter_map(|s| s.store)
-            .filter(crate::cluster::store::is_columnar)
+            .filter(crate::core::is_columnar)
             .map(|s| s.id)
             .collect())
     }

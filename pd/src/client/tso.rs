@@ -26,8 +26,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
+use crate::core;
 use crate::error::{Error, Result};
-use crate::tso;
 
 /// Most timestamps asked for in one request.
 const MAX_BATCH: usize = 10_000;
@@ -164,7 +164,7 @@ async fn exchange(s: &mut TsoStream, count: u32) -> Result<u64> {
             resp.count
         )));
     }
-    Ok(tso::compose(ts.physical as u64, ts.logical as u64))
+    Ok(core::compose(ts.physical as u64, ts.logical as u64))
 }
 
 fn deadline(what: &str) -> Error {

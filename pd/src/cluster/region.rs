@@ -163,8 +163,7 @@ impl RegionInfo {
     }
 
     pub fn contains(&self, key: &[u8]) -> bool {
-        key >= self.meta.start_key.as_slice()
-            && (self.meta.end_key.is_empty() || key < self.meta.end_key.as_slice())
+        crate::core::region_contains(&self.meta, key)
     }
 
     /// The routing answer for this region.

@@ -26,11 +26,6 @@ use std::time::{Duration, Instant};
 use proto::metapb::{self, StoreState};
 use proto::pdpb;
 
-/// Label that marks a columnar store (TiFlash's `engine=tiflash`). Such
-/// stores only ever hold learners.
-pub const ENGINE_LABEL: &str = "engine";
-pub const COLUMNAR_ENGINE: &str = "columnar";
-
 /// When a silent store counts as Disconnected and Down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreTimeouts {
@@ -96,7 +91,7 @@ impl StoreInfo {
 
     /// True for stores labelled `engine=columnar`.
     pub fn is_columnar(&self) -> bool {
-        is_columnar(&self.meta)
+        crate::core::is_columnar(&self.meta)
     }
 
     /// The metadata as clients see it, with the effective state.
@@ -112,14 +107,6 @@ impl StoreInfo {
         self.last_heartbeat = now;
         self.last_heartbeat_ms = now_ms;
     }
-}
-
-/// True for store metadata labelled `engine=columnar`.
-pub fn is_columnar(store: &metapb::Store) -> bool {
-    store
-        .labels
-        .iter()
-        .any(|l| l.key == ENGINE_LABEL && l.value == COLUMNAR_ENGINE)
 }
 
 #[cfg(test)]
@@ -172,16 +159,5 @@ mod tests {
             store.to_proto(later + Duration::from_secs(30), &T).state(),
             StoreState::Disconnected
         );
-    }
-
-    #[test]
-    fn columnar_label() {
-        let mut meta = metapb::Store::default();
-        assert!(!is_columnar(&meta));
-        meta.labels.push(metapb::StoreLabel {
-            key: "engine".into(),
-            value: "columnar".into(),
-        });
-        assert!(is_columnar(&meta));
     }
 }

@@ -169,21 +169,6 @@ impl PdConfig {
     }
 }
 
-/// The connections a pre-bound listener accepts, with `TCP_NODELAY` set.
-/// tonic's `Server::tcp_nodelay` only applies to listeners it binds itself;
-/// without it, small responses wait for the peer's delayed ACK (~40 ms).
-pub fn nodelay_incoming(
-    listener: TcpListener,
-) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    use tokio_stream::StreamExt as _;
-    tokio_stream::wrappers::TcpListenerStream::new(listener).map(|conn| {
-        if let Ok(stream) = &conn {
-            let _ = stream.set_nodelay(true);
-        }
-        conn
-    })
-}
-
 /// What the service and the background task share.
 pub(crate) struct PdState {
     pub cluster: Mutex<Cluster>,
@@ -218,7 +203,7 @@ pub async fn start(config: PdConfig, listener: TcpListener) -> Result<PdHandle> 
     let (shutdown, shutdown_rx) = watch::channel(false);
 
     let service = service::PdService::new(state.clone(), shutdown_rx.clone());
-    let incoming = nodelay_incoming(listener);
+    let incoming = crate::core::nodelay_incoming(listener);
     let mut signal = shutdown_rx.clone();
     let server = tokio::spawn(
         tonic::transport::Server::builder()
