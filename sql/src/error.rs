@@ -191,6 +191,12 @@ impl From<DataFusionError> for Error {
     }
 }
 
+impl From<copr::Error> for Error {
+    fn from(e: copr::Error) -> Error {
+        Error::Txn(e.into())
+    }
+}
+
 impl From<datafusion::arrow::error::ArrowError> for Error {
     fn from(e: datafusion::arrow::error::ArrowError) -> Error {
         Error::DataFusion(Box::new(DataFusionError::ArrowError(Box::new(e), None)))

@@ -1,7 +1,10 @@
 //! `CREATE DATABASE` and `DROP DATABASE` (with its tables' data).
 
+use sqlparser::ast::ObjectName;
+
 use crate::catalog::meta;
 use crate::catalog::model::DbInfo;
+use crate::catalog::names::object_name;
 use crate::ddl::drop::delete_table_data;
 use crate::ddl::txn::{check_name, in_ddl_txn};
 use crate::error::{Error, Result, code};

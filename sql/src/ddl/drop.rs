@@ -53,7 +53,7 @@ pub async fn drop_tables(
 /// ordinary transactions right after the DDL commits, which is slower for
 /// big tables but needs no extra machinery.
 pub async fn delete_table_data(session: &Session, table_id: i64) -> Result<()> {
-    columnar::drop_rule(session, table_id).await?;
+    crate::ddl::columnar::drop_rule(session, table_id).await?;
     let (start, end) = codec::table::table_range(table_id);
     delete_range(session, &start, &end).await
 }

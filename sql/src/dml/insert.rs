@@ -44,7 +44,7 @@ pub struct Plan {
 /// Where an INSERT's rows come from.
 pub enum Source<'a> {
     /// `VALUES (...), ...`: expressions, each row already the targets' width.
-    Values(&'a [Vec<Expr>]),
+    Values(&'a sqlparser::ast::Values),
     /// `INSERT ... SELECT` (or `TABLE t`, `VALUES` in a set operation).
     Query(&'a sqlparser::ast::Query),
 }
@@ -98,7 +98,7 @@ pub fn plan<'a>(
                     return Err(wrong_count(r + 1));
                 }
             }
-            Source::Values(&values.rows)
+            Source::Values(values)
         }
         _ => Source::Query(query),
     };
@@ -122,7 +122,7 @@ pub fn wrong_count(row: usize) -> Error {
 }
 
 /// The target columns an INSERT names (all, in order, when it names none).
-fn target_columns(t: &TableInfo, columns: &[sqlparser::ast::Ident]) -> Result<Vec<usize>> {
+fn target_columns(t: &TableInfo, columns: &[sqlparser::ast::ObjectName]) -> Result<Vec<usize>> {
     if columns.is_empty() {
         return Ok((0..t.columns.len()).collect());
     }

@@ -400,7 +400,7 @@ mod tests {
     use super::*;
 
     fn spec(sql: &str) -> LoadSpec {
-        parse(sql).unwrap()
+        crate::parse::load_data::parse(sql).unwrap()
     }
 
     #[test]
@@ -418,7 +418,7 @@ mod tests {
         assert_eq!(s.line_term, b"\n");
         assert_eq!(s.ignore_lines, 1);
         assert_eq!(s.columns, vec![Some("a".into()), None, Some("b".into())]);
-        assert!(parse("LOAD DATA INFILE '/etc/passwd' INTO TABLE t").is_err());
+        assert!(crate::parse::load_data::parse("LOAD DATA INFILE '/etc/passwd' INTO TABLE t").is_err());
     }
 
     #[test]

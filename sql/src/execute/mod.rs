@@ -293,11 +293,11 @@ async fn insert_rows(
     txn: &Arc<TxnHandle>,
 ) -> Result<Vec<Vec<Option<Datum>>>> {
     match source {
-        dml::insert::Source::Values(rows) => {
-            let mut out = Vec::with_capacity(rows.len());
-            for exprs in rows {
+        dml::insert::Source::Values(values) => {
+            let mut out = Vec::with_capacity(values.rows.len());
+            for exprs in &values.rows {
                 let mut row = Vec::with_capacity(exprs.len());
-                for e in exprs {
+                for e in &exprs.content {
                     row.push(constant::value_of(session, e).await?);
                 }
                 out.push(row);

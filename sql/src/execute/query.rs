@@ -69,7 +69,7 @@ async fn lock_rows(
             "SELECT ... FOR UPDATE over joins or subqueries",
         ));
     };
-    let target = matched::Target {
+    let target = crate::dml::target::Target {
         name: &name,
         selection: selection.as_ref(),
         order_by: &[],

@@ -37,6 +37,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 
+use copr::bloom::KeyBloom;
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::Result;
@@ -53,7 +54,6 @@ use datafusion::physical_plan::{
     RecordBatchStream, SendableRecordBatchStream, Statistics,
 };
 use futures::Stream;
-use txn::coprocessor::bloom::KeyBloom;
 
 
 /// The most build-side rows gathered into Bloom filters (beyond, a
@@ -81,7 +81,7 @@ struct Gathering {
 }
 
 impl BuildKeys {
-    fn new(filter_id: u64, partitions: usize, keys: usize) -> BuildKeys {
+    pub fn new(filter_id: u64, partitions: usize, keys: usize) -> BuildKeys {
         BuildKeys {
             filter_id,
             partitions,

@@ -4,7 +4,7 @@
 //! DataFusion's hash join publishes a dynamic filter once its build side
 //! is in: the key bounds (`k >= min AND k <= max`) and, for a build side
 //! of up to [`IN_LIST_MAX`] keys, the keys themselves (`k IN (...)`).
-//! More keys travel as a Bloom filter ([`txn::coprocessor::bloom`]) made
+//! More keys travel as a Bloom filter ([`copr::bloom`]) made
 //! from the build side by [`crate::executor::build_keys`] (or from a partitioned
 //! join's lists): one binary literal instead of a literal a key to decode
 //! and plan for every region. It offers the filter to the
@@ -33,6 +33,7 @@
 
 use std::sync::Arc;
 
+use copr::bloom::{self, KeyBloom};
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::logical_expr::Operator;
 use datafusion::logical_expr::{BinaryExpr, Cast, Expr};
@@ -43,7 +44,6 @@ use datafusion::physical_expr::expressions::{
 use datafusion::physical_expr::{PhysicalExpr, split_conjunction};
 use datafusion::physical_expr_common::physical_expr::snapshot_physical_expr;
 use datafusion::scalar::ScalarValue;
-use txn::coprocessor::bloom::{self, KeyBloom};
 
 use crate::executor::build_keys::BuildKeys;
 use crate::executor::convert::numeric_literal;

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use codec::datum::{Datum, DatumKind};
 use codec::decimal::Decimal;
 use codec::table::{self as keys, Handle};
+use copr::{Fragment, PlanFragment};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::Statistics;
@@ -44,7 +45,6 @@ use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use proto::kvrpcpb::{ColumnSpec, TableScan};
 use txn::client::{CopTask, Snapshot};
-use txn::coprocessor::{Fragment, PlanFragment};
 
 use crate::executor::build_keys::BuildKeys;
 use crate::catalog::stats::StatsCache;
@@ -165,7 +165,7 @@ impl ScanExec {
             .iter()
             .map(|f| {
                 let f = unqualified(f)?;
-                txn::coprocessor::encode_filter(&f)
+                copr::encode_filter(&f)
                     .map_err(|e| DataFusionError::External(Box::new(e)))
             })
             .collect::<datafusion::error::Result<Vec<_>>>()?;
@@ -301,12 +301,12 @@ impl ScanExec {
     }
 
     fn fragment(&self) -> txn::Result<Fragment> {
-        Fragment::new(
+        Ok(Fragment::new(
             &self.task.scan,
             &self.task.filters,
             &self.task.output,
             self.task.limit.unwrap_or(0) as u64,
-        )
+        )?)
     }
 }
 
@@ -401,7 +401,7 @@ impl ScanParts {
             |name| key_stats(&self.task, self.table_estimate.as_deref(), name),
         );
         for f in now {
-            match txn::coprocessor::encode_filter(&f) {
+            match copr::encode_filter(&f) {
                 Ok(bytes) => task.filters.push(bytes),
                 Err(e) => tracing::debug!("runtime filter {f} not pushed: {e}"),
             }

@@ -1,7 +1,7 @@
 //! The `LOAD DATA LOCAL INFILE` statement, parsed by hand (sqlparser does
 //! not parse it) into a [`LoadSpec`]; [`crate::dml::load_data`] runs it.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, code};
 use crate::parse::lex::{Tok, lex};
 
 #[derive(Debug, Clone)]

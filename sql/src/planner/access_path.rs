@@ -24,6 +24,7 @@ use std::sync::Arc;
 use codec::datum::{Datum, DatumKind};
 use codec::decimal::Decimal;
 use codec::table::{self as keys, Handle};
+use copr::{Fragment, PlanFragment};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::Statistics;
@@ -49,7 +50,6 @@ use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use proto::kvrpcpb::{ColumnSpec, TableScan};
 use txn::client::{CopTask, Snapshot};
-use txn::coprocessor::{Fragment, PlanFragment};
 
 use crate::executor::build_keys::BuildKeys;
 use crate::catalog::stats::StatsCache;

@@ -89,7 +89,7 @@ pub fn query_context() -> QueryContext {
     )
     .expect("a session state takes expression planners");
     let ctx = SessionContext::new_with_state(state);
-    for f in txn::coprocessor::mysql::functions() {
+    for f in copr::mysql::functions() {
         ctx.register_udf(f.as_ref().clone());
     }
     ctx.register_udaf(semantics::subquery::single_row());

@@ -24,6 +24,8 @@
 
 use std::sync::Arc;
 
+use copr::PlanFragment;
+use copr::plan::knows_aggregate;
 use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
@@ -35,8 +37,6 @@ use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::execution_plan::replace_children_if_necessary;
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::sorts::sort::SortExec;
-use txn::coprocessor::PlanFragment;
-use txn::coprocessor::plan::knows_aggregate;
 
 use crate::executor::scan::{Access, ScanExec};
 

@@ -45,6 +45,7 @@ use crate::catalog::InfoSchema;
 use crate::error::{Error, Result, code};
 use crate::protocol::resultset::ColumnDef;
 use crate::protocol::status;
+use crate::session::datafusion::QueryContext;
 use crate::session::processlist::Process;
 use crate::session::shared::Shared;
 use crate::session::vars::{SessionVars, VarValue};

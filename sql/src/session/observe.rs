@@ -31,7 +31,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    fn observe(&self, kind: usize, ok: bool, elapsed: Duration) {
+    pub fn observe(&self, kind: usize, ok: bool, elapsed: Duration) {
         self.statements[kind][!ok as usize].fetch_add(1, Ordering::Relaxed);
         let secs = elapsed.as_secs_f64();
         for (i, b) in BUCKETS.iter().enumerate() {

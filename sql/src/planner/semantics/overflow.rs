@@ -3,22 +3,22 @@
 //! physical optimizer rule, because the flag lives on DataFusion's physical
 //! binary expression: it rewrites the expressions of projections, filters
 //! and aggregates (arguments and grouping keys) with
-//! [`txn::coprocessor::mysql::checked_plan`], the same function the stores
+//! [`copr::mysql::checked_plan`], the same function the stores
 //! apply to pushed-down filters and plans.
 //!
 //! [`FastDecimals`] then computes decimal arithmetic that cannot overflow
-//! without checks ([`txn::coprocessor::decimal`]). It runs last, after the
+//! without checks ([`copr::decimal`]). It runs last, after the
 //! plans pushed to the stores are serialized (they decode to checked
 //! expressions and get the same treatment there).
 
 use std::sync::Arc;
 
+use copr::decimal;
+use copr::mysql::{checked_plan, map_plan_exprs};
 use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
-use txn::coprocessor::decimal;
-use txn::coprocessor::mysql::{checked_plan, map_plan_exprs};
 
 #[derive(Debug, Default)]
 pub struct CheckedArithmetic;

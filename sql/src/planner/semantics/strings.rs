@@ -58,7 +58,7 @@ fn as_number(e: Expr, compared: bool) -> Expr {
             ScalarValue::Utf8(s) | ScalarValue::LargeUtf8(s) | ScalarValue::Utf8View(s),
             _,
         ) => s.as_deref(),
-        _ => return txn::coprocessor::mysql::mysql_double().call(vec![e]),
+        _ => return copr::mysql::mysql_double().call(vec![e]),
     };
     let Some(text) = text else {
         return Expr::Literal(ScalarValue::Float64(None), None);
