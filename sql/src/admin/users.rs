@@ -10,8 +10,8 @@
 use crate::catalog::meta;
 use crate::catalog::model::UserInfo;
 use crate::error::{Error, Result, code};
-use crate::protocol::auth::{CACHING_SHA2_PASSWORD, NATIVE_PASSWORD, PasswordHashes};
 use crate::parse::lex::{Tok, lex};
+use crate::protocol::auth::{CACHING_SHA2_PASSWORD, NATIVE_PASSWORD, PasswordHashes};
 use crate::session::{Output, Session};
 
 struct P {

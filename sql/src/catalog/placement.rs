@@ -69,4 +69,3 @@ pub fn caught_up(r: &GetRegionResponse, columnar_stores: &[u64], count: u64) -> 
         .count() as u64;
     learners >= count
 }
-

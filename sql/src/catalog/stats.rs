@@ -167,4 +167,3 @@ async fn fetch(client: &TxnClient, pd: &PdClient, t: &TableInfo) -> Result<Table
     }
     Ok(estimate)
 }
-

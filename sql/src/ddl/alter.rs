@@ -287,9 +287,7 @@ async fn set_properties(
 ) -> Result<()> {
     for p in table_properties {
         match p {
-            SqlOption::KeyValue { key, value }
-                if key.value == crate::dialect::COLUMNAR_REPLICA =>
-            {
+            SqlOption::KeyValue { key, value } if key.value == crate::dialect::COLUMNAR_REPLICA => {
                 let count = value
                     .to_string()
                     .parse::<u64>()

@@ -19,8 +19,8 @@
 //! truncating a table drops or moves its rule.
 
 use crate::catalog::meta;
-use crate::catalog::placement::{rule, rule_id};
 use crate::catalog::model::TableInfo;
+use crate::catalog::placement::rule;
 use crate::error::{Error, Result, code};
 use crate::session::{Output, Session};
 

@@ -95,4 +95,3 @@ pub async fn drop_database(session: &mut Session, name: &str, if_exists: bool) -
     }
     Ok(Output::ok(tables.len() as u64))
 }
-

@@ -57,4 +57,3 @@ pub async fn delete_table_data(session: &Session, table_id: i64) -> Result<()> {
     let (start, end) = codec::table::table_range(table_id);
     delete_range(session, &start, &end).await
 }
-

@@ -16,10 +16,10 @@ pub mod database;
 pub mod drop;
 pub mod txn;
 
-use sqlparser::ast::{ObjectName, ObjectType, Statement};
+use sqlparser::ast::{ObjectType, Statement};
 
 use crate::catalog::names::object_name;
-use crate::error::{Error, Result, code};
+use crate::error::{Error, Result};
 use crate::session::{Output, Session};
 
 pub async fn execute(session: &mut Session, stmt: Statement) -> Result<Output> {

@@ -22,10 +22,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use codec::datum::Datum;
-use sqlparser::ast::{Expr, Insert, SetExpr, TableObject};
+use sqlparser::ast::{Insert, SetExpr, TableObject};
 
-use crate::dml::write;
 use crate::catalog::model::{DefaultValue, HandleKind, TableInfo};
+use crate::dml::write;
 use crate::error::{Error, Result, code};
 use crate::session::{Output, Session, TxnHandle};
 use crate::types::{self, Target};
@@ -261,9 +261,16 @@ pub(crate) async fn write_rows(
             }
             Mode::Update(assignments) => {
                 let (k, _, _, v) = &conflicts[0];
-                let changed =
-                    update_row(session, &mut view, &t, (row, h), (k, v), assignments, row_alias)
-                        .await?;
+                let changed = update_row(
+                    session,
+                    &mut view,
+                    &t,
+                    (row, h),
+                    (k, v),
+                    assignments,
+                    row_alias,
+                )
+                .await?;
                 affected += if changed { 2 } else { found_rows as u64 };
             }
         }

@@ -24,11 +24,11 @@ use std::sync::Arc;
 use codec::datum::Datum;
 use txn::client::TxnMode;
 
-use crate::dml::insert::{Mode, write_rows};
 use crate::catalog::model::TableInfo;
+use crate::dml::insert::{Mode, write_rows};
 use crate::error::{Error, Result, code};
-use crate::session::{Output, Session};
 use crate::parse::load_data::LoadSpec;
+use crate::session::{Output, Session};
 
 const BATCH_ROWS: usize = 20_000;
 
@@ -418,7 +418,9 @@ mod tests {
         assert_eq!(s.line_term, b"\n");
         assert_eq!(s.ignore_lines, 1);
         assert_eq!(s.columns, vec![Some("a".into()), None, Some("b".into())]);
-        assert!(crate::parse::load_data::parse("LOAD DATA INFILE '/etc/passwd' INTO TABLE t").is_err());
+        assert!(
+            crate::parse::load_data::parse("LOAD DATA INFILE '/etc/passwd' INTO TABLE t").is_err()
+        );
     }
 
     #[test]

@@ -32,4 +32,3 @@ pub struct Target<'a> {
     pub limit: Option<&'a Expr>,
     pub extra: &'a [Expr],
 }
-

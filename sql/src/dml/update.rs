@@ -12,9 +12,9 @@ use std::sync::Arc;
 use codec::datum::Datum;
 use sqlparser::ast::{AssignmentTarget, Expr, TableFactor, Update};
 
+use crate::catalog::model::{HandleKind, TableInfo};
 use crate::dml::target::{Matched, MatchedRow, Target};
 use crate::dml::write;
-use crate::catalog::model::{HandleKind, TableInfo};
 use crate::error::{Error, Result, code};
 use crate::protocol::caps;
 use crate::session::{Output, Session, TxnHandle};
@@ -90,7 +90,9 @@ pub async fn apply(
     plan: Plan<'_>,
     m: Matched,
 ) -> Result<Output> {
-    let Plan { table: t, targets, .. } = plan;
+    let Plan {
+        table: t, targets, ..
+    } = plan;
     let strict = types::is_strict(&session.vars.text("sql_mode"));
     let mut changed = 0u64;
     let mut deletes: Vec<Vec<u8>> = Vec::new();

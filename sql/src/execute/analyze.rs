@@ -10,8 +10,8 @@ use codec::datum::{Datum, DatumKind};
 use sqlparser::ast::{Analyze, ObjectName};
 use txn::client::TxnMode;
 
-use crate::catalog::names;
 use crate::catalog::model::TableInfo;
+use crate::catalog::names;
 use crate::catalog::stats::{ColumnStats, TableStats};
 use crate::error::{Error, Result};
 use crate::executor::convert::numeric;

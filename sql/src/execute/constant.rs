@@ -80,4 +80,3 @@ pub async fn value_of(session: &mut Session, e: &Expr) -> Result<Option<Datum>> 
     }
     eval_constant(session, e).await.map(Some)
 }
-

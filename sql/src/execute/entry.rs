@@ -187,7 +187,11 @@ pub fn field_list(session: &Session, table: &str) -> Result<Vec<ColumnDef>> {
 /// [`crate::session::observe`]).
 fn statement_done(session: &Session, sql: &str, elapsed: Duration, result: &Result<Output>) {
     let metrics = &session.shared.metrics;
-    metrics.observe(crate::session::observe::kind_of(sql), result.is_ok(), elapsed);
+    metrics.observe(
+        crate::session::observe::kind_of(sql),
+        result.is_ok(),
+        elapsed,
+    );
     let threshold = session
         .shared
         .globals

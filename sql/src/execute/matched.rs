@@ -16,14 +16,12 @@
 use std::sync::Arc;
 
 use codec::datum::Datum;
-use codec::table::Handle;
-use sqlparser::ast::{Expr, ObjectName, OrderByExpr};
 use txn::client::TxnMode;
 
 use crate::catalog::model::{HandleKind, TableInfo};
+use crate::dml::target::{Matched, MatchedRow, Target};
 use crate::error::{Error, Result};
 use crate::planner::{StatementCtx, point_get};
-use crate::dml::target::{Matched, MatchedRow, Target};
 use crate::session::{Session, TxnHandle};
 
 pub async fn read(session: &Session, txn: &Arc<TxnHandle>, target: &Target<'_>) -> Result<Matched> {

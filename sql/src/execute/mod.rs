@@ -23,13 +23,13 @@ pub mod set;
 use std::sync::Arc;
 
 use codec::datum::Datum;
-use sqlparser::ast::{Expr, Statement, Value};
+use sqlparser::ast::Statement;
 use txn::client::TxnMode;
 
 use crate::dml;
 use crate::error::{Error, Result, code};
-use crate::protocol::resultset::ColumnDef;
 use crate::planner::point_get::PointGet;
+use crate::protocol::resultset::ColumnDef;
 use crate::session::{Output, ResultSet, Session, TxnHandle};
 
 pub async fn statement(session: &mut Session, stmt: Statement) -> Result<Output> {
@@ -234,7 +234,8 @@ async fn run(session: &mut Session, stmt: &Statement, txn: Arc<TxnHandle>) -> Re
             statement, analyze, ..
         } => {
             let rs =
-                crate::planner::explain::explain(session, (**statement).clone(), txn, *analyze).await;
+                crate::planner::explain::explain(session, (**statement).clone(), txn, *analyze)
+                    .await;
             session.take_plan_warnings();
             Ok(Output::Rows(rs?))
         }
@@ -305,7 +306,8 @@ async fn insert_rows(
             Ok(out)
         }
         dml::insert::Source::Query(q) => {
-            let rs = query::select(session, Statement::Query(Box::new(q.clone())), txn.clone()).await?;
+            let rs =
+                query::select(session, Statement::Query(Box::new(q.clone())), txn.clone()).await?;
             if rs.columns.len() != plan.width() {
                 return Err(dml::insert::wrong_count(1));
             }

@@ -8,17 +8,13 @@ use sqlparser::ast::Statement;
 
 use crate::error::Result;
 use crate::execute::matched;
-use crate::planner::{self, StatementCtx};
 use crate::planner::engine::ReadPolicy;
+use crate::planner::{self, StatementCtx};
 use crate::session::{ResultSet, Session, TxnHandle};
 
 /// Runs a SELECT (or any query) through DataFusion and shapes the result
 /// for the wire.
-pub async fn select(
-    session: &Session,
-    stmt: Statement,
-    txn: Arc<TxnHandle>,
-) -> Result<ResultSet> {
+pub async fn select(session: &Session, stmt: Statement, txn: Arc<TxnHandle>) -> Result<ResultSet> {
     if let Statement::Query(q) = &stmt
         && let Some(pg) = crate::planner::point_get::plan(session, q)
     {
@@ -79,4 +75,3 @@ async fn lock_rows(
     matched::read(session, txn, &target).await?;
     Ok(())
 }
-

@@ -457,12 +457,14 @@ pub fn numeric_literal(e: &datafusion::logical_expr::Expr) -> Option<f64> {
         datafusion::scalar::ScalarValue::UInt64(Some(v)) => *v as f64,
         datafusion::scalar::ScalarValue::Float32(Some(v)) => *v as f64,
         datafusion::scalar::ScalarValue::Float64(Some(v)) => *v,
-        datafusion::scalar::ScalarValue::Decimal128(Some(v), _, s) => *v as f64 / 10f64.powi(i32::from(*s)),
+        datafusion::scalar::ScalarValue::Decimal128(Some(v), _, s) => {
+            *v as f64 / 10f64.powi(i32::from(*s))
+        }
         datafusion::scalar::ScalarValue::Date32(Some(v)) => *v as f64,
         datafusion::scalar::ScalarValue::TimestampMicrosecond(Some(v), _) => *v as f64,
         // Strings have no bounds in the statistics.
-        datafusion::scalar::ScalarValue::Utf8(Some(_)) | datafusion::scalar::ScalarValue::LargeUtf8(Some(_)) => return None,
+        datafusion::scalar::ScalarValue::Utf8(Some(_))
+        | datafusion::scalar::ScalarValue::LargeUtf8(Some(_)) => return None,
         _ => return None,
     })
 }
-

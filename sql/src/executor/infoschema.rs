@@ -109,7 +109,9 @@ fn batch_of(
         .iter()
         .map(|(_, i)| if *i { &int } else { &text })
         .collect();
-    Ok(crate::executor::convert::rows_to_batch(schema, &types, rows)?)
+    Ok(crate::executor::convert::rows_to_batch(
+        schema, &types, rows,
+    )?)
 }
 
 fn s(v: impl Into<String>) -> Datum {
@@ -275,11 +277,7 @@ fn column_row(db: &str, t: &TableInfo, pos: usize) -> Vec<Datum> {
         ""
     };
     let text_only = |v: &str| {
-        if c.ft.is_string() {
-            s(v)
-        } else {
-            Datum::Null
-        }
+        if c.ft.is_string() { s(v) } else { Datum::Null }
     };
     vec![
         s("def"),

@@ -45,9 +45,9 @@ use datafusion::physical_expr::{PhysicalExpr, split_conjunction};
 use datafusion::physical_expr_common::physical_expr::snapshot_physical_expr;
 use datafusion::scalar::ScalarValue;
 
+use crate::catalog::stats::ColumnStats;
 use crate::executor::build_keys::BuildKeys;
 use crate::executor::convert::numeric_literal;
-use crate::catalog::stats::ColumnStats;
 
 /// Whether `filter` is one a query fills in while it runs.
 pub fn is_dynamic(filter: &Arc<dyn PhysicalExpr>) -> bool {

@@ -16,8 +16,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use codec::datum::{Datum, DatumKind};
-use codec::decimal::Decimal;
+use codec::datum::Datum;
 use codec::table::{self as keys, Handle};
 use copr::{Fragment, PlanFragment};
 use datafusion::arrow::array::RecordBatch;
@@ -27,7 +26,7 @@ use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::error::DataFusionError;
 use datafusion::execution::TaskContext;
-use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator};
+use datafusion::logical_expr::Expr;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::filter_pushdown::{
@@ -41,16 +40,14 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
     SendableRecordBatchStream,
 };
-use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
-use proto::kvrpcpb::{ColumnSpec, TableScan};
+use proto::kvrpcpb::TableScan;
 use txn::client::{CopTask, Snapshot};
 
-use crate::executor::build_keys::BuildKeys;
+use crate::catalog::model::{HandleKind, TableInfo};
 use crate::catalog::stats::StatsCache;
-use crate::catalog::model::{HandleKind, IndexInfo, SchemaState, TableInfo};
+use crate::executor::build_keys::BuildKeys;
 use crate::session::TxnHandle;
-
 
 /// `e` with its columns unqualified (the scan knows columns by name).
 fn unqualified(e: &Expr) -> datafusion::error::Result<Expr> {
@@ -165,8 +162,7 @@ impl ScanExec {
             .iter()
             .map(|f| {
                 let f = unqualified(f)?;
-                copr::encode_filter(&f)
-                    .map_err(|e| DataFusionError::External(Box::new(e)))
+                copr::encode_filter(&f).map_err(|e| DataFusionError::External(Box::new(e)))
             })
             .collect::<datafusion::error::Result<Vec<_>>>()?;
         let props = PlanProperties::new(

@@ -109,4 +109,3 @@ pub fn lex(sql: &str) -> Result<Vec<Tok>> {
     }
     Ok(out)
 }
-

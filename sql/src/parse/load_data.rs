@@ -213,4 +213,3 @@ impl Parser {
         y
     }
 }
-

@@ -18,45 +18,15 @@
 //! descriptions ([`column_spec`]) go to the scan executor
 //! ([`crate::executor::scan::ScanExec`]).
 
-use std::fmt;
-use std::sync::Arc;
-
 use codec::datum::{Datum, DatumKind};
 use codec::decimal::Decimal;
 use codec::table::{self as keys, Handle};
-use copr::{Fragment, PlanFragment};
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::common::Statistics;
-use datafusion::common::stats::Precision;
-use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::error::DataFusionError;
-use datafusion::execution::TaskContext;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator};
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::filter_pushdown::{
-    ChildPushdownResult, FilterPushdownPhase, FilterPushdownPropagation,
-};
-use datafusion::physical_plan::metrics::{
-    Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet, Time,
-};
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
-    SendableRecordBatchStream,
-};
 use datafusion::scalar::ScalarValue;
-use futures::StreamExt;
-use proto::kvrpcpb::{ColumnSpec, TableScan};
-use txn::client::{CopTask, Snapshot};
+use proto::kvrpcpb::ColumnSpec;
 
-use crate::executor::build_keys::BuildKeys;
-use crate::catalog::stats::StatsCache;
 use crate::catalog::model::{HandleKind, IndexInfo, SchemaState, TableInfo};
-use crate::session::TxnHandle;
-
-
 use crate::executor::convert::numeric;
 use crate::executor::scan::{Access, Narrowing};
 
@@ -446,4 +416,3 @@ pub fn row_id_spec(name: &str) -> ColumnSpec {
         ..Default::default()
     }
 }
-

@@ -76,4 +76,3 @@ fn share(plan: Arc<dyn ExecutionPlan>) -> Result<Transformed<Arc<dyn ExecutionPl
         ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
     )?))
 }
-

@@ -20,10 +20,10 @@
 //! is ~20× cheaper on the columnar replica; an index lookup reads an entry
 //! and then the row).
 
-use crate::executor::scan::{Access, Narrowing};
+use crate::catalog::model::{HandleKind, TableInfo};
 pub use crate::catalog::stats::PSEUDO_ROWS;
 use crate::catalog::stats::TableEstimate;
-use crate::catalog::model::{HandleKind, TableInfo};
+use crate::executor::scan::{Access, Narrowing};
 
 /// Share of rows an equality keeps without statistics.
 pub const PSEUDO_EQUAL: f64 = 1.0 / 1000.0;

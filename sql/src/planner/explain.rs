@@ -30,8 +30,8 @@ use std::sync::Arc;
 
 use datafusion::physical_plan::{ExecutionPlan, displayable};
 
-use crate::executor::scan::{Access, ScanExec, duration};
 use crate::error::Result;
+use crate::executor::scan::{Access, ScanExec, duration};
 use crate::protocol::resultset::ColumnDef;
 use crate::session::{ResultSet, Session, TxnHandle};
 
@@ -308,7 +308,6 @@ fn plan_ops_over(plan: &Arc<dyn ExecutionPlan>, analyze: bool, scan: Option<&Op>
     op.children = children;
     vec![op]
 }
-
 
 /// `fetch=N` in a DataFusion operator's details.
 fn fetch_of(info: &str) -> Option<usize> {

@@ -107,9 +107,10 @@ fn bind<'a>(
     db: Option<&str>,
 ) -> Lent<'a> {
     let state = df.lend(db);
-    state
-        .catalog_list()
-        .register_catalog("def".into(), Arc::new(DuetCatalog::new(ctx, shared.clone())));
+    state.catalog_list().register_catalog(
+        "def".into(),
+        Arc::new(DuetCatalog::new(ctx, shared.clone())),
+    );
     state
 }
 
@@ -122,7 +123,9 @@ pub async fn run(
     let (schema, physical) = {
         let state = bind(&session.df, &session.shared, ctx, session.db.as_deref());
         let plan = state
-            .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(stmt)))
+            .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(
+                stmt,
+            )))
             .await?;
         // The statement's own schema (names and metadata as planned).
         let schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
@@ -136,7 +139,9 @@ pub async fn run(
 async fn output_schema(session: &Session, stmt: Statement, ctx: StatementCtx) -> Result<SchemaRef> {
     let state = bind(&session.df, &session.shared, ctx, session.db.as_deref());
     let plan = state
-        .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(stmt)))
+        .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(
+            stmt,
+        )))
         .await?;
     // Analyzed, so the types are MySQL's (division).
     let plan = state.optimize(&plan)?;
@@ -152,7 +157,9 @@ pub async fn physical_plan(
 ) -> Result<Arc<dyn ExecutionPlan>> {
     let state = bind(&session.df, &session.shared, ctx, session.db.as_deref());
     let plan = state
-        .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(stmt)))
+        .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(
+            stmt,
+        )))
         .await?;
     Ok(state.create_physical_plan(&plan).await?)
 }
@@ -202,11 +209,7 @@ fn display_name(f: &datafusion::arrow::datatypes::Field) -> String {
 
 /// Runs a query through DataFusion with explicit statement flags (DML uses
 /// the row id and latest-read flags).
-pub async fn run_with(
-    session: &Session,
-    stmt: Statement,
-    ctx: StatementCtx,
-) -> Result<ResultSet> {
+pub async fn run_with(session: &Session, stmt: Statement, ctx: StatementCtx) -> Result<ResultSet> {
     let (stmt, names) = rewrite::for_datafusion(session, stmt)?;
     let (schema, batches) = run(session, stmt, ctx).await?;
     let columns: Vec<ColumnDef> = schema

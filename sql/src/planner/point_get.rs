@@ -434,7 +434,9 @@ fn result_set(pg: &PointGet, mut rows: Vec<Vec<Datum>>) -> ResultSet {
     let columns: Vec<ColumnDef> = pg
         .columns
         .iter()
-        .map(|(i, name)| crate::executor::convert::table_column_def(&pg.db, &pg.table, *i, Some(name)))
+        .map(|(i, name)| {
+            crate::executor::convert::table_column_def(&pg.db, &pg.table, *i, Some(name))
+        })
         .collect();
     ResultSet { columns, rows }
 }

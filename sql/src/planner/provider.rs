@@ -13,14 +13,14 @@ use datafusion::error::DataFusionError;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 
+use crate::catalog::model::TableInfo;
+use crate::catalog::stats::TableEstimate;
+use crate::catalog::{DbSchema, InfoSchema};
 use crate::executor::convert;
 use crate::planner::cost::Costs;
 use crate::planner::engine::Engine;
-use crate::catalog::stats::TableEstimate;
-use crate::catalog::model::TableInfo;
-use crate::catalog::{DbSchema, InfoSchema};
-use crate::session::shared::Shared;
 use crate::session::TxnHandle;
+use crate::session::shared::Shared;
 
 /// What the running statement plans against.
 #[derive(Clone)]
@@ -181,7 +181,12 @@ impl DuetTable {
         if self.info.columnar_replica == 0 || self.latest {
             return None;
         }
-        match self.shared.stats.get(&self.shared.client, &self.shared.pd, &self.info).await {
+        match self
+            .shared
+            .stats
+            .get(&self.shared.client, &self.shared.pd, &self.info)
+            .await
+        {
             Ok(est) => {
                 let costs = crate::planner::cost::estimate(&self.info, &est, access, handle_range);
                 tracing::debug!(
@@ -334,7 +339,12 @@ impl TableProvider for DuetTable {
             .map(|&i| {
                 let field = self.schema.field(i);
                 if i < n_cols {
-                    crate::planner::access_path::column_spec(&self.info, i, field.name(), field.is_nullable())
+                    crate::planner::access_path::column_spec(
+                        &self.info,
+                        i,
+                        field.name(),
+                        field.is_nullable(),
+                    )
                 } else {
                     Ok(crate::planner::access_path::row_id_spec(field.name()))
                 }
@@ -355,7 +365,10 @@ impl TableProvider for DuetTable {
         }
         let refs: Vec<&Expr> = filters.iter().collect();
         let access = crate::planner::access_path::plan_access(&self.info, handle_range, &refs);
-        let keyed = !matches!(access, crate::executor::scan::Access::Table { range: None, .. });
+        let keyed = !matches!(
+            access,
+            crate::executor::scan::Access::Table { range: None, .. }
+        );
         let costs = self.costs(&access, handle_range).await;
         let cheaper = match &costs {
             Some((est, c)) if est.replica_ready && c.columnar < c.row => Engine::Columnar,

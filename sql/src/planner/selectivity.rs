@@ -29,10 +29,10 @@ use std::collections::BTreeMap;
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator};
 use datafusion::scalar::ScalarValue;
 
+use crate::catalog::model::{ColumnInfo, SqlType, TableInfo};
+use crate::catalog::stats::{ColumnStats, TableEstimate};
 use crate::executor::convert::numeric_literal;
 use crate::planner::cost::{PSEUDO_EQUAL, PSEUDO_RANGE, SELECTION_FACTOR};
-use crate::catalog::stats::{ColumnStats, TableEstimate};
-use crate::catalog::model::{ColumnInfo, SqlType, TableInfo};
 
 /// The share of rows `c LIKE 'pattern'` keeps when the pattern has
 /// wildcards: a word searched for in names or comments matches few rows
@@ -232,7 +232,11 @@ fn as_between(t: &TableInfo, e: &Expr) -> Option<(usize, f64, f64)> {
     else {
         return None;
     };
-    Some((column(t, expr)?, numeric_literal(low)?, numeric_literal(high)?))
+    Some((
+        column(t, expr)?,
+        numeric_literal(low)?,
+        numeric_literal(high)?,
+    ))
 }
 
 /// The table column `e` reads (through casts).

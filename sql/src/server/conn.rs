@@ -17,8 +17,8 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::watch;
 
-use crate::execute::entry;
 use crate::error::{Error, code};
+use crate::execute::entry;
 use crate::protocol::auth::{self, CACHING_SHA2_PASSWORD, NATIVE_PASSWORD};
 use crate::protocol::packet::{Out, ProtocolError, Reader};
 use crate::protocol::{binary, caps, command, handshake, resultset, status};
@@ -313,10 +313,7 @@ async fn command(
             resultset::eof(&mut out.buf, session.status_flags(), 0);
             out.finish(mark);
         }
-        _ => err_packet(
-            out,
-            &Error::new(code::ER_UNKNOWN_COM, "Unknown command"),
-        ),
+        _ => err_packet(out, &Error::new(code::ER_UNKNOWN_COM, "Unknown command")),
     }
     Ok(Next::Reply)
 }

@@ -20,11 +20,11 @@ pub mod status;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::error::Result;
+use crate::session::shared::{Shared, SqlConfig};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use crate::error::Result;
-use crate::session::shared::{Shared, SqlConfig};
 
 /// A running SQL server.
 pub struct SqlServer {

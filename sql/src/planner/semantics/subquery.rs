@@ -23,7 +23,6 @@ use datafusion::logical_expr::{
 /// The aggregate's name, as the AST rewrite calls it.
 pub const SINGLE_ROW: &str = "mysql_single_row";
 
-
 pub fn single_row() -> AggregateUDF {
     AggregateUDF::from(SingleRow {
         signature: Signature::any(1, Volatility::Immutable),

@@ -30,4 +30,3 @@ pub fn number(t: &DataType) -> bool {
 pub fn cast(e: Expr, t: DataType) -> Expr {
     Expr::Cast(Cast::new(Box::new(e), t))
 }
-
