@@ -86,6 +86,8 @@ pub(crate) async fn split_table(session: &Session, table_id: i64) {
     }
 }
 
+/// The table a `CREATE TABLE` describes: columns, keys and options in the
+/// order the statement gives them (one function, as the statement reads).
 pub fn build(name: &str, db_id: i64, ct: &CreateTable) -> Result<TableInfo> {
     if ct.columns.is_empty() {
         return Err(Error::new(

@@ -224,7 +224,9 @@ type KeyRange = (Vec<u8>, Vec<u8>);
 const MAX_RANGES: usize = 256;
 
 /// The key ranges of `index` the filters allow, and a score (equality
-/// columns count double), or None when the index does not help.
+/// columns count double), or None when the index does not help. One pass
+/// over the index columns in key order (points extend the prefix, the
+/// first range ends it), kept whole as that walk.
 fn index_ranges(
     t: &TableInfo,
     index: &IndexInfo,

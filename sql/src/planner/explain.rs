@@ -120,6 +120,10 @@ fn metric_rows(plan: &dyn ExecutionPlan) -> Option<usize> {
     plan.metrics().and_then(|m| m.output_rows())
 }
 
+/// A scan's operators as TiDB draws them: `TableReader` over a table scan
+/// (with its pushed selection, limit and plan), or `IndexLookUp` over an
+/// index range scan and the row fetch. One function: both trees share the
+/// estimates computed at the top, and each reads as the tree it draws.
 fn scan_ops(scan: &ScanExec, analyze: bool) -> Op {
     let table = format!("table:{}", scan.table.name);
     let filters = scan.filter_text.join(", ");

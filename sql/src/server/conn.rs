@@ -81,6 +81,9 @@ fn err_packet(out: &mut Out, e: &Error) {
     out.finish(mark);
 }
 
+/// The connection phase, step by step as the protocol orders it (greeting,
+/// SSL request refusal, response, auth switch or fast/full auth): one
+/// function so the exchange reads top to bottom.
 async fn handshake(
     shared: &Arc<Shared>,
     conn_id: u32,

@@ -6,8 +6,8 @@
 //! statements against it, as this overview shows:
 //!
 //! ```text
-//!  text --parse (sqlparser, MySQL dialect)--> Statement
-//!     | transaction control, SET, USE, SHOW ...   handled here
+//!  text --parse (sqlparser, MySQL dialect)--> Statement     (execute::entry)
+//!     | transaction control, SET, USE, SHOW ...   execute, admin
 //!     | DDL                                       implicit commit, then ddl::*
 //!     | SELECT / INSERT / UPDATE / DELETE         in the statement's transaction:
 //!     |    point get / single-row DML by key  ->  fast path (no planner)
