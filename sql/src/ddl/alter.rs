@@ -292,7 +292,7 @@ async fn set_properties(
                     .to_string()
                     .parse::<u64>()
                     .map_err(|_| Error::parse(format!("near 'REPLICA {value}'")))?;
-                super::columnar::set_replica(session, &table, count).await?;
+                super::columnar::set_replica(session, table, count).await?;
             }
             other => return Err(Error::unsupported(format!("SET {other}"))),
         }
@@ -328,7 +328,7 @@ async fn add_column(
     }
     let position = column_position.clone();
     let def = column_def.clone();
-    update_table(session, &table, move |t| {
+    update_table(session, table, move |t| {
         let (mut col, _) = super::create_table::column(&def, t.next_column_id)?;
         if col.auto_increment {
             return Err(Error::unsupported("ADD COLUMN ... AUTO_INCREMENT"));
@@ -396,7 +396,7 @@ async fn drop_columns(
             })
             .map(|i| i.id)
             .collect();
-        let t = update_table(session, &table, |t| {
+        let t = update_table(session, table, |t| {
             t.columns.retain(|c| !c.name.eq_ignore_ascii_case(&col));
             t.indexes.retain(|i| !dropped.contains(&i.id));
             t.fix_handle_position();
