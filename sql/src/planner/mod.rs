@@ -47,7 +47,7 @@ use crate::session::{ResultSet, Session, TxnHandle};
 
 /// Sets up a connection's DataFusion session for MySQL semantics: the
 /// configuration, duet's analyzer and physical optimizer rules and
-/// functions. Each statement binds its own catalog (see [`bind`]).
+/// functions. Each statement binds its own catalog (`bind`).
 pub fn query_context() -> QueryContext {
     let mut config = SessionConfig::new()
         .with_default_catalog_and_schema("def", "")

@@ -60,7 +60,7 @@ pub enum Output {
     },
     Rows(ResultSet),
     /// LOAD DATA LOCAL INFILE: the connection fetches the file from the
-    /// client and streams it to [`Session::load_data_chunk`].
+    /// client and streams it to [`crate::execute::entry::load_data_chunk`].
     LocalInfile(LocalInfile),
 }
 
