@@ -13,13 +13,24 @@
 //!                                        v
 //!                                  ColumnarView ── catch_up ──> Delta (row versions
 //!                                        ^                       by table, key, ts)
-//!   SQL layer ── Columnar.Scan ──────────┘
-//!     (region, start_ts, filters)   1. ReadIndex from the leader, wait until applied
-//!                                   2. locks with ts <= start_ts in range -> reported
-//!                                   3. catch the view up to that snapshot
-//!                                   4. MVCC-visible rows -> Fragment (filter, project)
-//!                                   5. Arrow IPC back
+//!                                        │        ── compact ──> stable chunks (files)
+//!   SQL layer ── Flight DoGet ───────────┘
+//!     (ticket: a coprocessor request:    1. ReadIndex from the leader, wait until applied
+//!      region, start_ts, filters,        2. locks with ts <= start_ts in range that block
+//!      columns, pushed plan fragment)       the read -> answered instead of rows
+//!                                        3. catch the view up to that snapshot
+//!                                        4. MVCC-visible rows (chunks pruned by min/max,
+//!                                           delta rows decoded) -> Fragment (filter,
+//!                                           project, limit) -> plan fragment (partial
+//!                                           aggregate or top-N), if one was pushed
+//!                                        5. Arrow record batches back over Flight
 //! ```
+//!
+//! Both halves read Percolator state through txn's MVCC layer, as the row
+//! store does: committed versions with `txn::mvcc::MvccReader`
+//! (`load_write`, `scan_committed`) and blocking locks with
+//! `txn::mvcc::range_locks`, so a version or a lock means the same here as
+//! on the row path.
 //!
 //! | module | role |
 //! |---|---|
@@ -28,16 +39,17 @@
 //! | [`stable`] | sorted immutable chunks of versions, raw column bytes decoded once per column |
 //! | [`files`] | chunk files (Arrow IPC) and the manifest |
 //! | [`view`] | both layers kept in step with the engine; compaction; restart from files + log |
-//! | [`service`] | the `Columnar` gRPC service: consistent scans |
-//! | [`server`] | a columnar store process: kv store + hook + service |
+//! | [`service`] | the Arrow Flight service (`DoGet` only): consistent scans running pushed fragments |
+//! | [`server`] | a columnar store process: kv store + hook + service + catch-up/compaction loop |
 //!
 //! The SQL layer makes the read consistent with the row path in one more
 //! step before it asks this store: one-phase commits hold in-memory locks
 //! on the region leader only, so it first asks the leader to wait them out
-//! (`KvReadBarrier`), then reads here (see `txn::client::coprocessor`).
+//! (`KvReadBarrier`), then reads here (see `txn::client::coprocessor`). It
+//! runs the final aggregate or top-N over the regions' partial results.
 //!
-//! What is still ahead (see docs/columnar.md): aggregation and top-N
-//! pushdown over Arrow Flight.
+//! Not here yet (see docs/columnar.md): MPP exchange between columnar
+//! stores; joins run in the SQL layer.
 
 pub mod apply_log;
 pub mod delta;

@@ -35,8 +35,8 @@ pub const COMPACT_VERSIONS: usize = 65_536;
 /// A delta is compacted at least this often.
 pub const COMPACT_INTERVAL: Duration = Duration::from_secs(5);
 
-/// The label that makes a store columnar.
-pub const ENGINE_LABEL: (&str, &str) = ("engine", "columnar");
+/// The label that makes a store columnar (PD's `engine=columnar`).
+pub const ENGINE_LABEL: (&str, &str) = (pd::core::ENGINE_LABEL, pd::core::COLUMNAR_ENGINE);
 
 pub struct ColumnarServer {
     kv: KvServer,

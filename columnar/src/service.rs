@@ -37,8 +37,7 @@ use futures::{StreamExt, TryStreamExt};
 use proto::kvrpcpb::{CopRequest, CopResponse};
 use tonic::{Request, Response, Status, Streaming};
 use txn::coprocessor::{Fragment, PlanFragment, flight};
-use txn::mvcc::MvccReader;
-use txn::mvcc::point_getter::check_lock_conflict;
+use txn::mvcc::{MvccReader, range_locks};
 use txn::service::{lock_info_to_pb, split};
 use txn::storage::{StoreHandle, clamp_to_region};
 use txn::types::{Key, LockInfo, TimeStamp};
@@ -84,15 +83,7 @@ impl ColumnarService {
         let mut reader = MvccReader::new(&*snap.snapshot);
         let start = Key::from_encoded(lo.clone());
         let end = (!hi.is_empty()).then(|| Key::from_encoded(hi.clone()));
-        let (found, _) = reader.scan_locks(Some(&start), end.as_ref(), |l| l.ts <= ts, 0)?;
-        let mut locks = Vec::new();
-        for (key, lock) in found {
-            match check_lock_conflict(lock, &key, ts, &bypass) {
-                Ok(()) => {}
-                Err(txn::Error::KeyIsLocked(info)) => locks.push(info),
-                Err(e) => return Err(e),
-            }
-        }
+        let locks = range_locks(&mut reader, &start, end.as_ref(), ts, &bypass)?;
         if !locks.is_empty() {
             return Ok(Outcome {
                 schema: fragment.output_schema(),

@@ -16,6 +16,12 @@
 //!   read(t, r, ts): per key the newest version <= ts of delta and chunks
 //! ```
 //!
+//! Commit records and values are read through txn's MVCC reader
+//! ([`MvccReader::load_write`], [`MvccReader::scan_committed`]), so a
+//! version means here what it means to the row store: a `Put` with its
+//! value inline or in the default CF, a `Delete`, and `Lock` and
+//! `Rollback` records skipped.
+//!
 //! Everything is read from the snapshot handed in, never from a later
 //! state than the reader's, except that a concurrent reader may already
 //! have caught the view up further — harmless, since a read picks versions
@@ -33,16 +39,17 @@ use codec::table::TableId;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::physical_optimizer::pruning::PruningPredicate;
-use kv::engine::{CF_DEFAULT, CF_RAFT, CF_WRITE, EngineRef, Peekable, WriteBatch};
+use kv::engine::{CF_RAFT, EngineRef, Peekable, WriteBatch};
 use parking_lot::Mutex;
 use proto::kvrpcpb::ColumnSpec;
-use txn::types::{Key, TimeStamp, Write, WriteType};
+use txn::mvcc::MvccReader;
+use txn::types::Key;
 
+use crate::Result;
 use crate::apply_log::LogRecord;
 use crate::delta::{Delta, Version};
 use crate::files::{Files, Manifest};
 use crate::stable::{NewVersion, StableTable};
-use crate::{Error, Result};
 
 struct State {
     /// The last apply log record reflected in the layers.
@@ -318,75 +325,44 @@ fn raw(encoded: &[u8]) -> Result<Vec<u8>> {
     Ok(Key::from_encoded_slice(encoded).to_raw()?)
 }
 
-/// The row version a write CF key (encoded user key + commit ts) records:
-/// table, raw row key, commit ts and value (None: a delete). None when the
-/// record is gone (GC, a later reset), is not a row's, or is a lock or
-/// rollback record.
-fn load_version(snap: &dyn Peekable, write_key: &[u8]) -> Result<Option<TableVersion>> {
-    let Some(value) = snap.get(CF_WRITE, &kv::keys::data_key(write_key))? else {
-        return Ok(None);
-    };
-    let (user, commit_ts) = Key::split_on_ts_for(write_key)?;
-    version_of(snap, user, commit_ts, &value)
-}
-
-fn version_of(
-    snap: &dyn Peekable,
-    user: &[u8],
-    commit_ts: TimeStamp,
-    write_value: &[u8],
-) -> Result<Option<TableVersion>> {
-    let key = Key::from_encoded_slice(user);
+/// The table and raw row key of an encoded user key; None for keys that
+/// are not a table row's (index entries, metadata).
+fn row_of(key: &Key) -> txn::Result<Option<(TableId, Vec<u8>)>> {
     let raw_key = key.to_raw()?;
-    let Some(table) = codec::table::record_table_id(&raw_key) else {
-        return Ok(None);
-    };
-    let write = Write::parse(write_value)?;
-    let version = match write.write_type {
-        WriteType::Put => {
-            let value = match write.short_value {
-                Some(v) => v,
-                None => {
-                    let default_key = key.clone().append_ts(write.start_ts);
-                    snap.get(CF_DEFAULT, &kv::keys::data_key(default_key.as_encoded()))?
-                        .ok_or_else(|| {
-                            Error::Corrupt(format!(
-                                "commit record of {raw_key:?} at {commit_ts} without its value"
-                            ))
-                        })?
-                }
-            };
-            Some(Arc::from(value))
-        }
-        WriteType::Delete => None,
-        WriteType::Lock | WriteType::Rollback => return Ok(None),
-    };
-    Ok(Some((table, raw_key, commit_ts.into_inner(), version)))
+    Ok(codec::table::record_table_id(&raw_key).map(|table| (table, raw_key)))
 }
 
-/// Adds every row version of encoded user keys `[start, end)` in `snap` to
-/// `delta`.
+/// The row version a write CF key (encoded user key + commit ts) records:
+/// table, raw row key, commit ts and value (None: a delete), read through
+/// txn's MVCC reader. None when the record is gone (GC, a later reset), is
+/// not a row's, or is a lock or rollback record.
+fn load_version(snap: &dyn Peekable, write_key: &[u8]) -> Result<Option<TableVersion>> {
+    let (user, commit_ts) = Key::split_on_ts_for(write_key)?;
+    let key = Key::from_encoded_slice(user);
+    let mut reader = MvccReader::new(snap);
+    let Some(write) = reader.load_write(&key, commit_ts)? else {
+        return Ok(None);
+    };
+    let Some((table, raw_key)) = row_of(&key)? else {
+        return Ok(None);
+    };
+    Ok(reader
+        .committed_value(&key, &write)?
+        .map(|value| (table, raw_key, commit_ts.into_inner(), value.map(Arc::from))))
+}
+
+/// Adds every row version of encoded user keys `[start, end)` (empty end:
+/// unbounded) in `snap` to `delta`.
 fn rebuild(snap: &dyn Peekable, delta: &mut Delta, start: &[u8], end: &[u8]) -> Result<()> {
-    let lo = kv::keys::data_key(start);
-    let hi = kv::keys::data_end_key(end);
-    let mut err = None;
-    snap.scan(CF_WRITE, &lo, &hi, &mut |k, v| {
-        let result = Key::split_on_ts_for(kv::keys::origin_key(k))
-            .map_err(Error::from)
-            .and_then(|(user, ts)| version_of(snap, user, ts, v));
-        match result {
-            Ok(Some((table, key, ts, version))) => {
-                delta.insert(table, key, ts, version);
-                true
-            }
-            Ok(None) => true,
-            Err(e) => {
-                err = Some(e);
-                false
-            }
+    let lo = Key::from_encoded_slice(start);
+    let hi = (!end.is_empty()).then(|| Key::from_encoded_slice(end));
+    MvccReader::new(snap).scan_committed(Some(&lo), hi.as_ref(), &mut |key, ts, value| {
+        if let Some((table, raw_key)) = row_of(&key)? {
+            delta.insert(table, raw_key, ts.into_inner(), value.map(Arc::from));
         }
+        Ok(true)
     })?;
-    err.map_or(Ok(()), Err)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -396,10 +372,11 @@ mod tests {
     use codec::datum::{Datum, DatumKind};
     use datafusion::arrow::array::{Array, Int64Array, StringArray};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    use kv::engine::MemoryEngine;
+    use kv::engine::{CF_DEFAULT, CF_WRITE, MemoryEngine};
     use kv::raftstore::ApplyObserver;
     use proto::metapb::Region;
     use proto::raft_cmdpb::{CmdType, Request};
+    use txn::types::{Write, WriteType};
 
     use super::*;
     use crate::apply_log::{ApplyLog, last_seq};

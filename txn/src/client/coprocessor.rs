@@ -410,7 +410,7 @@ async fn columnar_learner(rpc: &super::rpc::Rpc, loc: &RegionLocation) -> Result
             continue;
         }
         let store = rpc.cache().store(p.store_id).await?;
-        if pd::cluster::store::is_columnar(&store) {
+        if pd::core::is_columnar(&store) {
             return Ok(*p);
         }
     }

@@ -13,6 +13,12 @@
 //! when the key changes. The reader never issues one engine call per
 //! version; the [`Statistics`] it keeps let tests check that.
 //!
+//! Besides snapshot reads it walks committed history as it is: the record
+//! at one exact commit ts ([`MvccReader::load_write`]) and every committed
+//! version in a range ([`MvccReader::scan_committed`]). The columnar store
+//! builds its copy of the table rows from those, so both engines read the
+//! write and default CFs through the same code.
+//!
 //! Follows TiKV's `src/storage/mvcc/reader/reader.rs` (`MvccReader`,
 //! `SnapshotReader`) and `TxnCommitRecord`.
 
@@ -202,6 +208,71 @@ impl<'a> MvccReader<'a> {
             Ok(commit_ts > start_ts)
         })?;
         Ok(record)
+    }
+
+    /// The record of `key` committed at exactly `commit_ts`, of any type.
+    /// One point read.
+    pub fn load_write(&mut self, key: &Key, commit_ts: TimeStamp) -> Result<Option<Write>> {
+        let write_key = keys::data_key(key.clone().append_ts(commit_ts).as_encoded());
+        self.statistics.engine_calls += 1;
+        match self.snapshot.get(CF_WRITE, &write_key)? {
+            Some(v) => {
+                self.statistics.entries += 1;
+                Ok(Some(Write::parse(&v)?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The change a commit record of `key` makes to its value:
+    /// `Some(Some(value))` for a `Put` (the value loaded as
+    /// [`load_data`](Self::load_data) does), `Some(None)` for a `Delete`,
+    /// and `None` for `Lock` and `Rollback` records, which change nothing.
+    pub fn committed_value(&mut self, key: &Key, write: &Write) -> Result<Option<Option<Value>>> {
+        match write.write_type {
+            WriteType::Put => Ok(Some(Some(self.load_data(key, write)?))),
+            WriteType::Delete => Ok(Some(None)),
+            WriteType::Lock | WriteType::Rollback => Ok(None),
+        }
+    }
+
+    /// Calls `f(key, commit_ts, value)` for every committed version of the
+    /// keys in `[start, end)` (unbounded where `None`), keys ascending and
+    /// each key's versions newest first, until it returns `false`: `value`
+    /// is the value of a `Put` and `None` for a `Delete`; `Lock` and
+    /// `Rollback` records are skipped ([`committed_value`](Self::committed_value)).
+    /// Unlike a snapshot read this sees every version, whatever its
+    /// timestamp: what a replica rebuilding its own copy of the history
+    /// needs.
+    pub fn scan_committed(
+        &mut self,
+        start: Option<&Key>,
+        end: Option<&Key>,
+        f: &mut dyn FnMut(Key, TimeStamp, Option<Value>) -> Result<bool>,
+    ) -> Result<()> {
+        let mut cursor = Cursor::new(
+            self.snapshot,
+            CF_WRITE,
+            start.map_or(&[][..], |k| k.as_encoded()),
+            end.map(|k| k.as_encoded().as_slice()),
+            false,
+        );
+        let result = (|| -> Result<()> {
+            while let Some((k, v)) = cursor.peek()? {
+                let (user, commit_ts) = Key::split_on_ts_for(k)?;
+                let key = Key::from_encoded_slice(user);
+                let write = Write::parse(v)?;
+                cursor.advance();
+                if let Some(value) = self.committed_value(&key, &write)? {
+                    if !f(key, commit_ts, value)? {
+                        break;
+                    }
+                }
+            }
+            Ok(())
+        })();
+        self.statistics.add(&cursor.stats);
+        result
     }
 
     /// The value a `Put` record stands for: inline, or in the `default` CF
@@ -397,5 +468,67 @@ mod tests {
             .scan_locks(Some(&Key::from_raw(b"k\x00")), None, |_| true, 0)
             .unwrap();
         assert!(locks.is_empty());
+    }
+    #[test]
+    fn committed_history() {
+        let engine = MemoryEngine::new();
+        let mut wb = WriteBatch::default();
+        let long = vec![b'x'; 300];
+        // a: a long Put (value in the default CF), a Delete, a Lock record
+        // and a Rollback; b: a short Put.
+        let plain = |t: WriteType, start: u64| Write::new(t, start.into(), None);
+        put_write(&mut wb, b"a", 11, &plain(WriteType::Put, 10));
+        let value_key = keys::data_key(Key::from_raw(b"a").append_ts(10.into()).as_encoded());
+        wb.put(CF_DEFAULT, value_key, long.clone());
+        put_write(&mut wb, b"a", 21, &plain(WriteType::Delete, 20));
+        put_write(&mut wb, b"a", 31, &plain(WriteType::Lock, 30));
+        put_write(&mut wb, b"a", 40, &Write::new_rollback(40.into(), false));
+        let short = Write::new(WriteType::Put, 5.into(), Some(b"b5".to_vec()));
+        put_write(&mut wb, b"b", 6, &short);
+        engine.write(&wb, false).unwrap();
+
+        let mut r = MvccReader::new(&engine);
+        let (a, b) = (Key::from_raw(b"a"), Key::from_raw(b"b"));
+        let rollback = r.load_write(&a, 40.into()).unwrap().unwrap();
+        assert_eq!(rollback.write_type, WriteType::Rollback);
+        assert_eq!(r.committed_value(&a, &rollback).unwrap(), None);
+        assert_eq!(r.load_write(&a, 39.into()).unwrap(), None);
+        let put = r.load_write(&a, 11.into()).unwrap().unwrap();
+        assert_eq!(
+            r.committed_value(&a, &put).unwrap(),
+            Some(Some(long.clone()))
+        );
+        let delete = r.load_write(&a, 21.into()).unwrap().unwrap();
+        assert_eq!(r.committed_value(&a, &delete).unwrap(), Some(None));
+
+        let mut seen = vec![];
+        r.scan_committed(None, None, &mut |k, ts, v| {
+            seen.push((k, ts.into_inner(), v));
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                (a.clone(), 21, None),
+                (a.clone(), 11, Some(long.clone())),
+                (b.clone(), 6, Some(b"b5".to_vec())),
+            ]
+        );
+        // Bounded, and stopped by the callback.
+        let mut seen = vec![];
+        r.scan_committed(Some(&b), None, &mut |k, ts, _| {
+            seen.push((k, ts.into_inner()));
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(seen, vec![(b.clone(), 6)]);
+        let mut n = 0;
+        r.scan_committed(Some(&a), Some(&b), &mut |_, _, _| {
+            n += 1;
+            Ok(false)
+        })
+        .unwrap();
+        assert_eq!(n, 1);
     }
 }
