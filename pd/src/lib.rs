@@ -105,9 +105,9 @@ pub mod server;
 pub mod storage;
 pub mod tso;
 
+pub use crate::core::{DeadlockInfo, GcSafePoint, WaitForEntry};
 pub use client::PdClient;
 pub use error::{Error, Result};
-pub use crate::core::{DeadlockInfo, GcSafePoint, WaitForEntry};
 pub use server::{PdConfig, PdHandle, start};
 
 /// Identifies a store.
