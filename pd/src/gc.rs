@@ -94,10 +94,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::core::{GcSafePoint, MinStartTs};
+use crate::core::{self, GcSafePoint, MinStartTs};
 use crate::error::{Error, Result};
 use crate::storage::Storage;
-use crate::tso;
 
 /// Client ids longer than this are refused.
 const MAX_CLIENT_ID_LEN: usize = 256;
@@ -111,7 +110,7 @@ pub fn next_safe_point(
     min_start_ts: Option<u64>,
 ) -> u64 {
     let life_ms = life_time.as_millis() as u64;
-    let mut candidate = tso::compose(tso::physical(now_ts).saturating_sub(life_ms), 0);
+    let mut candidate = core::compose(core::physical(now_ts).saturating_sub(life_ms), 0);
     if let Some(min) = min_start_ts {
         candidate = candidate.min(min.saturating_sub(1));
     }
@@ -209,7 +208,7 @@ impl SafePointManager {
             self.storage.save_gc_safe_point(next)?;
             tracing::debug!(
                 gc_safe_point = next,
-                physical_ms = tso::physical(next),
+                physical_ms = core::physical(next),
                 "gc safe point advanced"
             );
             self.gc_safe_point = next;
@@ -293,7 +292,7 @@ impl SafePointManager {
             self.storage.save_txn_safe_point(next)?;
             tracing::debug!(
                 safe_point = next,
-                physical_ms = tso::physical(next),
+                physical_ms = core::physical(next),
                 "txn safe point advanced"
             );
             self.safe_point = next;
@@ -325,7 +324,7 @@ impl SafePointManager {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tso::compose;
+    use crate::core::compose;
 
     const LIFE: Duration = Duration::from_secs(600);
     const LIFE_MS: u64 = 600_000;
@@ -420,7 +419,7 @@ mod tests {
         for physical in [2_000_000, 2_000_500, 1_900_000, 2_100_000, 2_050_000] {
             let sp = m.tick(compose(physical, 3), t0).unwrap();
             assert!(sp >= last);
-            assert!(tso::physical(sp) + LIFE_MS <= physical.max(2_100_000));
+            assert!(core::physical(sp) + LIFE_MS <= physical.max(2_100_000));
             last = sp;
         }
         assert_eq!(last, compose(2_100_000 - LIFE_MS, 0));

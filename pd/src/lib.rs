@@ -41,7 +41,8 @@
 //!    listener every gRPC server in the cluster serves on. The kv and
 //!    columnar stores, txn and sql use PD only through it, [`client`] and
 //!    [`error`].
-//! 2. [`tso`]: `ts = physical_ms << 18 | logical`; the pure allocator and
+//! 2. [`tso`]: timestamps (`ts = physical_ms << 18 | logical`, the layout
+//!    in `core`) are allocated here: the pure allocator and
 //!    the persisted-window trick that keeps timestamps monotonic across
 //!    restarts.
 //! 3. [`id`]: the id allocator, persisted in steps.

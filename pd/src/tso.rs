@@ -35,16 +35,17 @@
 //!
 //! [`TsoAllocator`] is the pure state machine (clock and persistence passed
 //! in); [`TimestampOracle`] is the thin shell with the wall clock and storage.
+//! The layout itself ([`compose`](crate::core::compose),
+//! [`physical`](crate::core::physical), [`logical`](crate::core::logical))
+//! is in [`crate::core`], shared with every client.
 
 use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use crate::core::{MAX_LOGICAL, compose};
 use crate::error::{Error, Result};
 use crate::storage::Storage;
-
-/// The layout itself is shared with every client, in [`crate::core`].
-pub use crate::core::{LOGICAL_BITS, MAX_LOGICAL, compose, logical, physical};
 
 /// The TSO state machine. Time and persistence are inputs, so the
 /// monotonicity argument can be tested without clocks or disks.
@@ -150,6 +151,7 @@ impl TimestampOracle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::{logical, physical};
 
     const WINDOW: Duration = Duration::from_secs(3);
 

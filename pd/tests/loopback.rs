@@ -40,7 +40,7 @@ async fn client_and_server_over_grpc_survive_a_restart() {
     assert!(!client.is_bootstrapped().await.unwrap());
     let ts0 = client.get_ts().await.unwrap();
     assert!(
-        pd::tso::physical(ts0) > 1_600_000_000_000,
+        pd::core::physical(ts0) > 1_600_000_000_000,
         "physical part is wall-clock ms"
     );
     assert!(matches!(

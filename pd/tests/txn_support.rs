@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use pd::tso::{compose, physical};
+use pd::core::{compose, physical};
 use pd::{Error, GcSafePoint, PdClient, PdConfig, WaitForEntry};
 use tokio::net::TcpListener;
 

@@ -156,7 +156,7 @@ fn escape(key: &[u8]) -> String {
 /// A timestamp's physical part as an RFC 3339 UTC time, e.g.
 /// `2024-05-01T12:34:56.789Z`.
 fn ts_time(ts: u64) -> String {
-    let ms = pd::tso::physical(ts);
+    let ms = pd::core::physical(ts);
     let (secs, ms) = (ms / 1000, ms % 1000);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Howard Hinnant's civil_from_days, for days since 1970-01-01.
@@ -471,14 +471,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             if as_json {
                 println!(
                     "{}",
-                    json!({"ts": ts, "physical_ms": pd::tso::physical(ts), "logical": pd::tso::logical(ts)})
+                    json!({"ts": ts, "physical_ms": pd::core::physical(ts), "logical": pd::core::logical(ts)})
                 );
             } else {
                 println!("{ts}");
                 eprintln!(
                     "physical: {} ms, logical: {}",
-                    pd::tso::physical(ts),
-                    pd::tso::logical(ts)
+                    pd::core::physical(ts),
+                    pd::core::logical(ts)
                 );
             }
         }

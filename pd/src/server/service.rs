@@ -22,8 +22,8 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::PdState;
 use crate::cluster::Cluster;
+use crate::core;
 use crate::error::{Error, Result, header_of, ok_header};
-use crate::tso;
 
 pub(crate) struct PdService {
     state: Arc<PdState>,
@@ -51,8 +51,8 @@ fn tso_response(state: &PdState, count: u32) -> pdpb::TsoResponse {
             header: ok_header(),
             count,
             timestamp: Some(pdpb::Timestamp {
-                physical: tso::physical(ts) as i64,
-                logical: tso::logical(ts) as i64,
+                physical: core::physical(ts) as i64,
+                logical: core::logical(ts) as i64,
             }),
         },
         Err(e) => {
