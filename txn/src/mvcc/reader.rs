@@ -263,10 +263,10 @@ impl<'a> MvccReader<'a> {
                 let key = Key::from_encoded_slice(user);
                 let write = Write::parse(v)?;
                 cursor.advance();
-                if let Some(value) = self.committed_value(&key, &write)? {
-                    if !f(key, commit_ts, value)? {
-                        break;
-                    }
+                if let Some(value) = self.committed_value(&key, &write)?
+                    && !f(key, commit_ts, value)?
+                {
+                    break;
                 }
             }
             Ok(())
