@@ -29,6 +29,7 @@ use arrow_flight::{
     Action, ActionType, Criteria, Empty, FlightData, FlightDescriptor, FlightInfo,
     HandshakeRequest, HandshakeResponse, PollInfo, PutResult, SchemaResult, Ticket,
 };
+use copr::{Fragment, PlanFragment};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::physical_optimizer::pruning::{PruningPredicate, PruningPredicateBuilder};
@@ -36,9 +37,9 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use proto::kvrpcpb::{CopRequest, CopResponse};
 use tonic::{Request, Response, Status, Streaming};
-use txn::coprocessor::{Fragment, PlanFragment, flight};
+use txn::coprocessor::flight;
 use txn::mvcc::{MvccReader, range_locks};
-use txn::service::{lock_info_to_pb, split};
+use txn::pb::{lock_info_to_pb, split};
 use txn::storage::{StoreHandle, clamp_to_region};
 use txn::types::{Key, LockInfo, TimeStamp};
 

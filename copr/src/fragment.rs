@@ -1,45 +1,26 @@
-//! # The coprocessor: table scans that filter where the data is
+//! A pushed-down scan: how a store turns records into Arrow columns and
+//! which rows and columns of them it keeps.
 //!
-//! A SQL statement that scans a table does not pull the table into the SQL
-//! layer to filter it: it sends a [`CopRequest`](proto::kvrpcpb::CopRequest) to the leader of every
-//! region in range. The store scans its part of the range at the request's
-//! `start_ts` (the same MVCC scan `kv_scan` uses, so locks come back for
-//! the client to resolve), decodes the records into Arrow columns
-//! ([`Fragment::decode`]), keeps the rows every pushed filter accepts,
-//! projects the requested columns and stops at the limit
-//! ([`Fragment::apply`]). What travels back is an Arrow IPC stream.
+//! A [`Fragment`] is built from what a coprocessor request carries (the
+//! table's [`TableScan`], the encoded filter conjuncts, the output
+//! columns, the limit). [`Fragment::decode`] turns raw records (row key,
+//! row value) into a batch of the scan's columns; [`Fragment::apply`]
+//! keeps the rows every filter accepts and projects the output columns;
+//! [`Fragment::run`] does both and honours the limit.
 //!
 //! ```text
-//!   SQL layer                                    kv store (region leader)
-//!   ScanExec ── CopRequest{ts, range, scan,   ──> MVCC scan (page)
-//!                    filters, output, limit}          decode rows -> batch
-//!               <── CopResponse{Arrow IPC,        <── filter, project, limit
-//!                    resume_key | locks}
+//!   records (key, value) --decode--> batch of the scan's columns
+//!                        --apply---> rows every filter keeps, output columns
 //! ```
 //!
 //! Filters are DataFusion logical expressions over the scan's columns by
-//! name, serialized with `datafusion-proto`; the store plans them into
-//! physical expressions against the same schema and DataFusion version the
-//! SQL layer uses, so a filter means the same thing on either side. The
-//! SQL layer runs the very same [`Fragment`] itself when a transaction has
-//! uncommitted writes in the range (they live only in the client's
-//! buffer), which keeps one definition of a pushed-down scan.
-//!
-//! Pages bound the work and the answer of one call: at most
-//! `page_records` records are scanned before the store answers with a
-//! `resume_key`.
-//!
-//! Reference: TiKV `src/coprocessor` (the DAG handler) and TiDB's
-//! `distsql`; TiDB's `TableReader` / `cop[tikv]` tasks.
+//! name, serialized with `datafusion-proto` ([`encode_filter`]). A store
+//! plans them into physical expressions against the same schema and the
+//! same function registry as the SQL layer, with `+ - *` checked for
+//! overflow ([`mysql::checked_arithmetic`]), so a filter means the same
+//! thing on either side.
 
-pub mod bloom;
-pub mod decimal;
-mod endpoint;
-pub mod flight;
-pub mod mysql;
-pub mod plan;
-
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use codec::arrow::{ColumnKind, build_array, kind_from_u32};
 use codec::datum::{Datum, DatumKind};
@@ -47,23 +28,16 @@ use codec::table::Handle;
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
 use datafusion::arrow::compute::{and, filter_record_batch};
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
-use datafusion::arrow::ipc::reader::StreamReader;
-use datafusion::arrow::ipc::writer::StreamWriter;
 use datafusion::common::DFSchema;
-use datafusion::execution::TaskContext;
 use datafusion::logical_expr::Expr;
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::physical_expr::{PhysicalExpr, create_physical_expr};
-use datafusion::prelude::SessionContext;
 use datafusion_proto::bytes::Serializeable;
 use proto::kvrpcpb::{ColumnSpec, TableScan};
 
-use crate::{Error, Result};
-
-pub use plan::PlanFragment;
-
-/// Records scanned per page when the request does not say.
-pub const DEFAULT_PAGE_RECORDS: usize = 4096;
+use crate::error::{Error, Result, df};
+use crate::mysql;
+use crate::registry::task_ctx;
 
 /// One column of a scan, decoded from its [`ColumnSpec`].
 #[derive(Debug, Clone)]
@@ -97,25 +71,6 @@ impl std::fmt::Debug for Fragment {
             self.limit
         )
     }
-}
-
-/// The function registry filters are decoded against: DataFusion's
-/// built-in functions and MySQL's from [`mysql`], as the SQL layer
-/// plans with, and the runtime filters' [`bloom`].
-fn task_ctx() -> &'static Arc<TaskContext> {
-    static CTX: OnceLock<Arc<TaskContext>> = OnceLock::new();
-    CTX.get_or_init(|| {
-        let ctx = SessionContext::new();
-        for f in mysql::functions() {
-            ctx.register_udf(f.as_ref().clone());
-        }
-        ctx.register_udf(bloom::udf().as_ref().clone());
-        ctx.task_ctx()
-    })
-}
-
-fn df(e: impl std::fmt::Display) -> Error {
-    Error::InvalidArgument(format!("coprocessor: {e}"))
 }
 
 /// The Arrow schema of a scan's columns.
@@ -281,7 +236,7 @@ impl Fragment {
             let this = f
                 .evaluate(&batch)
                 .and_then(|v| v.into_array(batch.num_rows()))
-                .map_err(|e| Error::Aborted(format!("evaluating a pushed-down filter: {e}")))?;
+                .map_err(|e| Error::Eval(format!("evaluating a pushed-down filter: {e}")))?;
             let this = this
                 .as_any()
                 .downcast_ref::<BooleanArray>()
@@ -319,34 +274,3 @@ impl Fragment {
         })
     }
 }
-
-/// Batches as an Arrow IPC stream (empty for no batches).
-pub fn encode_batches(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>> {
-    if batches.iter().all(|b| b.num_rows() == 0) {
-        return Ok(Vec::new());
-    }
-    let mut buf = Vec::new();
-    {
-        let mut w = StreamWriter::try_new(&mut buf, schema).map_err(df)?;
-        for b in batches.iter().filter(|b| b.num_rows() > 0) {
-            w.write(b).map_err(df)?;
-        }
-        w.finish().map_err(df)?;
-    }
-    Ok(buf)
-}
-
-/// The batches of an Arrow IPC stream written by [`encode_batches`].
-pub fn decode_batches(data: &[u8]) -> Result<Vec<RecordBatch>> {
-    if data.is_empty() {
-        return Ok(Vec::new());
-    }
-    let reader = StreamReader::try_new(std::io::Cursor::new(data), None)
-        .map_err(|e| Error::BadFormat(format!("coprocessor answer: {e}")))?;
-    reader
-        .map(|b| b.map_err(|e| Error::BadFormat(format!("coprocessor answer: {e}"))))
-        .collect()
-}
-
-#[cfg(test)]
-mod tests;

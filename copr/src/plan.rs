@@ -2,7 +2,7 @@
 //!
 //! A [`PlanFragment`] is a DataFusion physical plan whose one leaf is a
 //! placeholder (`EmptyExec` with the scan's output schema) standing for
-//! the rows a [`Fragment`](super::Fragment) returns. It travels with
+//! the rows a [`Fragment`](crate::Fragment) returns. It travels with
 //! `datafusion-proto`; whoever runs the scan runs the fragment over its
 //! rows ([`PlanFragment::run`]): the columnar store over a region's part,
 //! or the SQL layer over rows the row store returned for a region whose
@@ -17,10 +17,10 @@
 //!                                           EmptyExec  <- the scan's rows
 //! ```
 //!
-//! Expressions decode against the coprocessor's function registry
+//! Expressions decode against the function registry filters use
 //! (DataFusion's built-ins and MySQL's), and `+ - *` are checked for
 //! overflow again after decoding (the flag does not travel), except
-//! decimal ones that cannot overflow ([`super::decimal`]).
+//! decimal ones that cannot overflow ([`crate::decimal`]).
 
 use std::sync::Arc;
 
@@ -31,8 +31,9 @@ use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 
-use super::{decimal, df, mysql, task_ctx};
-use crate::{Error, Result};
+use crate::error::{Error, Result, df};
+use crate::registry::task_ctx;
+use crate::{decimal, mysql};
 
 /// Operators to run over a scan's rows.
 #[derive(Debug, Clone)]
@@ -135,7 +136,7 @@ impl PlanFragment {
             .data;
         let out = datafusion::physical_plan::collect(plan, task_ctx().clone())
             .await
-            .map_err(|e| Error::Aborted(format!("running a pushed-down plan: {e}")))?;
+            .map_err(|e| Error::Eval(format!("running a pushed-down plan: {e}")))?;
         Ok(out.into_iter().filter(|b| b.num_rows() > 0).collect())
     }
 }

@@ -1,6 +1,11 @@
-use datafusion::arrow::array::{Int64Array, StringArray};
+use std::sync::Arc;
+
+use codec::datum::{Datum, DatumKind};
+use codec::table::Handle;
+use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::prelude::{col, lit};
-use futures::TryStreamExt;
+use proto::kvrpcpb::{ColumnSpec, TableScan};
 
 use super::*;
 
@@ -208,30 +213,4 @@ async fn pushed_plans_travel_and_run_over_each_part() {
     .unwrap();
     assert!(PlanFragment::new(source).is_err());
     assert!(PlanFragment::decode(b"\x01\x02 not a plan").is_err());
-}
-
-#[tokio::test]
-async fn columnar_answers_frame_over_flight() {
-    let records: Vec<_> = (1..=5).map(|i| record(i, "x", Some(i))).collect();
-    let f = Fragment::new(&table(), &[], &[0, 2], 0).unwrap();
-    let batch = f.run(&records, None).unwrap();
-    let req = proto::kvrpcpb::CopRequest {
-        start_ts: 42,
-        filters: vec![b"f".to_vec()],
-        ..Default::default()
-    };
-    assert_eq!(flight::request(&flight::ticket(&req)).unwrap(), req);
-    let header = proto::kvrpcpb::CopResponse {
-        scanned_records: 5,
-        ..Default::default()
-    };
-    let stream = flight::encode(header.clone(), f.output_schema(), vec![batch.clone()])
-        .map_err(|e| tonic::Status::internal(e.to_string()));
-    let (got, batches) = flight::decode(stream).await.unwrap();
-    assert_eq!((got, batches), (header, vec![batch]));
-    // An answer with nothing to say still has its (empty) header.
-    let empty = flight::encode(Default::default(), f.output_schema(), Vec::new())
-        .map_err(|e| tonic::Status::internal(e.to_string()));
-    let (got, batches) = flight::decode(empty).await.unwrap();
-    assert_eq!((got.scanned_records, batches.len()), (0, 0));
 }

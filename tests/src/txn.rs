@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Result, ensure};
 use proto::kvrpcpb::*;
-use txn::client::rpc::{check, status_err};
+use txn::pb::{check, status_err};
 use txn::client::{TxnClient, TxnConfig};
 use txn::types::{Key, TimeStamp};
 

@@ -113,3 +113,17 @@ pub enum Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// A pushed-down fragment's error as the store (or the client running the
+/// fragment itself) reports it: the variant of the same name, and a failed
+/// evaluation as [`Error::Aborted`].
+impl From<copr::Error> for Error {
+    fn from(e: copr::Error) -> Error {
+        match e {
+            copr::Error::InvalidArgument(m) => Error::InvalidArgument(m),
+            copr::Error::BadFormat(m) => Error::BadFormat(m),
+            copr::Error::Eval(m) => Error::Aborted(m),
+            copr::Error::Codec(c) => Error::Codec(c),
+        }
+    }
+}

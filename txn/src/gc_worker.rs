@@ -38,9 +38,9 @@ use kv::raftstore::StoreMsg;
 use proto::kvrpcpb::{Context, ScanLockRequest};
 use tokio::sync::oneshot;
 
-use crate::client::rpc::{Rpc, check, status_err};
+use crate::client::rpc::Rpc;
 use crate::client::{LockResolver, TxnConfig};
-use crate::service::lock_info_from_pb;
+use crate::pb::{check, lock_info_from_pb, status_err};
 use crate::storage::Storage;
 use crate::types::{Key, TimeStamp};
 use crate::{Error, Result};

@@ -30,20 +30,27 @@
 //! 6. [`service`] — the `kvrpcpb.Txn` gRPC service, installed on every kv
 //!    store as a `kv::server::Extension`; [`gc_worker`] — two-phase GC
 //!    following PD's safe points; [`faults`] — lost answers for tests.
-//! 7. [`coprocessor`] — table scans pushed down to the stores: an MVCC
-//!    scan page decoded into Arrow columns, filtered, projected and limited
-//!    with DataFusion expressions the SQL layer sends.
-//! 8. [`client`] — what applications use: `TxnClient`, `Transaction`, the
-//!    two-phase committer, the lock resolver, snapshot reads. The model and
-//!    its guarantees are in `docs/transactions.md`.
+//! 7. [`pb`] — how txn's locks and errors travel in `kvrpcpb` messages,
+//!    both ways: the service writes them, the client reads them back.
+//! 8. [`coprocessor`] — table scans pushed down to the stores: an MVCC
+//!    scan page run through a [`copr::Fragment`] (decoded into Arrow
+//!    columns, filtered, projected, limited), and the Arrow Flight framing
+//!    of a columnar store's answer. What a fragment computes is the `copr`
+//!    crate's, shared with the SQL layer; txn plans and evaluates nothing
+//!    itself and does not depend on DataFusion (the record batches it
+//!    passes along are [`copr::arrow`]'s).
+//! 9. [`client`] — what applications use: `TxnClient`, `Transaction`, the
+//!    two-phase committer, the lock resolver, snapshot reads, coprocessor
+//!    scans. The model and its guarantees are in `docs/transactions.md`.
 //!
 //! ```text
-//!   client (2PC, lock resolver)
-//!        |  gRPC
+//!   client (2PC, lock resolver, CopScan)
+//!        |  gRPC (messages converted by pb, on both ends)
 //!   service -> scheduler (latches, snapshot, raft proposal)
-//!                  |
-//!               commands ──> actions ──> MvccReader ──> kv engine snapshot
-//!                  └── Modify[] ──> raft ──> apply: WriteBatch (z-prefixed)
+//!      |           |
+//!      |        commands ──> actions ──> MvccReader ──> kv engine snapshot
+//!      |           └── Modify[] ──> raft ──> apply: WriteBatch (z-prefixed)
+//!      └─ coprocessor: MVCC scan page ──> copr::Fragment ──> Arrow IPC
 //! ```
 //!
 //! Invariants the whole crate keeps:
@@ -68,6 +75,7 @@ mod error;
 pub mod faults;
 pub mod gc_worker;
 pub mod mvcc;
+pub mod pb;
 pub mod service;
 pub mod storage;
 pub mod types;

@@ -23,15 +23,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use kv::client::Backoff;
 use proto::kvrpcpb::*;
 
-use super::Shared;
-use super::rpc::{check, check_region, from_key_error, status_err};
+use super::shared::{Shared, StartClock};
+use crate::pb::{check, check_region, from_key_error, status_err};
 use crate::types::{LockInfo, Mutation, TimeStamp};
 use crate::{Error, Result};
 
 pub(super) struct Committer {
     pub shared: Arc<Shared>,
     pub start_ts: TimeStamp,
-    pub clock: super::StartClock,
+    pub clock: StartClock,
     /// Zero for optimistic transactions.
     pub for_update_ts: TimeStamp,
     pub primary: Vec<u8>,

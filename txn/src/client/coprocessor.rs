@@ -26,7 +26,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use arrow_flight::flight_service_client::FlightServiceClient;
-use datafusion::arrow::array::RecordBatch;
+use copr::arrow::array::RecordBatch;
+use copr::{PlanFragment, decode_batches};
 use futures::channel::mpsc;
 use futures::stream::BoxStream;
 use futures::{SinkExt, StreamExt};
@@ -34,10 +35,10 @@ use kv::client::RegionLocation;
 use proto::kvrpcpb::{CopRequest, CopResponse, ReadBarrierRequest, TableScan};
 use proto::metapb::{Peer, PeerRole};
 
-use super::Snapshot;
-use super::rpc::{check, check_region, context, from_key_error, status_err};
-use crate::coprocessor::{PlanFragment, decode_batches, flight};
-use crate::service::lock_info_from_pb;
+use super::rpc::{Rpc, context};
+use super::snapshot::Snapshot;
+use crate::coprocessor::flight;
+use crate::pb::{check, check_region, from_key_error, lock_info_from_pb, status_err};
 use crate::types::Key;
 use crate::{Error, Result};
 
@@ -55,7 +56,7 @@ const LEARNER_NOT_LEADER_WAIT: std::time::Duration = std::time::Duration::from_s
 #[derive(Debug, Clone, Default)]
 pub struct CopTask {
     pub scan: TableScan,
-    /// Encoded filter conjuncts (`coprocessor::encode_filter`).
+    /// Encoded filter conjuncts (`copr::encode_filter`).
     pub filters: Vec<Vec<u8>>,
     /// Indexes of the scan columns returned.
     pub output: Vec<u32>,
@@ -243,7 +244,7 @@ impl CopScan {
         self.advance(&resp, &batches, region_end);
         match &self.task.plan {
             // Row stores run no plans: run it here over their rows.
-            Some(plan) => plan.run(batches).await.map(Some),
+            Some(plan) => Ok(Some(plan.run(batches).await?)),
             None => Ok(Some(batches)),
         }
     }
@@ -404,7 +405,7 @@ impl CopScan {
 
 /// The region's learner on a columnar store, or an error (the region has
 /// no columnar replica yet).
-async fn columnar_learner(rpc: &super::rpc::Rpc, loc: &RegionLocation) -> Result<Peer> {
+async fn columnar_learner(rpc: &Rpc, loc: &RegionLocation) -> Result<Peer> {
     for p in &loc.region.peers {
         if p.role != PeerRole::Learner as i32 {
             continue;

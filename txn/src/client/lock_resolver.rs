@@ -24,7 +24,8 @@
 use std::collections::HashMap;
 
 use crate::actions::TxnStatus;
-use crate::client::rpc::{Rpc, check, status_err};
+use crate::client::rpc::Rpc;
+use crate::pb::{check, lock_info_from_pb, status_err};
 use crate::types::{Key, LockInfo, LockType, TimeStamp};
 use crate::{Error, Result};
 use kv::client::RegionLocation;
@@ -228,7 +229,7 @@ pub fn status_from_pb(resp: &CheckTxnStatusResponse, primary: &[u8]) -> TxnStatu
         let info = resp
             .lock_info
             .as_ref()
-            .map(crate::service::lock_info_from_pb)
+            .map(lock_info_from_pb)
             .unwrap_or_else(|| LockInfo {
                 primary_lock: primary.to_vec(),
                 lock_version: TimeStamp::zero(),

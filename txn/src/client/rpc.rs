@@ -8,7 +8,9 @@
 //! parallel; a group whose region changed (split, merge) is regrouped.
 //!
 //! Transaction errors come back as `KeyError`s and are turned into typed
-//! [`Error`]s here ([`from_key_error`]); the callers decide what they mean.
+//! [`Error`]s by [`crate::pb`] ([`check`](crate::pb::check),
+//! [`from_key_error`](crate::pb::from_key_error)); the callers decide what
+//! they mean.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -16,13 +18,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kv::client::{Backoff, RegionCache, RegionLocation, routing_retryable};
-use proto::errorpb;
+use proto::kvrpcpb::Context;
 use proto::kvrpcpb::txn_client::TxnClient as TxnKvClient;
-use proto::kvrpcpb::{Context, KeyError};
 use tonic::transport::Channel;
 
-use crate::service::lock_info_from_pb;
-use crate::types::{Key, TimeStamp};
+use crate::types::Key;
 use crate::{Error, Result};
 
 pub type KvStub = TxnKvClient<Channel>;
@@ -35,116 +35,6 @@ pub struct Rpc {
     cache: Arc<RegionCache>,
     /// How long one operation keeps retrying on routing errors.
     pub timeout: Duration,
-}
-
-/// A gRPC failure: a broken connection is a transport error (the request
-/// may or may not have been executed).
-pub fn status_err(s: tonic::Status) -> Error {
-    match s.code() {
-        tonic::Code::InvalidArgument => Error::Kv(kv::Error::InvalidArgument(s.message().into())),
-        _ => Error::Kv(kv::Error::Transport(format!(
-            "{}: {}",
-            s.code(),
-            s.message()
-        ))),
-    }
-}
-
-/// Fails with the region error, if the response carries one.
-pub fn check_region(re: Option<errorpb::Error>) -> Result<()> {
-    match re {
-        Some(e) => Err(Error::Kv(kv::Error::from_region_error(e))),
-        None => Ok(()),
-    }
-}
-
-/// Fails with the region error or the key error of a response.
-pub fn check(re: Option<errorpb::Error>, ke: Option<KeyError>) -> Result<()> {
-    check_region(re)?;
-    match ke {
-        Some(e) => Err(from_key_error(e)),
-        None => Ok(()),
-    }
-}
-
-/// The typed error a `KeyError` stands for.
-pub fn from_key_error(e: KeyError) -> Error {
-    use proto::kvrpcpb::write_conflict::Reason;
-    if let Some(l) = e.locked {
-        return Error::KeyIsLocked(lock_info_from_pb(&l));
-    }
-    if let Some(c) = e.conflict {
-        let reason = match Reason::try_from(c.reason).unwrap_or(Reason::Optimistic) {
-            Reason::Optimistic => crate::error::WriteConflictReason::Optimistic,
-            Reason::PessimisticRetry => crate::error::WriteConflictReason::PessimisticRetry,
-            Reason::SelfRolledBack => crate::error::WriteConflictReason::SelfRolledBack,
-        };
-        return Error::WriteConflict {
-            start_ts: TimeStamp::new(c.start_ts),
-            conflict_start_ts: TimeStamp::new(c.conflict_ts),
-            conflict_commit_ts: TimeStamp::new(c.conflict_commit_ts),
-            key: c.key,
-            primary: c.primary,
-            reason,
-        };
-    }
-    if let Some(a) = e.already_exist {
-        return Error::AlreadyExist { key: a.key };
-    }
-    if let Some(d) = e.deadlock {
-        return Error::Deadlock {
-            lock_ts: TimeStamp::new(d.lock_ts),
-            lock_key: d.lock_key,
-            deadlock_key_hash: d.deadlock_key_hash,
-            wait_chain: d
-                .wait_chain
-                .into_iter()
-                .map(|w| pd::WaitForEntry {
-                    txn: w.txn,
-                    wait_for_txn: w.wait_for_txn,
-                    key_hash: w.key_hash,
-                })
-                .collect(),
-        };
-    }
-    if let Some(c) = e.commit_ts_expired {
-        return Error::CommitTsExpired {
-            start_ts: TimeStamp::new(c.start_ts),
-            commit_ts: TimeStamp::new(c.attempted_commit_ts),
-            key: c.key,
-            min_commit_ts: TimeStamp::new(c.min_commit_ts),
-        };
-    }
-    if let Some(t) = e.txn_not_found {
-        return Error::TxnNotFound {
-            start_ts: TimeStamp::new(t.start_ts),
-            key: t.primary_key,
-        };
-    }
-    if let Some(t) = e.txn_lock_not_found {
-        return Error::TxnLockNotFound {
-            start_ts: TimeStamp::new(t.start_ts),
-            commit_ts: TimeStamp::new(t.commit_ts),
-            key: t.key,
-        };
-    }
-    if let Some(c) = e.committed {
-        return Error::Committed {
-            start_ts: TimeStamp::new(c.start_ts),
-            commit_ts: TimeStamp::new(c.commit_ts),
-            key: c.key,
-        };
-    }
-    if let Some(t) = e.txn_too_old {
-        return Error::TxnTooOld {
-            ts: TimeStamp::new(t.ts),
-            safe_point: TimeStamp::new(t.safe_point),
-        };
-    }
-    if !e.retryable.is_empty() {
-        return Error::Retryable(e.retryable);
-    }
-    Error::Aborted(e.abort)
 }
 
 /// Whether an error is about routing (refresh the cache and retry).

@@ -14,8 +14,8 @@
 use kv::client::Backoff;
 use proto::kvrpcpb::*;
 
-use super::Shared;
-use super::rpc::{check, check_region, from_key_error, status_err};
+use super::shared::Shared;
+use crate::pb::{check, check_region, from_key_error, status_err};
 use crate::types::{Key, LockInfo, TimeStamp, Value};
 use crate::{Error, Result};
 

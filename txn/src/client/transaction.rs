@@ -22,11 +22,11 @@ use kv::client::Backoff;
 use proto::kvrpcpb::*;
 use tokio::task::JoinHandle;
 
-use super::Shared;
 use super::committer::Committer;
-use super::rpc::{check, status_err};
+use super::shared::{Shared, StartClock};
 use super::snapshot::Snapshot;
 use crate::error::WriteConflictReason;
+use crate::pb::{check, status_err};
 use crate::types::{Mutation, TimeStamp, Value};
 use crate::{Error, Result};
 
@@ -57,7 +57,7 @@ pub struct Transaction {
     shared: Arc<Shared>,
     start_ts: TimeStamp,
     /// When `start_ts` was obtained (lock TTLs count from it).
-    clock: super::StartClock,
+    clock: StartClock,
     mode: TxnMode,
     snapshot: Snapshot,
     buffer: BTreeMap<Vec<u8>, Op>,
@@ -73,7 +73,7 @@ impl Transaction {
     pub(super) fn new(
         shared: Arc<Shared>,
         start_ts: TimeStamp,
-        clock: super::StartClock,
+        clock: StartClock,
         mode: TxnMode,
     ) -> Transaction {
         Transaction {

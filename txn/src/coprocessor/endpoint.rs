@@ -1,12 +1,15 @@
 //! The store side of a coprocessor request: one page of an MVCC scan of the
 //! region, run through the request's [`Fragment`].
 
+use copr::{Fragment, encode_batches};
 use proto::kvrpcpb::CopRequest;
 
-use super::{DEFAULT_PAGE_RECORDS, Fragment, encode_batches};
 use crate::storage::Storage;
 use crate::types::{Key, LockInfo, TimeStamp};
 use crate::{Error, Result};
+
+/// Records scanned per page when the request does not say.
+pub const DEFAULT_PAGE_RECORDS: usize = 4096;
 
 /// The most records one page may scan, whatever the request asks.
 const MAX_PAGE_RECORDS: usize = 65_536;

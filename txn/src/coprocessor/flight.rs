@@ -14,19 +14,24 @@
 //!
 //! The header is a [`CopResponse`] without `data`: region and key errors
 //! and locks are answered there, as the row coprocessor answers them, and
-//! the stream then carries no batches. Both ends use this module, so the
-//! framing has one definition.
+//! the stream then carries no batches. Both ends use this module (the
+//! client's [`CopScan`](crate::client::CopScan) and the columnar store's
+//! Flight service), so the framing has one definition. It frames txn's
+//! own messages and turns a failed call into a txn error
+//! ([`status_err`]); what the rows mean is
+//! `copr`'s business, so this lives here and not there.
 
 use arrow_flight::decode::{DecodedPayload, FlightDataDecoder};
 use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::error::FlightError;
 use arrow_flight::{FlightData, Ticket};
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use copr::arrow::array::RecordBatch;
+use copr::arrow::datatypes::SchemaRef;
 use futures::{Stream, StreamExt, TryStreamExt};
 use prost::Message;
 use proto::kvrpcpb::{CopRequest, CopResponse};
 
+use crate::pb::status_err;
 use crate::{Error, Result};
 
 /// The ticket that asks for `req`.
@@ -68,7 +73,7 @@ where
     let mut batches = Vec::new();
     while let Some(msg) = decoder.next().await {
         let msg = msg.map_err(|e| match e {
-            FlightError::Tonic(status) => crate::client::rpc::status_err(*status),
+            FlightError::Tonic(status) => status_err(*status),
             other => bad(other.to_string()),
         })?;
         if header.is_none() {
@@ -83,4 +88,49 @@ where
     }
     let header = header.ok_or_else(|| bad("no header".into()))?;
     Ok((header, batches))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use copr::arrow::array::Int64Array;
+    use copr::arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn columnar_answers_frame_over_flight() {
+        let schema: SchemaRef = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("n", DataType::Int64, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from_iter_values(1..=5)),
+                Arc::new(Int64Array::from_iter_values(1..=5)),
+            ],
+        )
+        .unwrap();
+        let req = CopRequest {
+            start_ts: 42,
+            filters: vec![b"f".to_vec()],
+            ..Default::default()
+        };
+        assert_eq!(request(&ticket(&req)).unwrap(), req);
+        let header = CopResponse {
+            scanned_records: 5,
+            ..Default::default()
+        };
+        let stream = encode(header.clone(), schema.clone(), vec![batch.clone()])
+            .map_err(|e| tonic::Status::internal(e.to_string()));
+        let (got, batches) = decode(stream).await.unwrap();
+        assert_eq!((got, batches), (header, vec![batch]));
+        // An answer with nothing to say still has its (empty) header.
+        let empty = encode(Default::default(), schema, Vec::new())
+            .map_err(|e| tonic::Status::internal(e.to_string()));
+        let (got, batches) = decode(empty).await.unwrap();
+        assert_eq!((got.scanned_records, batches.len()), (0, 0));
+    }
 }
