@@ -3,7 +3,12 @@
 //! and their messages follow TiKV's `storage/mvcc/mod.rs` `ErrorInner`.
 //! Keys in errors are raw user keys.
 
-use crate::types::{LockInfo, TimeStamp, escape};
+// One item a line: the record decoders in `types` return these errors, so
+// this file depends on the three files it names (a `{..}` list reads to
+// `.ci/imports.py` as a dependency on all of `types`, a circle).
+use crate::types::LockInfo;
+use crate::types::TimeStamp;
+use crate::types::escape;
 
 /// Why a write conflict was reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

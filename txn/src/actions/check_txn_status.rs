@@ -30,7 +30,7 @@
 //! implemented: async-commit locks and marking rollbacks on mismatching
 //! locks (`rollback_ts`), which duet does not have.
 
-use super::{collapse_prev_rollback, make_rollback, rollback_lock};
+use super::rollback::{collapse_prev_rollback, make_rollback, rollback_lock};
 use crate::mvcc::{MvccReader, MvccTxn, TxnCommitRecord};
 use crate::types::{Key, Lock, LockType, TimeStamp, WriteType};
 use crate::{Error, Result};

@@ -25,7 +25,7 @@
 //! Follows TiKV's `src/storage/txn/actions/cleanup.rs`.
 
 use super::check_txn_status::{MissingLockAction, TxnStatus, check_txn_status_missing_lock};
-use super::rollback_lock;
+use super::rollback::rollback_lock;
 use crate::mvcc::{MvccReader, MvccTxn};
 use crate::types::{Key, TimeStamp};
 use crate::{Error, Result};

@@ -7,7 +7,7 @@
 //! primary is just removed, and a missing one is left alone
 //! (`LockNotExistDoNothing`).
 
-use super::WriteResult;
+use super::write_result::WriteResult;
 use crate::Result;
 use crate::actions::{self, TxnStatus};
 use crate::mvcc::{MvccReader, MvccTxn};

@@ -5,7 +5,7 @@
 //! `BatchRollback` is the client's own abort: unconditional, and its
 //! rollback records may be collapsed later.
 
-use super::WriteResult;
+use super::write_result::WriteResult;
 use crate::Result;
 use crate::actions;
 use crate::mvcc::{MvccReader, MvccTxn};

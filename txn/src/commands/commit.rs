@@ -1,6 +1,6 @@
 //! The `Commit` command: commit every key, or fail with no writes.
 
-use super::WriteResult;
+use super::write_result::WriteResult;
 use crate::actions;
 use crate::mvcc::{MvccReader, MvccTxn};
 use crate::types::{Key, TimeStamp};

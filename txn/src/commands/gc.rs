@@ -4,7 +4,7 @@
 //! deletions. `next_key` is where the next call starts (inclusive), `None`
 //! when the range is done.
 
-use super::WriteResult;
+use super::write_result::WriteResult;
 use crate::Result;
 use crate::actions::{self, MAX_TXN_WRITE_SIZE};
 use crate::mvcc::{MvccReader, MvccTxn};

@@ -4,8 +4,8 @@
 //! mutations, commit these keys, resolve the locks of that transaction. It
 //! runs the per-key [actions](crate::actions) over one snapshot and one
 //! write buffer, decides what to do with per-key failures, and hands back
-//! the [`Modify`]s to propose through Raft together with the response
-//! payload, as a [`WriteResult`].
+//! the [`Modify`](crate::mvcc::Modify)s to propose through Raft together
+//! with the response payload, as a [`WriteResult`].
 //!
 //! ```text
 //!   scheduler: latches on the keys -> snapshot -> MvccReader
@@ -29,6 +29,7 @@ mod prewrite;
 mod resolve_lock;
 mod scan_lock;
 mod txn_heart_beat;
+mod write_result;
 
 pub use check_txn_status::{check_txn_status, check_txn_status_resolving_pessimistic_lock};
 pub use cleanup::{batch_rollback, cleanup};
@@ -39,14 +40,4 @@ pub use prewrite::{PrewriteArgs, PrewriteOutput, prewrite};
 pub use resolve_lock::{ResolveOutput, resolve_lock};
 pub use scan_lock::scan_lock;
 pub use txn_heart_beat::txn_heart_beat;
-
-use crate::mvcc::Modify;
-
-/// What a command writes and what it answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WriteResult<T> {
-    /// Engine writes, keys without the data prefix; empty when nothing
-    /// changes.
-    pub modifies: Vec<Modify>,
-    pub output: T,
-}
+pub use write_result::WriteResult;

@@ -4,7 +4,7 @@
 //! returned as an error so the scheduler can park the request in the lock
 //! waiter queue and retry it when the lock goes.
 
-use super::WriteResult;
+use super::write_result::WriteResult;
 use crate::Result;
 use crate::actions;
 use crate::mvcc::{MvccReader, MvccTxn};

@@ -13,7 +13,7 @@
 
 use std::cmp;
 
-use super::WriteResult;
+use super::write_result::WriteResult;
 use crate::actions::{self, PrewriteProps};
 use crate::mvcc::{MvccReader, MvccTxn};
 use crate::types::{LockInfo, Mutation, TimeStamp};

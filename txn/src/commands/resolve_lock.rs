@@ -5,7 +5,7 @@
 //! more remain; the locks of this batch are gone once its modifies are
 //! applied.
 
-use super::WriteResult;
+use super::write_result::WriteResult;
 use crate::actions;
 use crate::mvcc::{MvccReader, MvccTxn};
 use crate::types::{Key, TimeStamp};

@@ -5,7 +5,7 @@
 //!
 //! TiKV: `src/storage/txn/commands/txn_heart_beat.rs`.
 
-use super::WriteResult;
+use super::write_result::WriteResult;
 use crate::mvcc::{MvccReader, MvccTxn};
 use crate::types::{Key, TimeStamp};
 use crate::{Error, Result};

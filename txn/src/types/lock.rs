@@ -27,52 +27,14 @@ use std::fmt;
 
 use codec::number::{decode_u64, decode_var_u64, encode_u64, encode_var_u64};
 
+use super::lock_info::{LockInfo, LockType};
 use super::{TimeStamp, Value, escape, show_value};
 use crate::{Error, Result};
-
-const FLAG_PUT: u8 = b'P';
-const FLAG_DELETE: u8 = b'D';
-const FLAG_LOCK: u8 = b'L';
-const FLAG_PESSIMISTIC: u8 = b'S';
 
 pub(crate) const SHORT_VALUE_PREFIX: u8 = b'v';
 const FOR_UPDATE_TS_PREFIX: u8 = b'f';
 const TXN_SIZE_PREFIX: u8 = b't';
 const MIN_COMMIT_TS_PREFIX: u8 = b'c';
-
-/// What a lock will become when committed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LockType {
-    Put,
-    Delete,
-    /// A read lock (`SELECT ... FOR UPDATE` in optimistic mode): commits to
-    /// a `Lock` write record that carries no data.
-    Lock,
-    /// A pessimistic lock, taken before prewrite; turns into one of the
-    /// others at prewrite.
-    Pessimistic,
-}
-
-impl LockType {
-    pub fn to_u8(self) -> u8 {
-        match self {
-            LockType::Put => FLAG_PUT,
-            LockType::Delete => FLAG_DELETE,
-            LockType::Lock => FLAG_LOCK,
-            LockType::Pessimistic => FLAG_PESSIMISTIC,
-        }
-    }
-
-    pub fn from_u8(b: u8) -> Option<LockType> {
-        match b {
-            FLAG_PUT => Some(LockType::Put),
-            FLAG_DELETE => Some(LockType::Delete),
-            FLAG_LOCK => Some(LockType::Lock),
-            FLAG_PESSIMISTIC => Some(LockType::Pessimistic),
-            _ => None,
-        }
-    }
-}
 
 /// A Percolator lock. `primary` is the RAW primary key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,43 +171,6 @@ impl fmt::Display for Lock {
         }
         if !self.for_update_ts.is_zero() {
             write!(f, " for_update={}", self.for_update_ts)?;
-        }
-        if self.txn_size > 0 {
-            write!(f, " txn_size={}", self.txn_size)?;
-        }
-        if !self.min_commit_ts.is_zero() {
-            write!(f, " min_commit={}", self.min_commit_ts)?;
-        }
-        Ok(())
-    }
-}
-
-/// A lock as reported to clients (kvrpcpb `LockInfo`). Keys are raw.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LockInfo {
-    pub primary_lock: Vec<u8>,
-    pub lock_version: TimeStamp,
-    pub key: Vec<u8>,
-    pub lock_ttl: u64,
-    pub txn_size: u64,
-    pub lock_type: LockType,
-    pub lock_for_update_ts: TimeStamp,
-    pub min_commit_ts: TimeStamp,
-}
-
-impl fmt::Display for LockInfo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "key={} primary={} start={} ttl={} type={:?}",
-            escape(&self.key),
-            escape(&self.primary_lock),
-            self.lock_version,
-            self.lock_ttl,
-            self.lock_type
-        )?;
-        if !self.lock_for_update_ts.is_zero() {
-            write!(f, " for_update={}", self.lock_for_update_ts)?;
         }
         if self.txn_size > 0 {
             write!(f, " txn_size={}", self.txn_size)?;

@@ -15,45 +15,17 @@
 
 mod key;
 mod lock;
+mod lock_info;
 mod mutation;
 mod timestamp;
+mod value;
 mod write;
 
 pub use key::Key;
-pub use lock::{Lock, LockInfo, LockType};
+pub use lock::Lock;
+pub use lock_info::{LockInfo, LockType};
 pub use mutation::Mutation;
 pub use timestamp::{TSO_PHYSICAL_SHIFT_BITS, TimeStamp};
+pub(crate) use value::show_value;
+pub use value::{SHORT_VALUE_MAX_LEN, Value, escape, is_short_value};
 pub use write::{PROTECTED_ROLLBACK_SHORT_VALUE, Write, WriteType};
-
-/// A user value.
-pub type Value = Vec<u8>;
-
-/// Values at most this long are stored inline in locks and write records.
-pub const SHORT_VALUE_MAX_LEN: usize = 255;
-
-/// Whether `value` is stored inline.
-pub fn is_short_value(value: &[u8]) -> bool {
-    value.len() <= SHORT_VALUE_MAX_LEN
-}
-
-/// Renders a value for humans: [`escape`]d, cut short past 32 bytes.
-pub(crate) fn show_value(value: &[u8]) -> String {
-    if value.len() <= 32 {
-        return escape(value);
-    }
-    format!("{}...({} bytes)", escape(&value[..16]), value.len())
-}
-
-/// Renders bytes for humans: printable ASCII as is, `\\` doubled, anything
-/// else as `\xNN`.
-pub fn escape(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len());
-    for &b in bytes {
-        match b {
-            b'\\' => s.push_str("\\\\"),
-            0x20..=0x7E => s.push(b as char),
-            _ => s.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    s
-}
