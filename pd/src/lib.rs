@@ -35,7 +35,7 @@
 //!
 //! ## A tour, bottom-up
 //!
-//! 1. [`core`](crate::core): what both sides of the wire share, with no
+//! 1. [`core`]: what both sides of the wire share, with no
 //!    dependency on the server: the columnar store label, a region's key
 //!    range, the TSO layout, the GC and deadlock answers, and the no-delay
 //!    listener every gRPC server in the cluster serves on. The kv and

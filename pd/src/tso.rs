@@ -35,7 +35,7 @@
 //!
 //! [`TsoAllocator`] is the pure state machine (clock and persistence passed
 //! in); [`TimestampOracle`] is the thin shell with the wall clock and storage.
-//! The layout itself ([`compose`](crate::core::compose),
+//! The layout itself ([`compose`],
 //! [`physical`](crate::core::physical), [`logical`](crate::core::logical))
 //! is in [`crate::core`], shared with every client.
 

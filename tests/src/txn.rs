@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use anyhow::{Result, ensure};
 use proto::kvrpcpb::*;
-use txn::pb::{check, status_err};
 use txn::client::{TxnClient, TxnConfig};
+use txn::pb::{check, status_err};
 use txn::types::{Key, TimeStamp};
 
 use crate::cluster::{Cluster, wait_until};
