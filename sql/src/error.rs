@@ -233,6 +233,17 @@ impl Error {
         )
     }
 
+    /// ER_NOT_SUPPORTED_YET naming a statement by its first three words.
+    pub fn unsupported_statement(stmt: &sqlparser::ast::Statement) -> Error {
+        let text = stmt.to_string();
+        Error::unsupported(
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+    }
+
     pub fn no_such_table(db: &str, table: &str) -> Error {
         Error::new(
             code::ER_NO_SUCH_TABLE,

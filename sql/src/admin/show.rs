@@ -103,14 +103,7 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<ResultSet
                 _ => Err(Error::parse(format!("near 'SHOW {}'", words.join(" ")))),
             }
         }
-        other => Err(Error::unsupported(
-            other
-                .to_string()
-                .split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" "),
-        )),
+        other => Err(Error::unsupported_statement(&other)),
     }
 }
 

@@ -69,13 +69,6 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<Output> {
             }
             Ok(Output::ok(0))
         }
-        other => Err(Error::unsupported(
-            other
-                .to_string()
-                .split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" "),
-        )),
+        other => Err(Error::unsupported_statement(&other)),
     }
 }

@@ -106,12 +106,8 @@ pub async fn statement(session: &mut Session, stmt: Statement) -> Result<Output>
             let rs = crate::admin::show::execute(session, stmt).await?;
             Ok(Output::Rows(rs))
         }
-        other => Err(Error::unsupported(first_words(&other.to_string()))),
+        other => Err(Error::unsupported_statement(other)),
     }
-}
-
-fn first_words(s: &str) -> String {
-    s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
 }
 
 /// What [`in_txn`] runs: a statement, or a prepared point get whose plan
@@ -253,7 +249,7 @@ async fn run(session: &mut Session, stmt: &Statement, txn: Arc<TxnHandle>) -> Re
             let m = matched::read(session, &txn, &dml::delete::target(d)?).await?;
             dml::delete::apply(session, &txn, m).await
         }
-        other => Err(Error::unsupported(first_words(&other.to_string()))),
+        other => Err(Error::unsupported_statement(other)),
     }
 }
 
