@@ -236,7 +236,7 @@ impl Fragment {
             let this = f
                 .evaluate(&batch)
                 .and_then(|v| v.into_array(batch.num_rows()))
-                .map_err(|e| Error::Eval(format!("evaluating a pushed-down filter: {e}")))?;
+                .map_err(|e| crate::error::eval("evaluating a pushed-down filter", e))?;
             let this = this
                 .as_any()
                 .downcast_ref::<BooleanArray>()

@@ -70,7 +70,7 @@ mod registry;
 /// batches along without planning or evaluating anything themselves.
 pub use datafusion::arrow;
 
-pub use error::{Error, Result};
+pub use error::{Error, OVERFLOW_PREFIX, Result, overflow_of};
 pub use fragment::{Fragment, encode_filter, scan_schema};
 pub use ipc::{decode_batches, encode_batches};
 pub use plan::PlanFragment;

@@ -31,7 +31,7 @@ use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 
-use crate::error::{Error, Result, df};
+use crate::error::{Result, df};
 use crate::registry::task_ctx;
 use crate::{decimal, mysql};
 
@@ -136,7 +136,7 @@ impl PlanFragment {
             .data;
         let out = datafusion::physical_plan::collect(plan, task_ctx().clone())
             .await
-            .map_err(|e| Error::Eval(format!("running a pushed-down plan: {e}")))?;
+            .map_err(|e| crate::error::eval("running a pushed-down plan", e))?;
         Ok(out.into_iter().filter(|b| b.num_rows() > 0).collect())
     }
 }

@@ -287,23 +287,14 @@ impl Error {
         sqlstate(self.code())
     }
 
-    /// The text of an error from the execution engine, which some MySQL
-    /// errors are recognised by wherever DataFusion wrapped them.
-    fn engine_text(&self) -> Option<String> {
+    /// Checked integer arithmetic that overflowed, here or in a store
+    /// (where it comes back as [`txn::Error::Overflow`]): the operation.
+    fn overflow(&self) -> Option<String> {
         match self {
-            Error::Txn(e) => Some(e.to_string()),
-            Error::DataFusion(e) => Some(e.to_string()),
+            Error::Txn(txn::Error::Overflow(operation)) => Some(operation.clone()),
+            Error::DataFusion(e) => datafusion_overflow(e),
             _ => None,
         }
-    }
-
-    /// Checked integer arithmetic that overflowed, here or in a store
-    /// (where it comes back as a coprocessor error): the operation.
-    fn overflow(&self) -> Option<String> {
-        let text = self.engine_text()?;
-        let at = text.find(OVERFLOW)? + OVERFLOW.len();
-        let operation = text[at..].lines().next().unwrap_or_default().trim();
-        Some(operation.to_string())
     }
 
     /// The message a client receives.
@@ -340,8 +331,23 @@ impl Error {
     }
 }
 
-/// What Arrow's checked arithmetic says on overflow.
-const OVERFLOW: &str = "Overflow happened on: ";
+/// The operation of an overflow raised in DataFusion (Arrow's checked
+/// arithmetic), or of one of ours that travelled through it.
+fn datafusion_overflow(e: &DataFusionError) -> Option<String> {
+    if let Some(operation) = copr::overflow_of(e) {
+        return Some(operation);
+    }
+    let DataFusionError::External(inner) = e.find_root() else {
+        return None;
+    };
+    if let Some(ours) = inner.downcast_ref::<Error>() {
+        return ours.overflow();
+    }
+    match inner.downcast_ref::<txn::Error>() {
+        Some(txn::Error::Overflow(operation)) => Some(operation.clone()),
+        _ => None,
+    }
+}
 
 fn txn_code(e: &txn::Error) -> u16 {
     match e {

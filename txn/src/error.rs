@@ -109,6 +109,10 @@ pub enum Error {
     /// A transient condition reported by a store; retrying may succeed.
     #[error("retryable: {0}")]
     Retryable(String),
+    /// Checked integer arithmetic in a pushed-down filter or plan left its
+    /// type (MySQL's error 1690): the operation, as `a + b`.
+    #[error("BIGINT value is out of range in '({0})'")]
+    Overflow(String),
     /// The transaction cannot go on (a store reported a failure, or it was
     /// used after commit or rollback).
     #[error("transaction aborted: {0}")]
@@ -128,6 +132,7 @@ impl From<copr::Error> for Error {
             copr::Error::InvalidArgument(m) => Error::InvalidArgument(m),
             copr::Error::BadFormat(m) => Error::BadFormat(m),
             copr::Error::Eval(m) => Error::Aborted(m),
+            copr::Error::Overflow(operation) => Error::Overflow(operation),
             copr::Error::Codec(c) => Error::Codec(c),
         }
     }

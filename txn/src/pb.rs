@@ -145,6 +145,7 @@ pub fn key_error(e: Error) -> KeyError {
         e @ (Error::PessimisticLockRolledBack { .. } | Error::PessimisticLockNotFound { .. }) => {
             ke.retryable = e.to_string()
         }
+        Error::Overflow(operation) => ke.overflow = operation,
         other => ke.abort = other.to_string(),
     }
     ke
@@ -294,6 +295,9 @@ pub fn from_key_error(e: KeyError) -> Error {
     }
     if !e.retryable.is_empty() {
         return Error::Retryable(e.retryable);
+    }
+    if !e.overflow.is_empty() {
+        return Error::Overflow(e.overflow);
     }
     Error::Aborted(e.abort)
 }

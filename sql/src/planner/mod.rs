@@ -38,8 +38,8 @@ use sqlparser::ast::Statement;
 use crate::error::Result;
 use crate::executor::convert;
 use crate::executor::runtime_filter::IN_LIST_MAX;
-use crate::planner::provider::DuetCatalog;
 pub use crate::planner::provider::StatementCtx;
+use crate::planner::provider::{Bound, DuetCatalog};
 use crate::protocol::resultset::ColumnDef;
 use crate::session::datafusion::{Lent, QueryContext};
 use crate::session::shared::Shared;
@@ -96,22 +96,43 @@ pub fn query_context() -> QueryContext {
     QueryContext::new(ctx)
 }
 
-/// Lends the session state to one statement, its catalog `def` bound to
-/// the statement's snapshot and transaction. DataFusion resolves table
-/// names through `CatalogProvider::schema`, which sees no session state,
-/// so each statement registers its own catalog on the state it borrows.
+/// The session state lent to one statement, bound to it: catalog `def`
+/// over the statement's catalog snapshot (DataFusion resolves names
+/// through `CatalogProvider::schema`, which sees no session state), and
+/// the statement's context as a `SessionConfig` extension for the scans
+/// ([`provider::Bound`]). Unbound when dropped.
+struct Planning<'a>(Lent<'a>);
+
 fn bind<'a>(
     df: &'a QueryContext,
     shared: &Arc<Shared>,
     ctx: StatementCtx,
     db: Option<&str>,
-) -> Lent<'a> {
-    let state = df.lend(db);
+) -> Planning<'a> {
+    let mut state = df.lend(db);
     state.catalog_list().register_catalog(
         "def".into(),
-        Arc::new(DuetCatalog::new(ctx, shared.clone())),
+        Arc::new(DuetCatalog::new(
+            ctx.schema.clone(),
+            ctx.row_id,
+            shared.clone(),
+        )),
     );
-    state
+    state.config_mut().set_extension(Arc::new(Bound(Some(ctx))));
+    Planning(state)
+}
+
+impl std::ops::Deref for Planning<'_> {
+    type Target = datafusion::execution::context::SessionState;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl Drop for Planning<'_> {
+    fn drop(&mut self) {
+        self.0.config_mut().set_extension(Arc::new(Bound(None)));
+    }
 }
 
 /// Plans and runs a (rewritten) query statement.

@@ -1,6 +1,13 @@
 //! DataFusion's view of the catalog: catalog `def`, one schema per
-//! database, one [`DuetTable`] per table, all bound to the running
-//! statement's catalog snapshot and transaction.
+//! database, one [`DuetTable`] per table.
+//!
+//! Two things tie a query to its statement. Names resolve against the
+//! statement's catalog snapshot: DataFusion asks `CatalogProvider::schema`
+//! without any session state, so [`crate::planner`] registers a
+//! [`DuetCatalog`] over the snapshot on the state it lends the statement.
+//! The scans read in the statement's transaction: the [`StatementCtx`]
+//! travels as a `SessionConfig` extension ([`Bound`]), which
+//! `TableProvider::scan` reads from the session state it is given.
 
 use std::fmt;
 use std::sync::Arc;
@@ -37,22 +44,44 @@ pub struct StatementCtx {
     pub read: Arc<crate::planner::engine::ReadPolicy>,
 }
 
+/// The `SessionConfig` extension holding the statement a lent session
+/// state plans for; empty once the statement has its plan, so an idle
+/// connection keeps no transaction alive through its session state.
+pub struct Bound(pub Option<StatementCtx>);
+
+impl Bound {
+    /// The statement context of the state a scan is planned in.
+    fn of(state: &dyn Session) -> datafusion::error::Result<StatementCtx> {
+        state
+            .config()
+            .get_extension::<Bound>()
+            .and_then(|b| b.0.clone())
+            .ok_or_else(|| DataFusionError::Internal("a table scanned outside a statement".into()))
+    }
+}
+
 impl fmt::Debug for StatementCtx {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "StatementCtx(schema v{})", self.schema.version)
     }
 }
 
-/// Catalog `def` as one statement sees it (registered per statement by
-/// [`crate::planner`]'s `bind`).
+/// Catalog `def` as one statement's snapshot has it (registered per
+/// statement by [`crate::planner`]'s `bind`). `row_id`: tables without a
+/// primary key show their row id ([`StatementCtx::row_id`]).
 pub struct DuetCatalog {
-    ctx: StatementCtx,
+    schema: Arc<InfoSchema>,
+    row_id: bool,
     shared: Arc<Shared>,
 }
 
 impl DuetCatalog {
-    pub fn new(ctx: StatementCtx, shared: Arc<Shared>) -> DuetCatalog {
-        DuetCatalog { ctx, shared }
+    pub fn new(schema: Arc<InfoSchema>, row_id: bool, shared: Arc<Shared>) -> DuetCatalog {
+        DuetCatalog {
+            schema,
+            row_id,
+            shared,
+        }
     }
 }
 
@@ -64,23 +93,22 @@ impl fmt::Debug for DuetCatalog {
 
 impl CatalogProvider for DuetCatalog {
     fn schema_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.ctx.schema.dbs.keys().cloned().collect();
+        let mut names: Vec<String> = self.schema.dbs.keys().cloned().collect();
         names.push("information_schema".into());
         names
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
-        let ctx = self.ctx.clone();
         if name.eq_ignore_ascii_case("information_schema") {
             return Some(Arc::new(crate::executor::infoschema::InfoSchemaProvider {
-                schema: ctx.schema.clone(),
+                schema: self.schema.clone(),
                 shared: self.shared.clone(),
             }));
         }
-        let db = ctx.schema.db(name)?.clone();
+        let db = self.schema.db(name)?.clone();
         Some(Arc::new(DuetSchema {
             db,
-            ctx,
+            row_id: self.row_id,
             shared: self.shared.clone(),
         }))
     }
@@ -88,7 +116,7 @@ impl CatalogProvider for DuetCatalog {
 
 struct DuetSchema {
     db: Arc<DbSchema>,
-    ctx: StatementCtx,
+    row_id: bool,
     shared: Arc<Shared>,
 }
 
@@ -109,7 +137,7 @@ impl SchemaProvider for DuetSchema {
             Arc::new(DuetTable::new(
                 &self.db.info.name,
                 t.clone(),
-                &self.ctx,
+                self.row_id,
                 self.shared.clone(),
             )) as Arc<dyn TableProvider>
         }))
@@ -120,14 +148,11 @@ impl SchemaProvider for DuetSchema {
     }
 }
 
-/// A table read from its row regions in the statement's transaction.
+/// A table, read in the transaction of the statement that scans it.
 pub struct DuetTable {
     db: String,
     info: Arc<TableInfo>,
     schema: SchemaRef,
-    txn: Arc<TxnHandle>,
-    latest: bool,
-    read: Arc<crate::planner::engine::ReadPolicy>,
     shared: Arc<Shared>,
 }
 
@@ -141,13 +166,8 @@ impl fmt::Debug for DuetTable {
 }
 
 impl DuetTable {
-    pub fn new(
-        db: &str,
-        info: Arc<TableInfo>,
-        ctx: &StatementCtx,
-        shared: Arc<Shared>,
-    ) -> DuetTable {
-        let row_id = ctx.row_id && matches!(info.handle, crate::catalog::model::HandleKind::RowId);
+    pub fn new(db: &str, info: Arc<TableInfo>, row_id: bool, shared: Arc<Shared>) -> DuetTable {
+        let row_id = row_id && matches!(info.handle, crate::catalog::model::HandleKind::RowId);
         let mut schema = convert::table_schema(db, &info);
         if row_id {
             let mut fields: Vec<_> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
@@ -162,9 +182,6 @@ impl DuetTable {
             db: db.to_string(),
             schema,
             info,
-            txn: ctx.txn.clone(),
-            latest: ctx.latest,
-            read: ctx.read.clone(),
             shared,
         }
     }
@@ -175,10 +192,11 @@ impl DuetTable {
     /// goes by the access's shape).
     async fn costs(
         &self,
+        ctx: &StatementCtx,
         access: &crate::executor::scan::Access,
         handle_range: Option<(i64, i64)>,
     ) -> Option<(Arc<TableEstimate>, Costs)> {
-        if self.info.columnar_replica == 0 || self.latest {
+        if self.info.columnar_replica == 0 || ctx.latest {
             return None;
         }
         match self
@@ -209,21 +227,25 @@ impl DuetTable {
     /// Whether this access reads the columnar replicas
     /// ([`crate::planner::engine::choose`]); `cheaper`: the engine the cost model
     /// prefers.
-    fn reads_columnar(&self, cheaper: crate::planner::engine::Engine) -> crate::Result<bool> {
+    fn reads_columnar(
+        &self,
+        ctx: &StatementCtx,
+        cheaper: crate::planner::engine::Engine,
+    ) -> crate::Result<bool> {
         use crate::planner::engine::{Choice, Engine, choose};
         let key = (self.db.to_lowercase(), self.info.name.to_lowercase());
         let shown = format!("{}.{}", self.db, self.info.name);
         let (choice, warning) = choose(
-            self.read.engines,
+            ctx.read.engines,
             self.info.columnar_replica > 0,
-            self.read.hints.get(&key).copied(),
+            ctx.read.hints.get(&key).copied(),
             cheaper,
-            self.latest,
+            ctx.latest,
             &shown,
         );
         tracing::debug!(table = %shown, ?cheaper, ?choice, "engine chosen");
         if let Some(w) = warning {
-            self.read.warnings.lock().push(w);
+            ctx.read.warnings.lock().push(w);
         }
         match choice {
             Choice::Use(e) => Ok(e == Engine::Columnar),
@@ -315,11 +337,12 @@ impl TableProvider for DuetTable {
 
     async fn scan(
         &self,
-        _state: &dyn Session,
+        state: &dyn Session,
         projection: Option<&Vec<usize>>,
         filters: &[Expr],
         limit: Option<usize>,
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let ctx = Bound::of(state)?;
         let all: Vec<usize> = (0..self.schema.fields().len()).collect();
         let wanted: &Vec<usize> = projection.unwrap_or(&all);
         // The scan reads the wanted columns and those the filters use.
@@ -369,14 +392,14 @@ impl TableProvider for DuetTable {
             access,
             crate::executor::scan::Access::Table { range: None, .. }
         );
-        let costs = self.costs(&access, handle_range).await;
+        let costs = self.costs(&ctx, &access, handle_range).await;
         let cheaper = match &costs {
             Some((est, c)) if est.replica_ready && c.columnar < c.row => Engine::Columnar,
             Some(_) => Engine::Row,
             None if keyed => Engine::Row,
             None => Engine::Columnar,
         };
-        let columnar = self.reads_columnar(cheaper)?;
+        let columnar = self.reads_columnar(&ctx, cheaper)?;
         // A columnar replica holds rows only: no index access there.
         let access = if columnar {
             crate::planner::access_path::plan_access(&self.info, handle_range, &[])
@@ -391,8 +414,8 @@ impl TableProvider for DuetTable {
             filters,
             output,
             limit,
-            self.txn.clone(),
-            self.latest,
+            ctx.txn.clone(),
+            ctx.latest,
             schema,
         )?;
         exec.task.columnar = columnar;

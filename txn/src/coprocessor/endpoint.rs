@@ -1,5 +1,6 @@
 //! The store side of a coprocessor request: one page of an MVCC scan of the
-//! region, run through the request's [`Fragment`].
+//! region ([`Storage::scan_page`]: rows, or the locks in the page's range
+//! that block the read), run through the request's [`Fragment`].
 
 use copr::{Fragment, encode_batches};
 use proto::kvrpcpb::CopRequest;
@@ -44,36 +45,27 @@ impl Storage {
             .iter()
             .map(|&t| TimeStamp::new(t))
             .collect();
-        let entries = self
-            .scan(
+        let records = match self
+            .scan_page(
                 req.context.unwrap_or_default(),
                 &req.start_key,
                 &req.end_key,
                 page,
                 TimeStamp::new(req.start_ts),
-                false,
-                false,
                 &bypass,
             )
-            .await?;
-        let full = entries.len() >= page;
-        let mut records = Vec::with_capacity(entries.len());
-        let mut locks = Vec::new();
-        for e in entries {
-            match e {
-                Ok(kv) => records.push(kv),
-                Err(Error::KeyIsLocked(l)) => locks.push(l),
-                Err(e) => return Err(e),
+            .await?
+        {
+            Ok(records) => records,
+            Err(locks) => {
+                return Ok(CopOutcome {
+                    locks,
+                    ..Default::default()
+                });
             }
-        }
-        if !locks.is_empty() {
-            return Ok(CopOutcome {
-                locks,
-                ..Default::default()
-            });
-        }
+        };
         let resume_key = match records.last() {
-            Some((last, _)) if full => {
+            Some((last, _)) if records.len() >= page => {
                 let mut next = last.clone();
                 next.push(0);
                 Key::from_raw(&next).into_encoded()
@@ -85,7 +77,7 @@ impl Storage {
             data: encode_batches(&fragment.output_schema(), &[batch])?,
             resume_key,
             scanned: records.len() as u64,
-            locks,
+            locks: Vec::new(),
         })
     }
 }

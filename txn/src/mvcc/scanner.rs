@@ -26,6 +26,10 @@
 //! cost per key is a bounded number of steps plus at most a seek or two,
 //! never an engine call per version.
 //!
+//! [`scan_past_locks`] walks the `write` CF alone: the coprocessor checks
+//! the locks of the range it scanned at once ([`super::range_locks`], as
+//! the columnar replicas do) and answers rows only when none blocks.
+//!
 //! Follows TiKV's `src/storage/mvcc/reader/scanner/{forward,backward}.rs`.
 
 use kv::engine::{CF_LOCK, CF_WRITE};
@@ -54,14 +58,58 @@ pub fn scan(
     reverse: bool,
     bypass_locks: &[TimeStamp],
 ) -> Result<Vec<ScanEntry>> {
+    merge(
+        reader,
+        start,
+        end,
+        ts,
+        limit,
+        key_only,
+        reverse,
+        Some(bypass_locks),
+    )
+}
+
+/// The keys of `[start, end)` with a committed `Put` at or below `ts`,
+/// ascending, at most `limit` (0 = no limit), whatever locks they have:
+/// the caller checks the range's locks itself.
+pub fn scan_past_locks(
+    reader: &mut MvccReader<'_>,
+    start: &Key,
+    end: Option<&Key>,
+    ts: TimeStamp,
+    limit: usize,
+) -> Result<Vec<(Vec<u8>, Value)>> {
+    merge(reader, start, end, ts, limit, false, false, None)?
+        .into_iter()
+        .collect()
+}
+
+/// The merge of the lock and write cursors; with `bypass_locks` `None`
+/// the locks are not read at all.
+#[allow(clippy::too_many_arguments)]
+fn merge(
+    reader: &mut MvccReader<'_>,
+    start: &Key,
+    end: Option<&Key>,
+    ts: TimeStamp,
+    limit: usize,
+    key_only: bool,
+    reverse: bool,
+    bypass_locks: Option<&[TimeStamp]>,
+) -> Result<Vec<ScanEntry>> {
     let snapshot = reader.snapshot();
     let end = end.map(|k| k.as_encoded().as_slice());
-    let mut locks = Cursor::new(snapshot, CF_LOCK, start.as_encoded(), end, reverse);
+    let mut locks =
+        bypass_locks.map(|_| Cursor::new(snapshot, CF_LOCK, start.as_encoded(), end, reverse));
     let mut writes = Cursor::new(snapshot, CF_WRITE, start.as_encoded(), end, reverse);
     let mut out = vec![];
     let result = (|| {
         while limit == 0 || out.len() < limit {
-            let lock_key = locks.peek()?.map(|(k, _)| k.clone());
+            let lock_key = match &mut locks {
+                Some(locks) => locks.peek()?.map(|(k, _)| k.clone()),
+                None => None,
+            };
             let write_key = match writes.peek()? {
                 Some((k, _)) => Some(Key::split_on_ts_for(k)?.0.to_vec()),
                 None => None,
@@ -78,10 +126,10 @@ pub fn scan(
             let key = Key::from_encoded(current);
 
             let mut blocked = None;
-            if has_lock {
+            if has_lock && let (Some(locks), Some(bypass)) = (&mut locks, bypass_locks) {
                 let lock = Lock::parse(&locks.peek()?.expect("peeked above").1)?;
                 locks.advance();
-                match check_lock_conflict(lock, &key, ts, bypass_locks) {
+                match check_lock_conflict(lock, &key, ts, bypass) {
                     Ok(()) => {}
                     Err(e @ Error::KeyIsLocked(_)) => blocked = Some(e),
                     Err(e) => return Err(e),
@@ -115,7 +163,9 @@ pub fn scan(
         }
         Ok(())
     })();
-    reader.statistics.add(&locks.stats);
+    if let Some(locks) = &locks {
+        reader.statistics.add(&locks.stats);
+    }
     reader.statistics.add(&writes.stats);
     result.map(|()| out)
 }

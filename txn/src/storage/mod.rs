@@ -252,6 +252,55 @@ impl Storage {
         Ok(out)
     }
 
+    /// One coprocessor page: the first `limit` keys of the encoded range
+    /// (clamped to the region) with a value visible at `ts`, or the locks
+    /// that block a read at `ts` anywhere in the part of the range the page
+    /// covers ([`crate::mvcc::range_locks`], the check the columnar
+    /// replicas make). `Ok(Err(locks))`: resolve them, then ask again.
+    pub async fn scan_page(
+        &self,
+        ctx: Context,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+        ts: TimeStamp,
+        bypass: &[TimeStamp],
+    ) -> Result<std::result::Result<Vec<(Vec<u8>, Value)>, Vec<LockInfo>>> {
+        self.check_ts(ts)?;
+        self.wait_memory_locks(ts, &[], Some((start, end))).await?;
+        let snap = self.snapshot(ctx).await?;
+        let (lo, hi) = clamp_to_region(&snap.region, start, end);
+        let mut reader = MvccReader::new(reader_of(&snap));
+        let start_key = Key::from_encoded(lo);
+        let end_key = (!hi.is_empty()).then(|| Key::from_encoded(hi));
+        let rows = crate::mvcc::scanner::scan_past_locks(
+            &mut reader,
+            &start_key,
+            end_key.as_ref(),
+            ts,
+            limit,
+        )?;
+        // A full page covers the range up to its last key.
+        let covered = match rows.last() {
+            Some((last, _)) if rows.len() >= limit => {
+                let mut next = last.clone();
+                next.push(0);
+                Some(Key::from_raw(&next))
+            }
+            _ => end_key,
+        };
+        let locks =
+            crate::mvcc::range_locks(&mut reader, &start_key, covered.as_ref(), ts, bypass)?;
+        if !locks.is_empty() {
+            return Ok(Err(locks));
+        }
+        let bytes: usize = rows.iter().map(|(k, v)| k.len() + v.len()).sum();
+        self.ctx
+            .read_flow
+            .record(snap.region.id, bytes as u64, rows.len() as u64);
+        Ok(Ok(rows))
+    }
+
     /// Locks with `start_ts <= max_ts` in the encoded range, clamped to the
     /// region.
     pub async fn scan_lock(

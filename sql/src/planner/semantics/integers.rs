@@ -88,7 +88,8 @@ pub fn rewrite(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
                     Some(t) if let Some(operation) = overflow(&left, op, &right, &t) => {
                         return Err(DataFusionError::ArrowError(
                             Box::new(ArrowError::ArithmeticOverflow(format!(
-                                "Overflow happened on: {operation}"
+                                "{}{operation}",
+                                copr::OVERFLOW_PREFIX
                             ))),
                             None,
                         ));
