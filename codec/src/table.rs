@@ -119,6 +119,13 @@ pub fn record_table_id(key: &[u8]) -> Option<TableId> {
     decode_prefix(&mut rest, RECORD_SEP, "row").ok()
 }
 
+/// The table id of any key of a table (a row `t{id}_r...` or an index
+/// entry `t{id}_i...`), or None for other keys (metadata).
+pub fn key_table_id(key: &[u8]) -> Option<TableId> {
+    let mut rest = key.strip_prefix(TABLE_PREFIX)?;
+    decode_i64(&mut rest).ok()
+}
+
 /// Splits a row key into table id and handle; `common` says whether the
 /// table uses common (clustered, datum) handles.
 pub fn decode_row_key(key: &[u8], common: bool) -> Result<(TableId, Handle)> {

@@ -88,12 +88,14 @@ pub mod code {
     pub const ER_LOAD_DATA_INVALID: u16 = 1148;
     pub const ER_WARN_TOO_FEW_RECORDS: u16 = 1261;
     pub const ER_WARN_TOO_MANY_RECORDS: u16 = 1262;
+    /// TiDB: ADMIN CHECK TABLE found a row and its index entries apart.
+    pub const ER_ADMIN_CHECK_TABLE: u16 = 8003;
     /// TiDB: write conflict in an optimistic transaction.
     pub const TIDB_WRITE_CONFLICT: u16 = 9007;
     /// TiDB: GC life time is shorter than the transaction duration.
     pub const TIDB_GC_TOO_EARLY: u16 = 9006;
-    /// TiDB: the commit result is undetermined.
-    pub const TIDB_RESULT_UNDETERMINED: u16 = 8027;
+    /// TiDB: the schema could not be loaded within a lease.
+    pub const TIDB_INFO_SCHEMA_EXPIRED: u16 = 8027;
     /// TiDB: information schema is changed during the transaction.
     pub const TIDB_INFO_SCHEMA_CHANGED: u16 = 8028;
 }
@@ -318,6 +320,8 @@ impl Error {
     }
 
     /// A transient conflict: the whole transaction may be run again.
+    /// A changed schema (8028) is one too: the statement is planned again
+    /// against the new one.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
@@ -326,7 +330,10 @@ impl Error {
                     | txn::Error::Retryable(_)
                     | txn::Error::TxnLockNotFound { .. }
                     | txn::Error::PessimisticLockRolledBack { .. }
-            )
+            ) | Error::Sql {
+                code: code::TIDB_INFO_SCHEMA_CHANGED,
+                ..
+            }
         )
     }
 }
@@ -355,7 +362,8 @@ fn txn_code(e: &txn::Error) -> u16 {
         txn::Error::Deadlock { .. } => code::ER_LOCK_DEADLOCK,
         txn::Error::LockWaitTimeout { .. } => code::ER_LOCK_WAIT_TIMEOUT,
         txn::Error::TxnTooOld { .. } => code::TIDB_GC_TOO_EARLY,
-        txn::Error::Undetermined(_) => code::TIDB_RESULT_UNDETERMINED,
+        // TiDB's ErrResultUndetermined is of no MySQL class: 1105.
+        txn::Error::Undetermined(_) => code::ER_UNKNOWN,
         _ => code::ER_UNKNOWN,
     }
 }

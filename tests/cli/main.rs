@@ -210,3 +210,95 @@ fn playground_and_ctl_end_to_end() {
     };
     assert!(status.success(), "exit status {status:?}");
 }
+
+/// Kills a child process when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(args: &[&str]) -> Proc {
+    Proc(
+        Command::new(DUET)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start duet"),
+    )
+}
+
+/// `duet sql` started before any kv store has bootstrapped the cluster
+/// waits for it (as a service manager starts them all at once) and serves
+/// once a store is up, instead of exiting.
+#[test]
+fn sql_server_waits_for_the_cluster_to_bootstrap() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = free_ports(4);
+    let pd = format!("127.0.0.1:{base}");
+    let pd_dir = dir.path().join("pd");
+    let kv_dir = dir.path().join("kv");
+    let _pd = spawn(&["pd", "--addr", &pd, "--data-dir", pd_dir.to_str().unwrap()]);
+    let sql_port = (base + 2).to_string();
+    let status_port = (base + 3).to_string();
+    let mut sql = spawn(&[
+        "sql",
+        "--pd",
+        &pd,
+        "--port",
+        &sql_port,
+        "--status-port",
+        &status_port,
+    ]);
+    // No kv store yet: the SQL server keeps waiting.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        sql.0.try_wait().unwrap().is_none(),
+        "duet sql exited before the cluster was bootstrapped"
+    );
+    let kv_addr = format!("127.0.0.1:{}", base + 1);
+    let _kv = spawn(&[
+        "kv",
+        "--pd",
+        &pd,
+        "--addr",
+        &kv_addr,
+        "--data-dir",
+        kv_dir.to_str().unwrap(),
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = Command::new("mariadb")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-P",
+                &sql_port,
+                "-u",
+                "root",
+                "-N",
+                "-e",
+                "SELECT 1 + 1",
+            ])
+            .output()
+            .expect("run mariadb");
+        if out.status.success() {
+            assert_eq!(stdout(&out), "2");
+            break;
+        }
+        assert!(
+            sql.0.try_wait().unwrap().is_none(),
+            "duet sql exited while the cluster came up"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "duet sql never served: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

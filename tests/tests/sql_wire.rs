@@ -420,3 +420,53 @@ async fn bad_clients_do_not_hurt_others() {
     good.disconnect().await.unwrap();
     c.shutdown().await;
 }
+
+/// `KILL QUERY` that lands while a statement commits does not answer 1317
+/// for a transaction that committed: the commit's outcome is the answer
+/// (an autocommit statement, and an explicit COMMIT).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_query_during_commit_reports_the_commit() {
+    tests::cluster::init_logging();
+    let c = SqlCluster::start().await.unwrap();
+    let mut a = connect(&c, "test").await;
+    let mut b = connect(&c, "test").await;
+    b.query_drop("CREATE TABLE kq (id INT PRIMARY KEY)")
+        .await
+        .unwrap();
+    let id: u64 = a
+        .query_first("SELECT CONNECTION_ID()")
+        .await
+        .unwrap()
+        .unwrap();
+
+    for (held_rpc, statements) in [
+        ("kv_prewrite", vec!["INSERT INTO kq VALUES (1)"]),
+        (
+            "kv_prewrite",
+            vec!["BEGIN", "INSERT INTO kq VALUES (2), (1000000)", "COMMIT"],
+        ),
+    ] {
+        let (last, first) = statements.split_last().unwrap();
+        for s in first {
+            a.query_drop(*s).await.unwrap();
+        }
+        let held = c.cluster.faults.hold_next(held_rpc);
+        let last = last.to_string();
+        let run = tokio::spawn(async move {
+            let r = a.query_drop(last).await;
+            (a, r)
+        });
+        held.reached().await;
+        b.query_drop(format!("KILL QUERY {id}")).await.unwrap();
+        held.release();
+        let (conn, result) = run.await.unwrap();
+        a = conn;
+        assert!(result.is_ok(), "{held_rpc}: {result:?}");
+    }
+    let rows: Vec<i64> = b.query("SELECT id FROM kq ORDER BY id").await.unwrap();
+    assert_eq!(rows, vec![1, 2, 1000000]);
+    // The connection goes on.
+    a.query_drop("SELECT 1").await.unwrap();
+    drop((a, b));
+    c.shutdown().await;
+}

@@ -113,6 +113,10 @@ pub enum Error {
     /// type (MySQL's error 1690): the operation, as `a + b`.
     #[error("BIGINT value is out of range in '({0})'")]
     Overflow(String),
+    /// The caller's condition on the commit ts did not hold (the SQL
+    /// layer's schema check): rolled back, nothing written.
+    #[error("{0}")]
+    CommitCheck(Box<dyn std::error::Error + Send + Sync>),
     /// The transaction cannot go on (a store reported a failure, or it was
     /// used after commit or rollback).
     #[error("transaction aborted: {0}")]

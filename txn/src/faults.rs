@@ -9,16 +9,60 @@
 //! broke on the way back. Production stores pass none.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use parking_lot::Mutex;
+use tokio::sync::watch;
 
-/// Which RPCs (by method name, e.g. `"kv_commit"`) lose their answers.
+/// Which RPCs (by method name, e.g. `"kv_commit"`) lose their answers, and
+/// which hold them back.
 #[derive(Default)]
 pub struct Faults {
     lose: Mutex<HashMap<&'static str, u32>>,
+    holds: Mutex<HashMap<&'static str, Arc<Held>>>,
+}
+
+/// An answer held back after the store ran the command: the test learns
+/// when it is held ([`Held::reached`]) and lets it go ([`Held::release`]).
+pub struct Held {
+    reached: watch::Sender<bool>,
+    released: watch::Sender<bool>,
+}
+
+impl Held {
+    /// Returns once the command ran and its answer is held.
+    pub async fn reached(&self) {
+        let mut rx = self.reached.subscribe();
+        let _ = rx.wait_for(|r| *r).await;
+    }
+
+    pub fn release(&self) {
+        self.released.send_replace(true);
+    }
 }
 
 impl Faults {
+    /// The next answer of `method` is held after the command ran, until
+    /// released.
+    pub fn hold_next(&self, method: &'static str) -> Arc<Held> {
+        let held = Arc::new(Held {
+            reached: watch::channel(false).0,
+            released: watch::channel(false).0,
+        });
+        self.holds.lock().insert(method, held.clone());
+        held
+    }
+
+    /// Holds this answer of `method` if a test asked to.
+    pub async fn hold(&self, method: &'static str) {
+        let Some(held) = self.holds.lock().remove(method) else {
+            return;
+        };
+        let mut released = held.released.subscribe();
+        held.reached.send_replace(true);
+        let _ = released.wait_for(|r| *r).await;
+    }
+
     /// The next `n` answers of `method` are lost (`u32::MAX`: all of them).
     pub fn lose_responses(&self, method: &'static str, n: u32) {
         self.lose.lock().insert(method, n);

@@ -53,6 +53,13 @@ pub struct TxnService {
 
 impl TxnService {
     /// Fails the RPC after it ran if a test asked to lose this answer.
+    /// Holds the answer after the RPC ran if a test asked to.
+    async fn held(&self, method: &'static str) {
+        if let Some(f) = &self.faults {
+            f.hold(method).await;
+        }
+    }
+
     fn lost(&self, method: &'static str) -> std::result::Result<(), Status> {
         match &self.faults {
             Some(f) if f.take(method) => Err(Status::unavailable(format!(
@@ -268,11 +275,14 @@ impl Txn for TxnService {
             min_commit_ts: ts(r.min_commit_ts),
             // The store picks the 1PC commit ts; any Some asks for 1PC.
             one_pc_commit_ts: r.try_one_pc.then(TimeStamp::zero),
+            max_commit_ts: ts(r.max_commit_ts),
         };
         let result = self
             .storage
             .prewrite(r.context.unwrap_or_default(), args)
             .await;
+        self.held("kv_prewrite").await;
+        self.lost("kv_prewrite")?;
         respond!(result, PrewriteResponse, |out| PrewriteResponse {
             errors: out
                 .locks
@@ -296,6 +306,7 @@ impl Txn for TxnService {
                 ts(r.commit_version),
             )
             .await;
+        self.held("kv_commit").await;
         self.lost("kv_commit")?;
         respond!(result, CommitResponse, |()| CommitResponse::default())
     }

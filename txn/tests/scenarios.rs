@@ -462,6 +462,7 @@ impl Runner {
             },
             min_commit_ts: a.ts_or("min_commit", start.max(for_update).next()),
             one_pc_commit_ts: a.named.get("one_pc").map(|t| parse_ts(t)),
+            max_commit_ts: TimeStamp::zero(),
         };
         self.write(
             |r| commands::prewrite(r, &args),

@@ -8,10 +8,13 @@
 //!   DDL txn: change m* keys + bump mSchemaVersion --commit-->  KV
 //!                                                          |
 //!   this server: reload right after its own DDL            |
-//!   every server: poll mSchemaVersion (schema_lease) <------+
+//!   every server: poll mSchemaVersion (every half lease) <--+
 //! ```
 //!
-//! Statements take the current `Arc<InfoSchema>` once and plan against it.
+//! Statements take the current `Arc<InfoSchema>` once and plan against it;
+//! a transaction's commit is checked against what changed since
+//! ([`validator`]), and a server whose schema is over a lease old reloads
+//! before it plans (8027 when it cannot).
 //! Names are matched case-insensitively (TiDB's `lower_case_table_names=2`:
 //! stored as written, compared in lower case).
 //!
@@ -23,6 +26,7 @@ pub mod model;
 pub mod names;
 pub mod placement;
 pub mod stats;
+pub mod validator;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,7 +35,7 @@ use std::time::Duration;
 use parking_lot::RwLock;
 use txn::client::TxnClient;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, code};
 use crate::protocol::auth::PasswordHashes;
 use model::{DbInfo, TableInfo, UserInfo};
 
@@ -84,15 +88,18 @@ impl InfoSchema {
 pub struct Catalog {
     client: TxnClient,
     current: RwLock<Arc<InfoSchema>>,
+    validator: validator::Validator,
 }
 
 impl Catalog {
-    /// Bootstraps the catalog if this is a fresh cluster, then loads it.
-    pub async fn open(client: TxnClient) -> Result<Arc<Catalog>> {
+    /// Bootstraps the catalog if this is a fresh cluster, then loads it;
+    /// `lease`: the schema lease.
+    pub async fn open(client: TxnClient, lease: Duration) -> Result<Arc<Catalog>> {
         bootstrap(&client).await?;
         let catalog = Arc::new(Catalog {
             client,
             current: RwLock::new(Arc::default()),
+            validator: validator::Validator::new(lease),
         });
         catalog.reload().await?;
         Ok(catalog)
@@ -105,9 +112,12 @@ impl Catalog {
     /// Reads the whole catalog at a fresh snapshot and installs it.
     pub async fn reload(&self) -> Result<Arc<InfoSchema>> {
         let txn = self.client.begin().await?;
+        let at = txn.start_ts();
         let version = meta::schema_version(&txn).await?;
-        if version == self.current.read().version && version != 0 {
-            return Ok(self.schema());
+        let loaded = self.schema();
+        if version == loaded.version && version != 0 {
+            self.validator.loaded(&loaded, &loaded, at);
+            return Ok(loaded);
         }
         let mut dbs = BTreeMap::new();
         let tables = meta::list_tables(&txn, None).await?;
@@ -132,12 +142,68 @@ impl Catalog {
         });
         let mut cur = self.current.write();
         if schema.version >= cur.version {
+            self.validator.loaded(&cur, &schema, at);
             *cur = schema;
         }
         Ok(cur.clone())
     }
 
-    /// Polls the schema version until `shutdown` fires.
+    /// The current schema, reloaded first when it was last confirmed over
+    /// a lease ago; 8027 when that fails (a stale schema is never served).
+    pub async fn fresh_schema(&self) -> Result<Arc<InfoSchema>> {
+        if self.validator.fresh() {
+            return Ok(self.schema());
+        }
+        self.reload().await.map_err(|e| expired(&e))
+    }
+
+    /// Fails unless a transaction that began at schema version `start`
+    /// and writes `tables` may commit at `commit_ts` ([`validator`]):
+    /// 8028 when one of the tables changed, 8027 when this server cannot
+    /// learn whether one did.
+    pub async fn check_commit(
+        &self,
+        start: i64,
+        tables: &std::collections::BTreeSet<model::TableId>,
+        commit_ts: txn::types::TimeStamp,
+    ) -> Result<()> {
+        use validator::Verdict;
+        for _ in 0..2 {
+            match self.validator.check(start, tables, commit_ts) {
+                Verdict::Valid => return Ok(()),
+                Verdict::Changed => {
+                    return Err(Error::new(
+                        code::TIDB_INFO_SCHEMA_CHANGED,
+                        "Information schema is changed during the execution of the statement(for example, table definition may be updated by other DDL ran in parallel). If you see this error often, try increasing `tidb_max_delta_schema_count`. [try again later]",
+                    ));
+                }
+                // The reload's ts is above `commit_ts`: decided next round.
+                Verdict::Expired => {
+                    self.reload().await.map_err(|e| expired(&e))?;
+                }
+            }
+        }
+        Err(expired(&"the schema was reloaded but is still behind"))
+    }
+
+    /// What the validator concludes now, without reloading.
+    pub fn verdict(
+        &self,
+        start: i64,
+        tables: &std::collections::BTreeSet<model::TableId>,
+        commit_ts: txn::types::TimeStamp,
+    ) -> validator::Verdict {
+        self.validator.check(start, tables, commit_ts)
+    }
+
+    /// The largest commit ts [`Self::check_commit`] accepts without
+    /// reloading.
+    pub fn valid_until(&self) -> txn::types::TimeStamp {
+        self.validator.valid_until()
+    }
+
+    /// Reloads every half lease until `shutdown` fires, so the schema is
+    /// always confirmed within one lease (TiDB's `loadSchemaInLoop`).
     pub async fn follow(
         self: Arc<Self>,
         lease: Duration,
@@ -145,7 +211,7 @@ impl Catalog {
     ) {
         loop {
             tokio::select! {
-                _ = tokio::time::sleep(lease) => {}
+                _ = tokio::time::sleep(lease / 2) => {}
                 _ = shutdown.changed() => return,
             }
             if let Err(e) = self.reload().await {
@@ -153,6 +219,16 @@ impl Catalog {
             }
         }
     }
+}
+
+/// 8027: this server could not load the current schema within a lease.
+fn expired(cause: &dyn std::fmt::Display) -> Error {
+    Error::new(
+        code::TIDB_INFO_SCHEMA_EXPIRED,
+        format!(
+            "Information schema is out of date: schema failed to update in 1 lease, please make sure duet can connect to its kv stores ({cause})"
+        ),
+    )
 }
 
 async fn bootstrap(client: &TxnClient) -> Result<()> {

@@ -283,13 +283,29 @@ impl FieldType {
     }
 }
 
+/// Where an index is on its way in or out (F1's online schema change, as
+/// TiDB's `model.SchemaState`). Each step is a schema version, and servers
+/// one version apart work together: an index is added
+/// DeleteOnly → WriteOnly → WriteReorganization (backfill) → Public, and
+/// dropped Public → WriteOnly → DeleteOnly → gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum SchemaState {
     /// Visible and maintained by every write.
     #[default]
     Public,
-    /// An index being built: maintained by writes, not yet used by reads.
+    /// Writes remove entries of rows they delete or change, and write none.
+    DeleteOnly,
+    /// Writes maintain it fully; reads do not use it.
+    WriteOnly,
+    /// As WriteOnly, while existing rows' entries are backfilled.
     WriteReorganization,
+}
+
+impl SchemaState {
+    /// Whether writes put entries in an index in this state.
+    pub fn writes(self) -> bool {
+        !matches!(self, SchemaState::DeleteOnly)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

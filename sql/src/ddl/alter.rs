@@ -1,20 +1,27 @@
 //! Changing existing tables: indexes (with backfill), columns, TRUNCATE,
 //! RENAME.
 //!
-//! **Adding an index** happens in three steps, each its own schema
-//! version:
+//! **Indexes** come and go through F1's states ([`SchemaState`]), each
+//! its own schema version, with two schema leases between them so every
+//! SQL server has moved to a version before the next one is published
+//! (a server confirms its schema every half lease and refuses to plan on
+//! one over a lease old; a transaction planned on an older one fails its
+//! commit, `crate::catalog::validator`):
 //!
 //! ```text
-//!  1. index in WriteReorganization: every write maintains it, reads ignore it
-//!     (wait one schema lease, so every SQL server writes it too)
-//!  2. backfill: existing rows' entries written in batches; a unique index
-//!     that meets two rows with the same values fails with 1062 and is removed
-//!  3. index Public: reads may use it
+//!  add:   DeleteOnly -> WriteOnly -> WriteReorganization -> backfill -> Public
+//!  drop:  Public -> WriteOnly -> DeleteOnly -> removed, entries deleted
 //! ```
 //!
-//! TiDB's online DDL has more states (delete-only, write-only) to be safe
-//! with many servers changing at different times; with one schema lease of
-//! waiting between steps duet covers the common case and says so.
+//! Servers one state apart never disagree in a way that leaves an entry
+//! wrong: one that writes entries only runs beside one that at least
+//! deletes them. The backfill starts once every server writes the index
+//! and goes through the rows in batches of 1,024, each a pessimistic
+//! transaction that locks the rows and reads their newest version before
+//! writing their entries (a concurrent writer is waited for, never indexed
+//! as it was), retried on a deadlock; a unique index that meets two rows with the same values fails
+//! with 1062 and is taken out again the same way it came in. Index ids
+//! come from the global allocator and are never reused.
 //!
 //! Column changes need no data rewrite: rows store values by column id.
 
@@ -78,7 +85,7 @@ pub async fn create_index(session: &mut Session, ci: &CreateIndex) -> Result<Out
         columns,
         unique: ci.unique,
         primary: false,
-        state: SchemaState::WriteReorganization,
+        state: SchemaState::DeleteOnly,
         comment: String::new(),
     };
     if ci.if_not_exists && table.index(&idx.name).is_some() {
@@ -111,63 +118,170 @@ async fn add_index(session: &mut Session, table: &TableInfo, mut idx: IndexInfo)
             ));
         }
     }
-    // Step 1: the index exists, maintained by writes, invisible to reads.
-    let t = update_table(session, table, |t| {
-        if !idx.name.is_empty() && t.index(&idx.name).is_some() {
+    // Delete-only: the index exists, with an id never used before.
+    let (table_id, db_id) = (table.id, table.db_id);
+    let name = idx.name.clone();
+    let t = crate::ddl::txn::in_ddl_txn(session, async move |txn| {
+        let mut t = table_in_txn(txn, db_id, table_id).await?;
+        if !name.is_empty() && t.index(&name).is_some() {
             return Err(Error::new(
                 code::ER_DUP_KEYNAME,
-                format!("Duplicate key name '{}'", idx.name),
+                format!("Duplicate key name '{name}'"),
             ));
         }
-        idx.id = t.indexes.iter().map(|i| i.id).max().unwrap_or(0) + 1;
-        t.indexes.push(idx.clone());
+        idx.id = meta::alloc_ids(txn, 1).await?;
+        idx.state = SchemaState::DeleteOnly;
+        t.indexes.push(idx);
         super::create_table::name_indexes(&mut t.indexes);
-        Ok(())
+        meta::put_table(txn, &t).await?;
+        Ok(t)
     })
     .await?;
+    let id = t.indexes.last().expect("just added").id;
+    let mut t = t;
+    for state in [SchemaState::WriteOnly, SchemaState::WriteReorganization] {
+        wait_schema_synced(session).await;
+        t = set_index_state(session, &t, id, state).await?;
+    }
+    wait_schema_synced(session).await;
     let idx = t
         .indexes
         .iter()
-        .find(|i| i.id == idx.id)
+        .find(|i| i.id == id)
         .expect("just added")
         .clone();
-    tokio::time::sleep(session.shared.config.schema_lease + Duration::from_millis(50)).await;
-    // Step 2: backfill.
     if let Err(e) = backfill(session, &t, &idx).await {
-        let _ = update_table(session, &t, |t| {
-            t.indexes.retain(|i| i.id != idx.id);
-            Ok(())
-        })
-        .await;
-        let (start, end) = codec::table::index_range(t.id, idx.id);
-        let _ = crate::ddl::txn::delete_range(session, &start, &end).await;
+        if let Err(undo) = remove_index(session, &t, id).await {
+            tracing::warn!(table = %t.name, index = %idx.name, "taking a failed index out failed: {undo}");
+        }
         return Err(e);
     }
-    // Step 3: public.
-    update_table(session, &t, |t| {
-        if let Some(i) = t.indexes.iter_mut().find(|i| i.id == idx.id) {
-            i.state = SchemaState::Public;
+    set_index_state(session, &t, id, SchemaState::Public).await?;
+    Ok(())
+}
+
+/// Waits until every SQL server runs the schema version just published:
+/// two schema leases (each confirms its schema every half lease).
+async fn wait_schema_synced(session: &Session) {
+    tokio::time::sleep(session.shared.config.schema_lease * 2).await;
+}
+
+/// The table's stored definition, read inside a DDL transaction.
+async fn table_in_txn(
+    txn: &mut txn::client::Transaction,
+    db_id: i64,
+    id: i64,
+) -> Result<TableInfo> {
+    meta::list_tables(txn, Some(db_id))
+        .await?
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or_else(|| Error::no_such_table("", &id.to_string()))
+}
+
+async fn set_index_state(
+    session: &Session,
+    t: &TableInfo,
+    id: i64,
+    state: SchemaState,
+) -> Result<TableInfo> {
+    update_table(session, t, |t| {
+        if let Some(i) = t.indexes.iter_mut().find(|i| i.id == id) {
+            i.state = state;
         }
         Ok(())
     })
+    .await
+}
+
+/// Takes an index out through the states backwards, then deletes its
+/// entries.
+async fn remove_index(session: &Session, t: &TableInfo, id: i64) -> Result<()> {
+    let state = |t: &TableInfo| t.indexes.iter().find(|i| i.id == id).map(|i| i.state);
+    let mut t = t.clone();
+    if matches!(state(&t), Some(SchemaState::Public)) {
+        t = set_index_state(session, &t, id, SchemaState::WriteOnly).await?;
+        wait_schema_synced(session).await;
+    }
+    if !matches!(state(&t), Some(SchemaState::DeleteOnly) | None) {
+        t = set_index_state(session, &t, id, SchemaState::DeleteOnly).await?;
+        wait_schema_synced(session).await;
+    }
+    let t = update_table(session, &t, |t| {
+        t.indexes.retain(|i| i.id != id);
+        Ok(())
+    })
     .await?;
-    Ok(())
+    let (start, end) = codec::table::index_range(t.id, id);
+    crate::ddl::txn::delete_range(session, &start, &end).await
 }
 
 async fn backfill(session: &Session, t: &TableInfo, idx: &IndexInfo) -> Result<()> {
     let (mut from, end) = codec::table::record_range(t.id);
-    let all: Vec<usize> = (0..t.columns.len()).collect();
+    let mut attempt = 0;
     loop {
-        let mut txn = session.shared.client.begin().await?;
-        let batch = txn.scan(&from, &end, 1024, false).await?;
-        if batch.is_empty() {
-            return Ok(());
+        match backfill_batch(session, t, idx, &from, &end).await {
+            Ok(None) => return Ok(()),
+            Ok(Some(next)) => {
+                from = next;
+                attempt = 0;
+            }
+            // A deadlock with, or a lock wait on, a concurrent writer:
+            // read the batch again.
+            Err(e) if retry_backfill(&e) && attempt < BACKFILL_RETRIES => {
+                attempt += 1;
+                tracing::debug!(table = %t.name, index = %idx.name, attempt, "backfill batch retried: {e}");
+                tokio::time::sleep(Duration::from_millis(10 * attempt as u64)).await;
+            }
+            Err(e) => return Err(e),
         }
-        let last = batch.last().expect("non-empty").0.clone();
-        let mut entries = Vec::with_capacity(batch.len());
-        for (k, v) in &batch {
-            let row = crate::table::decode_record(t, k, v, &all)?;
-            let common = matches!(t.handle, HandleKind::Common);
+    }
+}
+
+/// How often one backfill batch is tried again after a conflict.
+const BACKFILL_RETRIES: usize = 100;
+
+fn retry_backfill(e: &Error) -> bool {
+    e.is_retryable()
+        || matches!(
+            e.code(),
+            code::ER_LOCK_DEADLOCK | code::ER_LOCK_WAIT_TIMEOUT
+        )
+}
+
+/// Writes the entries of the rows in `[from, end)`, up to a batch, in one
+/// pessimistic transaction: the rows and their entries are locked and read
+/// at their newest version first, so a concurrent change of a row (even one
+/// only locked so far) is waited for and then indexed as it is, never as
+/// it was. Returns where the next batch starts, or None at the end.
+async fn backfill_batch(
+    session: &Session,
+    t: &TableInfo,
+    idx: &IndexInfo,
+    from: &[u8],
+    end: &[u8],
+) -> Result<Option<Vec<u8>>> {
+    let all: Vec<usize> = (0..t.columns.len()).collect();
+    let mut txn = session.shared.client.begin_pessimistic().await?;
+    let result: Result<Option<Vec<u8>>> = async {
+        let keys: Vec<Vec<u8>> = txn
+            .scan(from, end, 1024, false)
+            .await?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        let Some(last) = keys.last() else {
+            return Ok(None);
+        };
+        let mut next = last.clone();
+        next.push(0);
+        let rows = txn.batch_get_for_update(keys.clone()).await?;
+        let common = matches!(t.handle, HandleKind::Common);
+        let mut entries = Vec::with_capacity(keys.len());
+        for (k, v) in keys.iter().zip(rows) {
+            // Deleted since the scan: nothing to index.
+            let Some(v) = v else { continue };
+            let row = crate::table::decode_record(t, k, &v, &all)?;
             let (_, handle) = codec::table::decode_row_key(k, common)?;
             let values = crate::table::index_values(t, idx, &row);
             entries.push((
@@ -181,8 +295,15 @@ async fn backfill(session: &Session, t: &TableInfo, idx: &IndexInfo) -> Result<(
             .filter(|e| e.1)
             .map(|e| e.0.0.clone())
             .collect();
-        let existing: std::collections::HashMap<Vec<u8>, Vec<u8>> =
-            txn.batch_get(unique_keys).await?.into_iter().collect();
+        let existing: std::collections::HashMap<Vec<u8>, Vec<u8>> = unique_keys
+            .iter()
+            .cloned()
+            .zip(txn.batch_get_for_update(unique_keys.clone()).await?)
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect();
+        // Every entry locked in one request, not one per put.
+        txn.lock_keys(entries.iter().map(|e| e.0.0.clone()).collect())
+            .await?;
         let mut seen = std::collections::HashMap::new();
         for ((key, value), distinct, values) in entries {
             if distinct {
@@ -190,7 +311,6 @@ async fn backfill(session: &Session, t: &TableInfo, idx: &IndexInfo) -> Result<(
                     || seen.get(&key).is_some_and(|v: &Vec<u8>| *v != value);
                 if clash {
                     let shown: Vec<String> = values.iter().map(crate::dml::write::show).collect();
-                    let _ = txn.rollback().await;
                     return Err(crate::dml::write::dup_entry(
                         &shown.join("-"),
                         &format!("{}.{}", t.name, idx.name),
@@ -201,9 +321,13 @@ async fn backfill(session: &Session, t: &TableInfo, idx: &IndexInfo) -> Result<(
             txn.put(key, value).await?;
         }
         txn.commit().await?;
-        from = last;
-        from.push(0);
+        Ok(Some(next))
     }
+    .await;
+    if result.is_err() {
+        let _ = txn.rollback().await;
+    }
+    result
 }
 
 pub async fn drop_index(
@@ -225,13 +349,7 @@ pub async fn drop_index(
     if idx.primary {
         return Err(Error::unsupported("dropping the PRIMARY KEY"));
     }
-    let t = update_table(session, &table, |t| {
-        t.indexes.retain(|i| i.id != idx.id);
-        Ok(())
-    })
-    .await?;
-    let (start, end) = codec::table::index_range(t.id, idx.id);
-    crate::ddl::txn::delete_range(session, &start, &end).await?;
+    remove_index(session, &table, idx.id).await?;
     Ok(Output::ok(0))
 }
 
@@ -244,7 +362,7 @@ pub async fn alter_table(session: &mut Session, at: &AlterTable) -> Result<Outpu
                 let Some(mut idx) = super::create_table::constraint(constraint)? else {
                     continue;
                 };
-                idx.state = SchemaState::WriteReorganization;
+                idx.state = SchemaState::DeleteOnly;
                 add_index(session, &table, idx).await?;
             }
             AlterTableOperation::SetTblProperties { table_properties } => {
@@ -396,17 +514,22 @@ async fn drop_columns(
             })
             .map(|i| i.id)
             .collect();
-        let t = update_table(session, table, |t| {
+        // The indexes over the column go first, through their states.
+        let mut t: TableInfo = (**table).clone();
+        for id in dropped {
+            remove_index(session, &t, id).await?;
+            t = session
+                .schema()
+                .table_by_id(t.id)
+                .map(|(_, t)| (**t).clone())
+                .ok_or_else(|| Error::no_such_table("", &t.name))?;
+        }
+        update_table(session, &t, |t| {
             t.columns.retain(|c| !c.name.eq_ignore_ascii_case(&col));
-            t.indexes.retain(|i| !dropped.contains(&i.id));
             t.fix_handle_position();
             Ok(())
         })
         .await?;
-        for id in dropped {
-            let (start, end) = codec::table::index_range(t.id, id);
-            crate::ddl::txn::delete_range(session, &start, &end).await?;
-        }
     }
     Ok(())
 }

@@ -35,11 +35,7 @@ pub fn target(d: &Delete) -> Result<Target<'_>> {
 pub async fn apply(session: &mut Session, txn: &Arc<TxnHandle>, m: Matched) -> Result<Output> {
     let mut keys = Vec::new();
     for row in &m.rows {
-        keys.extend(
-            write::row_pairs(&m.table, &row.old, &row.handle)
-                .into_iter()
-                .map(|(k, _)| k),
-        );
+        keys.extend(write::row_keys(&m.table, &row.old, &row.handle));
     }
     {
         let mut tx = txn.txn.write().await;

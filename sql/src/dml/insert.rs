@@ -445,7 +445,7 @@ impl View {
     }
 
     fn delete_row(&mut self, t: &TableInfo, row: &[Datum], h: &codec::table::Handle) {
-        for (k, _) in write::row_pairs(t, row, h) {
+        for k in write::row_keys(t, row, h) {
             self.overlay.insert(k, None);
         }
     }

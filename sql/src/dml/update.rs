@@ -110,11 +110,11 @@ pub async fn apply(
             _ => None,
         };
         let new_handle = crate::table::handle_of(&t, &new, row_id)?;
-        let old_pairs = write::row_pairs(&t, &row.old, &row.handle);
+        let old_keys_of_row = write::row_keys(&t, &row.old, &row.handle);
         let new_pairs = write::row_pairs(&t, &new, &new_handle);
-        let old_set: HashSet<&Vec<u8>> = old_pairs.iter().map(|(k, _)| k).collect();
+        let old_set: HashSet<&Vec<u8>> = old_keys_of_row.iter().collect();
         let new_set: HashSet<&Vec<u8>> = new_pairs.iter().map(|(k, _)| k).collect();
-        for (k, _) in &old_pairs {
+        for k in &old_keys_of_row {
             old_keys.insert(k.clone());
             if !new_set.contains(k) {
                 deletes.push(k.clone());

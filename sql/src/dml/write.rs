@@ -9,13 +9,37 @@ use crate::catalog::model::TableInfo;
 use crate::error::{Error, code};
 use crate::table;
 
-/// The KV pairs of one row.
+/// The KV pairs writing one row puts: its record and its entries in the
+/// indexes writes maintain (not those in `DeleteOnly`).
 pub fn row_pairs(t: &TableInfo, row: &[Datum], handle: &Handle) -> Vec<(Vec<u8>, Vec<u8>)> {
+    entries(t, row, handle, true)
+}
+
+/// The keys removing one row deletes: its record and its entries in every
+/// index, `DeleteOnly` ones included. Paired with [`row_pairs`], an
+/// update or a REPLACE deletes what the old row had and writes what the
+/// new one needs.
+pub fn row_keys(t: &TableInfo, row: &[Datum], handle: &Handle) -> Vec<Vec<u8>> {
+    entries(t, row, handle, false)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect()
+}
+
+fn entries(
+    t: &TableInfo,
+    row: &[Datum],
+    handle: &Handle,
+    writing: bool,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut pairs = Vec::with_capacity(1 + t.indexes.len());
     pairs.push((table::record_key(t, handle), table::encode_record(t, row)));
     for idx in &t.indexes {
         if idx.primary && !matches!(t.handle, crate::catalog::model::HandleKind::RowId) {
             continue; // the handle is the primary key
+        }
+        if writing && !idx.state.writes() {
+            continue;
         }
         pairs.push(table::index_entry(t, idx, row, handle));
     }
@@ -31,7 +55,7 @@ pub fn unique_keys(
     handle: &Handle,
 ) -> Vec<(Vec<u8>, String, String)> {
     let mut keys = Vec::new();
-    for idx in &t.indexes {
+    for idx in t.indexes.iter().filter(|i| i.state.writes()) {
         let values = table::index_values(t, idx, row);
         let shown = values.iter().map(show).collect::<Vec<_>>().join("-");
         if idx.primary && !matches!(t.handle, crate::catalog::model::HandleKind::RowId) {

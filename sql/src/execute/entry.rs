@@ -48,15 +48,38 @@ async fn text_statement(session: &mut Session, sql: &str) -> Result<Output> {
         session.commit_open().await?;
         return crate::admin::users::execute(session, sql).await;
     }
+    if let Some(tables) = crate::admin::check::parse(sql) {
+        session.warnings.clear();
+        return crate::admin::check::execute(session, &tables).await;
+    }
     let stmt = crate::parse::parse_one(sql)?;
     if !crate::parse::is_show_warnings(&stmt) {
         session.warnings.clear();
     }
-    let killed = session.process.clone();
-    tokio::select! {
-        r = super::statement(session, stmt) => r,
-        _ = killed.kill_query.notified() => {
-            Err(Error::new(code::ER_QUERY_INTERRUPTED, "Query execution was interrupted"))
+    let process = session.process.clone();
+    interruptible(&process, super::statement(session, stmt)).await
+}
+
+/// Runs a statement until it ends or `KILL QUERY` interrupts it (1317).
+/// A kill that arrives while the statement commits is not obeyed: the
+/// commit's own outcome is the answer, as an interrupted commit may have
+/// committed.
+async fn interruptible(
+    process: &crate::session::processlist::Process,
+    statement: impl std::future::Future<Output = Result<Output>>,
+) -> Result<Output> {
+    let mut statement = std::pin::pin!(statement);
+    loop {
+        tokio::select! {
+            r = &mut statement => return r,
+            _ = process.kill_query.notified() => {
+                if !process.committing.load(std::sync::atomic::Ordering::SeqCst) {
+                    return Err(Error::new(
+                        code::ER_QUERY_INTERRUPTED,
+                        "Query execution was interrupted",
+                    ));
+                }
+            }
         }
     }
 }
@@ -136,19 +159,14 @@ pub async fn prepared(session: &mut Session, id: u32, params: Vec<Datum>) -> Res
     let started = std::time::Instant::now();
     *session.process.current.lock() = Some((text.clone(), started));
     session.warnings.clear();
-    let killed = session.process.clone();
+    let process = session.process.clone();
     let work = async {
         match work {
             Bound::PointGet(pg) => super::point_get(session, &pg).await,
             Bound::Statement(stmt) => super::statement(session, *stmt).await,
         }
     };
-    let result = tokio::select! {
-        r = work => r,
-        _ = killed.kill_query.notified() => {
-            Err(Error::new(code::ER_QUERY_INTERRUPTED, "Query execution was interrupted"))
-        }
-    };
+    let result = interruptible(&process, work).await;
     *session.process.current.lock() = None;
     statement_done(session, &text, started.elapsed(), &result);
     result

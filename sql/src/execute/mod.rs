@@ -121,6 +121,7 @@ enum Work<'a> {
 /// Runs a prepared statement's cached point get (see
 /// [`crate::planner::point_get::Template`]) as its statement would run.
 pub async fn point_get(session: &mut Session, pg: &PointGet) -> Result<Output> {
+    session.shared.catalog.fresh_schema().await?;
     if session.txn.is_none()
         && session.autocommit()
         && let Some(rs) = crate::planner::point_get::run_latest(session, pg).await?
@@ -151,6 +152,8 @@ async fn statement_in_txn(session: &mut Session, stmt: Statement, write: bool) -
 }
 
 async fn in_txn(session: &mut Session, work: Work<'_>, write: bool) -> Result<Output> {
+    // Never plan against a schema this server could not confirm lately.
+    session.shared.catalog.fresh_schema().await?;
     let retry_limit = session.vars.int("tidb_retry_limit").max(0) as usize;
     let mut attempt = 0;
     loop {

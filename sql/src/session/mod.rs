@@ -25,11 +25,14 @@
 //! `COMMIT` does not fail on conflicts. A statement computes all its
 //! mutations before applying any, so a failing statement leaves the
 //! transaction as it was. Closing the connection rolls back what is open.
+//! A transaction plans against the schema it began with; its commit fails
+//! with 8028 when a table it writes changed since ([`schema_check`]).
 
 pub mod autoid;
 pub mod datafusion;
 pub mod observe;
 pub mod processlist;
+pub mod schema_check;
 pub mod shared;
 pub mod split;
 pub mod vars;
@@ -130,6 +133,25 @@ pub(crate) struct ActiveTxn {
     /// Opened by BEGIN or by autocommit=0 (stays open across statements).
     pub explicit: bool,
     pub read_only: bool,
+}
+
+/// Marks the connection's process as committing while alive.
+struct Committing<'a>(&'a Process);
+
+impl<'a> Committing<'a> {
+    fn mark(p: &'a Process) -> Committing<'a> {
+        p.committing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        Committing(p)
+    }
+}
+
+impl Drop for Committing<'_> {
+    fn drop(&mut self) {
+        self.0
+            .committing
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 pub struct Session {
@@ -364,10 +386,16 @@ impl Session {
         Ok(handle)
     }
 
+    /// Commits the open transaction if its tables' schema still holds
+    /// (8028 when one changed since it began: nothing is written).
     pub(crate) async fn commit_open(&mut self) -> Result<()> {
         if let Some(t) = self.txn.take() {
             let mut txn = t.handle.txn.write().await;
-            txn.commit().await?;
+            let check = schema_check::SchemaCheck::of(&self.shared, t.handle.schema.version, &txn);
+            let _committing = Committing::mark(&self.process);
+            txn.commit_checked(check)
+                .await
+                .map_err(schema_check::commit_error)?;
         }
         Ok(())
     }

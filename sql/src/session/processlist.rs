@@ -23,6 +23,9 @@ pub struct Process {
     /// `KILL [CONNECTION]`: closes the connection.
     pub kill_connection: Notify,
     pub killed: std::sync::atomic::AtomicBool,
+    /// A commit is on its way: `KILL QUERY` waits for its outcome rather
+    /// than answer 1317 for a transaction that may have committed.
+    pub committing: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -42,6 +45,7 @@ impl ProcessList {
             kill_query: Notify::new(),
             kill_connection: Notify::new(),
             killed: Default::default(),
+            committing: Default::default(),
         });
         self.procs.lock().insert(id, p.clone());
         p

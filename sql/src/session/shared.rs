@@ -61,12 +61,54 @@ pub struct Shared {
     next_conn_id: AtomicU32,
 }
 
+/// Whether a start-up failure means the cluster is not up yet (PD not
+/// reachable, not bootstrapped), not that something is wrong.
+fn cluster_not_ready(e: &crate::Error) -> bool {
+    let pd_not_ready = |e: &pd::Error| {
+        matches!(
+            e,
+            pd::Error::NotBootstrapped
+                | pd::Error::Unreachable { .. }
+                | pd::Error::Transport { .. }
+        )
+    };
+    match e {
+        crate::Error::Pd(p) => pd_not_ready(p),
+        crate::Error::Txn(txn::Error::Kv(kv::Error::Pd(p))) => pd_not_ready(p),
+        _ => false,
+    }
+}
+
 impl Shared {
-    pub async fn new(config: SqlConfig) -> Result<Arc<Shared>> {
+    async fn connect(
+        config: &SqlConfig,
+    ) -> Result<(pd::client::PdClient, TxnClient, Arc<Catalog>)> {
         let pd = pd::client::PdClient::connect(&config.pd_addr).await?;
-        let raw = kv::client::RawClient::new(pd.clone());
         let client = TxnClient::new(pd.clone(), config.txn.clone());
-        let catalog = Catalog::open(client.clone()).await?;
+        let catalog = Catalog::open(client.clone(), config.schema_lease).await?;
+        Ok((pd, client, catalog))
+    }
+
+    /// Connects to the cluster and opens the catalog, waiting (as long as
+    /// it takes, saying so in the log) while PD is unreachable or the kv
+    /// stores have not bootstrapped the cluster yet: a SQL server started
+    /// beside them by a service manager comes up once they are.
+    pub async fn new(config: SqlConfig) -> Result<Arc<Shared>> {
+        let mut waited = 0u32;
+        let (pd, client, catalog) = loop {
+            match Self::connect(&config).await {
+                Ok(parts) => break parts,
+                Err(e) if cluster_not_ready(&e) => {
+                    if waited.is_multiple_of(20) {
+                        tracing::warn!(pd = %config.pd_addr, "waiting for the cluster: {e}");
+                    }
+                    waited += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let raw = kv::client::RawClient::new(pd.clone());
         Ok(Arc::new(Shared {
             auto_ids: AutoIds::new(config.auto_id_batch),
             config,

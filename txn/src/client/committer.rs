@@ -3,11 +3,13 @@
 //! ```text
 //!  group mutations by region
 //!  one region and 1PC allowed ─> prewrite(try_one_pc) ─> committed at the store's ts
+//!     (at most the check's max_commit_ts; above it the store prewrites, 2PC goes on)
 //!  otherwise:
 //!   prewrite every region in parallel (the primary's lock is the decision point)
 //!     KeyIsLocked -> resolve those locks, prewrite that region again
 //!     WriteConflict / AlreadyExist / ... -> roll back what was prewritten, fail
-//!   commit_ts <- PD
+//!   commit_ts <- PD; the caller's check at commit_ts (the schema check)
+//!     fails -> roll back what was prewritten, fail
 //!   commit the primary ────────── ok: the transaction is committed
 //!     TxnLockNotFound: someone rolled it back (our TTL ran out) -> failed
 //!     no answer in time: Undetermined (it may or may not have committed)
@@ -35,7 +37,24 @@ pub(super) struct Committer {
     /// Zero for optimistic transactions.
     pub for_update_ts: TimeStamp,
     pub primary: Vec<u8>,
+    pub check: Option<Arc<dyn CommitCheck>>,
 }
+
+/// A condition the caller puts on its transaction's commit ts: the SQL
+/// layer's schema check (the tables written have not changed since the
+/// transaction began, as of the commit ts).
+pub trait CommitCheck: Send + Sync {
+    /// The largest commit ts the condition is already known to hold for:
+    /// a one-phase commit is bounded by it (zero: no one-phase commit).
+    fn max_commit_ts(&self) -> TimeStamp;
+    /// Whether the condition holds at `commit_ts`; checked after the
+    /// prewrite, before the primary commits.
+    fn check(&self, commit_ts: TimeStamp) -> futures::future::BoxFuture<'_, CheckResult>;
+}
+
+/// What a [`CommitCheck`] answers: its own error when the commit must not
+/// happen.
+pub type CheckResult = std::result::Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 type Item = (Mutation, bool);
 
@@ -101,7 +120,12 @@ impl Committer {
         one_pc_in_doubt: &AtomicBool,
     ) -> Result<Option<TimeStamp>> {
         let total = items.len();
-        let one_pc = self.shared.config.try_one_pc;
+        let max_commit_ts = match &self.check {
+            Some(c) => c.max_commit_ts(),
+            None => TimeStamp::zero(),
+        };
+        let one_pc =
+            self.shared.config.try_one_pc && (self.check.is_none() || !max_commit_ts.is_zero());
         let mut pending = items;
         let mut backoff = Backoff::new(self.shared.config.write_timeout);
         while !pending.is_empty() {
@@ -121,6 +145,7 @@ impl Committer {
                         for_update_ts: self.for_update_ts.into_inner(),
                         min_commit_ts: self.start_ts.max(self.for_update_ts).into_inner() + 1,
                         try_one_pc,
+                        max_commit_ts: max_commit_ts.into_inner(),
                     };
                     async move {
                         let resp = match c.kv_prewrite(req).await {
@@ -183,6 +208,12 @@ impl Committer {
         let mut attempts = 0;
         loop {
             attempts += 1;
+            if let Some(check) = &self.check
+                && let Err(e) = check.check(commit_ts).await
+            {
+                self.rollback_in_background(keys);
+                return Err(Error::CommitCheck(e));
+            }
             match self.commit_primary(commit_ts).await {
                 Ok(()) => break,
                 Err(Error::CommitTsExpired { min_commit_ts, .. }) if attempts < 5 => {

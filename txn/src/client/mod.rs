@@ -42,6 +42,7 @@ mod snapshot;
 mod transaction;
 mod txn_client;
 
+pub use committer::{CheckResult, CommitCheck};
 pub use coprocessor::{CopScan, CopTask, Page};
 pub use lock_resolver::{LockResolver, Resolved};
 pub use shared::{ColumnarStats, TxnConfig};

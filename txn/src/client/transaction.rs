@@ -22,7 +22,7 @@ use kv::client::Backoff;
 use proto::kvrpcpb::*;
 use tokio::task::JoinHandle;
 
-use super::committer::Committer;
+use super::committer::{CommitCheck, Committer};
 use super::shared::{Shared, StartClock};
 use super::snapshot::Snapshot;
 use crate::error::WriteConflictReason;
@@ -558,6 +558,21 @@ impl Transaction {
     /// Commits; returns the commit ts (the start ts for a transaction that
     /// wrote nothing). On `Undetermined` the outcome is unknown.
     pub async fn commit(&mut self) -> Result<TimeStamp> {
+        self.commit_checked(None).await
+    }
+
+    /// The raw keys this transaction writes or locks at commit.
+    pub fn buffered_keys(&self) -> impl Iterator<Item = &[u8]> {
+        self.buffer.keys().map(Vec::as_slice)
+    }
+
+    /// Commits if `check` holds at the commit ts ([`CommitCheck`]); a
+    /// failed check rolls the transaction back
+    /// ([`Error::CommitCheck`]).
+    pub async fn commit_checked(
+        &mut self,
+        check: Option<Arc<dyn CommitCheck>>,
+    ) -> Result<TimeStamp> {
         self.check_active()?;
         let mutations: Vec<(Mutation, bool)> = self
             .buffer
@@ -589,6 +604,7 @@ impl Transaction {
                     TimeStamp::zero()
                 },
                 primary,
+                check,
             };
             committer.commit(mutations).await
         };

@@ -34,6 +34,9 @@ pub struct PrewriteArgs {
     pub min_commit_ts: TimeStamp,
     /// Commit in one phase at this ts if nothing is locked.
     pub one_pc_commit_ts: Option<TimeStamp>,
+    /// Non-zero: the largest ts a one-phase commit may take (the store
+    /// prewrites as usual when its ts would be larger).
+    pub max_commit_ts: TimeStamp,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -363,9 +363,16 @@ impl Storage {
             let _memory_locks = match args.one_pc_commit_ts {
                 Some(_) => {
                     let guard = this.memory_locks.lock(args.start_ts, keys.clone());
-                    let ts = this.ctx.pd.get_ts().await.map_err(kv::Error::from)?;
-                    args.one_pc_commit_ts = Some(TimeStamp::new(ts));
-                    Some(guard)
+                    let ts = TimeStamp::new(this.ctx.pd.get_ts().await.map_err(kv::Error::from)?);
+                    if args.max_commit_ts.is_zero() || ts <= args.max_commit_ts {
+                        args.one_pc_commit_ts = Some(ts);
+                        Some(guard)
+                    } else {
+                        // Past the client's bound: an ordinary prewrite,
+                        // and the client commits in two phases.
+                        args.one_pc_commit_ts = None;
+                        None
+                    }
                 }
                 None => None,
             };
