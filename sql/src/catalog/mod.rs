@@ -28,7 +28,7 @@ pub mod placement;
 pub mod stats;
 pub mod validator;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,6 +75,26 @@ impl InfoSchema {
             .find_map(|d| d.tables.values().find(|t| t.id == id).map(|t| (d, t)))
     }
 
+    /// Tables whose definition differs from `old`'s, or that exist in
+    /// only one of the two (created, dropped, truncated: a new id).
+    pub fn changed_since(&self, old: &InfoSchema) -> BTreeSet<model::TableId> {
+        let by_id = |s: &InfoSchema| {
+            s.dbs
+                .values()
+                .flat_map(|d| d.tables.values())
+                .map(|t| (t.id, t.clone()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let (a, b) = (by_id(old), by_id(self));
+        let mut changed: BTreeSet<model::TableId> = a
+            .iter()
+            .filter(|(id, t)| b.get(id) != Some(t))
+            .map(|(id, _)| *id)
+            .collect();
+        changed.extend(b.keys().filter(|id| !a.contains_key(id)));
+        changed
+    }
+
     /// The user entry matching `user` from `host` (exact host first, then
     /// `%`).
     pub fn user(&self, user: &str, host: &str) -> Option<&UserInfo> {
@@ -116,7 +136,7 @@ impl Catalog {
         let version = meta::schema_version(&txn).await?;
         let loaded = self.schema();
         if version == loaded.version && version != 0 {
-            self.validator.loaded(&loaded, &loaded, at);
+            self.validator.loaded(version, BTreeSet::new, at);
             return Ok(loaded);
         }
         let mut dbs = BTreeMap::new();
@@ -142,7 +162,8 @@ impl Catalog {
         });
         let mut cur = self.current.write();
         if schema.version >= cur.version {
-            self.validator.loaded(&cur, &schema, at);
+            self.validator
+                .loaded(schema.version, || schema.changed_since(&cur), at);
             *cur = schema;
         }
         Ok(cur.clone())

@@ -26,7 +26,6 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use txn::types::TimeStamp;
 
-use super::InfoSchema;
 use super::model::TableId;
 
 /// Versions of history kept; a transaction older than that fails its
@@ -75,24 +74,25 @@ impl Validator {
         }
     }
 
-    /// A reload at `at` found `new` current (`old`: what was loaded
-    /// before); records which tables changed between them.
-    pub fn loaded(&self, old: &InfoSchema, new: &InfoSchema, at: TimeStamp) {
+    /// A reload at `at` found `version` current; `changed`: the tables
+    /// that differ from the version loaded before (asked only when the
+    /// version moved).
+    pub fn loaded(&self, version: i64, changed: impl FnOnce() -> BTreeSet<TableId>, at: TimeStamp) {
         let mut s = self.state.lock();
-        if new.version < s.version {
+        if version < s.version {
             return;
         }
-        if new.version > s.version {
+        if version > s.version {
             if s.version == 0 {
-                s.known_from = new.version;
+                s.known_from = version;
             } else {
-                s.deltas.push_back((new.version, changed_tables(old, new)));
+                s.deltas.push_back((version, changed()));
                 while s.deltas.len() > HISTORY {
                     let (v, _) = s.deltas.pop_front().expect("non-empty");
                     s.known_from = v;
                 }
             }
-            s.version = new.version;
+            s.version = version;
         }
         if at > s.confirmed_at {
             s.confirmed_at = at;
@@ -152,116 +152,55 @@ impl Validator {
     }
 }
 
-/// Tables whose definition differs between two loaded versions, or that
-/// exist in only one of them (created, dropped, truncated: a new id).
-fn changed_tables(old: &InfoSchema, new: &InfoSchema) -> BTreeSet<TableId> {
-    let by_id = |s: &InfoSchema| {
-        s.dbs
-            .values()
-            .flat_map(|d| d.tables.values())
-            .map(|t| (t.id, t.clone()))
-            .collect::<std::collections::BTreeMap<_, _>>()
-    };
-    let (a, b) = (by_id(old), by_id(new));
-    let mut changed: BTreeSet<TableId> = BTreeSet::new();
-    for (id, t) in &a {
-        if b.get(id) != Some(t) {
-            changed.insert(*id);
-        }
-    }
-    changed.extend(b.keys().filter(|id| !a.contains_key(id)));
-    changed
-}
-
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-    use std::sync::Arc;
-
     use super::*;
-    use crate::catalog::DbSchema;
-    use crate::catalog::model::{DbInfo, HandleKind, TableInfo};
-
-    fn table(id: i64, comment: &str) -> Arc<TableInfo> {
-        Arc::new(TableInfo {
-            id,
-            db_id: 1,
-            name: format!("t{id}"),
-            columns: vec![],
-            indexes: vec![],
-            handle: HandleKind::RowId,
-            next_column_id: 1,
-            comment: comment.into(),
-            create_time: 0,
-            columnar_replica: 0,
-        })
-    }
-
-    fn schema(version: i64, tables: &[Arc<TableInfo>]) -> InfoSchema {
-        let tables: BTreeMap<String, Arc<TableInfo>> =
-            tables.iter().map(|t| (t.name.clone(), t.clone())).collect();
-        let db = DbSchema {
-            info: DbInfo {
-                id: 1,
-                name: "d".into(),
-                charset: "utf8mb4".into(),
-                collation: "utf8mb4_bin".into(),
-            },
-            tables,
-        };
-        InfoSchema {
-            version,
-            dbs: [("d".to_string(), Arc::new(db))].into(),
-            users: vec![],
-        }
-    }
 
     fn ts(ms: u64) -> TimeStamp {
         TimeStamp::compose(ms, 0)
     }
 
+    fn ids(v: &[i64]) -> BTreeSet<TableId> {
+        v.iter().copied().collect()
+    }
+
     #[test]
     fn a_write_to_a_changed_table_fails_and_others_pass() {
         let v = Validator::new(Duration::from_millis(1000));
-        let v1 = schema(1, &[table(10, ""), table(20, "")]);
-        v.loaded(&InfoSchema::default(), &v1, ts(100));
-        let v2 = schema(2, &[table(10, "altered"), table(20, "")]);
-        v.loaded(&v1, &v2, ts(200));
-        let writes = |ids: &[i64]| ids.iter().copied().collect::<BTreeSet<_>>();
-        assert_eq!(v.check(1, &writes(&[10]), ts(300)), Verdict::Changed);
-        assert_eq!(v.check(1, &writes(&[20]), ts(300)), Verdict::Valid);
-        assert_eq!(v.check(2, &writes(&[10]), ts(300)), Verdict::Valid);
-        assert_eq!(v.check(1, &writes(&[]), ts(300)), Verdict::Valid);
-        // Dropped and created tables count as changed.
-        let v3 = schema(3, &[table(10, "altered"), table(30, "")]);
-        v.loaded(&v2, &v3, ts(250));
-        assert_eq!(v.check(2, &writes(&[20]), ts(300)), Verdict::Changed);
-        assert_eq!(v.check(2, &writes(&[30]), ts(300)), Verdict::Changed);
-        assert_eq!(v.check(2, &writes(&[10]), ts(300)), Verdict::Valid);
+        v.loaded(1, || unreachable!("the first load has no history"), ts(100));
+        v.loaded(2, || ids(&[10]), ts(200));
+        assert_eq!(v.check(1, &ids(&[10]), ts(300)), Verdict::Changed);
+        assert_eq!(v.check(1, &ids(&[20]), ts(300)), Verdict::Valid);
+        assert_eq!(v.check(2, &ids(&[10]), ts(300)), Verdict::Valid);
+        assert_eq!(v.check(1, &ids(&[]), ts(300)), Verdict::Valid);
+        v.loaded(3, || ids(&[20, 30]), ts(250));
+        assert_eq!(v.check(2, &ids(&[20]), ts(300)), Verdict::Changed);
+        assert_eq!(v.check(1, &ids(&[30]), ts(300)), Verdict::Changed);
+        assert_eq!(v.check(2, &ids(&[10]), ts(300)), Verdict::Valid);
+        // An older version found by a slower reload changes nothing.
+        v.loaded(2, || unreachable!(), ts(260));
+        assert_eq!(v.check(3, &ids(&[10, 20, 30]), ts(300)), Verdict::Valid);
     }
 
     #[test]
     fn a_commit_past_the_lease_of_the_last_reload_is_expired() {
         let v = Validator::new(Duration::from_millis(1000));
-        let writes: BTreeSet<i64> = [10].into();
+        let writes = ids(&[10]);
         assert_eq!(v.check(0, &writes, ts(1)), Verdict::Expired);
-        let v1 = schema(1, &[table(10, "")]);
-        v.loaded(&InfoSchema::default(), &v1, ts(5000));
+        v.loaded(1, BTreeSet::new, ts(5000));
         assert_eq!(v.valid_until(), ts(6000));
         assert_eq!(v.check(1, &writes, ts(5999)), Verdict::Valid);
         assert_eq!(v.check(1, &writes, ts(6000)), Verdict::Expired);
         // A reload that finds the same version extends the bound.
-        v.loaded(&v1, &v1, ts(5500));
+        v.loaded(1, || unreachable!(), ts(5500));
         assert_eq!(v.check(1, &writes, ts(6400)), Verdict::Valid);
     }
 
     #[test]
     fn a_transaction_older_than_the_history_fails() {
         let v = Validator::new(Duration::from_millis(1000));
-        let v5 = schema(5, &[table(10, "")]);
-        v.loaded(&InfoSchema::default(), &v5, ts(100));
-        let writes: BTreeSet<i64> = [99].into();
-        assert_eq!(v.check(4, &writes, ts(200)), Verdict::Changed);
-        assert_eq!(v.check(5, &writes, ts(200)), Verdict::Valid);
+        v.loaded(5, BTreeSet::new, ts(100));
+        assert_eq!(v.check(4, &ids(&[99]), ts(200)), Verdict::Changed);
+        assert_eq!(v.check(5, &ids(&[99]), ts(200)), Verdict::Valid);
     }
 }
