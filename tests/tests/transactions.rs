@@ -595,3 +595,47 @@ async fn max_ts_point_reads_are_linearizable() -> Result<()> {
     cluster.shutdown().await;
     Ok(())
 }
+
+/// A restarted store refuses a read below the GC safe point from its first
+/// request (the versions it needs may be collected), not only once its GC
+/// worker's first round comes around.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restarted_store_knows_the_safe_point_at_once() -> Result<()> {
+    init_logging();
+    let mut cluster = Cluster::start_with(
+        1,
+        |pd| {
+            pd.gc_life_time = Duration::from_secs(1);
+            pd.gc_interval = Duration::from_millis(100);
+        },
+        |_| {},
+    )
+    .await?;
+    let client = cluster.txn_client(test_txn_config()).await?;
+    put(&client, b"k", b"v1").await?;
+    let ts = client.current_ts().await?;
+    let old = client.snapshot(ts).await?;
+    assert_eq!(old.get(b"k").await?, Some(b"v1".to_vec()));
+    let pd = cluster.pd_client().await?;
+    wait_until(
+        "the safe point passes the snapshot",
+        Duration::from_secs(30),
+        || async {
+            pd.get_gc_safe_point()
+                .await
+                .map(|s| s.safe_point > ts.into_inner())
+                .unwrap_or(false)
+        },
+    )
+    .await?;
+    // The restarted store's GC worker would not come round for an hour.
+    cluster.gc_cfg.interval = Duration::from_secs(3600);
+    for id in cluster.store_ids() {
+        cluster.stop_store(id).await?;
+        cluster.restart_store(id).await?;
+    }
+    let err = old.get(b"k").await.expect_err("below the safe point");
+    assert!(matches!(err, Error::TxnTooOld { .. }), "{err}");
+    cluster.shutdown().await;
+    Ok(())
+}

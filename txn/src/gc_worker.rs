@@ -74,9 +74,20 @@ pub async fn run_gc_worker(storage: Arc<Storage>, config: GcConfig) {
     );
     let resolver = LockResolver::new(rpc.clone(), ctx.pd.clone());
     let mut collected = TimeStamp::zero();
+    // The first round runs at once: the store serves no transactional
+    // command until it knows the safe point.
+    let mut first = true;
     loop {
+        let pause = if first {
+            Duration::ZERO
+        } else if !storage.safe_point_known() {
+            Duration::from_millis(200)
+        } else {
+            config.interval
+        };
+        first = false;
         tokio::select! {
-            _ = tokio::time::sleep(config.interval) => {}
+            _ = tokio::time::sleep(pause) => {}
             _ = shutdown.changed() => return,
         }
         if *shutdown.borrow() {

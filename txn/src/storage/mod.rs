@@ -117,6 +117,10 @@ pub struct Storage {
     lock_waits: LockWaits,
     /// The newest GC safe point this store has seen (from the GC worker).
     safe_point: AtomicU64,
+    /// Whether `safe_point` came from PD yet: until it has, a restarted
+    /// store cannot tell a read below the safe point (whose versions may
+    /// be collected) from one above, and answers none.
+    safe_point_known: std::sync::atomic::AtomicBool,
 }
 
 impl Storage {
@@ -127,6 +131,7 @@ impl Storage {
             memory_locks: Arc::new(MemoryLocks::default()),
             lock_waits: LockWaits::new(1024),
             safe_point: AtomicU64::new(0),
+            safe_point_known: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -138,11 +143,23 @@ impl Storage {
         TimeStamp::new(self.safe_point.load(Ordering::Acquire))
     }
 
+    /// Whether the safe point was loaded from PD since the store started.
+    pub fn safe_point_known(&self) -> bool {
+        self.safe_point_known.load(Ordering::Acquire)
+    }
+
     pub fn update_safe_point(&self, ts: TimeStamp) {
         self.safe_point.fetch_max(ts.into_inner(), Ordering::AcqRel);
+        self.safe_point_known.store(true, Ordering::Release);
     }
 
     fn check_ts(&self, ts: TimeStamp) -> Result<()> {
+        if !self.safe_point_known.load(Ordering::Acquire) {
+            // A region error: the client backs off and asks again.
+            return Err(Error::Kv(kv::Error::ServerIsBusy(
+                "the GC safe point is not loaded from PD yet".into(),
+            )));
+        }
         let safe_point = self.safe_point();
         if ts < safe_point {
             return Err(Error::TxnTooOld { ts, safe_point });

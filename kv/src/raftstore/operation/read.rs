@@ -18,6 +18,10 @@
 //!
 //! A leader that steps down fails its waiting reads with `NotLeader`.
 //!
+//! A ReadIndex request carries the asking peer's id with its counter
+//! (`read_context`): raft-rs on the leader keys pending requests by that
+//! context and silently drops a duplicate.
+//!
 //! * **Replica reads** (`RequestContext::replica_read`, what a columnar
 //!   store's learners serve): any peer, leader or not, asks the leader for
 //!   a read index (raft-rs forwards `MsgReadIndex` and the answer comes back
@@ -33,6 +37,26 @@ use super::super::msg::{ReadCallback, ReadResponse, RequestContext};
 use super::super::peer::{Peer, ReadIndexRequest};
 use crate::Error;
 use crate::engine::EngineRef;
+
+/// The context of a ReadIndex request: the asking peer's id and its own
+/// counter. The leader keeps pending requests by context and drops one
+/// whose context is already pending, so a learner's forwarded request must
+/// never share one with the leader's own (their counters alone collide).
+fn read_context(peer_id: u64, id: u64) -> Vec<u8> {
+    let mut ctx = Vec::with_capacity(16);
+    ctx.extend_from_slice(&peer_id.to_be_bytes());
+    ctx.extend_from_slice(&id.to_be_bytes());
+    ctx
+}
+
+/// The counter of a ReadIndex answer this peer asked for.
+fn read_id(peer_id: u64, ctx: &[u8]) -> Option<u64> {
+    let (peer, id) = ctx.split_at_checked(8)?;
+    if u64::from_be_bytes(peer.try_into().ok()?) != peer_id {
+        return None;
+    }
+    Some(u64::from_be_bytes(id.try_into().ok()?))
+}
 
 impl Peer {
     pub fn on_read(&mut self, ctx: &RequestContext, cb: ReadCallback, engine: &EngineRef) {
@@ -81,7 +105,7 @@ impl Peer {
         }
         let id = self.next_read_id;
         self.next_read_id += 1;
-        self.raft.read_index(id.to_be_bytes().to_vec());
+        self.raft.read_index(read_context(self.peer_id(), id));
         self.inflight_reads.push_back(ReadIndexRequest {
             id,
             cbs: std::mem::take(&mut self.queued_reads),
@@ -92,10 +116,9 @@ impl Peer {
 
     pub fn on_read_states(&mut self, states: Vec<raft::ReadState>, cfg: &Config) {
         for rs in states {
-            let Ok(bytes) = <[u8; 8]>::try_from(rs.request_ctx.as_slice()) else {
+            let Some(id) = read_id(self.peer_id(), &rs.request_ctx) else {
                 continue;
             };
-            let id = u64::from_be_bytes(bytes);
             let Some(req) = self.inflight_reads.iter_mut().find(|r| r.id == id) else {
                 continue;
             };
@@ -146,5 +169,18 @@ impl Peer {
                 )));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_contexts_of_two_peers_never_collide() {
+        assert_ne!(read_context(1, 5), read_context(2, 5));
+        assert_eq!(read_id(1, &read_context(1, 5)), Some(5));
+        assert_eq!(read_id(2, &read_context(1, 5)), None);
+        assert_eq!(read_id(1, &5u64.to_be_bytes()), None);
     }
 }
