@@ -88,6 +88,7 @@ pub mod code {
     pub const ER_LOAD_DATA_INVALID: u16 = 1148;
     pub const ER_WARN_TOO_FEW_RECORDS: u16 = 1261;
     pub const ER_WARN_TOO_MANY_RECORDS: u16 = 1262;
+    pub const ER_ALTER_OPERATION_NOT_SUPPORTED_REASON: u16 = 1846;
     /// TiDB: ADMIN CHECK TABLE found a row and its index entries apart.
     pub const ER_ADMIN_CHECK_TABLE: u16 = 8003;
     /// TiDB: write conflict in an optimistic transaction.
@@ -148,6 +149,7 @@ pub fn sqlstate(code: u16) -> &'static str {
         ER_DIVISION_BY_ZERO => "22012",
         ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION | ER_CANT_CHANGE_TX_CHARACTERISTICS => "25006",
         ER_QUERY_INTERRUPTED => "70100",
+        ER_ALTER_OPERATION_NOT_SUPPORTED_REASON => "0A000",
         ER_UNKNOWN_STMT_HANDLER => "HY000",
         _ => "HY000",
     }

@@ -80,6 +80,37 @@ async fn an_insert_straddling_add_unique_index_fails_its_commit() {
     c.shutdown().await;
 }
 
+/// ALTER TABLE's ALGORITHM and LOCK clauses: what cannot be done fails
+/// before anything changes, what is not done says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn alter_table_algorithm_and_lock_are_never_ignored_silently() {
+    tests::cluster::init_logging();
+    let c = SqlCluster::start().await.unwrap();
+    let mut a = connect(&c, "test").await;
+    a.query_drop("CREATE TABLE al (id INT PRIMARY KEY, v INT)")
+        .await
+        .unwrap();
+    let err = a
+        .query_drop("ALTER TABLE al ADD INDEX kv (v), ALGORITHM=INSTANT")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), 1846, "{err}");
+    a.query_drop("ALTER TABLE al ADD INDEX kv (v), ALGORITHM=INPLACE, LOCK=NONE")
+        .await
+        .unwrap();
+    let warnings: Vec<(String, u16, String)> = a.query("SHOW WARNINGS").await.unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    a.query_drop("ALTER TABLE al DROP INDEX kv, ALGORITHM=COPY, LOCK=EXCLUSIVE")
+        .await
+        .unwrap();
+    let warnings: Vec<(String, u16, String)> = a.query("SHOW WARNINGS").await.unwrap();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[0].2.contains("ALGORITHM=COPY"), "{warnings:?}");
+    assert!(warnings[1].2.contains("LOCK=EXCLUSIVE"), "{warnings:?}");
+    drop(a);
+    c.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_insert_straddling_truncate_is_never_lost_silently() {
     tests::cluster::init_logging();

@@ -355,6 +355,7 @@ pub async fn drop_index(
 
 pub async fn alter_table(session: &mut Session, at: &AlterTable) -> Result<Output> {
     let (db, table) = resolve(session, &at.name)?;
+    check_algorithm_and_lock(session, &at.operations)?;
     for op in &at.operations {
         let table = session.schema().require_table(&db, &table.name)?.clone();
         match op {
@@ -388,13 +389,81 @@ pub async fn alter_table(session: &mut Session, at: &AlterTable) -> Result<Outpu
                 let (RenameTableNameKind::As(n) | RenameTableNameKind::To(n)) = table_name;
                 rename(session, &at.name, n).await?;
             }
-            AlterTableOperation::AutoIncrement { .. }
-            | AlterTableOperation::Algorithm { .. }
-            | AlterTableOperation::Lock { .. } => {}
+            AlterTableOperation::AutoIncrement { value, .. } => {
+                set_auto_increment(session, &table, value).await?;
+            }
+            // Checked above, before anything changed.
+            AlterTableOperation::Algorithm { .. } | AlterTableOperation::Lock { .. } => {}
             other => return Err(Error::unsupported(format!("ALTER TABLE ... {other}"))),
         }
     }
     Ok(Output::ok(0))
+}
+
+/// `ALGORITHM=` and `LOCK=` as TiDB takes them: every change here is
+/// INPLACE, metadata-only ones INSTANT, and none locks the table. An
+/// algorithm that cannot be had fails the statement before anything
+/// changes (1846, as MySQL); `ALGORITHM=COPY` and a table lock asked for
+/// are not done, and a warning says so.
+fn check_algorithm_and_lock(session: &mut Session, ops: &[AlterTableOperation]) -> Result<()> {
+    use sqlparser::ast::{AlterTableAlgorithm, AlterTableLock};
+    let rebuilds = ops
+        .iter()
+        .any(|op| matches!(op, AlterTableOperation::AddConstraint { .. }));
+    for op in ops {
+        match op {
+            AlterTableOperation::Algorithm {
+                algorithm: AlterTableAlgorithm::Instant,
+                ..
+            } if rebuilds => {
+                return Err(Error::new(
+                    code::ER_ALTER_OPERATION_NOT_SUPPORTED_REASON,
+                    "ALGORITHM=INSTANT is not supported. Reason: Cannot alter table by INSTANT. Try ALGORITHM=INPLACE.",
+                ));
+            }
+            AlterTableOperation::Algorithm {
+                algorithm: AlterTableAlgorithm::Copy,
+                ..
+            } => session.warn(
+                code::ER_UNKNOWN,
+                "ALGORITHM=COPY is not supported: the change is made INPLACE",
+            ),
+            AlterTableOperation::Lock {
+                lock: lock @ (AlterTableLock::Shared | AlterTableLock::Exclusive),
+                ..
+            } => session.warn(
+                code::ER_UNKNOWN,
+                format!("LOCK={lock} is not supported: duet's schema changes never lock the table"),
+            ),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// `ALTER TABLE t AUTO_INCREMENT = n`: the next value this server
+/// allocates is at least `n` (as InnoDB, a value at or below one already
+/// handed out changes nothing). Other SQL servers finish the batch of
+/// values they hold first, as TiDB's do.
+async fn set_auto_increment(
+    session: &mut Session,
+    table: &TableInfo,
+    value: &sqlparser::ast::ValueWithSpan,
+) -> Result<()> {
+    let n: i64 = match &value.value {
+        sqlparser::ast::Value::Number(n, _) => n.parse().ok(),
+        _ => None,
+    }
+    .filter(|n| *n >= 0)
+    .ok_or_else(|| Error::parse(format!("near 'AUTO_INCREMENT = {value}'")))?;
+    if n > 0 {
+        session
+            .shared
+            .auto_ids
+            .observe(&session.shared.client, table.id, n - 1)
+            .await?;
+    }
+    Ok(())
 }
 
 /// `ALTER TABLE t SET ...`: the columnar replica count.
