@@ -89,6 +89,7 @@ pub mod code {
     pub const ER_WARN_TOO_FEW_RECORDS: u16 = 1261;
     pub const ER_WARN_TOO_MANY_RECORDS: u16 = 1262;
     pub const ER_ALTER_OPERATION_NOT_SUPPORTED_REASON: u16 = 1846;
+    pub const ER_WRONG_COLUMN_NAME: u16 = 1166;
     /// TiDB: ADMIN CHECK TABLE found a row and its index entries apart.
     pub const ER_ADMIN_CHECK_TABLE: u16 = 8003;
     /// TiDB: write conflict in an optimistic transaction.
@@ -135,6 +136,7 @@ pub fn sqlstate(code: u16) -> &'static str {
         | ER_TOO_BIG_PRECISION
         | ER_WRONG_DB_NAME
         | ER_WRONG_TABLE_NAME
+        | ER_WRONG_COLUMN_NAME
         | ER_TOO_BIG_DISPLAYWIDTH
         | ER_TOO_BIG_FIELDLENGTH
         | ER_TABLE_MUST_HAVE_COLUMNS

@@ -389,6 +389,22 @@ pub async fn alter_table(session: &mut Session, at: &AlterTable) -> Result<Outpu
                 let (RenameTableNameKind::As(n) | RenameTableNameKind::To(n)) = table_name;
                 rename(session, &at.name, n).await?;
             }
+            AlterTableOperation::RenameColumn {
+                old_column_name,
+                new_column_name,
+            } => {
+                rename_column(
+                    session,
+                    &table,
+                    &old_column_name.value,
+                    &new_column_name.value,
+                )
+                .await?;
+            }
+            AlterTableOperation::AlterColumn {
+                column_name,
+                op: sqlparser::ast::AlterColumnOperation::SetDefault { value },
+            } => set_default(session, &table, &column_name.value, value).await?,
             AlterTableOperation::AutoIncrement { value, .. } => {
                 set_auto_increment(session, &table, value).await?;
             }
@@ -398,6 +414,74 @@ pub async fn alter_table(session: &mut Session, at: &AlterTable) -> Result<Outpu
         }
     }
     Ok(Output::ok(0))
+}
+
+/// `ALTER TABLE t RENAME COLUMN a TO b`: the column and the indexes over
+/// it change their name; rows keep their values (stored by column id).
+async fn rename_column(
+    session: &mut Session,
+    table: &TableInfo,
+    from: &str,
+    to: &str,
+) -> Result<()> {
+    let (_, c) = table
+        .column(from)
+        .ok_or_else(|| Error::bad_field(from, &table.name))?;
+    if to.is_empty() || to.len() > 64 || to.ends_with(' ') {
+        return Err(Error::new(
+            code::ER_WRONG_COLUMN_NAME,
+            format!("Incorrect column name '{to}'"),
+        ));
+    }
+    if !from.eq_ignore_ascii_case(to) && table.column(to).is_some() {
+        return Err(Error::new(
+            code::ER_DUP_FIELDNAME,
+            format!("Duplicate column name '{to}'"),
+        ));
+    }
+    let (old, new) = (c.name.clone(), to.to_string());
+    update_table(session, table, move |t| {
+        for c in t.columns.iter_mut().filter(|c| c.name == old) {
+            c.name = new.clone();
+        }
+        for ic in t.indexes.iter_mut().flat_map(|i| i.columns.iter_mut()) {
+            if ic.name.eq_ignore_ascii_case(&old) {
+                ic.name = new.clone();
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// `ALTER TABLE t ALTER [COLUMN] c SET DEFAULT v`: rows inserted from now
+/// on take `v`; rows already there keep their values.
+async fn set_default(
+    session: &mut Session,
+    table: &TableInfo,
+    column: &str,
+    value: &sqlparser::ast::Expr,
+) -> Result<()> {
+    let (_, c) = table
+        .column(column)
+        .ok_or_else(|| Error::bad_field(column, &table.name))?;
+    let default = super::create_table::default_value(value, c)?;
+    if default == crate::catalog::model::DefaultValue::Null && !c.nullable {
+        return Err(Error::new(
+            code::ER_INVALID_DEFAULT,
+            format!("Invalid default value for '{}'", c.name),
+        ));
+    }
+    let id = c.id;
+    update_table(session, table, move |t| {
+        for c in t.columns.iter_mut().filter(|c| c.id == id) {
+            c.default = Some(default.clone());
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(())
 }
 
 /// `ALGORITHM=` and `LOCK=` as TiDB takes them: every change here is

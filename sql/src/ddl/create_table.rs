@@ -292,7 +292,7 @@ fn is_now(e: &Expr) -> bool {
     s.starts_with("CURRENT_TIMESTAMP") || s.starts_with("NOW(") || s.starts_with("LOCALTIMESTAMP")
 }
 
-fn default_value(e: &Expr, col: &ColumnInfo) -> Result<DefaultValue> {
+pub(super) fn default_value(e: &Expr, col: &ColumnInfo) -> Result<DefaultValue> {
     if is_now(e) {
         if !matches!(col.ft.tp, SqlType::DateTime | SqlType::Timestamp) {
             return Err(Error::new(
