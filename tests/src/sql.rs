@@ -9,6 +9,22 @@ use tokio::net::TcpListener;
 
 use crate::cluster::Cluster;
 
+/// A `mysql_async` connection to the cluster's SQL server, database `db`.
+pub async fn connect(c: &SqlCluster, db: &str) -> mysql_async::Conn {
+    mysql_async::Conn::from_url(c.url(db))
+        .await
+        .expect("connect")
+}
+
+/// The MySQL error code of a server's error answer (any other error is a
+/// test failure).
+pub fn code(e: &mysql_async::Error) -> u16 {
+    match e {
+        mysql_async::Error::Server(s) => s.code,
+        other => panic!("not a server error: {other}"),
+    }
+}
+
 pub struct SqlCluster {
     pub cluster: Cluster,
     pub server: sql::SqlServer,

@@ -17,14 +17,7 @@ use mysql_async::Conn;
 use mysql_async::prelude::*;
 use proto::metapb::{PeerRole, Region};
 use tests::cluster::wait_until;
-use tests::sql::SqlCluster;
-
-fn code(e: &mysql_async::Error) -> u16 {
-    match e {
-        mysql_async::Error::Server(s) => s.code,
-        other => panic!("not a server error: {other}"),
-    }
-}
+use tests::sql::{SqlCluster, code};
 
 /// The table's id, from information_schema.
 async fn table_id(conn: &mut Conn, name: &str) -> i64 {

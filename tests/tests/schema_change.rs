@@ -9,18 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use mysql_async::prelude::*;
 use mysql_async::{Conn, Opts, OptsBuilder};
-use tests::sql::SqlCluster;
-
-async fn connect(c: &SqlCluster, db: &str) -> Conn {
-    Conn::from_url(c.url(db)).await.expect("connect")
-}
-
-fn code(e: &mysql_async::Error) -> u16 {
-    match e {
-        mysql_async::Error::Server(s) => s.code,
-        other => panic!("not a server error: {other}"),
-    }
-}
+use tests::sql::{SqlCluster, code, connect};
 
 /// The ids a query returns, sorted.
 async fn ids(conn: &mut Conn, sql: &str) -> Vec<i64> {

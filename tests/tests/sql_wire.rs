@@ -10,18 +10,7 @@ use std::time::{Duration, Instant};
 
 use mysql_async::prelude::*;
 use mysql_async::{Conn, Opts, OptsBuilder, Params, Value};
-use tests::sql::SqlCluster;
-
-async fn connect(c: &SqlCluster, db: &str) -> Conn {
-    Conn::from_url(c.url(db)).await.expect("connect")
-}
-
-fn code(e: &mysql_async::Error) -> u16 {
-    match e {
-        mysql_async::Error::Server(s) => s.code,
-        other => panic!("not a server error: {other}"),
-    }
-}
+use tests::sql::{SqlCluster, code, connect};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mysql_async_text_and_prepared() {

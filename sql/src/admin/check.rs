@@ -58,18 +58,25 @@ pub async fn execute(session: &mut Session, tables: &[String]) -> Result<Output>
 async fn check_table(txn: &txn::client::Transaction, t: &TableInfo) -> Result<()> {
     let all: Vec<usize> = (0..t.columns.len()).collect();
     let (start, end) = codec::table::record_range(t.id);
-    let rows = txn.scan(&start, &end, 0, false).await?;
     let common = matches!(t.handle, HandleKind::Common);
+    let rows = txn
+        .scan(&start, &end, 0, false)
+        .await?
+        .into_iter()
+        .map(|(k, v)| {
+            let row = crate::table::decode_record(t, &k, &v, &all)?;
+            let (_, handle) = codec::table::decode_row_key(&k, common)?;
+            Ok((row, handle))
+        })
+        .collect::<Result<Vec<_>>>()?;
     for idx in t.indexes.iter().filter(|i| i.state == SchemaState::Public) {
         if idx.primary && t.handle != HandleKind::RowId {
             continue; // the row key is the primary key
         }
         let mut expected: HashMap<Vec<u8>, (Vec<u8>, String)> = HashMap::with_capacity(rows.len());
-        for (k, v) in &rows {
-            let row = crate::table::decode_record(t, k, v, &all)?;
-            let (_, handle) = codec::table::decode_row_key(k, common)?;
-            let (key, value) = crate::table::index_entry(t, idx, &row, &handle);
-            expected.insert(key, (value, describe(&row)));
+        for (row, handle) in &rows {
+            let (key, value) = crate::table::index_entry(t, idx, row, handle);
+            expected.insert(key, (value, describe(row)));
         }
         let (lo, hi) = codec::table::index_range(t.id, idx.id);
         for (key, value) in txn.scan(&lo, &hi, 0, false).await? {

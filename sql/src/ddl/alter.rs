@@ -195,8 +195,8 @@ async fn set_index_state(
 }
 
 /// Takes an index out through the states backwards, then deletes its
-/// entries.
-async fn remove_index(session: &Session, t: &TableInfo, id: i64) -> Result<()> {
+/// entries; returns the table without it.
+async fn remove_index(session: &Session, t: &TableInfo, id: i64) -> Result<TableInfo> {
     let state = |t: &TableInfo| t.indexes.iter().find(|i| i.id == id).map(|i| i.state);
     let mut t = t.clone();
     if matches!(state(&t), Some(SchemaState::Public)) {
@@ -213,7 +213,8 @@ async fn remove_index(session: &Session, t: &TableInfo, id: i64) -> Result<()> {
     })
     .await?;
     let (start, end) = codec::table::index_range(t.id, id);
-    crate::ddl::txn::delete_range(session, &start, &end).await
+    crate::ddl::txn::delete_range(session, &start, &end).await?;
+    Ok(t)
 }
 
 async fn backfill(session: &Session, t: &TableInfo, idx: &IndexInfo) -> Result<()> {
@@ -491,15 +492,19 @@ async fn set_default(
 /// are not done, and a warning says so.
 fn check_algorithm_and_lock(session: &mut Session, ops: &[AlterTableOperation]) -> Result<()> {
     use sqlparser::ast::{AlterTableAlgorithm, AlterTableLock};
-    let rebuilds = ops
-        .iter()
-        .any(|op| matches!(op, AlterTableOperation::AddConstraint { .. }));
+    // Index changes write or delete entries: INPLACE, as in MySQL.
+    let not_instant = ops.iter().any(|op| {
+        matches!(
+            op,
+            AlterTableOperation::AddConstraint { .. } | AlterTableOperation::DropIndex { .. }
+        )
+    });
     for op in ops {
         match op {
             AlterTableOperation::Algorithm {
                 algorithm: AlterTableAlgorithm::Instant,
                 ..
-            } if rebuilds => {
+            } if not_instant => {
                 return Err(Error::new(
                     code::ER_ALTER_OPERATION_NOT_SUPPORTED_REASON,
                     "ALGORITHM=INSTANT is not supported. Reason: Cannot alter table by INSTANT. Try ALGORITHM=INPLACE.",
@@ -670,12 +675,7 @@ async fn drop_columns(
         // The indexes over the column go first, through their states.
         let mut t: TableInfo = (**table).clone();
         for id in dropped {
-            remove_index(session, &t, id).await?;
-            t = session
-                .schema()
-                .table_by_id(t.id)
-                .map(|(_, t)| (**t).clone())
-                .ok_or_else(|| Error::no_such_table("", &t.name))?;
+            t = remove_index(session, &t, id).await?;
         }
         update_table(session, &t, |t| {
             t.columns.retain(|c| !c.name.eq_ignore_ascii_case(&col));

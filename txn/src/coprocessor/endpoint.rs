@@ -6,7 +6,7 @@ use copr::{Fragment, encode_batches};
 use proto::kvrpcpb::CopRequest;
 
 use crate::storage::Storage;
-use crate::types::{Key, LockInfo, TimeStamp};
+use crate::types::{LockInfo, TimeStamp};
 use crate::{Error, Result};
 
 /// Records scanned per page when the request does not say.
@@ -36,7 +36,7 @@ impl Storage {
             .as_ref()
             .ok_or_else(|| Error::InvalidArgument("coprocessor request without a scan".into()))?;
         let fragment = Fragment::new(scan, &req.filters, &req.output, req.limit)?;
-        let page = match req.page_records as usize {
+        let page_records = match req.page_records as usize {
             0 => DEFAULT_PAGE_RECORDS,
             n => n.min(MAX_PAGE_RECORDS),
         };
@@ -45,18 +45,18 @@ impl Storage {
             .iter()
             .map(|&t| TimeStamp::new(t))
             .collect();
-        let records = match self
+        let page = match self
             .scan_page(
                 req.context.unwrap_or_default(),
                 &req.start_key,
                 &req.end_key,
-                page,
+                page_records,
                 TimeStamp::new(req.start_ts),
                 &bypass,
             )
             .await?
         {
-            Ok(records) => records,
+            Ok(page) => page,
             Err(locks) => {
                 return Ok(CopOutcome {
                     locks,
@@ -64,19 +64,11 @@ impl Storage {
                 });
             }
         };
-        let resume_key = match records.last() {
-            Some((last, _)) if records.len() >= page => {
-                let mut next = last.clone();
-                next.push(0);
-                Key::from_raw(&next).into_encoded()
-            }
-            _ => Vec::new(),
-        };
-        let batch = fragment.run(&records, fragment.limit)?;
+        let batch = fragment.run(&page.rows, fragment.limit)?;
         Ok(CopOutcome {
             data: encode_batches(&fragment.output_schema(), &[batch])?,
-            resume_key,
-            scanned: records.len() as u64,
+            resume_key: page.resume_key,
+            scanned: page.rows.len() as u64,
             locks: Vec::new(),
         })
     }

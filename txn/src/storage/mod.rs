@@ -110,6 +110,13 @@ impl StoreHandle {
     }
 }
 
+/// One page of a coprocessor scan ([`Storage::scan_page`]).
+pub struct Page {
+    pub rows: Vec<(Vec<u8>, Value)>,
+    /// Encoded key the next page starts at (empty: the region is done).
+    pub resume_key: Vec<u8>,
+}
+
 pub struct Storage {
     ctx: StoreHandle,
     latches: Latches,
@@ -228,6 +235,26 @@ impl Storage {
         Ok(out)
     }
 
+    /// What a range read at `ts` starts from: the ts checked, the range's
+    /// one-phase commits below `ts` waited for, a snapshot, and the range
+    /// clamped to its region (`end` None: the region's end).
+    async fn range_snapshot(
+        &self,
+        ctx: Context,
+        start: &[u8],
+        end: &[u8],
+        ts: TimeStamp,
+    ) -> Result<(ReadResponse, Key, Option<Key>)> {
+        self.check_ts(ts)?;
+        // The requested range covers the clamped one: waiting on it is at
+        // worst a short wait for a 1PC just outside the region.
+        self.wait_memory_locks(ts, &[], Some((start, end))).await?;
+        let snap = self.snapshot(ctx).await?;
+        let (lo, hi) = clamp_to_region(&snap.region, start, end);
+        let end_key = (!hi.is_empty()).then(|| Key::from_encoded(hi));
+        Ok((snap, Key::from_encoded(lo), end_key))
+    }
+
     /// Scans the encoded range `[start, end)` clamped to the region.
     #[allow(clippy::too_many_arguments)]
     pub async fn scan(
@@ -241,15 +268,8 @@ impl Storage {
         reverse: bool,
         bypass: &[TimeStamp],
     ) -> Result<Vec<KvResult>> {
-        self.check_ts(ts)?;
-        // The requested range covers the clamped one: waiting on it is at
-        // worst a short wait for a 1PC just outside the region.
-        self.wait_memory_locks(ts, &[], Some((start, end))).await?;
-        let snap = self.snapshot(ctx).await?;
-        let (lo, hi) = clamp_to_region(&snap.region, start, end);
+        let (snap, start_key, end_key) = self.range_snapshot(ctx, start, end, ts).await?;
         let mut reader = MvccReader::new(reader_of(&snap));
-        let start_key = Key::from_encoded(lo);
-        let end_key = (!hi.is_empty()).then(|| Key::from_encoded(hi));
         let out = crate::mvcc::scanner::scan(
             &mut reader,
             &start_key,
@@ -260,20 +280,17 @@ impl Storage {
             reverse,
             bypass,
         )?;
-        let (mut bytes, mut n) = (0u64, 0u64);
-        for (k, v) in out.iter().flatten() {
-            bytes += (k.len() + v.len()) as u64;
-            n += 1;
-        }
-        self.ctx.read_flow.record(snap.region.id, bytes, n);
+        self.record_read(&snap, out.iter().flatten());
         Ok(out)
     }
 
     /// One coprocessor page: the first `limit` keys of the encoded range
-    /// (clamped to the region) with a value visible at `ts`, or the locks
-    /// that block a read at `ts` anywhere in the part of the range the page
-    /// covers ([`crate::mvcc::range_locks`], the check the columnar
-    /// replicas make). `Ok(Err(locks))`: resolve them, then ask again.
+    /// (clamped to the region) with a value visible at `ts` and the encoded
+    /// key the next page starts at (empty: the region is done), or the
+    /// locks that block a read at `ts` anywhere in the part of the range
+    /// the page covers ([`crate::mvcc::range_locks`], the check the
+    /// columnar replicas make). `Ok(Err(locks))`: resolve them, then ask
+    /// again.
     pub async fn scan_page(
         &self,
         ctx: Context,
@@ -282,14 +299,9 @@ impl Storage {
         limit: usize,
         ts: TimeStamp,
         bypass: &[TimeStamp],
-    ) -> Result<std::result::Result<Vec<(Vec<u8>, Value)>, Vec<LockInfo>>> {
-        self.check_ts(ts)?;
-        self.wait_memory_locks(ts, &[], Some((start, end))).await?;
-        let snap = self.snapshot(ctx).await?;
-        let (lo, hi) = clamp_to_region(&snap.region, start, end);
+    ) -> Result<std::result::Result<Page, Vec<LockInfo>>> {
+        let (snap, start_key, end_key) = self.range_snapshot(ctx, start, end, ts).await?;
         let mut reader = MvccReader::new(reader_of(&snap));
-        let start_key = Key::from_encoded(lo);
-        let end_key = (!hi.is_empty()).then(|| Key::from_encoded(hi));
         let rows = crate::mvcc::scanner::scan_past_locks(
             &mut reader,
             &start_key,
@@ -298,24 +310,38 @@ impl Storage {
             limit,
         )?;
         // A full page covers the range up to its last key.
-        let covered = match rows.last() {
+        let next = match rows.last() {
             Some((last, _)) if rows.len() >= limit => {
                 let mut next = last.clone();
                 next.push(0);
                 Some(Key::from_raw(&next))
             }
-            _ => end_key,
+            _ => None,
         };
-        let locks =
-            crate::mvcc::range_locks(&mut reader, &start_key, covered.as_ref(), ts, bypass)?;
+        let covered = next.as_ref().or(end_key.as_ref());
+        let locks = crate::mvcc::range_locks(&mut reader, &start_key, covered, ts, bypass)?;
         if !locks.is_empty() {
             return Ok(Err(locks));
         }
-        let bytes: usize = rows.iter().map(|(k, v)| k.len() + v.len()).sum();
-        self.ctx
-            .read_flow
-            .record(snap.region.id, bytes as u64, rows.len() as u64);
-        Ok(Ok(rows))
+        self.record_read(&snap, rows.iter());
+        Ok(Ok(Page {
+            rows,
+            resume_key: next.map(Key::into_encoded).unwrap_or_default(),
+        }))
+    }
+
+    /// Counts the pairs a read returned in the region's read flow.
+    fn record_read<'a>(
+        &self,
+        snap: &ReadResponse,
+        pairs: impl Iterator<Item = &'a (Vec<u8>, Value)>,
+    ) {
+        let (mut bytes, mut n) = (0u64, 0u64);
+        for (k, v) in pairs {
+            bytes += (k.len() + v.len()) as u64;
+            n += 1;
+        }
+        self.ctx.read_flow.record(snap.region.id, bytes, n);
     }
 
     /// Locks with `start_ts <= max_ts` in the encoded range, clamped to the
