@@ -100,6 +100,14 @@ pub mod code {
     pub const TIDB_INFO_SCHEMA_EXPIRED: u16 = 8027;
     /// TiDB: information schema is changed during the transaction.
     pub const TIDB_INFO_SCHEMA_CHANGED: u16 = 8028;
+    /// TiDB: a DDL job was cancelled (`ADMIN CANCEL DDL JOBS`).
+    pub const TIDB_CANCELLED_DDL_JOB: u16 = 8214;
+    /// TiDB: `ADMIN CANCEL DDL JOBS` of a job that does not exist.
+    pub const TIDB_DDL_JOB_NOT_FOUND: u16 = 8224;
+    /// TiDB: `ADMIN CANCEL DDL JOBS` of a finished job.
+    pub const TIDB_CANCEL_FINISHED_DDL_JOB: u16 = 8225;
+    /// TiDB: `ADMIN CANCEL DDL JOBS` of a job past the point of no return.
+    pub const TIDB_CANNOT_CANCEL_DDL_JOB: u16 = 8226;
 }
 
 /// The SQLSTATE MySQL pairs with a code.

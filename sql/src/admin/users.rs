@@ -157,7 +157,10 @@ async fn set_password(session: &mut Session, p: &mut P) -> Result<Output> {
         )
     })?;
     u.password = PasswordHashes::new(&pw);
-    crate::ddl::txn::in_ddl_txn(session, async |txn| meta::put_user(txn, &u).await).await?;
+    crate::ddl::txn::in_schema_txn(&session.shared, async |txn, _| {
+        meta::put_user(txn, &u).await
+    })
+    .await?;
     Ok(Output::ok(0))
 }
 
@@ -248,7 +251,7 @@ fn applicable(
 
 /// Writes the accounts in one DDL transaction.
 async fn write_accounts(session: &mut Session, verb: &str, changes: Vec<Spec>) -> Result<Output> {
-    crate::ddl::txn::in_ddl_txn(session, async |txn| {
+    crate::ddl::txn::in_schema_txn(&session.shared, async |txn, _| {
         for ((user, host), auth) in &changes {
             if verb == "DROP" {
                 meta::delete_user(txn, user, host).await?;

@@ -11,6 +11,10 @@
 //! mAutoID:{table_id BE}          -> i64 BE   end of the last auto-id batch handed out
 //! mUser:{user}@{host}            -> UserInfo (JSON)
 //! mStats:{table_id BE}           -> TableStats (JSON), from ANALYZE TABLE
+//! mDDLJob:{job_id BE}            -> Job (JSON)   queued DDL jobs ([`super::jobs`])
+//! mDDLHistory:{job_id BE}        -> Job (JSON)   finished DDL jobs
+//! mDDLOwner                      -> Owner (JSON) the DDL owner and its lease
+//! mDelRange:{job_id BE}{n BE}    -> DeleteRange (JSON) key ranges to free after GC
 //! ```
 //!
 //! Every function works inside a caller's transaction, so a DDL statement
@@ -34,7 +38,7 @@ const AUTO_ID_PREFIX: &[u8] = b"mAutoID:";
 const USER_PREFIX: &[u8] = b"mUser:";
 const STATS_PREFIX: &[u8] = b"mStats:";
 
-fn key(prefix: &[u8], ids: &[i64]) -> Vec<u8> {
+pub(super) fn key(prefix: &[u8], ids: &[i64]) -> Vec<u8> {
     let mut k = prefix.to_vec();
     for id in ids {
         k.extend_from_slice(&id.to_be_bytes());
@@ -42,7 +46,7 @@ fn key(prefix: &[u8], ids: &[i64]) -> Vec<u8> {
     k
 }
 
-fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+pub(super) fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     let mut end = prefix.to_vec();
     *end.last_mut().expect("non-empty prefix") += 1;
     end
@@ -56,11 +60,11 @@ fn user_key(user: &str, host: &str) -> Vec<u8> {
     k
 }
 
-fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
+pub(super) fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("catalog types serialise")
 }
 
-fn from_json<T: DeserializeOwned>(b: &[u8]) -> Result<T> {
+pub(super) fn from_json<T: DeserializeOwned>(b: &[u8]) -> Result<T> {
     serde_json::from_slice(b).map_err(|e| Error::internal(format!("corrupt catalog entry: {e}")))
 }
 
@@ -132,6 +136,14 @@ pub async fn list_tables(txn: &Transaction, db: Option<DbId>) -> Result<Vec<Tabl
     };
     let pairs = txn.scan(&start, &end, 0, false).await?;
     pairs.iter().map(|(_, v)| from_json(v)).collect()
+}
+
+/// One table's stored definition.
+pub async fn get_table(txn: &Transaction, db: DbId, id: TableId) -> Result<Option<TableInfo>> {
+    match txn.get(&key(TABLE_PREFIX, &[db, id])).await? {
+        Some(v) => Ok(Some(from_json(&v)?)),
+        None => Ok(None),
+    }
 }
 
 pub async fn put_table(txn: &mut Transaction, t: &TableInfo) -> Result<()> {

@@ -21,6 +21,7 @@
 //! A cluster's first SQL server bootstraps the catalog: databases `test`
 //! and `mysql`, and user `root`@`%` with an empty password.
 
+pub mod jobs;
 pub mod meta;
 pub mod model;
 pub mod names;

@@ -1,40 +1,19 @@
-//! Changing existing tables: indexes (with backfill), columns, TRUNCATE,
-//! RENAME.
+//! Changing existing tables: columns, TRUNCATE, RENAME; indexes are
+//! owner jobs ([`crate::ddl::index`]).
 //!
-//! **Indexes** come and go through F1's states ([`SchemaState`]), each
-//! its own schema version, with two schema leases between them so every
-//! SQL server has moved to a version before the next one is published
-//! (a server confirms its schema every half lease and refuses to plan on
-//! one over a lease old; a transaction planned on an older one fails its
-//! commit, `crate::catalog::validator`):
-//!
-//! ```text
-//!  add:   DeleteOnly -> WriteOnly -> WriteReorganization -> backfill -> Public
-//!  drop:  Public -> WriteOnly -> DeleteOnly -> removed, entries deleted
-//! ```
-//!
-//! Servers one state apart never disagree in a way that leaves an entry
-//! wrong: one that writes entries only runs beside one that at least
-//! deletes them. The backfill starts once every server writes the index
-//! and goes through the rows in batches of 1,024, each a pessimistic
-//! transaction that locks the rows and reads their newest version before
-//! writing their entries (a concurrent writer is waited for, never indexed
-//! as it was), retried on a deadlock; a unique index that meets two rows with the same values fails
-//! with 1062 and is taken out again the same way it came in. Index ids
-//! come from the global allocator and are never reused.
-//!
-//! Column changes need no data rewrite: rows store values by column id.
+//! Column changes here need no data rewrite (rows store values by column
+//! id) and take one schema version each ([`crate::ddl::txn::in_ddl_txn`]).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use sqlparser::ast::{
     AlterTable, AlterTableOperation, ColumnOption, CreateIndex, ObjectName, RenameTableNameKind,
     SqlOption,
 };
 
+use crate::catalog::jobs::{self, Job, JobType};
 use crate::catalog::meta;
-use crate::catalog::model::{HandleKind, IndexInfo, SchemaState, TableInfo};
+use crate::catalog::model::{IndexInfo, SchemaState, TableInfo};
 use crate::error::{Error, Result, code};
 use crate::session::{Output, Session};
 
@@ -50,26 +29,38 @@ fn resolve(session: &Session, name: &ObjectName) -> Result<(String, std::sync::A
 async fn update_table(
     session: &Session,
     table: &TableInfo,
+    job_type: JobType,
     change: impl FnOnce(&mut TableInfo) -> Result<()>,
 ) -> Result<TableInfo> {
     let id = table.id;
     let db_id = table.db_id;
-    crate::ddl::txn::in_ddl_txn(session, async move |txn| {
-        let mut t = meta::list_tables(txn, Some(db_id))
-            .await?
-            .into_iter()
-            .find(|t| t.id == id)
-            .ok_or_else(|| {
-                Error::new(
-                    code::ER_NO_SUCH_TABLE,
-                    format!("Table '{}' doesn't exist", table.name),
-                )
-            })?;
+    crate::ddl::txn::in_ddl_txn(session, job_type, async move |txn, job| {
+        let mut t = meta::get_table(txn, db_id, id).await?.ok_or_else(|| {
+            Error::new(
+                code::ER_NO_SUCH_TABLE,
+                format!("Table '{}' doesn't exist", table.name),
+            )
+        })?;
+        describe_job(session, job, &t);
         change(&mut t)?;
         meta::put_table(txn, &t).await?;
         Ok(t)
     })
     .await
+}
+
+/// Fills in the job's database and table.
+pub(crate) fn describe_job(session: &Session, job: &mut Job, t: &TableInfo) {
+    job.db_id = t.db_id;
+    job.table_id = t.id;
+    job.table_name = t.name.clone();
+    job.db_name = session
+        .schema()
+        .dbs
+        .values()
+        .find(|d| d.info.id == t.db_id)
+        .map(|d| d.info.name.clone())
+        .unwrap_or_default();
 }
 
 pub async fn create_index(session: &mut Session, ci: &CreateIndex) -> Result<Output> {
@@ -91,244 +82,8 @@ pub async fn create_index(session: &mut Session, ci: &CreateIndex) -> Result<Out
     if ci.if_not_exists && table.index(&idx.name).is_some() {
         return Ok(Output::ok(0));
     }
-    add_index(session, &table, idx).await?;
+    super::index::add_index(session, &table, idx).await?;
     Ok(Output::ok(0))
-}
-
-async fn add_index(session: &mut Session, table: &TableInfo, mut idx: IndexInfo) -> Result<()> {
-    if idx.name.eq_ignore_ascii_case("primary") || idx.primary {
-        return Err(Error::unsupported(
-            "adding a PRIMARY KEY to an existing table",
-        ));
-    }
-    for ic in &idx.columns {
-        let (_, c) = table.column(&ic.name).ok_or_else(|| {
-            Error::new(
-                code::ER_KEY_COLUMN_DOES_NOT_EXIST,
-                format!("Key column '{}' doesn't exist in table", ic.name),
-            )
-        })?;
-        if c.ft.is_blob() && ic.length.is_none() {
-            return Err(Error::new(
-                code::ER_BLOB_KEY_WITHOUT_LENGTH,
-                format!(
-                    "BLOB/TEXT column '{}' used in key specification without a key length",
-                    c.name
-                ),
-            ));
-        }
-    }
-    // Delete-only: the index exists, with an id never used before.
-    let (table_id, db_id) = (table.id, table.db_id);
-    let name = idx.name.clone();
-    let t = crate::ddl::txn::in_ddl_txn(session, async move |txn| {
-        let mut t = table_in_txn(txn, db_id, table_id).await?;
-        if !name.is_empty() && t.index(&name).is_some() {
-            return Err(Error::new(
-                code::ER_DUP_KEYNAME,
-                format!("Duplicate key name '{name}'"),
-            ));
-        }
-        idx.id = meta::alloc_ids(txn, 1).await?;
-        idx.state = SchemaState::DeleteOnly;
-        t.indexes.push(idx);
-        super::create_table::name_indexes(&mut t.indexes);
-        meta::put_table(txn, &t).await?;
-        Ok(t)
-    })
-    .await?;
-    let id = t.indexes.last().expect("just added").id;
-    let mut t = t;
-    for state in [SchemaState::WriteOnly, SchemaState::WriteReorganization] {
-        wait_schema_synced(session).await;
-        t = set_index_state(session, &t, id, state).await?;
-    }
-    wait_schema_synced(session).await;
-    let idx = t
-        .indexes
-        .iter()
-        .find(|i| i.id == id)
-        .expect("just added")
-        .clone();
-    if let Err(e) = backfill(session, &t, &idx).await {
-        if let Err(undo) = remove_index(session, &t, id).await {
-            tracing::warn!(table = %t.name, index = %idx.name, "taking a failed index out failed: {undo}");
-        }
-        return Err(e);
-    }
-    set_index_state(session, &t, id, SchemaState::Public).await?;
-    Ok(())
-}
-
-/// Waits until every SQL server runs the schema version just published:
-/// two schema leases (each confirms its schema every half lease).
-async fn wait_schema_synced(session: &Session) {
-    tokio::time::sleep(session.shared.config.schema_lease * 2).await;
-}
-
-/// The table's stored definition, read inside a DDL transaction.
-async fn table_in_txn(
-    txn: &mut txn::client::Transaction,
-    db_id: i64,
-    id: i64,
-) -> Result<TableInfo> {
-    meta::list_tables(txn, Some(db_id))
-        .await?
-        .into_iter()
-        .find(|t| t.id == id)
-        .ok_or_else(|| Error::no_such_table("", &id.to_string()))
-}
-
-async fn set_index_state(
-    session: &Session,
-    t: &TableInfo,
-    id: i64,
-    state: SchemaState,
-) -> Result<TableInfo> {
-    update_table(session, t, |t| {
-        if let Some(i) = t.indexes.iter_mut().find(|i| i.id == id) {
-            i.state = state;
-        }
-        Ok(())
-    })
-    .await
-}
-
-/// Takes an index out through the states backwards, then deletes its
-/// entries; returns the table without it.
-async fn remove_index(session: &Session, t: &TableInfo, id: i64) -> Result<TableInfo> {
-    let state = |t: &TableInfo| t.indexes.iter().find(|i| i.id == id).map(|i| i.state);
-    let mut t = t.clone();
-    if matches!(state(&t), Some(SchemaState::Public)) {
-        t = set_index_state(session, &t, id, SchemaState::WriteOnly).await?;
-        wait_schema_synced(session).await;
-    }
-    if !matches!(state(&t), Some(SchemaState::DeleteOnly) | None) {
-        t = set_index_state(session, &t, id, SchemaState::DeleteOnly).await?;
-        wait_schema_synced(session).await;
-    }
-    let t = update_table(session, &t, |t| {
-        t.indexes.retain(|i| i.id != id);
-        Ok(())
-    })
-    .await?;
-    let (start, end) = codec::table::index_range(t.id, id);
-    crate::ddl::txn::delete_range(session, &start, &end).await?;
-    Ok(t)
-}
-
-async fn backfill(session: &Session, t: &TableInfo, idx: &IndexInfo) -> Result<()> {
-    let (mut from, end) = codec::table::record_range(t.id);
-    let mut attempt = 0;
-    loop {
-        match backfill_batch(session, t, idx, &from, &end).await {
-            Ok(None) => return Ok(()),
-            Ok(Some(next)) => {
-                from = next;
-                attempt = 0;
-            }
-            // A deadlock with, or a lock wait on, a concurrent writer:
-            // read the batch again.
-            Err(e) if retry_backfill(&e) && attempt < BACKFILL_RETRIES => {
-                attempt += 1;
-                tracing::debug!(table = %t.name, index = %idx.name, attempt, "backfill batch retried: {e}");
-                tokio::time::sleep(Duration::from_millis(10 * attempt as u64)).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// How often one backfill batch is tried again after a conflict.
-const BACKFILL_RETRIES: usize = 100;
-
-fn retry_backfill(e: &Error) -> bool {
-    e.is_retryable()
-        || matches!(
-            e.code(),
-            code::ER_LOCK_DEADLOCK | code::ER_LOCK_WAIT_TIMEOUT
-        )
-}
-
-/// Writes the entries of the rows in `[from, end)`, up to a batch, in one
-/// pessimistic transaction: the rows and their entries are locked and read
-/// at their newest version first, so a concurrent change of a row (even one
-/// only locked so far) is waited for and then indexed as it is, never as
-/// it was. Returns where the next batch starts, or None at the end.
-async fn backfill_batch(
-    session: &Session,
-    t: &TableInfo,
-    idx: &IndexInfo,
-    from: &[u8],
-    end: &[u8],
-) -> Result<Option<Vec<u8>>> {
-    let all: Vec<usize> = (0..t.columns.len()).collect();
-    let mut txn = session.shared.client.begin_pessimistic().await?;
-    let result: Result<Option<Vec<u8>>> = async {
-        let keys: Vec<Vec<u8>> = txn
-            .scan(from, end, 1024, false)
-            .await?
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
-        let Some(last) = keys.last() else {
-            return Ok(None);
-        };
-        let mut next = last.clone();
-        next.push(0);
-        let rows = txn.batch_get_for_update(keys.clone()).await?;
-        let common = matches!(t.handle, HandleKind::Common);
-        let mut entries = Vec::with_capacity(keys.len());
-        for (k, v) in keys.iter().zip(rows) {
-            // Deleted since the scan: nothing to index.
-            let Some(v) = v else { continue };
-            let row = crate::table::decode_record(t, k, &v, &all)?;
-            let (_, handle) = codec::table::decode_row_key(k, common)?;
-            let values = crate::table::index_values(t, idx, &row);
-            entries.push((
-                crate::table::index_entry(t, idx, &row, &handle),
-                crate::table::is_distinct_entry(idx, &values),
-                values,
-            ));
-        }
-        let unique_keys: Vec<Vec<u8>> = entries
-            .iter()
-            .filter(|e| e.1)
-            .map(|e| e.0.0.clone())
-            .collect();
-        let existing: std::collections::HashMap<Vec<u8>, Vec<u8>> = unique_keys
-            .iter()
-            .cloned()
-            .zip(txn.batch_get_for_update(unique_keys.clone()).await?)
-            .filter_map(|(k, v)| v.map(|v| (k, v)))
-            .collect();
-        // Every entry locked in one request, not one per put.
-        txn.lock_keys(entries.iter().map(|e| e.0.0.clone()).collect())
-            .await?;
-        let mut seen = std::collections::HashMap::new();
-        for ((key, value), distinct, values) in entries {
-            if distinct {
-                let clash = existing.get(&key).is_some_and(|v| *v != value)
-                    || seen.get(&key).is_some_and(|v: &Vec<u8>| *v != value);
-                if clash {
-                    let shown: Vec<String> = values.iter().map(crate::dml::write::show).collect();
-                    return Err(crate::dml::write::dup_entry(
-                        &shown.join("-"),
-                        &format!("{}.{}", t.name, idx.name),
-                    ));
-                }
-                seen.insert(key.clone(), value.clone());
-            }
-            txn.put(key, value).await?;
-        }
-        txn.commit().await?;
-        Ok(Some(next))
-    }
-    .await;
-    if result.is_err() {
-        let _ = txn.rollback().await;
-    }
-    result
 }
 
 pub async fn drop_index(
@@ -350,7 +105,7 @@ pub async fn drop_index(
     if idx.primary {
         return Err(Error::unsupported("dropping the PRIMARY KEY"));
     }
-    remove_index(session, &table, idx.id).await?;
+    super::index::drop_indexes(session, &table, vec![idx.id], None).await?;
     Ok(Output::ok(0))
 }
 
@@ -365,7 +120,7 @@ pub async fn alter_table(session: &mut Session, at: &AlterTable) -> Result<Outpu
                     continue;
                 };
                 idx.state = SchemaState::DeleteOnly;
-                add_index(session, &table, idx).await?;
+                super::index::add_index(session, &table, idx).await?;
             }
             AlterTableOperation::SetTblProperties { table_properties } => {
                 set_properties(session, &table, table_properties).await?;
@@ -441,7 +196,7 @@ async fn rename_column(
         ));
     }
     let (old, new) = (c.name.clone(), to.to_string());
-    update_table(session, table, move |t| {
+    update_table(session, table, JobType::RenameColumn, move |t| {
         for c in t.columns.iter_mut().filter(|c| c.name == old) {
             c.name = new.clone();
         }
@@ -475,7 +230,7 @@ async fn set_default(
         ));
     }
     let id = c.id;
-    update_table(session, table, move |t| {
+    update_table(session, table, JobType::SetDefaultValue, move |t| {
         for c in t.columns.iter_mut().filter(|c| c.id == id) {
             c.default = Some(default.clone());
         }
@@ -604,7 +359,7 @@ async fn add_column(
     }
     let position = column_position.clone();
     let def = column_def.clone();
-    update_table(session, table, move |t| {
+    update_table(session, table, JobType::AddColumn, move |t| {
         let (mut col, _) = super::create_table::column(&def, t.next_column_id)?;
         if col.auto_increment {
             return Err(Error::unsupported("ADD COLUMN ... AUTO_INCREMENT"));
@@ -672,17 +427,8 @@ async fn drop_columns(
             })
             .map(|i| i.id)
             .collect();
-        // The indexes over the column go first, through their states.
-        let mut t: TableInfo = (**table).clone();
-        for id in dropped {
-            t = remove_index(session, &t, id).await?;
-        }
-        update_table(session, &t, |t| {
-            t.columns.retain(|c| !c.name.eq_ignore_ascii_case(&col));
-            t.fix_handle_position();
-            Ok(())
-        })
-        .await?;
+        // The indexes over the column go with it, through their states.
+        super::index::drop_indexes(session, table, dropped, Some(c.id)).await?;
     }
     Ok(())
 }
@@ -714,12 +460,11 @@ pub async fn rename(session: &mut Session, from: &ObjectName, to: &ObjectName) -
     let new_db = target.info.id;
     let old_db = table.db_id;
     let id = table.id;
-    crate::ddl::txn::in_ddl_txn(session, async |txn| {
-        let mut t = meta::list_tables(txn, Some(old_db))
+    crate::ddl::txn::in_ddl_txn(session, JobType::RenameTable, async |txn, job| {
+        let mut t = meta::get_table(txn, old_db, id)
             .await?
-            .into_iter()
-            .find(|t| t.id == id)
             .ok_or_else(|| Error::no_such_table("", &table.name))?;
+        describe_job(session, job, &t);
         meta::delete_table_info(txn, old_db, id).await?;
         t.name = name.clone();
         t.db_id = new_db;
@@ -732,13 +477,13 @@ pub async fn rename(session: &mut Session, from: &ObjectName, to: &ObjectName) -
 pub async fn truncate(session: &mut Session, name: &ObjectName) -> Result<Output> {
     let (_, table) = resolve(session, name)?;
     let old = table.id;
-    let new_id = crate::ddl::txn::in_ddl_txn(session, async |txn| {
-        let mut t = meta::list_tables(txn, Some(table.db_id))
+    let new_id = crate::ddl::txn::in_ddl_txn(session, JobType::TruncateTable, async |txn, job| {
+        let mut t = meta::get_table(txn, table.db_id, old)
             .await?
-            .into_iter()
-            .find(|t| t.id == old)
             .ok_or_else(|| Error::no_such_table("", &table.name))?;
+        describe_job(session, job, &t);
         meta::delete_table(txn, t.db_id, old).await?;
+        jobs::add_delete_ranges(txn, job.id, &[codec::table::table_range(old)]).await?;
         t.id = meta::alloc_ids(txn, 1).await?;
         meta::put_table(txn, &t).await?;
         Ok(t.id)
@@ -751,6 +496,6 @@ pub async fn truncate(session: &mut Session, name: &ObjectName) -> Result<Output
         let rule = crate::catalog::placement::rule(new_id, table.columnar_replica);
         session.shared.pd.set_columnar_rule(rule).await?;
     }
-    crate::ddl::drop::delete_table_data(session, old).await?;
+    crate::ddl::columnar::drop_rule(session, old).await?;
     Ok(Output::ok(0))
 }

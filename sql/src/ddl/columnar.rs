@@ -18,6 +18,7 @@
 //! repeating the statement (idempotent) brings PD along. Dropping or
 //! truncating a table drops or moves its rule.
 
+use crate::catalog::jobs::JobType;
 use crate::catalog::meta;
 use crate::catalog::model::TableInfo;
 use crate::catalog::placement::rule;
@@ -39,12 +40,11 @@ pub async fn set_replica(session: &Session, table: &TableInfo, count: u64) -> Re
         }
     }
     let id = table.id;
-    crate::ddl::txn::in_ddl_txn(session, async |txn| {
-        let mut t = meta::list_tables(txn, Some(table.db_id))
+    crate::ddl::txn::in_ddl_txn(session, JobType::SetColumnarReplica, async |txn, job| {
+        let mut t = meta::get_table(txn, table.db_id, id)
             .await?
-            .into_iter()
-            .find(|t| t.id == id)
             .ok_or_else(|| Error::no_such_table("", &table.name))?;
+        (job.db_id, job.table_id, job.table_name) = (t.db_id, t.id, t.name.clone());
         t.columnar_replica = count;
         meta::put_table(txn, &t).await
     })

@@ -13,6 +13,7 @@ use sqlparser::ast::{
     TableConstraint, Value,
 };
 
+use crate::catalog::jobs::JobType;
 use crate::catalog::meta;
 use crate::catalog::model::{
     ColumnInfo, DefaultValue, FieldType, HandleKind, IndexColumn, IndexInfo, SchemaState, SqlType,
@@ -48,7 +49,8 @@ pub async fn execute(session: &mut Session, ct: &CreateTable) -> Result<Output> 
     }
     let mut table = build(&name, db_info.id, ct)?;
     let n_indexes = table.indexes.len() as i64;
-    let table_id = crate::ddl::txn::in_ddl_txn(session, async |txn| {
+    let db_name = db_info.name.clone();
+    let table_id = crate::ddl::txn::in_ddl_txn(session, JobType::CreateTable, async |txn, job| {
         if meta::list_tables(txn, Some(db_info.id))
             .await?
             .iter()
@@ -65,6 +67,8 @@ pub async fn execute(session: &mut Session, ct: &CreateTable) -> Result<Output> 
             idx.id = i as i64 + 1;
         }
         meta::put_table(txn, &table).await?;
+        (job.db_id, job.db_name) = (db_info.id, db_name);
+        (job.table_id, job.table_name) = (first, table.name.clone());
         Ok(first)
     })
     .await?;

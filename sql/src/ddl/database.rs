@@ -2,10 +2,10 @@
 
 use sqlparser::ast::ObjectName;
 
+use crate::catalog::jobs::{self, JobType};
 use crate::catalog::meta;
 use crate::catalog::model::DbInfo;
 use crate::catalog::names::object_name;
-use crate::ddl::drop::delete_table_data;
 use crate::ddl::txn::{check_name, in_ddl_txn};
 use crate::error::{Error, Result, code};
 use crate::session::{Output, Session};
@@ -30,7 +30,7 @@ pub async fn create_database(
             format!("Can't create database '{name}'; database exists"),
         ));
     }
-    let created = in_ddl_txn(session, async |txn| {
+    let created = in_ddl_txn(session, JobType::CreateSchema, async |txn, job| {
         if meta::list_dbs(txn)
             .await?
             .iter()
@@ -46,6 +46,7 @@ pub async fn create_database(
             collation: "utf8mb4_bin".into(),
         };
         meta::put_db(txn, &db).await?;
+        (job.db_id, job.db_name) = (id, name.clone());
         Ok(true)
     })
     .await?;
@@ -75,16 +76,21 @@ pub async fn drop_database(session: &mut Session, name: &str, if_exists: bool) -
     };
     let tables: Vec<_> = db.tables.values().cloned().collect();
     let db_id = db.info.id;
-    in_ddl_txn(session, async |txn| {
+    let db_name = db.info.name.clone();
+    in_ddl_txn(session, JobType::DropSchema, async |txn, job| {
+        (job.db_id, job.db_name) = (db_id, db_name);
+        let mut ranges = Vec::new();
         for t in &tables {
             meta::delete_table(txn, db_id, t.id).await?;
+            ranges.push(codec::table::table_range(t.id));
         }
         meta::delete_db(txn, db_id).await?;
-        Ok(())
+        jobs::add_delete_ranges(txn, job.id, &ranges).await
     })
     .await?;
     for t in &tables {
-        delete_table_data(session, t.id).await?;
+        session.shared.auto_ids.forget(t.id);
+        crate::ddl::columnar::drop_rule(session, t.id).await?;
     }
     if session
         .db

@@ -1,9 +1,12 @@
-//! `DROP TABLE`, and deleting a dropped or truncated table's data.
+//! `DROP TABLE`: the definitions go in one DDL transaction, which also
+//! records the tables' key ranges to be freed once GC passes the drop
+//! ([`crate::ddl::delete_range`]).
 
 use sqlparser::ast::ObjectName;
 
+use crate::catalog::jobs::{self, JobType};
 use crate::catalog::meta;
-use crate::ddl::txn::{delete_range, in_ddl_txn};
+use crate::ddl::txn::in_ddl_txn;
 use crate::error::{Error, Result, code};
 use crate::session::{Output, Session};
 
@@ -18,7 +21,7 @@ pub async fn drop_tables(
     for n in names {
         let (db, table) = session.qualified(n)?;
         match schema.table(&db, &table) {
-            Some(t) => targets.push((schema.db(&db).expect("db of a table").info.id, t.clone())),
+            Some(t) => targets.push((db, t.clone())),
             None => missing.push(format!("{db}.{table}")),
         }
     }
@@ -29,31 +32,17 @@ pub async fn drop_tables(
         }
         session.note(code::ER_BAD_TABLE, msg);
     }
-    if targets.is_empty() {
-        return Ok(Output::ok(0));
-    }
-    in_ddl_txn(session, async |txn| {
-        for (db_id, t) in &targets {
-            meta::delete_table(txn, *db_id, t.id).await?;
-        }
-        Ok(())
-    })
-    .await?;
-    for (_, t) in &targets {
+    // One job per table, as TiDB records them.
+    for (db, t) in &targets {
+        in_ddl_txn(session, JobType::DropTable, async |txn, job| {
+            (job.db_id, job.db_name) = (t.db_id, db.clone());
+            (job.table_id, job.table_name) = (t.id, t.name.clone());
+            meta::delete_table(txn, t.db_id, t.id).await?;
+            jobs::add_delete_ranges(txn, job.id, &[codec::table::table_range(t.id)]).await
+        })
+        .await?;
         session.shared.auto_ids.forget(t.id);
-        delete_table_data(session, t.id).await?;
+        crate::ddl::columnar::drop_rule(session, t.id).await?;
     }
     Ok(Output::ok(0))
-}
-
-/// Deletes a dropped table's rows and index entries, in batches, and its
-/// columnar replicas.
-///
-/// TiDB hands this to GC ("delete range"); duet deletes the keys with
-/// ordinary transactions right after the DDL commits, which is slower for
-/// big tables but needs no extra machinery.
-pub async fn delete_table_data(session: &Session, table_id: i64) -> Result<()> {
-    crate::ddl::columnar::drop_rule(session, table_id).await?;
-    let (start, end) = codec::table::table_range(table_id);
-    delete_range(session, &start, &end).await
 }

@@ -1,10 +1,21 @@
 //! # DDL: changes to the catalog
 //!
-//! Each DDL statement runs in its own pessimistic transaction that edits
-//! the `m` keys and bumps the schema version ([`crate::catalog::meta`]),
-//! commits, and reloads this server's catalog; other SQL servers see the
-//! new version within their schema lease. MySQL's implicit commit before
-//! DDL is done by the caller.
+//! Every DDL statement is a job ([`crate::catalog::jobs`]), listed by
+//! `ADMIN SHOW DDL JOBS`:
+//!
+//! * a change that is safe for servers one schema version apart (CREATE,
+//!   DROP and TRUNCATE TABLE, RENAME, ADD COLUMN, defaults, ...) runs in
+//!   one pessimistic transaction of the statement's server that locks and
+//!   bumps the schema version, edits the `m` keys and writes the job to the
+//!   history ([`txn::in_ddl_txn`]);
+//! * a change that needs states (ADD and DROP INDEX, DROP COLUMN) is
+//!   queued and run by the DDL owner, one state per schema version, and
+//!   survives the owner's death ([`owner`], [`index`]); the statement waits
+//!   for it ([`job`]).
+//!
+//! Dropped tables' and indexes' keys are freed once GC passes the drop
+//! ([`delete_range`]). Other SQL servers see a new version within their
+//! schema lease. MySQL's implicit commit before DDL is done by the caller.
 //!
 //! Creating a table splits the row regions at its key prefix, so a new
 //! table starts in its own region (DESIGN.md §2).
@@ -13,7 +24,11 @@ pub mod alter;
 pub mod columnar;
 pub mod create_table;
 pub mod database;
+pub mod delete_range;
 pub mod drop;
+pub mod index;
+pub mod job;
+pub mod owner;
 pub mod txn;
 
 use sqlparser::ast::{ObjectType, Statement};

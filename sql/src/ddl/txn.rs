@@ -1,22 +1,23 @@
-//! The transaction every DDL statement runs in, and what DDL shares: name
-//! checks and deleting a key range.
+//! The transaction a one-step DDL statement runs in, and what DDL shares:
+//! name checks, the job a statement is recorded as.
 
 use txn::client::Transaction;
 
+use crate::catalog::jobs::{self, Job, JobState, JobType};
 use crate::catalog::meta;
 use crate::error::{Error, Result, code};
 use crate::session::Session;
+use crate::session::shared::Shared;
 
-/// Runs `body` in a DDL transaction: schema version bumped, committed,
-/// catalog reloaded.
-pub(crate) async fn in_ddl_txn<T>(
-    session: &Session,
-    body: impl AsyncFnOnce(&mut Transaction) -> Result<T>,
+/// Runs `body` in a catalog transaction: schema version bumped, committed,
+/// catalog reloaded. For changes that are not DDL jobs (accounts).
+pub(crate) async fn in_schema_txn<T>(
+    shared: &Shared,
+    body: impl AsyncFnOnce(&mut Transaction, i64) -> Result<T>,
 ) -> Result<T> {
-    let mut txn = session.shared.client.begin_pessimistic().await?;
+    let (mut txn, version) = locked_catalog(shared).await?;
     let result: Result<T> = async {
-        let v = body(&mut txn).await?;
-        meta::bump_schema_version(&mut txn).await?;
+        let v = body(&mut txn, version).await?;
         txn.commit().await?;
         Ok(v)
     }
@@ -25,8 +26,66 @@ pub(crate) async fn in_ddl_txn<T>(
         let _ = txn.rollback().await;
     }
     let v = result?;
-    session.shared.catalog.reload().await?;
+    shared.catalog.reload().await?;
     Ok(v)
+}
+
+/// A pessimistic transaction holding the lock on the schema version,
+/// bumped, whose snapshot already holds every catalog change before it:
+/// reads of the catalog in it are current, and no other change can
+/// commit in between (every catalog change bumps the version). Returns
+/// the new version.
+pub(crate) async fn locked_catalog(shared: &Shared) -> Result<(Transaction, i64)> {
+    for _ in 0..100 {
+        let mut txn = shared.client.begin_pessimistic().await?;
+        let seen = match meta::schema_version(&txn).await {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = txn.rollback().await;
+                return Err(e);
+            }
+        };
+        match meta::bump_schema_version(&mut txn).await {
+            Ok(v) if v == seen + 1 => return Ok((txn, v)),
+            // A change committed after our snapshot: start again above it.
+            Ok(_) => {
+                let _ = txn.rollback().await;
+            }
+            Err(e) => {
+                let _ = txn.rollback().await;
+                return Err(e);
+            }
+        }
+    }
+    Err(Error::new(
+        code::ER_LOCK_DEADLOCK,
+        "the schema kept changing while a DDL statement waited for it; try again",
+    ))
+}
+
+/// Runs a DDL statement that takes one schema version: `body` changes the
+/// catalog (filling in the job's database and table), the version is
+/// bumped, and the job goes straight to the history as synced, all in one
+/// transaction. Such a change is safe for servers one version apart
+/// (a transaction planned on the old version fails its commit with 8028
+/// where it matters, `crate::catalog::validator`), so it needs no states.
+pub(crate) async fn in_ddl_txn<T>(
+    session: &Session,
+    job_type: JobType,
+    body: impl AsyncFnOnce(&mut Transaction, &mut Job) -> Result<T>,
+) -> Result<T> {
+    let mut job = session.job(job_type);
+    in_schema_txn(&session.shared, async |txn, version| {
+        job.id = meta::alloc_ids(txn, 1).await?;
+        let v = body(txn, &mut job).await?;
+        job.schema_version = version;
+        job.state = JobState::Synced;
+        let ts = txn.start_ts().into_inner();
+        (job.create_ts, job.start_ts, job.end_ts) = (ts, ts, ts);
+        jobs::put_history(txn, &job).await?;
+        Ok(v)
+    })
+    .await
 }
 
 pub(crate) fn check_name(name: &str, db: bool) -> Result<()> {
@@ -39,23 +98,4 @@ pub(crate) fn check_name(name: &str, db: bool) -> Result<()> {
         return Err(Error::new(c, format!("Incorrect {what} name '{name}'")));
     }
     Ok(())
-}
-
-/// Deletes every key in `[start, end)`, 4096 keys per transaction.
-pub async fn delete_range(session: &Session, start: &[u8], end: &[u8]) -> Result<()> {
-    let mut from = start.to_vec();
-    loop {
-        let mut txn = session.shared.client.begin().await?;
-        let batch = txn.scan(&from, end, 4096, false).await?;
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let last = batch.last().expect("non-empty").0.clone();
-        for (k, _) in batch {
-            txn.delete(k).await?;
-        }
-        txn.commit().await?;
-        from = last;
-        from.push(0);
-    }
 }

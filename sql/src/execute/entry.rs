@@ -48,6 +48,10 @@ async fn text_statement(session: &mut Session, sql: &str) -> Result<Output> {
         session.commit_open().await?;
         return crate::admin::users::execute(session, sql).await;
     }
+    if let Some(stmt) = crate::admin::ddl_jobs::parse(sql) {
+        session.warnings.clear();
+        return crate::admin::ddl_jobs::execute(session, stmt?).await;
+    }
     if let Some(tables) = crate::admin::check::parse(sql) {
         session.warnings.clear();
         return crate::admin::check::execute(session, &tables).await;

@@ -43,7 +43,7 @@ impl SqlServer {
         status: Option<TcpListener>,
     ) -> Result<SqlServer> {
         let addr = listener.local_addr().map_err(crate::Error::internal)?;
-        let shared = Shared::new(config).await?;
+        let shared = Shared::new(config, addr.to_string()).await?;
         let (shutdown, rx) = watch::channel(false);
         let follow = tokio::spawn(
             shared
@@ -51,7 +51,8 @@ impl SqlServer {
                 .clone()
                 .follow(shared.config.schema_lease, rx.clone()),
         );
-        let mut tasks = vec![follow];
+        let owner = tokio::spawn(crate::ddl::owner::run(shared.clone(), rx.clone()));
+        let mut tasks = vec![follow, owner];
         if let Some(status) = status {
             tasks.push(tokio::spawn(crate::server::status::serve(
                 status,

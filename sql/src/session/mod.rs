@@ -223,6 +223,15 @@ impl Session {
         self.shared.catalog.schema()
     }
 
+    /// A DDL job for the statement this session runs.
+    pub fn job(&self, job_type: crate::catalog::jobs::JobType) -> crate::catalog::jobs::Job {
+        let query = match &*self.process.current.lock() {
+            Some((sql, _)) => sql.clone(),
+            None => String::new(),
+        };
+        crate::catalog::jobs::Job::new(job_type, &query)
+    }
+
     /// The current database or ER_NO_DB.
     pub fn current_db(&self) -> Result<&str> {
         self.db.as_deref().ok_or_else(Error::no_db)

@@ -58,6 +58,8 @@ pub struct Shared {
     pub metrics: crate::session::observe::Metrics,
     /// Table statistics for the engine choice.
     pub stats: Arc<crate::catalog::stats::StatsCache>,
+    /// This server as a DDL owner candidate (`crate::ddl::owner`).
+    pub ddl: crate::catalog::jobs::DdlSignals,
     next_conn_id: AtomicU32,
 }
 
@@ -93,7 +95,9 @@ impl Shared {
     /// it takes, saying so in the log) while PD is unreachable or the kv
     /// stores have not bootstrapped the cluster yet: a SQL server started
     /// beside them by a service manager comes up once they are.
-    pub async fn new(config: SqlConfig) -> Result<Arc<Shared>> {
+    /// `addr`: where clients reach this server (shown as the DDL owner's
+    /// address).
+    pub async fn new(config: SqlConfig, addr: String) -> Result<Arc<Shared>> {
         let mut waited = 0u32;
         let (pd, client, catalog) = loop {
             match Self::connect(&config).await {
@@ -120,6 +124,7 @@ impl Shared {
             processes: ProcessList::default(),
             metrics: Default::default(),
             stats: Default::default(),
+            ddl: crate::catalog::jobs::DdlSignals::new(addr),
             next_conn_id: AtomicU32::new(1),
         }))
     }

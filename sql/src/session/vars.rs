@@ -50,11 +50,14 @@ enum Kind {
     /// 0/1, also set with ON/OFF/TRUE/FALSE.
     Bool,
     Int,
+    /// An integer within `[min, max]`; others are refused (1231).
+    Range(i64, i64),
     Str,
     /// A string with a fixed set of values (compared case-insensitively).
     Enum(&'static [&'static str]),
 }
 
+#[derive(Clone, Copy)]
 struct Def {
     name: &'static str,
     scope: Scope,
@@ -147,6 +150,7 @@ static DEFS: &[Def] = defs! {
     "transaction_read_only", Both, Kind::Bool, VarValue::Int(0), false;
     "tx_read_only", Both, Kind::Bool, VarValue::Int(0), false;
     "tidb_txn_mode", Both, Kind::Enum(&["pessimistic", "optimistic", ""]), s("pessimistic"), false;
+    "tidb_ddl_reorg_batch_size", Global, Kind::Range(32, 10240), VarValue::Int(256), false;
     "tidb_retry_limit", Both, Kind::Int, VarValue::Int(10), false;
     "unique_checks", Both, Kind::Bool, VarValue::Int(1), false;
     "version", Global, Kind::Str, s(crate::protocol::handshake::SERVER_VERSION), true;
@@ -354,6 +358,19 @@ fn check(d: &Def, v: VarValue) -> Result<VarValue> {
             }),
             VarValue::Null => Err(wrong_value(d.name, "NULL")),
         },
+        Kind::Range(min, max) => {
+            let n = check(
+                &Def {
+                    kind: Kind::Int,
+                    ..*d
+                },
+                v,
+            )?;
+            match n {
+                VarValue::Int(i) if (min..=max).contains(&i) => Ok(n),
+                other => Err(wrong_value(d.name, &other.to_text())),
+            }
+        }
         Kind::Str => Ok(v),
         Kind::Enum(values) => {
             let t = v.to_text();
