@@ -2,6 +2,8 @@
 //! reads and writes through it with the documented output and exit codes,
 //! and SIGTERM shuts the playground down cleanly.
 
+mod ddl_owner;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};

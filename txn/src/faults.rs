@@ -19,7 +19,9 @@ use tokio::sync::watch;
 #[derive(Default)]
 pub struct Faults {
     lose: Mutex<HashMap<&'static str, u32>>,
-    holds: Mutex<HashMap<&'static str, Arc<Held>>>,
+    /// Per method: the held answer, and the prefix of the request's first
+    /// key it waits for.
+    holds: Mutex<HashMap<&'static str, (Vec<u8>, Arc<Held>)>>,
 }
 
 /// An answer held back after the store ran the command: the test learns
@@ -45,17 +47,36 @@ impl Faults {
     /// The next answer of `method` is held after the command ran, until
     /// released.
     pub fn hold_next(&self, method: &'static str) -> Arc<Held> {
+        self.hold_next_on(method, b"")
+    }
+
+    /// The next answer of `method` whose request's first key starts with
+    /// `prefix` (e.g. `b"t"`: table data, not the catalog's background
+    /// writes) is held after the command ran, until released.
+    pub fn hold_next_on(&self, method: &'static str, prefix: &[u8]) -> Arc<Held> {
         let held = Arc::new(Held {
             reached: watch::channel(false).0,
             released: watch::channel(false).0,
         });
-        self.holds.lock().insert(method, held.clone());
+        self.holds
+            .lock()
+            .insert(method, (prefix.to_vec(), held.clone()));
         held
     }
 
-    /// Holds this answer of `method` if a test asked to.
-    pub async fn hold(&self, method: &'static str) {
-        let Some(held) = self.holds.lock().remove(method) else {
+    /// Holds this answer of `method` (whose request's first key is `key`)
+    /// if a test asked to.
+    pub async fn hold(&self, method: &'static str, key: &[u8]) {
+        let held = {
+            let mut holds = self.holds.lock();
+            match holds.get(method) {
+                Some((prefix, _)) if key.starts_with(prefix) => {
+                    holds.remove(method).map(|(_, h)| h)
+                }
+                _ => None,
+            }
+        };
+        let Some(held) = held else {
             return;
         };
         let mut released = held.released.subscribe();

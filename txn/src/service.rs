@@ -54,9 +54,9 @@ pub struct TxnService {
 impl TxnService {
     /// Fails the RPC after it ran if a test asked to lose this answer.
     /// Holds the answer after the RPC ran if a test asked to.
-    async fn held(&self, method: &'static str) {
+    async fn held(&self, method: &'static str, key: &[u8]) {
         if let Some(f) = &self.faults {
-            f.hold(method).await;
+            f.hold(method, key).await;
         }
     }
 
@@ -264,6 +264,10 @@ impl Txn for TxnService {
             .into_iter()
             .map(mutation_from_pb)
             .collect::<std::result::Result<Vec<_>, _>>()?;
+        let first_key = mutations
+            .first()
+            .and_then(|m| m.key().to_raw().ok())
+            .unwrap_or_default();
         let args = PrewriteArgs {
             mutations,
             primary: r.primary_lock,
@@ -281,7 +285,7 @@ impl Txn for TxnService {
             .storage
             .prewrite(r.context.unwrap_or_default(), args)
             .await;
-        self.held("kv_prewrite").await;
+        self.held("kv_prewrite", &first_key).await;
         self.lost("kv_prewrite")?;
         respond!(result, PrewriteResponse, |out| PrewriteResponse {
             errors: out
@@ -297,6 +301,7 @@ impl Txn for TxnService {
 
     async fn kv_commit(&self, req: Request<CommitRequest>) -> RpcResult<CommitResponse> {
         let r = req.into_inner();
+        let first_key = r.keys.first().cloned().unwrap_or_default();
         let result = self
             .storage
             .commit(
@@ -306,7 +311,7 @@ impl Txn for TxnService {
                 ts(r.commit_version),
             )
             .await;
-        self.held("kv_commit").await;
+        self.held("kv_commit", &first_key).await;
         self.lost("kv_commit")?;
         respond!(result, CommitResponse, |()| CommitResponse::default())
     }

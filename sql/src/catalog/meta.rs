@@ -103,6 +103,13 @@ pub async fn is_bootstrapped(txn: &Transaction) -> Result<bool> {
     Ok(txn.get(BOOTSTRAPPED).await?.is_some())
 }
 
+/// Whether the cluster is bootstrapped, read at the newest version with a
+/// lock: two SQL servers starting together serialise here, and the second
+/// sees the first's catalog instead of writing its own over it.
+pub async fn is_bootstrapped_for_update(txn: &mut Transaction) -> Result<bool> {
+    Ok(txn.get_for_update(BOOTSTRAPPED).await?.is_some())
+}
+
 pub async fn set_bootstrapped(txn: &mut Transaction) -> Result<()> {
     txn.put(BOOTSTRAPPED.to_vec(), b"1".to_vec()).await?;
     Ok(())

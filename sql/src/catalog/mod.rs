@@ -26,6 +26,7 @@ pub mod meta;
 pub mod model;
 pub mod names;
 pub mod placement;
+pub mod registry;
 pub mod stats;
 pub mod validator;
 
@@ -225,20 +226,37 @@ impl Catalog {
     }
 
     /// Reloads every half lease until `shutdown` fires, so the schema is
-    /// always confirmed within one lease (TiDB's `loadSchemaInLoop`).
+    /// always confirmed within one lease (TiDB's `loadSchemaInLoop`), and
+    /// keeps this server's entry in the [`registry`] (server `id` at
+    /// `addr`) current; removes it at shutdown.
     pub async fn follow(
         self: Arc<Self>,
         lease: Duration,
+        id: String,
+        addr: String,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) {
+        let renew = registry::ttl(lease) / 4;
+        let mut reported: Option<(i64, std::time::Instant)> = None;
         loop {
-            tokio::select! {
-                _ = tokio::time::sleep(lease / 2) => {}
-                _ = shutdown.changed() => return,
-            }
             if let Err(e) = self.reload().await {
                 tracing::warn!("reloading the catalog failed: {e}");
             }
+            let version = self.schema().version;
+            let due = reported.is_none_or(|(v, at)| v != version || at.elapsed() >= renew);
+            if due {
+                match registry::report(&self.client, &id, &addr, version, lease).await {
+                    Ok(()) => reported = Some((version, std::time::Instant::now())),
+                    Err(e) => tracing::warn!("reporting the schema version failed: {e}"),
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(lease / 2) => {}
+                _ = shutdown.changed() => break,
+            }
+        }
+        if let Err(e) = registry::leave(&self.client, &id).await {
+            tracing::debug!("leaving the server registry: {e}");
         }
     }
 }
@@ -255,12 +273,15 @@ fn expired(cause: &dyn std::fmt::Display) -> Error {
 
 async fn bootstrap(client: &TxnClient) -> Result<()> {
     for attempt in 0.. {
-        let mut txn = client.begin_pessimistic().await?;
+        let txn = client.begin().await?;
         if meta::is_bootstrapped(&txn).await? {
-            txn.rollback().await?;
             return Ok(());
         }
+        let mut txn = client.begin_pessimistic().await?;
         let result: Result<()> = async {
+            if meta::is_bootstrapped_for_update(&mut txn).await? {
+                return Ok(txn.rollback().await?);
+            }
             meta::bump_schema_version(&mut txn).await?;
             let first = meta::alloc_ids(&mut txn, 2).await?;
             for (i, name) in ["test", "mysql"].iter().enumerate() {

@@ -5,10 +5,9 @@
 //! time. A step is one transaction that locks the schema version (every
 //! catalog change bumps it), locks the owner key and checks it is still
 //! this server's, locks the job, changes the catalog and the job's state
-//! together, and commits. Then the owner waits two schema leases so every
-//! live server runs the new version before the next step
-//! ([`wait_schema_synced`]; a server confirms its schema every half lease
-//! and refuses to plan on one over a lease old).
+//! together, and commits. Then the owner waits until every live server
+//! runs the new version before the next step, at most two schema leases
+//! ([`crate::ddl::txn::wait_schema_synced`]).
 //!
 //! ```text
 //!  campaign (every lease_ttl/4, or when a session queues a job):
@@ -37,7 +36,7 @@ use crate::session::shared::Shared;
 /// How long an owner's claim holds without renewal: a dead owner is
 /// replaced after at most this long.
 pub fn lease_ttl(shared: &Shared) -> Duration {
-    (shared.config.schema_lease * 10).max(Duration::from_secs(2))
+    crate::catalog::registry::ttl(shared.config.schema_lease)
 }
 
 /// Campaigns and, while this server owns the DDL, runs jobs, until
@@ -155,18 +154,14 @@ async fn run_job(shared: &Shared, id: i64) -> Result<()> {
             }
         };
         match step {
-            Step::Wait => wait_schema_synced(shared).await,
+            Step::Wait => {
+                let version = shared.catalog.schema().version;
+                crate::ddl::txn::wait_schema_synced(shared, version).await;
+            }
             Step::Continue => {}
             Step::Finished => return Ok(()),
         }
     }
-}
-
-/// Waits until every SQL server runs the schema version just published:
-/// two schema leases (each confirms its schema every half lease and
-/// refuses to plan on one over a lease old).
-pub(crate) async fn wait_schema_synced(shared: &Shared) {
-    tokio::time::sleep(shared.config.schema_lease * 2).await;
 }
 
 /// One step that changes the catalog: `change` gets the transaction

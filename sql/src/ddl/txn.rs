@@ -10,7 +10,8 @@ use crate::session::Session;
 use crate::session::shared::Shared;
 
 /// Runs `body` in a catalog transaction: schema version bumped, committed,
-/// catalog reloaded. For changes that are not DDL jobs (accounts).
+/// catalog reloaded here and waited for on every server. Alone, for
+/// changes that are not DDL jobs (accounts).
 pub(crate) async fn in_schema_txn<T>(
     shared: &Shared,
     body: impl AsyncFnOnce(&mut Transaction, i64) -> Result<T>,
@@ -27,7 +28,32 @@ pub(crate) async fn in_schema_txn<T>(
     }
     let v = result?;
     shared.catalog.reload().await?;
+    wait_schema_synced(shared, version).await;
     Ok(v)
+}
+
+/// Waits until every live SQL server runs schema `version` (they report
+/// it in the [`crate::catalog::registry`]), at most two schema leases: a
+/// server confirms its schema every half lease and refuses to plan on one
+/// over a lease old, so after two leases none runs an older one.
+pub(crate) async fn wait_schema_synced(shared: &Shared, version: i64) {
+    let lease = shared.config.schema_lease;
+    let bound = std::time::Instant::now() + lease * 2;
+    let poll = (lease / 10).clamp(
+        std::time::Duration::from_millis(5),
+        std::time::Duration::from_millis(50),
+    );
+    while std::time::Instant::now() < bound {
+        if let Ok(txn) = shared.client.begin().await
+            && let Ok(servers) = crate::catalog::registry::live(&txn).await
+            && servers
+                .iter()
+                .all(|s| s.id == shared.ddl.id || s.version >= version)
+        {
+            return;
+        }
+        tokio::time::sleep(poll).await;
+    }
 }
 
 /// A pessimistic transaction holding the lock on the schema version,

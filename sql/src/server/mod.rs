@@ -44,13 +44,23 @@ impl SqlServer {
     ) -> Result<SqlServer> {
         let addr = listener.local_addr().map_err(crate::Error::internal)?;
         let shared = Shared::new(config, addr.to_string()).await?;
+        // In the registry before the first client: a DDL waits for this
+        // server from now on.
+        crate::catalog::registry::report(
+            &shared.client,
+            &shared.ddl.id,
+            &shared.ddl.addr,
+            shared.catalog.schema().version,
+            shared.config.schema_lease,
+        )
+        .await?;
         let (shutdown, rx) = watch::channel(false);
-        let follow = tokio::spawn(
-            shared
-                .catalog
-                .clone()
-                .follow(shared.config.schema_lease, rx.clone()),
-        );
+        let follow = tokio::spawn(shared.catalog.clone().follow(
+            shared.config.schema_lease,
+            shared.ddl.id.clone(),
+            shared.ddl.addr.clone(),
+            rx.clone(),
+        ));
         let owner = tokio::spawn(crate::ddl::owner::run(shared.clone(), rx.clone()));
         let mut tasks = vec![follow, owner];
         if let Some(status) = status {
