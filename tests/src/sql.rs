@@ -34,7 +34,12 @@ pub struct SqlCluster {
 
 impl SqlCluster {
     pub async fn start() -> Result<SqlCluster> {
-        let cluster = Cluster::start(3).await?;
+        Self::start_on(Cluster::start(3).await?).await
+    }
+
+    /// A SQL server in front of `cluster` (one started with its own PD or
+    /// raft settings).
+    pub async fn start_on(cluster: Cluster) -> Result<SqlCluster> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         let cfg = sql::SqlConfig {

@@ -317,3 +317,191 @@ async fn index_built_and_dropped_under_concurrent_writes() {
     drop(b);
     c.shutdown().await;
 }
+
+/// The jobs `ADMIN SHOW DDL JOBS` lists, newest first: (type, table,
+/// schema state, row count, state).
+async fn jobs(conn: &mut Conn) -> Vec<(String, String, String, i64, String)> {
+    let rows: Vec<mysql_async::Row> = conn.query("ADMIN SHOW DDL JOBS 20").await.unwrap();
+    rows.into_iter()
+        .map(|r| {
+            (
+                r.get("JOB_TYPE").unwrap(),
+                r.get("TABLE_NAME").unwrap(),
+                r.get("SCHEMA_STATE").unwrap(),
+                r.get("ROW_COUNT").unwrap(),
+                r.get("STATE").unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// An ADD INDEX cancelled in the middle of its backfill (held there by a
+/// session's lock on a row) rolls back: the statement answers 8214, the
+/// index is gone from the table, its entries from the KV; the job shows as
+/// "rollback done" beside the table's other jobs. Cancelling a finished or
+/// unknown job says why it cannot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_add_index_cancelled_mid_backfill_rolls_back() {
+    tests::cluster::init_logging();
+    let c = SqlCluster::start().await.unwrap();
+    let mut a = connect(&c, "test").await;
+    let mut b = connect(&c, "test").await;
+    a.query_drop("CREATE TABLE cx (id INT PRIMARY KEY, v INT)")
+        .await
+        .unwrap();
+    let values: Vec<String> = (1..=400).map(|i| format!("({i}, {})", i % 13)).collect();
+    a.query_drop(format!("INSERT INTO cx VALUES {}", values.join(",")))
+        .await
+        .unwrap();
+    a.query_drop("SET GLOBAL tidb_ddl_reorg_batch_size = 32")
+        .await
+        .unwrap();
+    let mut locker = connect(&c, "test").await;
+    locker.query_drop("BEGIN").await.unwrap();
+    locker
+        .query_drop("SELECT v FROM cx WHERE id = 200 FOR UPDATE")
+        .await
+        .unwrap();
+    let ddl = tokio::spawn(async move {
+        let r = a.query_drop("ALTER TABLE cx ADD INDEX iv (v)").await;
+        (a, r)
+    });
+    let job_id = loop {
+        let rows: Vec<mysql_async::Row> = b.query("ADMIN SHOW DDL JOBS").await.unwrap();
+        let running = rows.into_iter().find(|r| {
+            r.get::<String, _>("JOB_TYPE").as_deref() == Some("add index")
+                && r.get::<String, _>("SCHEMA_STATE").as_deref() == Some("write reorganization")
+                && r.get::<i64, _>("ROW_COUNT").is_some_and(|n| n > 0)
+        });
+        if let Some(r) = running {
+            break r.get::<i64, _>("JOB_ID").unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    // The cancel waits for the batch holding the job, which waits for the
+    // locked row.
+    let mut canceller = connect(&c, "test").await;
+    let cancel = tokio::spawn(async move {
+        let rows: Vec<(i64, String)> = canceller
+            .query(format!("ADMIN CANCEL DDL JOBS {job_id}"))
+            .await
+            .unwrap();
+        rows
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    locker.query_drop("ROLLBACK").await.unwrap();
+    assert_eq!(
+        cancel.await.unwrap(),
+        vec![(job_id, "successful".to_string())]
+    );
+    let (_a, r) = ddl.await.unwrap();
+    let err = r.unwrap_err();
+    assert_eq!(code(&err), 8214, "{err}");
+
+    let indexes: Vec<mysql_async::Row> = b.query("SHOW INDEX FROM cx").await.unwrap();
+    assert!(
+        indexes
+            .iter()
+            .all(|r| r.get::<String, _>("Key_name").as_deref() != Some("iv")),
+        "the cancelled index is gone"
+    );
+    b.query_drop("ADMIN CHECK TABLE cx").await.unwrap();
+    let listed = jobs(&mut b).await;
+    assert_eq!(
+        listed[0],
+        (
+            "add index".into(),
+            "cx".into(),
+            "none".into(),
+            listed[0].3,
+            "rollback done".into()
+        )
+    );
+    assert!(
+        listed
+            .iter()
+            .any(|j| j.0 == "create table" && j.1 == "cx" && j.4 == "synced"),
+        "{listed:?}"
+    );
+    let again: Vec<(i64, String)> = b
+        .query(format!("ADMIN CANCEL DDL JOBS {job_id}, 999999999"))
+        .await
+        .unwrap();
+    assert!(again[0].1.contains("8225"), "{again:?}");
+    assert!(again[1].1.contains("8224"), "{again:?}");
+    // The index can be added after all.
+    b.query_drop("ALTER TABLE cx ADD INDEX iv (v)")
+        .await
+        .unwrap();
+    let n: Option<i64> = b
+        .query_first("SELECT COUNT(*) FROM cx WHERE v = 5")
+        .await
+        .unwrap();
+    assert_eq!(n, Some(31));
+    b.query_drop("ADMIN CHECK TABLE cx").await.unwrap();
+    drop((b, locker));
+    c.shutdown().await;
+}
+
+/// DROP TABLE and TRUNCATE answer at once and leave the rows in the KV
+/// until the GC safe point passes the drop (TiDB's delete-range); then
+/// the DDL owner deletes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dropped_tables_are_freed_after_the_gc_safe_point() {
+    tests::cluster::init_logging();
+    let cluster = tests::cluster::Cluster::start_with(
+        3,
+        |pd| {
+            pd.gc_life_time = std::time::Duration::from_secs(3);
+            pd.gc_interval = std::time::Duration::from_millis(200);
+        },
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let c = SqlCluster::start_on(cluster).await.unwrap();
+    let mut b = connect(&c, "test").await;
+    let mut ids = Vec::new();
+    for t in ["gone", "emptied"] {
+        b.query_drop(format!("CREATE TABLE {t} (id INT PRIMARY KEY)"))
+            .await
+            .unwrap();
+        let values: Vec<String> = (1..=50).map(|i| format!("({i})")).collect();
+        b.query_drop(format!("INSERT INTO {t} VALUES {}", values.join(",")))
+            .await
+            .unwrap();
+        let id: Option<i64> = b
+            .query_first(format!(
+                "SELECT TIDB_TABLE_ID FROM information_schema.tables WHERE table_name = '{t}'"
+            ))
+            .await
+            .unwrap();
+        ids.push(id.expect("the table's id"));
+    }
+    b.query_drop("DROP TABLE gone").await.unwrap();
+    b.query_drop("TRUNCATE TABLE emptied").await.unwrap();
+    let client = txn::client::TxnClient::connect(&c.cluster.pd_addr.to_string())
+        .await
+        .unwrap();
+    let rows_of = async |id: i64| {
+        let (start, end) = codec::table::record_range(id);
+        let txn = client.begin().await.unwrap();
+        txn.scan(&start, &end, 0, false).await.unwrap().len()
+    };
+    assert_eq!(
+        (rows_of(ids[0]).await, rows_of(ids[1]).await),
+        (50, 50),
+        "the statements freed nothing themselves"
+    );
+    let n: Option<i64> = b.query_first("SELECT COUNT(*) FROM emptied").await.unwrap();
+    assert_eq!(n, Some(0));
+    tests::cluster::wait_until(
+        "the ranges freed",
+        std::time::Duration::from_secs(60),
+        || async { rows_of(ids[0]).await == 0 && rows_of(ids[1]).await == 0 },
+    )
+    .await
+    .unwrap();
+    drop(b);
+    c.shutdown().await;
+}
