@@ -24,6 +24,7 @@ pub mod code {
     pub const ER_NO_DB: u16 = 1046;
     pub const ER_UNKNOWN_COM: u16 = 1047;
     pub const ER_BAD_NULL: u16 = 1048;
+    pub const ER_INVALID_USE_OF_NULL: u16 = 1138;
     pub const ER_NO_DEFAULT_FOR_FIELD: u16 = 1364;
     pub const ER_BAD_DB: u16 = 1049;
     pub const ER_DB_CREATE_EXISTS: u16 = 1007;
@@ -102,6 +103,8 @@ pub mod code {
     pub const TIDB_INFO_SCHEMA_CHANGED: u16 = 8028;
     /// TiDB: a DDL job was cancelled (`ADMIN CANCEL DDL JOBS`).
     pub const TIDB_CANCELLED_DDL_JOB: u16 = 8214;
+    /// TiDB: a DDL change it does not make (`Unsupported modify column`).
+    pub const TIDB_UNSUPPORTED_DDL: u16 = 8200;
     /// TiDB: `ADMIN CANCEL DDL JOBS` of a job that does not exist.
     pub const TIDB_DDL_JOB_NOT_FOUND: u16 = 8224;
     /// TiDB: `ADMIN CANCEL DDL JOBS` of a finished job.

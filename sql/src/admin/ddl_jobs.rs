@@ -257,7 +257,7 @@ async fn cancel_one(session: &Session, id: i64) -> Result<Option<Error>> {
         };
         let cancellable = match (&job.args, job.state) {
             (_, JobState::Queueing) => true,
-            (JobArgs::AddIndex { .. }, JobState::Running) => {
+            (JobArgs::AddIndex { .. } | JobArgs::ModifyColumn { .. }, JobState::Running) => {
                 job.schema_state != Some(SchemaState::Public)
             }
             _ => false,

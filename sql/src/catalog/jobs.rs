@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 use txn::client::Transaction;
 
 use super::meta::{from_json, key, prefix_end, to_json};
-use super::model::{IndexInfo, SchemaState};
+use super::model::{ColumnInfo, IndexInfo, SchemaState};
 use crate::error::Result;
 
 const JOB_PREFIX: &[u8] = b"mDDLJob:";
@@ -114,6 +114,14 @@ pub enum JobArgs {
     DropIndexes {
         index_ids: Vec<i64>,
         column_id: Option<i64>,
+    },
+    /// MODIFY/CHANGE COLUMN to NOT NULL: the column as it will be, its
+    /// name before, and where it goes (`FIRST`, or `AFTER` a column).
+    ModifyColumn {
+        column: ColumnInfo,
+        old_name: String,
+        first: bool,
+        after: Option<String>,
     },
 }
 

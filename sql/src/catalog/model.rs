@@ -337,6 +337,22 @@ pub struct ColumnInfo {
     /// value for a NOT NULL column without one.
     #[serde(default)]
     pub origin_default: Option<String>,
+    /// `ALTER COLUMN c DROP DEFAULT` on a nullable column: an insert that
+    /// leaves it out fails (1364 in strict mode) instead of writing NULL.
+    #[serde(default)]
+    pub no_default: bool,
+    /// A MODIFY to NOT NULL is checking the rows: writes of NULL are
+    /// refused already (1048), reads still allow it (TiDB's
+    /// PreventNullInsertFlag).
+    #[serde(default)]
+    pub not_null_pending: bool,
+}
+
+impl ColumnInfo {
+    /// Whether a write of NULL to this column is refused.
+    pub fn rejects_null(&self) -> bool {
+        !self.nullable || self.not_null_pending
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -26,7 +26,7 @@ fn resolve(session: &Session, name: &ObjectName) -> Result<(String, std::sync::A
 
 /// Re-reads the table inside the DDL transaction (the cached copy may be
 /// one version old) and applies `change` to it.
-async fn update_table(
+pub(crate) async fn update_table(
     session: &Session,
     table: &TableInfo,
     job_type: JobType,
@@ -161,6 +161,45 @@ pub async fn alter_table(session: &mut Session, at: &AlterTable) -> Result<Outpu
                 column_name,
                 op: sqlparser::ast::AlterColumnOperation::SetDefault { value },
             } => set_default(session, &table, &column_name.value, value).await?,
+            AlterTableOperation::AlterColumn {
+                column_name,
+                op: sqlparser::ast::AlterColumnOperation::DropDefault,
+            } => super::modify_column::drop_default(session, &table, &column_name.value).await?,
+            AlterTableOperation::ModifyColumn {
+                col_name,
+                data_type,
+                options,
+                column_position,
+            } => {
+                super::modify_column::modify(
+                    session,
+                    &table,
+                    col_name,
+                    None,
+                    data_type,
+                    options,
+                    column_position,
+                )
+                .await?
+            }
+            AlterTableOperation::ChangeColumn {
+                old_name,
+                new_name,
+                data_type,
+                options,
+                column_position,
+            } => {
+                super::modify_column::modify(
+                    session,
+                    &table,
+                    old_name,
+                    Some(new_name),
+                    data_type,
+                    options,
+                    column_position,
+                )
+                .await?
+            }
             AlterTableOperation::AutoIncrement { value, .. } => {
                 set_auto_increment(session, &table, value).await?;
             }
@@ -183,12 +222,7 @@ async fn rename_column(
     let (_, c) = table
         .column(from)
         .ok_or_else(|| Error::bad_field(from, &table.name))?;
-    if to.is_empty() || to.len() > 64 || to.ends_with(' ') {
-        return Err(Error::new(
-            code::ER_WRONG_COLUMN_NAME,
-            format!("Incorrect column name '{to}'"),
-        ));
-    }
+    super::txn::check_column_name(to)?;
     if !from.eq_ignore_ascii_case(to) && table.column(to).is_some() {
         return Err(Error::new(
             code::ER_DUP_FIELDNAME,
@@ -232,6 +266,7 @@ async fn set_default(
     let id = c.id;
     update_table(session, table, JobType::SetDefaultValue, move |t| {
         for c in t.columns.iter_mut().filter(|c| c.id == id) {
+            c.no_default = false;
             c.default = Some(default.clone());
         }
         Ok(())

@@ -234,6 +234,8 @@ pub(crate) fn column(c: &ast::ColumnDef, id: i64) -> Result<(ColumnInfo, Vec<Ind
         on_update_now: false,
         comment: String::new(),
         origin_default: None,
+        no_default: false,
+        not_null_pending: false,
     };
     let mut indexes = Vec::new();
     let key = |primary: bool, unique: bool| IndexInfo {

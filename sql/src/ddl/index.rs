@@ -92,7 +92,7 @@ pub async fn drop_indexes(
     Ok(())
 }
 
-fn table_job(session: &Session, table: &TableInfo, job_type: JobType) -> Job {
+pub(crate) fn table_job(session: &Session, table: &TableInfo, job_type: JobType) -> Job {
     let mut job = session.job(job_type);
     job.db_id = table.db_id;
     job.table_id = table.id;

@@ -28,6 +28,7 @@ pub mod delete_range;
 pub mod drop;
 pub mod index;
 pub mod job;
+pub mod modify_column;
 pub mod owner;
 pub mod txn;
 

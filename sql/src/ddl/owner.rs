@@ -144,6 +144,7 @@ async fn run_job(shared: &Shared, id: i64) -> Result<()> {
             JobType::DropIndex | JobType::DropColumn => {
                 crate::ddl::index::drop_step(shared, job).await?
             }
+            JobType::ModifyColumn => crate::ddl::modify_column::step(shared, job).await?,
             other => {
                 let error = JobError {
                     code: code::ER_UNKNOWN,

@@ -114,6 +114,16 @@ pub(crate) async fn in_ddl_txn<T>(
     .await
 }
 
+pub(crate) fn check_column_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > 64 || name.ends_with(' ') {
+        return Err(Error::new(
+            code::ER_WRONG_COLUMN_NAME,
+            format!("Incorrect column name '{name}'"),
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn check_name(name: &str, db: bool) -> Result<()> {
     if name.is_empty() || name.len() > 64 || name.ends_with(' ') {
         let (c, what) = if db {

@@ -496,7 +496,7 @@ fn updated_row(
         let v = crate::eval::eval_with(&a.value, &column, &values, alias)?.ok_or_else(|| {
             Error::unsupported(format!("ON DUPLICATE KEY UPDATE expression {}", a.value))
         })?;
-        if v == Datum::Null && !c.nullable {
+        if v == Datum::Null && c.rejects_null() {
             return Err(Error::new(
                 code::ER_BAD_NULL,
                 format!("Column '{}' cannot be null", c.name),
@@ -541,7 +541,7 @@ fn full_row(
                 Some(DefaultValue::Literal(s)) => Datum::Bytes(s.clone().into_bytes()),
                 Some(DefaultValue::CurrentTimestamp) => Datum::DateTime(now_micros()),
                 Some(DefaultValue::Null) => Datum::Null,
-                None if c.nullable || c.auto_increment => Datum::Null,
+                None if (c.nullable && !c.no_default) || c.auto_increment => Datum::Null,
                 None => {
                     let msg = format!("Field '{}' doesn't have a default value", c.name);
                     if strict {
@@ -552,7 +552,7 @@ fn full_row(
                 }
             },
         };
-        if v == Datum::Null && !c.nullable && !c.auto_increment {
+        if v == Datum::Null && c.rejects_null() && !c.auto_increment {
             let msg = format!("Column '{}' cannot be null", c.name);
             if strict || targets.len() == 1 {
                 return Err(Error::new(code::ER_BAD_NULL, msg));

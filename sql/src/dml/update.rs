@@ -162,7 +162,7 @@ fn new_values(
     let mut new = row.old.clone();
     for (&i, v) in targets.iter().zip(&row.extra) {
         let c = &t.columns[i];
-        if *v == Datum::Null && !c.nullable {
+        if *v == Datum::Null && c.rejects_null() {
             return Err(Error::new(
                 code::ER_BAD_NULL,
                 format!("Column '{}' cannot be null", c.name),

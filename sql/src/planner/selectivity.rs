@@ -335,6 +335,8 @@ mod tests {
                 on_update_now: false,
                 comment: String::new(),
                 origin_default: None,
+                no_default: false,
+                not_null_pending: false,
             });
         }
         let mut stats = TableStats {
