@@ -94,7 +94,6 @@ impl ColumnarService {
             });
         }
 
-        self.view.catch_up(&*snap.snapshot)?;
         let raw = |k: &[u8]| -> txn::Result<Vec<u8>> {
             if k.is_empty() {
                 Ok(Vec::new())
@@ -114,15 +113,23 @@ impl ColumnarService {
             })
             .collect();
         let (lo_raw, hi_raw) = (raw(&lo)?, raw(&hi)?);
-        let found = self.view.read(&Scan {
-            table: scan.table_id,
-            start: &lo_raw,
-            end: &hi_raw,
-            ts: ts.into_inner(),
-            columns: &scan.columns,
-            schema: &schema,
-            prune: Some(&prune),
-        })?;
+        let found = self.view.read_at(
+            &*snap.snapshot,
+            &Scan {
+                table: scan.table_id,
+                start: &lo_raw,
+                end: &hi_raw,
+                ts: ts.into_inner(),
+                columns: &scan.columns,
+                schema: &schema,
+                prune: Some(&prune),
+            },
+        )?;
+        // A range reset after our snapshot (the learner removed meanwhile):
+        // what this region held at the snapshot is gone from the view.
+        let Some(found) = found else {
+            return Err(txn::Error::Kv(kv::Error::RegionNotFound(snap.region.id)));
+        };
         let scanned =
             found.records.len() + found.batches.iter().map(|b| b.num_rows()).sum::<usize>();
         let mut out = Vec::with_capacity(found.batches.len() + 1);

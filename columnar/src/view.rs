@@ -23,11 +23,18 @@
 //! `Rollback` records skipped.
 //!
 //! Everything is read from the snapshot handed in, never from a later
-//! state than the reader's, except that a concurrent reader may already
-//! have caught the view up further — harmless, since a read picks versions
-//! by commit ts and newer commits only add versions above it. Rebuilding a
-//! range inserts versions the view may already hold; duplicates are
-//! dropped. A compaction works on a copy and installs its result only if
+//! state than the reader's, except that a concurrent reader (or the
+//! background catch-up) may already have caught the view up further. For
+//! commits that is harmless: a read picks versions by commit ts and newer
+//! commits only add versions above it. A `Reset` past the reader's
+//! snapshot is not: it removed versions the reader must see (its learner
+//! was removed, the range rebuilt from a later, emptier engine). So the
+//! view remembers each reset's log sequence number, and
+//! [`ColumnarView::read_at`] catches up and reads under one lock and
+//! refuses (None: the caller answers "region not found", and the client
+//! retries elsewhere) when a reset after its snapshot overlaps its range.
+//! Rebuilding a range inserts versions the view may already hold;
+//! duplicates are dropped. A compaction works on a copy and installs its result only if
 //! no range was reset meanwhile (else the next one redoes it).
 
 use std::collections::HashMap;
@@ -59,6 +66,12 @@ struct State {
     /// Bumped by every reset range: a compaction that saw another value
     /// discards its work.
     resets: u64,
+    /// Each reset's log sequence number and raw key range, newest last,
+    /// back to the compaction before last ([`ColumnarView::read_at`]).
+    reset_log: Vec<(u64, Vec<u8>, Vec<u8>)>,
+    /// `applied_seq` at the last compaction: resets up to the one before
+    /// are forgotten then.
+    compacted_seq: u64,
 }
 
 /// What [`ColumnarView::read`] reads: the rows of `table` with raw keys in
@@ -110,6 +123,8 @@ impl ColumnarView {
                 delta: Delta::default(),
                 stable,
                 resets: 0,
+                reset_log: Vec::new(),
+                compacted_seq: manifest.applied_seq,
             }),
             next_chunk: AtomicU64::new(manifest.next_chunk.max(1)),
             compacting: tokio::sync::Mutex::new(()),
@@ -132,6 +147,10 @@ impl ColumnarView {
     /// seen yet.
     pub fn catch_up(&self, snap: &dyn Peekable) -> Result<()> {
         let mut state = self.state.lock();
+        self.catch_up_locked(&mut state, snap)
+    }
+
+    fn catch_up_locked(&self, state: &mut State, snap: &dyn Peekable) -> Result<()> {
         let (_, end) = kv::keys::apply_log_range();
         let start = kv::keys::apply_log_key(state.applied_seq + 1);
         let mut records = Vec::new();
@@ -142,7 +161,7 @@ impl ColumnarView {
         let Some(&(last, _)) = records.last() else {
             return Ok(());
         };
-        for (_, record) in records {
+        for (seq, record) in records {
             match LogRecord::decode(&record)? {
                 LogRecord::Commit(write_key) => {
                     if let Some((table, key, ts, version)) = load_version(snap, &write_key)? {
@@ -159,6 +178,7 @@ impl ColumnarView {
                     }
                     state.stable = cleared;
                     state.resets += 1;
+                    state.reset_log.push((seq, lo, hi));
                     rebuild(snap, &mut state.delta, &start, &end)?;
                 }
             }
@@ -177,6 +197,24 @@ impl ColumnarView {
     /// delta rows as raw row keys and row-format values. Chunks whose
     /// min/max rule out one of its `prune` predicates are skipped.
     pub fn read(&self, scan: &Scan<'_>) -> Result<ReadResult> {
+        Ok(self
+            .read_inner(None, scan)?
+            .expect("no snapshot, never stale"))
+    }
+
+    /// Catches up with `snap` and reads, as one step: None if a range reset
+    /// later than `snap` overlaps the scan (the view no longer holds what a
+    /// reader at `snap` must see).
+    pub fn read_at(&self, snap: &dyn Peekable, scan: &Scan<'_>) -> Result<Option<ReadResult>> {
+        let seq = crate::apply_log::last_seq(snap)?;
+        self.read_inner(Some((snap, seq)), scan)
+    }
+
+    fn read_inner(
+        &self,
+        at: Option<(&dyn Peekable, u64)>,
+        scan: &Scan<'_>,
+    ) -> Result<Option<ReadResult>> {
         let Scan {
             table,
             start,
@@ -187,7 +225,20 @@ impl ColumnarView {
             prune,
         } = *scan;
         let (chunks, newest) = {
-            let state = self.state.lock();
+            let mut state = self.state.lock();
+            if let Some((snap, seq)) = at {
+                self.catch_up_locked(&mut state, snap)?;
+                let overlaps = |lo: &[u8], hi: &[u8]| {
+                    (end.is_empty() || lo < end) && (hi.is_empty() || start < hi)
+                };
+                if state
+                    .reset_log
+                    .iter()
+                    .any(|(s, lo, hi)| *s > seq && overlaps(lo, hi))
+                {
+                    return Ok(None);
+                }
+            }
             let chunks: Vec<_> = state
                 .stable
                 .get(&table)
@@ -231,7 +282,7 @@ impl ColumnarView {
             .iter()
             .filter_map(|(k, _, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
             .collect();
-        Ok(ReadResult { batches, records })
+        Ok(Some(ReadResult { batches, records }))
     }
 
     /// Moves the delta into the stable layer, dropping versions no read at
@@ -265,6 +316,11 @@ impl ColumnarView {
                     s.delta.remove(*table, key, *ts);
                 }
             }
+            // Resets before the previous compaction are older than any
+            // snapshot a read still holds.
+            let forget = s.compacted_seq;
+            s.reset_log.retain(|(seq, ..)| *seq > forget);
+            s.compacted_seq = seq;
             for (table, t) in merged {
                 if t.is_empty() {
                     s.stable.remove(&table);
@@ -308,7 +364,9 @@ impl ColumnarView {
     fn truncate_log(&self, seq: u64) -> Result<()> {
         let (start, _) = kv::keys::apply_log_range();
         let mut wb = WriteBatch::default();
-        wb.delete_range(CF_RAFT, start, kv::keys::apply_log_key(seq + 1));
+        // The record `seq` itself stays: the log's last sequence number in a
+        // snapshot (`apply_log::last_seq`) must not go back.
+        wb.delete_range(CF_RAFT, start, kv::keys::apply_log_key(seq));
         self.engine.write(&wb, false)?;
         Ok(())
     }
@@ -434,6 +492,16 @@ mod tests {
 
     /// (handle, value) of the rows visible at `ts`, from both layers.
     fn handles(view: &ColumnarView, ts: u64) -> Vec<(i64, Vec<u8>)> {
+        handles_at(view, None, ts).expect("no snapshot, never stale")
+    }
+
+    /// As [`handles`], caught up with `snap` first and read as the service
+    /// does ([`ColumnarView::read_at`]); None when the view refuses.
+    fn handles_at(
+        view: &ColumnarView,
+        snap: Option<&dyn Peekable>,
+        ts: u64,
+    ) -> Option<Vec<(i64, Vec<u8>)>> {
         let kind = |k| codec::arrow::kind_to_u32(k);
         let columns = vec![
             ColumnSpec {
@@ -464,7 +532,10 @@ mod tests {
             schema: &schema,
             prune: None,
         };
-        let r = view.read(&scan).unwrap();
+        let r = match snap {
+            Some(snap) => view.read_at(snap, &scan).unwrap()?,
+            None => view.read(&scan).unwrap(),
+        };
         let mut out = Vec::new();
         for b in r.batches {
             let h = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
@@ -485,7 +556,7 @@ mod tests {
             out.push((h, b));
         }
         out.sort();
-        out
+        Some(out)
     }
 
     #[tokio::test]
@@ -504,10 +575,11 @@ mod tests {
             vec![(1, b"one".to_vec()), (2, long.clone())]
         );
 
-        // Into the stable layer; the log up to here is gone.
+        // Into the stable layer; the log up to here is gone but for its
+        // last record (sequence numbers never go back).
         assert_eq!(view.compact(0).await.unwrap(), 2);
         assert_eq!((view.delta_versions(), view.stable_versions()), (0, 2));
-        assert_eq!(last_seq(engine.as_ref()).unwrap(), 0);
+        assert_eq!(last_seq(engine.as_ref()).unwrap(), 2);
         assert_eq!(handles(&view, 13).len(), 2);
 
         // A delete in the delta hides the stable version.
@@ -538,6 +610,14 @@ mod tests {
         let view = ColumnarView::open(engine.clone(), Some(dir.path())).unwrap();
         assert_eq!((view.delta_versions(), view.stable_versions()), (0, 3));
         assert_eq!(handles(&view, 50).len(), 3);
+        // A restart right after a compaction: the log goes on numbering
+        // after the manifest's applied_seq, so new commits are not skipped.
+        drop((view, log));
+        let log = ApplyLog::open(&engine).unwrap();
+        let view = ColumnarView::open(engine.clone(), Some(dir.path())).unwrap();
+        apply(&engine, &log, commit(5, 60, 61, Some(b"five")));
+        view.catch_up_now().unwrap();
+        assert_eq!(handles(&view, 70).len(), 4);
     }
 
     #[tokio::test]
@@ -570,5 +650,39 @@ mod tests {
         let view = ColumnarView::open(engine.clone(), None).unwrap();
         let hs: Vec<i64> = handles(&view, 20).into_iter().map(|(h, _)| h).collect();
         assert_eq!(hs, vec![1, 5]);
+    }
+
+    /// A read that took its snapshot before its learner was removed must not
+    /// see the range as the later, emptier rebuild left it: the view refuses
+    /// (the service answers "region not found" and the client retries).
+    #[tokio::test]
+    async fn a_read_from_before_a_reset_is_refused_not_answered_empty() {
+        let engine: EngineRef = Arc::new(MemoryEngine::new());
+        let log = ApplyLog::open(&engine).unwrap();
+        let view = ColumnarView::open(engine.clone(), None).unwrap();
+        for h in 1..=4 {
+            apply(&engine, &log, commit(h, 10, 11, Some(b"v")));
+        }
+        view.catch_up_now().unwrap();
+        let before = engine.snapshot();
+        // The learner's peer is destroyed: [row 2, row 5) cleared and reset.
+        let (s, e) = (Key::from_raw(&row_key(2)), Key::from_raw(&row_key(5)));
+        let mut wb = WriteBatch::default();
+        for cf in kv::engine::DATA_CFS {
+            wb.delete_range(
+                cf,
+                kv::keys::data_key(s.as_encoded()),
+                kv::keys::data_key(e.as_encoded()),
+            );
+        }
+        log.on_range_reset(s.as_encoded(), e.as_encoded(), &mut wb);
+        engine.write(&wb, false).unwrap();
+        // The background catch-up applies the reset first.
+        view.catch_up_now().unwrap();
+        assert_eq!(handles_at(&view, Some(before.as_ref()), 20), None);
+        let now = engine.snapshot();
+        let hs: Option<Vec<i64>> = handles_at(&view, Some(now.as_ref()), 20)
+            .map(|v| v.into_iter().map(|(h, _)| h).collect());
+        assert_eq!(hs, Some(vec![1]));
     }
 }
