@@ -7,8 +7,12 @@
 //!   per second ([`txn_put`]).
 //! * `bank`: concurrent transfers with a snapshot checker of the total
 //!   ([`bank`]).
+//! * `nemesis`: PD, three kv stores and a SQL server as processes, bank,
+//!   set and register workloads over SQL while stores and PD are killed
+//!   and paused; checks the total, acknowledged inserts and
+//!   linearizability ([`nemesis`]).
 
-use bench::{bank, collector, txn_put};
+use bench::{bank, collector, nemesis, txn_put};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +39,9 @@ enum Command {
     TxnPut(txn_put::TxnPut),
     /// Transfers between accounts; checks the total in every snapshot.
     Bank(bank::Bank),
+    /// Faults (kill -9, SIGSTOP) against PD and kv stores run as processes
+    /// while SQL workloads run; checks what the clients saw.
+    Nemesis(nemesis::Nemesis),
 }
 
 #[derive(Args, Clone)]
@@ -126,5 +133,6 @@ async fn main() -> Result<()> {
         Command::RawGet(load) => run(load, false).await,
         Command::TxnPut(load) => txn_put::run(load).await,
         Command::Bank(b) => bank::run(b).await,
+        Command::Nemesis(n) => nemesis::main(n).await,
     }
 }

@@ -1,8 +1,11 @@
 //! The binaries end to end: `duet playground` becomes ready, `duet-ctl`
 //! reads and writes through it with the documented output and exit codes,
-//! and SIGTERM shuts the playground down cleanly.
+//! and SIGTERM shuts the playground down cleanly; a DDL owner killed
+//! mid-job ([`ddl_owner`]); a minute of kills and pauses under SQL
+//! workloads ([`nemesis`]).
 
 mod ddl_owner;
+mod nemesis;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
