@@ -64,6 +64,12 @@ impl Config {
         self.raft_base_tick_interval * ticks
     }
 
+    /// The election timeout: a follower that heard from no leader for this
+    /// long campaigns.
+    pub fn election_timeout(&self) -> Duration {
+        self.raft_base_tick_interval * self.raft_election_timeout_ticks as u32
+    }
+
     /// Small intervals and sizes for tests: elections in well under a
     /// second, frequent heartbeats and checks.
     pub fn for_tests() -> Self {

@@ -96,9 +96,30 @@ pub struct Peer {
     /// Peers learnt from incoming messages: an uninitialized peer does not
     /// know its region's members but must answer the leader.
     pub peer_cache: HashMap<u64, metapb::Peer>,
+    /// A peer loaded at a store's restart votes for no one until then
+    /// unless it hears from a leader first ([`Peer::refuses_vote`]).
+    pub no_vote_until: Option<Instant>,
 }
 
 impl Peer {
+    /// Whether to drop this (pre-)vote request unanswered: the peer was
+    /// just loaded at a restart, has heard from no leader, and the
+    /// request is not a leadership transfer. A restarted peer knows no
+    /// leader, so raft's check-quorum guard (no vote while a leader is
+    /// heard from) does not hold it back; granting at once would let a
+    /// candidate win while the old leader's lease still serves reads
+    /// (tikv#15035). One election timeout is as long as a leader's lease
+    /// can outlive its last contact with this peer.
+    pub fn refuses_vote(&self, msg: &raft::eraftpb::Message, now: Instant) -> bool {
+        use raft::eraftpb::MessageType;
+        matches!(
+            msg.get_msg_type(),
+            MessageType::MsgRequestVote | MessageType::MsgRequestPreVote
+        ) && self.raft.raft.leader_id == raft::INVALID_ID
+            && self.no_vote_until.is_some_and(|until| now < until)
+            && msg.get_context() != raft::CAMPAIGN_TRANSFER
+    }
+
     pub fn new(
         store_id: u64,
         cfg: &Config,
@@ -158,6 +179,7 @@ impl Peer {
             split_checked_once: false,
             reported_pending: false,
             last_compacted_idx: 0,
+            no_vote_until: None,
             peer_cache: HashMap::new(),
         })
     }
@@ -543,5 +565,68 @@ pub fn clone_err(e: &Error) -> Error {
         Error::Timeout(s) => Error::Timeout(s.clone()),
         Error::ShuttingDown => Error::ShuttingDown,
         other => Error::Other(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use raft::eraftpb::{Message, MessageType};
+
+    use super::*;
+    use crate::engine::{MemoryEngine, WriteBatch};
+
+    fn three_voters() -> metapb::Region {
+        metapb::Region {
+            id: 1,
+            region_epoch: Some(metapb::RegionEpoch {
+                conf_ver: 1,
+                version: 1,
+            }),
+            peers: (1..=3)
+                .map(|i| metapb::Peer {
+                    id: i,
+                    store_id: i,
+                    role: PeerRole::Voter as i32,
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn vote_request(t: MessageType, context: &[u8]) -> Message {
+        let mut m = Message::default();
+        m.set_msg_type(t);
+        m.from = 2;
+        m.to = 1;
+        m.term = 10;
+        m.context = context.to_vec().into();
+        m
+    }
+
+    /// A peer loaded at a restart grants no vote for an election timeout
+    /// unless it hears from a leader or the vote is a leadership transfer
+    /// (tikv#15035: a new leader must not win while the old one's lease
+    /// may still serve reads).
+    #[test]
+    fn a_restarted_peer_waits_an_election_timeout_before_voting() {
+        let engine: EngineRef = Arc::new(MemoryEngine::new());
+        let mut wb = WriteBatch::default();
+        PeerStorage::write_initial_state(&mut wb, &three_voters());
+        engine.write(&wb, true).unwrap();
+        let cfg = Config::for_tests();
+        let mut peer = Peer::new(1, &cfg, engine, three_voters(), 1).unwrap();
+        let now = Instant::now();
+        peer.no_vote_until = Some(now + cfg.election_timeout());
+        for t in [MessageType::MsgRequestPreVote, MessageType::MsgRequestVote] {
+            assert!(peer.refuses_vote(&vote_request(t, b""), now));
+            assert!(!peer.refuses_vote(&vote_request(t, raft::CAMPAIGN_TRANSFER), now));
+            assert!(!peer.refuses_vote(&vote_request(t, b""), now + cfg.election_timeout()));
+        }
+        assert!(!peer.refuses_vote(&vote_request(MessageType::MsgAppend, b""), now));
+        // Once a leader is known, raft's own check-quorum guard decides.
+        peer.raft.raft.leader_id = 3;
+        assert!(!peer.refuses_vote(&vote_request(MessageType::MsgRequestVote, b""), now));
     }
 }

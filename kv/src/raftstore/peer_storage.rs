@@ -226,17 +226,46 @@ impl PeerStorage {
         );
     }
 
-    /// Builds a snapshot of the region at the applied index.
+    /// Builds a snapshot of the region from one consistent engine snapshot:
+    /// its data, and the applied index, term and membership as persisted
+    /// with that data. The in-memory applied index runs ahead of the engine
+    /// while an apply batch is not yet written (`ready.rs` advances raft,
+    /// which may ask for a snapshot, before writing it), so labelling the
+    /// live data with it could send a snapshot lacking writes it claims.
     pub fn generate_snapshot(&self) -> Result<Snapshot> {
-        let data = region_snapshot_data(self.engine.as_ref(), &self.region)?;
+        let engine = self.engine.snapshot();
+        let id = self.region.id;
+        let missing =
+            |what: &str| crate::Error::Engine(format!("region {id}: no {what} to snapshot"));
+        let apply = engine
+            .get(CF_RAFT, &keys::apply_state_key(id))?
+            .ok_or_else(|| missing("apply state"))?;
+        let apply = RaftApplyState::decode(apply.as_slice())?;
+        let region = engine
+            .get(CF_RAFT, &keys::region_state_key(id))?
+            .ok_or_else(|| missing("region state"))?;
+        let region = RegionLocalState::decode(region.as_slice())?
+            .region
+            .ok_or_else(|| missing("region"))?;
+        let index = apply.applied_index;
+        let truncated = apply.truncated_state.unwrap_or_default();
+        let term = if index == truncated.index {
+            truncated.term
+        } else {
+            let entry = engine
+                .get(CF_RAFT, &keys::raft_log_key(id, index))?
+                .ok_or_else(|| missing("raft log entry at the applied index"))?;
+            Entry::parse_from_bytes(&entry)?.term
+        };
+        let data = region_snapshot_data(engine.as_ref(), &region)?;
         let mut snap = Snapshot {
             data: data.encode_to_vec().into(),
             ..Default::default()
         };
         let meta = snap.mut_metadata();
-        meta.index = self.applied_index;
-        meta.term = self.applied_term;
-        meta.set_conf_state(conf_state_from_region(&self.region));
+        meta.index = index;
+        meta.term = term;
+        meta.set_conf_state(conf_state_from_region(&region));
         Ok(snap)
     }
 
@@ -452,7 +481,14 @@ impl raft::Storage for PeerStorage {
                 StorageError::SnapshotTemporarilyUnavailable,
             ));
         }
-        self.generate_snapshot().map_err(raft_err)
+        let snap = self.generate_snapshot().map_err(raft_err)?;
+        // What is written may be behind what raft asks for: later.
+        if snap.get_metadata().index < request_index {
+            return Err(raft::Error::Store(
+                StorageError::SnapshotTemporarilyUnavailable,
+            ));
+        }
+        Ok(snap)
     }
 }
 
@@ -541,6 +577,41 @@ mod tests {
             s.entries(6, 8, None, GetEntriesContext::empty(false))
                 .is_err()
         );
+    }
+
+    /// While an apply batch is not yet written, the in-memory applied index
+    /// is ahead of the engine: a snapshot is labelled with what its data
+    /// holds, never with the in-memory index.
+    #[test]
+    fn a_snapshot_is_labelled_with_what_its_data_holds() {
+        let engine: EngineRef = Arc::new(MemoryEngine::new());
+        let mut wb = WriteBatch::default();
+        PeerStorage::write_initial_state(&mut wb, &region());
+        wb.put(
+            crate::engine::CF_DEFAULT,
+            keys::data_key(b"a"),
+            b"1".to_vec(),
+        );
+        engine.write(&wb, true).unwrap();
+        let mut s = PeerStorage::load(engine.clone(), region()).unwrap();
+        // Entry 6 applied in memory; its batch (writing "b") still pending.
+        let mut wb = WriteBatch::default();
+        s.append(&[entry(6, 6)], &mut wb);
+        engine.write(&wb, true).unwrap();
+        s.applied_index = 6;
+        s.applied_term = 6;
+        let snap = s.snapshot(0, 2).unwrap();
+        assert_eq!(
+            (snap.get_metadata().index, snap.get_metadata().term),
+            (5, 5)
+        );
+        // Asked for index 6: not yet.
+        assert!(matches!(
+            s.snapshot(6, 2),
+            Err(raft::Error::Store(
+                StorageError::SnapshotTemporarilyUnavailable
+            ))
+        ));
     }
 
     #[test]

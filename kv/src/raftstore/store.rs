@@ -166,6 +166,8 @@ impl Store {
                 .collect();
             if voters == [me] {
                 peer.raft.campaign()?;
+            } else {
+                peer.no_vote_until = Some(Instant::now() + self.cfg.election_timeout());
             }
             self.insert_peer(peer);
         }
@@ -458,6 +460,14 @@ impl Store {
                 ..Default::default()
             };
             self.transport.send(gc);
+            return Ok(());
+        }
+        if peer.refuses_vote(&raft_msg, Instant::now()) {
+            tracing::debug!(
+                region_id,
+                from = from.id,
+                "vote refused: restarted, no leader heard yet"
+            );
             return Ok(());
         }
         peer.peer_heartbeats.insert(from.id, Instant::now());
