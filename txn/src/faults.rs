@@ -21,8 +21,11 @@ pub struct Faults {
     lose: Mutex<HashMap<&'static str, u32>>,
     /// Per method: the held answer, and the prefix of the request's first
     /// key it waits for.
-    holds: Mutex<HashMap<&'static str, (Vec<u8>, Arc<Held>)>>,
+    holds: Mutex<HashMap<&'static str, KeyedHold>>,
 }
+
+/// A hold waiting for a request whose first key starts with the prefix.
+type KeyedHold = (Vec<u8>, Arc<Held>);
 
 /// An answer held back after the store ran the command: the test learns
 /// when it is held ([`Held::reached`]) and lets it go ([`Held::release`]).

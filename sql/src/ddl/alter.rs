@@ -2,7 +2,7 @@
 //! owner jobs ([`crate::ddl::index`]).
 //!
 //! Column changes here need no data rewrite (rows store values by column
-//! id) and take one schema version each ([`crate::ddl::txn::in_ddl_txn`]).
+//! id) and take one schema version each (`crate::ddl::txn::in_ddl_txn`).
 
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ use sqlparser::ast::{
     SqlOption,
 };
 
-use crate::catalog::jobs::{self, Job, JobType};
+use crate::catalog::jobs::{self, JobType};
 use crate::catalog::meta;
 use crate::catalog::model::{IndexInfo, SchemaState, TableInfo};
 use crate::error::{Error, Result, code};
@@ -22,45 +22,6 @@ fn resolve(session: &Session, name: &ObjectName) -> Result<(String, std::sync::A
     let schema = session.schema();
     let table = schema.require_table(&db, &t)?.clone();
     Ok((db, table))
-}
-
-/// Re-reads the table inside the DDL transaction (the cached copy may be
-/// one version old) and applies `change` to it.
-pub(crate) async fn update_table(
-    session: &Session,
-    table: &TableInfo,
-    job_type: JobType,
-    change: impl FnOnce(&mut TableInfo) -> Result<()>,
-) -> Result<TableInfo> {
-    let id = table.id;
-    let db_id = table.db_id;
-    crate::ddl::txn::in_ddl_txn(session, job_type, async move |txn, job| {
-        let mut t = meta::get_table(txn, db_id, id).await?.ok_or_else(|| {
-            Error::new(
-                code::ER_NO_SUCH_TABLE,
-                format!("Table '{}' doesn't exist", table.name),
-            )
-        })?;
-        describe_job(session, job, &t);
-        change(&mut t)?;
-        meta::put_table(txn, &t).await?;
-        Ok(t)
-    })
-    .await
-}
-
-/// Fills in the job's database and table.
-pub(crate) fn describe_job(session: &Session, job: &mut Job, t: &TableInfo) {
-    job.db_id = t.db_id;
-    job.table_id = t.id;
-    job.table_name = t.name.clone();
-    job.db_name = session
-        .schema()
-        .dbs
-        .values()
-        .find(|d| d.info.id == t.db_id)
-        .map(|d| d.info.name.clone())
-        .unwrap_or_default();
 }
 
 pub async fn create_index(session: &mut Session, ci: &CreateIndex) -> Result<Output> {
@@ -230,7 +191,7 @@ async fn rename_column(
         ));
     }
     let (old, new) = (c.name.clone(), to.to_string());
-    update_table(session, table, JobType::RenameColumn, move |t| {
+    super::txn::update_table(session, table, JobType::RenameColumn, move |t| {
         for c in t.columns.iter_mut().filter(|c| c.name == old) {
             c.name = new.clone();
         }
@@ -264,7 +225,7 @@ async fn set_default(
         ));
     }
     let id = c.id;
-    update_table(session, table, JobType::SetDefaultValue, move |t| {
+    super::txn::update_table(session, table, JobType::SetDefaultValue, move |t| {
         for c in t.columns.iter_mut().filter(|c| c.id == id) {
             c.no_default = false;
             c.default = Some(default.clone());
@@ -394,7 +355,7 @@ async fn add_column(
     }
     let position = column_position.clone();
     let def = column_def.clone();
-    update_table(session, table, JobType::AddColumn, move |t| {
+    super::txn::update_table(session, table, JobType::AddColumn, move |t| {
         let (mut col, _) = super::create_table::column(&def, t.next_column_id)?;
         if col.auto_increment {
             return Err(Error::unsupported("ADD COLUMN ... AUTO_INCREMENT"));
@@ -499,7 +460,7 @@ pub async fn rename(session: &mut Session, from: &ObjectName, to: &ObjectName) -
         let mut t = meta::get_table(txn, old_db, id)
             .await?
             .ok_or_else(|| Error::no_such_table("", &table.name))?;
-        describe_job(session, job, &t);
+        super::txn::describe_job(session, job, &t);
         meta::delete_table_info(txn, old_db, id).await?;
         t.name = name.clone();
         t.db_id = new_db;
@@ -516,7 +477,7 @@ pub async fn truncate(session: &mut Session, name: &ObjectName) -> Result<Output
         let mut t = meta::get_table(txn, table.db_id, old)
             .await?
             .ok_or_else(|| Error::no_such_table("", &table.name))?;
-        describe_job(session, job, &t);
+        super::txn::describe_job(session, job, &t);
         meta::delete_table(txn, t.db_id, old).await?;
         jobs::add_delete_ranges(txn, job.id, &[codec::table::table_range(old)]).await?;
         t.id = meta::alloc_ids(txn, 1).await?;

@@ -1,7 +1,7 @@
 //! Adding and dropping indexes (and DROP COLUMN, which drops the indexes
 //! over the column with it) as owner jobs, through F1's states, each its
 //! own schema version with every server on it before the next
-//! ([`crate::ddl::txn::wait_schema_synced`]):
+//! (`crate::ddl::txn::wait_schema_synced`):
 //!
 //! ```text
 //!  add:   none -> delete only -> write only -> write reorganization

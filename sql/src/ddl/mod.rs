@@ -7,7 +7,7 @@
 //!   DROP and TRUNCATE TABLE, RENAME, ADD COLUMN, defaults, ...) runs in
 //!   one pessimistic transaction of the statement's server that locks and
 //!   bumps the schema version, edits the `m` keys and writes the job to the
-//!   history ([`txn::in_ddl_txn`]);
+//!   history (`txn::in_ddl_txn`);
 //! * a change that needs states (ADD and DROP INDEX, DROP COLUMN) is
 //!   queued and run by the DDL owner, one state per schema version, and
 //!   survives the owner's death ([`owner`], [`index`]); the statement waits

@@ -103,7 +103,7 @@ pub async fn modify(
         super::job::run(&session.shared, job).await?;
         return Ok(());
     }
-    super::alter::update_table(session, table, JobType::ModifyColumn, move |t| {
+    super::txn::update_table(session, table, JobType::ModifyColumn, move |t| {
         place(t, &old_name, new, &position)
     })
     .await?;
@@ -117,7 +117,7 @@ pub async fn drop_default(session: &mut Session, table: &TableInfo, column: &str
         .column(column)
         .ok_or_else(|| Error::bad_field(column, &table.name))?;
     let id = c.id;
-    super::alter::update_table(session, table, JobType::SetDefaultValue, move |t| {
+    super::txn::update_table(session, table, JobType::SetDefaultValue, move |t| {
         for c in t.columns.iter_mut().filter(|c| c.id == id) {
             c.default = None;
             c.no_default = true;

@@ -7,7 +7,7 @@
 //! this server's, locks the job, changes the catalog and the job's state
 //! together, and commits. Then the owner waits until every live server
 //! runs the new version before the next step, at most two schema leases
-//! ([`crate::ddl::txn::wait_schema_synced`]).
+//! (`crate::ddl::txn::wait_schema_synced`).
 //!
 //! ```text
 //!  campaign (every lease_ttl/4, or when a session queues a job):

@@ -5,6 +5,7 @@ use txn::client::Transaction;
 
 use crate::catalog::jobs::{self, Job, JobState, JobType};
 use crate::catalog::meta;
+use crate::catalog::model::TableInfo;
 use crate::error::{Error, Result, code};
 use crate::session::Session;
 use crate::session::shared::Shared;
@@ -112,6 +113,45 @@ pub(crate) async fn in_ddl_txn<T>(
         Ok(v)
     })
     .await
+}
+
+/// Re-reads the table inside the DDL transaction (the cached copy may be
+/// one version old) and applies `change` to it.
+pub(crate) async fn update_table(
+    session: &Session,
+    table: &TableInfo,
+    job_type: JobType,
+    change: impl FnOnce(&mut TableInfo) -> Result<()>,
+) -> Result<TableInfo> {
+    let id = table.id;
+    let db_id = table.db_id;
+    in_ddl_txn(session, job_type, async move |txn, job| {
+        let mut t = meta::get_table(txn, db_id, id).await?.ok_or_else(|| {
+            Error::new(
+                code::ER_NO_SUCH_TABLE,
+                format!("Table '{}' doesn't exist", table.name),
+            )
+        })?;
+        describe_job(session, job, &t);
+        change(&mut t)?;
+        meta::put_table(txn, &t).await?;
+        Ok(t)
+    })
+    .await
+}
+
+/// Fills in the job's database and table.
+pub(crate) fn describe_job(session: &Session, job: &mut Job, t: &TableInfo) {
+    job.db_id = t.db_id;
+    job.table_id = t.id;
+    job.table_name = t.name.clone();
+    job.db_name = session
+        .schema()
+        .dbs
+        .values()
+        .find(|d| d.info.id == t.db_id)
+        .map(|d| d.info.name.clone())
+        .unwrap_or_default();
 }
 
 pub(crate) fn check_column_name(name: &str) -> Result<()> {
