@@ -403,6 +403,16 @@ impl Storage {
             // Checked again under the latches: a prewrite queued behind
             // others must not land below a safe point published meanwhile.
             this.check_ts(args.start_ts)?;
+            // 1PC: the snapshot (and with it the leader's term) comes
+            // first, then the memory lock, then the commit ts. A reader at
+            // a later ts either reads this leader at this term after the
+            // lock went up (and waits for it), or reads another leader, and
+            // then our term is over and the write is refused as stale: the
+            // write never lands below a read that missed it.
+            let snap = match args.one_pc_commit_ts {
+                Some(_) => Some(this.snapshot(ctx.clone()).await?),
+                None => None,
+            };
             let _memory_locks = match args.one_pc_commit_ts {
                 Some(_) => {
                     let guard = this.memory_locks.lock(args.start_ts, keys.clone());
@@ -419,7 +429,11 @@ impl Storage {
                 }
                 None => None,
             };
-            this.run_latched(ctx, &keys, |reader| commands::prewrite(reader, &args))
+            let snap = match snap {
+                Some(snap) => snap,
+                None => this.snapshot(ctx.clone()).await?,
+            };
+            this.run_on(snap, ctx, &keys, |reader| commands::prewrite(reader, &args))
                 .await
         })
         .await
@@ -731,7 +745,19 @@ impl Storage {
         keys: &[Vec<u8>],
         cmd: impl FnOnce(&mut MvccReader) -> Result<WriteResult<T>>,
     ) -> Result<T> {
-        let snap = self.snapshot(ctx).await?;
+        let snap = self.snapshot(ctx.clone()).await?;
+        self.run_on(snap, ctx, keys, cmd).await
+    }
+
+    /// Runs `cmd` on `snap` and writes its changes, refused if the leader's
+    /// term moved since the snapshot.
+    async fn run_on<T>(
+        &self,
+        snap: ReadResponse,
+        ctx: Context,
+        keys: &[Vec<u8>],
+        cmd: impl FnOnce(&mut MvccReader) -> Result<WriteResult<T>>,
+    ) -> Result<T> {
         for k in keys {
             check_key_in_region(&snap.region, k)?;
         }
