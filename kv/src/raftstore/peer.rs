@@ -162,7 +162,10 @@ impl Peer {
             pending_write_bytes: 0,
             queued_reads: Vec::new(),
             inflight_reads: VecDeque::new(),
-            next_read_id: 1,
+            // Not 1: a leader may still hold a read of this peer's previous
+            // incarnation (before a restart), and raft-rs drops a request
+            // whose context repeats a pending one.
+            next_read_id: u64::from(rand::random::<u32>()) + 1,
             lease_expire: None,
             peer_heartbeats: HashMap::new(),
             approximate_size: 0,
