@@ -410,7 +410,7 @@ impl Storage {
             // then our term is over and the write is refused as stale: the
             // write never lands below a read that missed it.
             let snap = match args.one_pc_commit_ts {
-                Some(_) => Some(this.snapshot(ctx.clone()).await?),
+                Some(_) => Some(this.snapshot(ctx).await?),
                 None => None,
             };
             let _memory_locks = match args.one_pc_commit_ts {
@@ -431,7 +431,7 @@ impl Storage {
             };
             let snap = match snap {
                 Some(snap) => snap,
-                None => this.snapshot(ctx.clone()).await?,
+                None => this.snapshot(ctx).await?,
             };
             this.run_on(snap, ctx, &keys, |reader| commands::prewrite(reader, &args))
                 .await
@@ -745,7 +745,7 @@ impl Storage {
         keys: &[Vec<u8>],
         cmd: impl FnOnce(&mut MvccReader) -> Result<WriteResult<T>>,
     ) -> Result<T> {
-        let snap = self.snapshot(ctx.clone()).await?;
+        let snap = self.snapshot(ctx).await?;
         self.run_on(snap, ctx, keys, cmd).await
     }
 
