@@ -94,16 +94,7 @@ pub async fn drop_indexes(
 
 pub(crate) fn table_job(session: &Session, table: &TableInfo, job_type: JobType) -> Job {
     let mut job = session.job(job_type);
-    job.db_id = table.db_id;
-    job.table_id = table.id;
-    job.table_name = table.name.clone();
-    job.db_name = session
-        .schema()
-        .dbs
-        .values()
-        .find(|d| d.info.id == table.db_id)
-        .map(|d| d.info.name.clone())
-        .unwrap_or_default();
+    super::txn::describe_job(session, &mut job, table);
     job
 }
 
