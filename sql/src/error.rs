@@ -45,6 +45,7 @@ pub mod code {
     pub const ER_TOO_LONG_KEY: u16 = 1071;
     pub const ER_KEY_COLUMN_DOES_NOT_EXIST: u16 = 1072;
     pub const ER_WRONG_AUTO_KEY: u16 = 1075;
+    pub const ER_WRONG_SUB_KEY: u16 = 1089;
     pub const ER_CANT_DROP_FIELD_OR_KEY: u16 = 1091;
     pub const ER_NO_SUCH_THREAD: u16 = 1094;
     pub const ER_WRONG_VALUE_COUNT_ON_ROW: u16 = 1136;
@@ -62,6 +63,7 @@ pub mod code {
     pub const ER_NOT_SUPPORTED_YET: u16 = 1235;
     pub const ER_UNKNOWN_STMT_HANDLER: u16 = 1243;
     pub const ER_WARN_DATA_OUT_OF_RANGE: u16 = 1264;
+    pub const ER_WARN_DATA_TRUNCATED: u16 = 1265;
     pub const ER_CANNOT_USER: u16 = 1396;
     pub const ER_TRUNCATED_WRONG_VALUE: u16 = 1292;
     pub const ER_UNKNOWN_TIME_ZONE: u16 = 1298;
@@ -152,12 +154,15 @@ pub fn sqlstate(code: u16) -> &'static str {
         | ER_TOO_BIG_FIELDLENGTH
         | ER_TABLE_MUST_HAVE_COLUMNS
         | ER_WRONG_KEY_COLUMN
+        | ER_WRONG_SUB_KEY
         | ER_INVALID_GROUP_FUNC_USE => "42000",
         ER_WRONG_VALUE_COUNT_ON_ROW => "21S01",
         ER_OPERAND_COLUMNS | ER_SUBQUERY_NO_1_ROW => "21000",
         ER_LOCK_DEADLOCK => "40001",
         ER_DATA_OUT_OF_RANGE | ER_WARN_DATA_OUT_OF_RANGE => "22003",
         ER_DATA_TOO_LONG => "22001",
+        ER_WARN_DATA_TRUNCATED => "01000",
+        ER_INVALID_USE_OF_NULL => "22004",
         ER_TRUNCATED_WRONG_VALUE | ER_TRUNCATED_WRONG_VALUE_FOR_FIELD => "22007",
         ER_DIVISION_BY_ZERO => "22012",
         ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION | ER_CANT_CHANGE_TX_CHARACTERISTICS => "25006",

@@ -115,13 +115,18 @@ pub enum JobArgs {
         index_ids: Vec<i64>,
         column_id: Option<i64>,
     },
-    /// MODIFY/CHANGE COLUMN to NOT NULL: the column as it will be, its
-    /// name before, and where it goes (`FIRST`, or `AFTER` a column).
+    /// MODIFY/CHANGE COLUMN to NOT NULL, or to a type every row must be
+    /// converted to (`convert`): the column as it will be, its name
+    /// before, and where it goes (`FIRST`, or `AFTER` a column). The new
+    /// column id and index copies of a conversion are in the table
+    /// ([`super::model::ChangingColumn`]).
     ModifyColumn {
         column: ColumnInfo,
         old_name: String,
         first: bool,
         after: Option<String>,
+        #[serde(default)]
+        convert: bool,
     },
 }
 

@@ -194,12 +194,7 @@ impl Catalog {
         for _ in 0..2 {
             match self.validator.check(start, tables, commit_ts) {
                 Verdict::Valid => return Ok(()),
-                Verdict::Changed => {
-                    return Err(Error::new(
-                        code::TIDB_INFO_SCHEMA_CHANGED,
-                        "Information schema is changed during the execution of the statement(for example, table definition may be updated by other DDL ran in parallel). If you see this error often, try increasing `tidb_max_delta_schema_count`. [try again later]",
-                    ));
-                }
+                Verdict::Changed => return Err(schema_changed()),
                 // The reload's ts is above `commit_ts`: decided next round.
                 Verdict::Expired => {
                     self.reload().await.map_err(|e| expired(&e))?;
@@ -318,4 +313,13 @@ async fn bootstrap(client: &TxnClient) -> Result<()> {
         }
     }
     unreachable!("the loop returns")
+}
+
+/// 8028: a table changed under the statement or transaction (retryable:
+/// an autocommit statement runs again on the new schema).
+pub fn schema_changed() -> Error {
+    Error::new(
+        code::TIDB_INFO_SCHEMA_CHANGED,
+        "Information schema is changed during the execution of the statement(for example, table definition may be updated by other DDL ran in parallel). If you see this error often, try increasing `tidb_max_delta_schema_count`. [try again later]",
+    )
 }

@@ -399,6 +399,39 @@ pub struct TableInfo {
     /// Columnar replicas asked for (`SET COLUMNAR REPLICA n`).
     #[serde(default)]
     pub columnar_replica: u64,
+    /// A row-converting MODIFY/CHANGE COLUMN under way: the column as it
+    /// will be and copies of the indexes over it, outside `columns` and
+    /// `indexes` so no read ever sees them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changing: Option<ChangingColumn>,
+}
+
+/// A column whose values are being converted to a new type (TiDB's
+/// "changing column", `crate::ddl::convert_column`). Writes keep a hidden
+/// copy of the column under a new id, and hidden copies of the indexes
+/// over it under new index ids, from the moment `state` writes; at the
+/// end the copies take the old ones' places and names, and the old
+/// column and indexes are gone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangingColumn {
+    /// The column being changed.
+    pub old_id: ColumnId,
+    /// The column as it will be: a new id, the new type and options, and
+    /// its final name (writes meanwhile go by the old column's name).
+    pub column: ColumnInfo,
+    /// Where the copy is (F1's states, as an index being added): the
+    /// copies of the indexes are in it too.
+    pub state: SchemaState,
+    /// Copies of the indexes over the old column, each under a new id and
+    /// with the old one's name and columns (those name the old column).
+    pub indexes: Vec<ChangingIndex>,
+}
+
+/// An index over a changing column, and its copy over the new values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangingIndex {
+    pub old_id: IndexId,
+    pub index: IndexInfo,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -481,6 +481,9 @@ pub async fn truncate(session: &mut Session, name: &ObjectName) -> Result<Output
         meta::delete_table(txn, t.db_id, old).await?;
         jobs::add_delete_ranges(txn, job.id, &[codec::table::table_range(old)]).await?;
         t.id = meta::alloc_ids(txn, 1).await?;
+        // A conversion under way is of the old table: its job finds the
+        // table gone and stops.
+        t.changing = None;
         meta::put_table(txn, &t).await?;
         Ok(t.id)
     })

@@ -198,6 +198,7 @@ pub fn build(name: &str, db_id: i64, ct: &CreateTable) -> Result<TableInfo> {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0),
         columnar_replica: 0,
+        changing: None,
     })
 }
 

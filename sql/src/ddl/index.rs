@@ -107,7 +107,7 @@ fn no_table(job: &Job) -> JobError {
 }
 
 /// The job's table as stored now, or the job's error if it is gone.
-async fn job_table(
+pub(crate) async fn job_table(
     txn: &Transaction,
     job: &Job,
 ) -> Result<std::result::Result<TableInfo, JobError>> {
@@ -356,10 +356,7 @@ async fn backfill(shared: &Shared, job: &Job) -> Result<Backfill> {
     };
     let (start, end) = codec::table::record_range(t.id);
     let mut from = job.reorg_next.clone().unwrap_or(start);
-    let batch = match shared.globals.get("tidb_ddl_reorg_batch_size") {
-        Some(crate::session::vars::VarValue::Int(n)) => n as usize,
-        _ => 256,
-    };
+    let batch = reorg_batch_size(shared);
     let mut attempt = 0;
     loop {
         match backfill_batch(shared, &t, &idx, job.id, &from, &end, batch).await {
@@ -384,10 +381,20 @@ async fn backfill(shared: &Shared, job: &Job) -> Result<Backfill> {
     }
 }
 
-/// How often one backfill batch is tried again after a conflict.
-const BACKFILL_RETRIES: usize = 100;
+/// Rows a backfill batch reads and writes (`tidb_ddl_reorg_batch_size`).
+pub(crate) fn reorg_batch_size(shared: &Shared) -> usize {
+    match shared.globals.get("tidb_ddl_reorg_batch_size") {
+        Some(crate::session::vars::VarValue::Int(n)) => n as usize,
+        _ => 256,
+    }
+}
 
-fn retry_backfill(e: &Error) -> bool {
+/// How often one backfill batch is tried again after a conflict.
+pub(crate) const BACKFILL_RETRIES: usize = 100;
+
+/// Whether a backfill batch that failed with `e` is worth another try:
+/// a deadlock with, or a lock wait on, a concurrent writer.
+pub(crate) fn retry_backfill(e: &Error) -> bool {
     e.is_retryable()
         || matches!(
             e.code(),

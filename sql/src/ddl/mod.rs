@@ -8,10 +8,11 @@
 //!   one pessimistic transaction of the statement's server that locks and
 //!   bumps the schema version, edits the `m` keys and writes the job to the
 //!   history (`txn::in_ddl_txn`);
-//! * a change that needs states (ADD and DROP INDEX, DROP COLUMN) is
-//!   queued and run by the DDL owner, one state per schema version, and
-//!   survives the owner's death ([`owner`], [`index`]); the statement waits
-//!   for it ([`job`]).
+//! * a change that needs states (ADD and DROP INDEX, DROP COLUMN, MODIFY
+//!   COLUMN to NOT NULL or to a type every row is converted to) is queued
+//!   and run by the DDL owner, one state per schema version, and survives
+//!   the owner's death ([`owner`], [`index`], [`modify_column`],
+//!   [`convert_column`]); the statement waits for it ([`job`]).
 //!
 //! Dropped tables' and indexes' keys are freed once GC passes the drop
 //! ([`delete_range`]). Other SQL servers see a new version within their
@@ -21,7 +22,9 @@
 //! table starts in its own region (DESIGN.md §2).
 
 pub mod alter;
+pub mod column;
 pub mod columnar;
+pub mod convert_column;
 pub mod create_table;
 pub mod database;
 pub mod delete_range;

@@ -13,17 +13,26 @@
 //!   refuses to write NULL to the column (a flag, reads unchanged), then the
 //!   owner reads every row; a NULL found fails the job with 1138 and the
 //!   flag goes, else the column becomes NOT NULL;
-//! * any other type change (narrowing, another type family, DECIMAL
-//!   precision) would convert every row and its index entries; duet does not
-//!   do that yet and answers 8200, changing nothing.
+//! * **any other type change** (narrowing, another type family, DECIMAL
+//!   precision or scale, signedness, CHAR to VARCHAR ...) converts every
+//!   row and the indexes over the column, online, as an owner job
+//!   ([`crate::ddl::convert_column`]): the converted values go into a
+//!   hidden column with a new id and hidden copies of the indexes, which
+//!   take the old ones' places at the end. A value that does not fit the
+//!   new type (strict mode: 1264, 1265, 1366 ...) fails the job, and the
+//!   table is left as it was. A column of the primary key (the rows'
+//!   handle) is not converted (8200), as in TiDB.
+//!
+//! Other DDL that changes the table's columns waits for no job: while a
+//! conversion runs it is refused (8200), see `crate::ddl::txn`.
 
 use sqlparser::ast::{
     ColumnDef, ColumnOption, ColumnOptionDef, DataType, Ident, MySQLColumnPosition,
 };
 
-use crate::catalog::jobs::{JobArgs, JobError, JobState, JobType};
+use crate::catalog::jobs::{Job, JobArgs, JobError, JobState, JobType};
 use crate::catalog::meta;
-use crate::catalog::model::{ColumnInfo, FieldType, SchemaState, SqlType, TableInfo};
+use crate::catalog::model::{FieldType, SchemaState, SqlType, TableInfo};
 use crate::ddl::owner::{Step, finish, job_error, publish};
 use crate::error::{Error, Result, code};
 use crate::session::Session;
@@ -58,10 +67,11 @@ pub async fn modify(
         return Err(Error::unsupported("MODIFY/CHANGE COLUMN with a key"));
     }
     if new.auto_increment != old.auto_increment {
-        return Err(unsupported("changing AUTO_INCREMENT"));
+        return Err(super::column::unsupported("changing AUTO_INCREMENT"));
     }
-    if let Some(reason) = rewrite_needed(&old.ft, &new.ft) {
-        return Err(unsupported(&reason));
+    let convert = rewrite_needed(&old.ft, &new.ft);
+    if convert {
+        super::convert_column::check_convertible(table, old, &new.ft)?;
     }
     let in_primary = table.primary().is_some_and(|p| {
         p.columns
@@ -81,7 +91,13 @@ pub async fn modify(
             ));
         }
     }
-    new.origin_default = old.origin_default.clone();
+    // A converted column has a value in every row; only an instant change
+    // keeps reading old rows' missing values as before.
+    new.origin_default = if convert {
+        None
+    } else {
+        old.origin_default.clone()
+    };
     if let Some(MySQLColumnPosition::After(after)) = position
         && table.column(&after.value).is_none()
     {
@@ -89,7 +105,7 @@ pub async fn modify(
     }
     let position = position.clone();
     let old_name = old.name.clone();
-    if old.nullable && !new.nullable {
+    if convert || (old.nullable && !new.nullable) {
         let mut job = super::index::table_job(session, table, JobType::ModifyColumn);
         job.args = JobArgs::ModifyColumn {
             column: new,
@@ -99,12 +115,14 @@ pub async fn modify(
                 Some(MySQLColumnPosition::After(a)) => Some(a.value),
                 _ => None,
             },
+            convert,
         };
         super::job::run(&session.shared, job).await?;
         return Ok(());
     }
+    let id = old.id;
     super::txn::update_table(session, table, JobType::ModifyColumn, move |t| {
-        place(t, &old_name, new, &position)
+        super::column::place(t, id, &old_name, new, &position)
     })
     .await?;
     Ok(())
@@ -128,50 +146,9 @@ pub async fn drop_default(session: &mut Session, table: &TableInfo, column: &str
     Ok(())
 }
 
-fn unsupported(reason: &str) -> Error {
-    Error::new(
-        code::TIDB_UNSUPPORTED_DDL,
-        format!("Unsupported modify column: {reason}"),
-    )
-}
-
-/// Puts `new` where the column `old_name` was (or at `position`), renaming
-/// it in the indexes.
-fn place(
-    t: &mut TableInfo,
-    old_name: &str,
-    new: ColumnInfo,
-    position: &Option<MySQLColumnPosition>,
-) -> Result<()> {
-    let Some(at) = t.columns.iter().position(|c| c.id == new.id) else {
-        return Err(Error::bad_field(old_name, &t.name));
-    };
-    for ic in t.indexes.iter_mut().flat_map(|i| i.columns.iter_mut()) {
-        if ic.name.eq_ignore_ascii_case(old_name) {
-            ic.name = new.name.clone();
-        }
-    }
-    match position {
-        None => t.columns[at] = new,
-        Some(p) => {
-            t.columns.remove(at);
-            let to = match p {
-                MySQLColumnPosition::First => 0,
-                MySQLColumnPosition::After(after) => t
-                    .column(&after.value)
-                    .map(|(i, _)| i + 1)
-                    .ok_or_else(|| Error::bad_field(&after.value, &t.name))?,
-            };
-            t.columns.insert(to, new);
-        }
-    }
-    t.fix_handle_position();
-    Ok(())
-}
-
-/// Why going from `old` to `new` would need every row rewritten, or None
+/// Whether going from `old` to `new` needs every row converted: false
 /// when every stored value of `old` is a value of `new` as it is.
-pub fn rewrite_needed(old: &FieldType, new: &FieldType) -> Option<String> {
+pub fn rewrite_needed(old: &FieldType, new: &FieldType) -> bool {
     use SqlType::*;
     let int_rank = |t: SqlType| match t {
         TinyInt => Some(1),
@@ -209,26 +186,24 @@ pub fn rewrite_needed(old: &FieldType, new: &FieldType) -> Option<String> {
         (DateTime, DateTime) | (Timestamp, Timestamp) | (Time, Time) => new.scale >= old.scale,
         _ => false,
     };
-    (!ok).then(|| {
-        format!(
-            "{} to {} needs every row converted, which is not supported yet",
-            old.sql(),
-            new.sql()
-        )
-    })
+    !ok
 }
 
-/// One step of a MODIFY COLUMN to NOT NULL.
-pub(crate) async fn step(shared: &Shared, job: crate::catalog::jobs::Job) -> Result<Step> {
+/// One step of a MODIFY COLUMN job: a conversion, or to NOT NULL.
+pub(crate) async fn step(shared: &Shared, job: Job) -> Result<Step> {
     let JobArgs::ModifyColumn {
         column,
         old_name,
         first,
         after,
+        convert,
     } = job.args.clone()
     else {
         return Err(Error::internal("a modify-column job without its column"));
     };
+    if convert {
+        return super::convert_column::step(shared, job).await;
+    }
     let id = column.id;
     let from = (job.state, job.schema_state);
     let set_pending = async |pending: bool, state: JobState, schema: Option<SchemaState>| {
@@ -279,11 +254,7 @@ pub(crate) async fn step(shared: &Shared, job: crate::catalog::jobs::Job) -> Res
                     Step::Continue
                 }
                 None => {
-                    let position = match (first, after) {
-                        (true, _) => Some(MySQLColumnPosition::First),
-                        (_, Some(a)) => Some(MySQLColumnPosition::After(Ident::new(a))),
-                        _ => None,
-                    };
+                    let position = super::column::position(first, after);
                     publish(shared, job.id, async move |txn, job| {
                         if (job.state, job.schema_state) != from {
                             return Ok(Ok(false));
@@ -295,7 +266,9 @@ pub(crate) async fn step(shared: &Shared, job: crate::catalog::jobs::Job) -> Res
                                 &job.table_name,
                             ))));
                         };
-                        if let Err(e) = place(&mut t, &old_name, column, &position) {
+                        if let Err(e) =
+                            super::column::place(&mut t, id, &old_name, column, &position)
+                        {
                             return Ok(Err(job_error(&e)));
                         }
                         meta::put_table(txn, &t).await?;
@@ -331,11 +304,7 @@ pub(crate) async fn step(shared: &Shared, job: crate::catalog::jobs::Job) -> Res
 
 /// Reads every row (every server refuses NULL writes by now) and answers
 /// 1138 at the first NULL in the column.
-async fn find_null(
-    shared: &Shared,
-    job: &crate::catalog::jobs::Job,
-    column_id: i64,
-) -> Result<Option<JobError>> {
+async fn find_null(shared: &Shared, job: &Job, column_id: i64) -> Result<Option<JobError>> {
     let txn = shared.client.begin().await?;
     let Some(t) = meta::get_table(&txn, job.db_id, job.table_id).await? else {
         return Ok(Some(job_error(&Error::no_such_table(

@@ -116,7 +116,10 @@ pub(crate) async fn in_ddl_txn<T>(
 }
 
 /// Re-reads the table inside the DDL transaction (the cached copy may be
-/// one version old) and applies `change` to it.
+/// one version old) and applies `change` to it. Refused (8200) while a
+/// column of the table is being converted: every caller changes columns,
+/// and the conversion's hidden copies follow the columns as they were
+/// (TiDB queues such a statement behind the job; duet asks to try again).
 pub(crate) async fn update_table(
     session: &Session,
     table: &TableInfo,
@@ -133,6 +136,20 @@ pub(crate) async fn update_table(
             )
         })?;
         describe_job(session, job, &t);
+        if let Some(ch) = &t.changing {
+            return Err(Error::new(
+                code::TIDB_UNSUPPORTED_DDL,
+                format!(
+                    "Unsupported ALTER TABLE while column '{}' of table '{}' is being converted to {}; try again when that job has finished",
+                    t.columns
+                        .iter()
+                        .find(|c| c.id == ch.old_id)
+                        .map_or("?", |c| c.name.as_str()),
+                    t.name,
+                    ch.column.ft.sql()
+                ),
+            ));
+        }
         change(&mut t)?;
         meta::put_table(txn, &t).await?;
         Ok(t)

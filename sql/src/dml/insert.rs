@@ -216,7 +216,7 @@ pub(crate) async fn write_rows(
         .iter()
         .zip(&handles)
         .map(|(row, h)| write::unique_keys(&t, row, h))
-        .collect();
+        .collect::<Result<_>>()?;
     let all_keys: Vec<Vec<u8>> = checks.iter().flatten().map(|(k, _, _)| k.clone()).collect();
     let existing = {
         let mut tx = txn.txn.write().await;
@@ -238,7 +238,7 @@ pub(crate) async fn write_rows(
             }
         }
         if conflicts.is_empty() {
-            view.write_row(&t, row, h);
+            view.write_row(&t, row, h)?;
             inserted += 1;
             affected += 1;
             continue;
@@ -347,7 +347,7 @@ async fn replace_row(
             affected += 1;
         }
     }
-    view.write_row(t, row, h);
+    view.write_row(t, row, h)?;
     Ok(affected)
 }
 
@@ -378,17 +378,18 @@ async fn update_row(
         _ => None,
     };
     let new_handle = crate::table::handle_of(t, &new, row_id)?;
-    let old_keys: std::collections::HashSet<Vec<u8>> = write::unique_keys(t, &old, &old_handle)
-        .into_iter()
-        .map(|(k, _, _)| k)
-        .collect();
-    for (nk, key_name, shown) in write::unique_keys(t, &new, &new_handle) {
+    let old_keys: std::collections::HashSet<Vec<u8>> =
+        write::stored_unique_keys(t, &old, &old_handle)
+            .into_iter()
+            .map(|(k, _, _)| k)
+            .collect();
+    for (nk, key_name, shown) in write::unique_keys(t, &new, &new_handle)? {
         if !old_keys.contains(&nk) && view.get(&nk).await?.is_some() {
             return Err(write::dup_entry(&shown, &key_name));
         }
     }
     view.delete_row(t, &old, &old_handle);
-    view.write_row(t, &new, &new_handle);
+    view.write_row(t, &new, &new_handle)?;
     Ok(true)
 }
 
@@ -438,10 +439,11 @@ impl View {
         }
     }
 
-    fn write_row(&mut self, t: &TableInfo, row: &[Datum], h: &codec::table::Handle) {
-        for (k, v) in write::row_pairs(t, row, h) {
+    fn write_row(&mut self, t: &TableInfo, row: &[Datum], h: &codec::table::Handle) -> Result<()> {
+        for (k, v) in write::row_pairs(t, row, h)? {
             self.overlay.insert(k, Some(v));
         }
+        Ok(())
     }
 
     fn delete_row(&mut self, t: &TableInfo, row: &[Datum], h: &codec::table::Handle) {

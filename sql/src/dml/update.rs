@@ -111,7 +111,7 @@ pub async fn apply(
         };
         let new_handle = crate::table::handle_of(&t, &new, row_id)?;
         let old_keys_of_row = write::row_keys(&t, &row.old, &row.handle);
-        let new_pairs = write::row_pairs(&t, &new, &new_handle);
+        let new_pairs = write::row_pairs(&t, &new, &new_handle)?;
         let old_set: HashSet<&Vec<u8>> = old_keys_of_row.iter().collect();
         let new_set: HashSet<&Vec<u8>> = new_pairs.iter().map(|(k, _)| k).collect();
         for k in &old_keys_of_row {
@@ -120,7 +120,7 @@ pub async fn apply(
                 deletes.push(k.clone());
             }
         }
-        for (k, key_name, shown) in write::unique_keys(&t, &new, &new_handle) {
+        for (k, key_name, shown) in write::unique_keys(&t, &new, &new_handle)? {
             if !old_set.contains(&k) {
                 new_unique.push((k, key_name, shown));
             }

@@ -5,13 +5,17 @@ use std::collections::HashMap;
 use codec::datum::Datum;
 use codec::table::Handle;
 
-use crate::catalog::model::TableInfo;
-use crate::error::{Error, code};
+use crate::catalog::model::{HandleKind, IndexInfo, TableInfo};
+use crate::error::{Error, Result, code};
 use crate::table;
+use crate::table::changing::Changing;
 
 /// The KV pairs writing one row puts: its record and its entries in the
-/// indexes writes maintain (not those in `DeleteOnly`).
-pub fn row_pairs(t: &TableInfo, row: &[Datum], handle: &Handle) -> Vec<(Vec<u8>, Vec<u8>)> {
+/// indexes writes maintain (not those in `DeleteOnly`). While a column's
+/// type is being changed, also its converted value and the entries of
+/// the index copies ([`table::changing`]); a value that does not convert
+/// fails the write.
+pub fn row_pairs(t: &TableInfo, row: &[Datum], handle: &Handle) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     entries(t, row, handle, true)
 }
 
@@ -21,21 +25,37 @@ pub fn row_pairs(t: &TableInfo, row: &[Datum], handle: &Handle) -> Vec<(Vec<u8>,
 /// new one needs.
 pub fn row_keys(t: &TableInfo, row: &[Datum], handle: &Handle) -> Vec<Vec<u8>> {
     entries(t, row, handle, false)
+        .unwrap_or_default()
         .into_iter()
         .map(|(k, _)| k)
         .collect()
 }
 
+/// Never fails when not `writing`.
 fn entries(
     t: &TableInfo,
     row: &[Datum],
     handle: &Handle,
     writing: bool,
-) -> Vec<(Vec<u8>, Vec<u8>)> {
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let changing = Changing::of(t);
+    let copies = match &changing {
+        Some(ch) if ch.writes() || !writing => match ch.convert(row) {
+            Ok(v) => Some((ch, v)),
+            Err(e) if writing => return Err(e),
+            // Never written with entries: none to delete.
+            Err(_) => None,
+        },
+        _ => None,
+    };
     let mut pairs = Vec::with_capacity(1 + t.indexes.len());
-    pairs.push((table::record_key(t, handle), table::encode_record(t, row)));
+    let extra = copies.as_ref().map(|(ch, v)| (ch.info.column.id, v));
+    pairs.push((
+        table::record_key(t, handle),
+        table::encode_record_with(t, row, extra),
+    ));
     for idx in &t.indexes {
-        if idx.primary && !matches!(t.handle, crate::catalog::model::HandleKind::RowId) {
+        if idx.primary && !matches!(t.handle, HandleKind::RowId) {
             continue; // the handle is the primary key
         }
         if writing && !idx.state.writes() {
@@ -43,22 +63,71 @@ fn entries(
         }
         pairs.push(table::index_entry(t, idx, row, handle));
     }
-    pairs
+    if let Some((ch, v)) = copies {
+        let shadow_row = ch.shadow_row(row, v);
+        for idx in &ch.shadow.indexes {
+            pairs.push(table::index_entry(&ch.shadow, idx, &shadow_row, handle));
+        }
+    }
+    Ok(pairs)
 }
 
 /// The keys whose existence makes a row a duplicate: its record (when the
 /// handle is the primary key) and its distinct unique-index entries, each
-/// with the key name and shown value for ER_DUP_ENTRY.
+/// with the key name and shown value for ER_DUP_ENTRY — the copies of
+/// unique indexes over a changing column included, once writes maintain
+/// them (a value that does not convert fails here).
 pub fn unique_keys(
     t: &TableInfo,
     row: &[Datum],
     handle: &Handle,
+) -> Result<Vec<(Vec<u8>, String, String)>> {
+    let mut keys = unique_keys_of(
+        t,
+        t.indexes.iter().filter(|i| i.state.writes()),
+        row,
+        handle,
+    );
+    if let Some(ch) = Changing::of(t).filter(|ch| ch.writes()) {
+        let shadow_row = ch.shadow_row(row, ch.convert(row)?);
+        keys.extend(unique_keys_of(
+            &ch.shadow,
+            ch.shadow.indexes.iter(),
+            &shadow_row,
+            handle,
+        ));
+    }
+    Ok(keys)
+}
+
+/// [`unique_keys`] of a row already stored: one whose value does not
+/// convert (written before the copies were kept) has no copy entries.
+pub fn stored_unique_keys(
+    t: &TableInfo,
+    row: &[Datum],
+    handle: &Handle,
+) -> Vec<(Vec<u8>, String, String)> {
+    unique_keys(t, row, handle).unwrap_or_else(|_| {
+        unique_keys_of(
+            t,
+            t.indexes.iter().filter(|i| i.state.writes()),
+            row,
+            handle,
+        )
+    })
+}
+
+fn unique_keys_of<'a>(
+    t: &TableInfo,
+    indexes: impl Iterator<Item = &'a IndexInfo>,
+    row: &[Datum],
+    handle: &Handle,
 ) -> Vec<(Vec<u8>, String, String)> {
     let mut keys = Vec::new();
-    for idx in t.indexes.iter().filter(|i| i.state.writes()) {
+    for idx in indexes {
         let values = table::index_values(t, idx, row);
         let shown = values.iter().map(show).collect::<Vec<_>>().join("-");
-        if idx.primary && !matches!(t.handle, crate::catalog::model::HandleKind::RowId) {
+        if idx.primary && !matches!(t.handle, HandleKind::RowId) {
             keys.push((
                 table::record_key(t, handle),
                 format!("{}.PRIMARY", t.name),

@@ -315,6 +315,7 @@ mod tests {
             comment: String::new(),
             create_time: 0,
             columnar_replica: 0,
+            changing: None,
         };
         let mut decimal = FieldType::new(SqlType::Decimal);
         decimal.length = 15;

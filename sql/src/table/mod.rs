@@ -12,6 +12,11 @@
 //! auto-allocated row id. A unique index entry whose values contain NULL is
 //! stored like a non-unique one (with the handle in the key): MySQL allows
 //! any number of NULLs in a unique index.
+//!
+//! While a column's type is being changed, writes also keep its hidden
+//! copy and the copies of its indexes ([`changing`]).
+
+pub mod changing;
 
 use codec::datum::Datum;
 use codec::table::{self as keys, Handle};
@@ -55,6 +60,12 @@ pub fn handle_of(t: &TableInfo, row: &[Datum], row_id: Option<i64>) -> Result<Ha
 /// The row value: every column but an integer primary key (which is the
 /// handle).
 pub fn encode_record(t: &TableInfo, row: &[Datum]) -> Vec<u8> {
+    encode_record_with(t, row, None)
+}
+
+/// The row value with one more column that is not in `t.columns` (a
+/// changing column's hidden copy, [`changing`]).
+pub fn encode_record_with(t: &TableInfo, row: &[Datum], extra: Option<(i64, &Datum)>) -> Vec<u8> {
     let skip = match t.handle {
         HandleKind::IntPk(i) => Some(i),
         _ => None,
@@ -66,6 +77,7 @@ pub fn encode_record(t: &TableInfo, row: &[Datum]) -> Vec<u8> {
         .enumerate()
         .filter(|(i, _)| Some(*i) != skip)
         .map(|(_, (c, v))| (c.id, v))
+        .chain(extra)
         .collect();
     let mut buf = Vec::with_capacity(16 + row.len() * 8);
     codec::row::encode_row(&mut buf, &cols);
@@ -102,7 +114,10 @@ pub fn decode_record(
         }
         match view.get(c.id, c.ft.datum_kind())? {
             Some(d) => out.push(d),
-            None => out.push(original_default(c)?),
+            None => {
+                changing::check_not_replaced(t, c, &view)?;
+                out.push(original_default(c)?)
+            }
         }
     }
     Ok(out)
