@@ -505,3 +505,346 @@ async fn dropped_tables_are_freed_after_the_gc_safe_point() {
     drop(b);
     c.shutdown().await;
 }
+
+/// The `SHOW CREATE TABLE` text of a table.
+async fn create_table(conn: &mut Conn, table: &str) -> String {
+    let row: Option<(String, String)> = conn
+        .query_first(format!("SHOW CREATE TABLE {table}"))
+        .await
+        .unwrap();
+    row.expect("the table").1
+}
+
+/// A BIGINT column with an index narrowed to INT over a few thousand
+/// rows while other sessions insert, update and delete rows: the job
+/// converts the rows in many batches, every write meanwhile also writes
+/// the converted value and the index copy, and afterwards every row reads
+/// its last acknowledged value through the table and through the index,
+/// `ADMIN CHECK TABLE` finds every entry, and nothing shows the old type.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_column_narrowed_under_concurrent_writes_converts_every_row() {
+    use std::collections::BTreeMap;
+    tests::cluster::init_logging();
+    let c = SqlCluster::start().await.unwrap();
+    let mut b = connect(&c, "test").await;
+    b.query_drop("CREATE TABLE nw (id INT PRIMARY KEY, v BIGINT, w INT, KEY kv (v))")
+        .await
+        .unwrap();
+    const ROWS: i64 = 3000;
+    for chunk in (0..ROWS).collect::<Vec<_>>().chunks(500) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|i| format!("({i}, {}, {})", i * 10, i % 3))
+            .collect();
+        b.query_drop(format!("INSERT INTO nw VALUES {}", values.join(",")))
+            .await
+            .unwrap();
+    }
+    b.query_drop("SET GLOBAL tidb_ddl_reorg_batch_size = 64")
+        .await
+        .unwrap();
+
+    // Each writer owns the rows with id % 3 == w and knows their values.
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut writers = Vec::new();
+    for w in 0..3i64 {
+        let mut conn = connect(&c, "test").await;
+        let stop = stop.clone();
+        let acked = acked.clone();
+        writers.push(tokio::spawn(async move {
+            let mut rows: BTreeMap<i64, i64> = (0..ROWS)
+                .filter(|i| i % 3 == w)
+                .map(|i| (i, i * 10))
+                .collect();
+            let definite = |e: &mysql_async::Error| matches!(code(e), 9007 | 8028 | 1213 | 1205);
+            let mut i = 0i64;
+            while !stop.load(Ordering::Relaxed) {
+                tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+                i += 1;
+                let new_id = ROWS + w + 3 * i;
+                let old_id = (i * 37 * 3 + w) % ROWS;
+                let new_v = -(new_id * 7);
+                match conn
+                    .query_drop(format!("INSERT INTO nw VALUES ({new_id}, {new_v}, {w})"))
+                    .await
+                {
+                    Ok(()) => {
+                        rows.insert(new_id, new_v);
+                        acked.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => assert!(definite(&e), "insert: {e}"),
+                }
+                if rows.contains_key(&old_id) {
+                    match conn
+                        .query_drop(format!("UPDATE nw SET v = v + 1 WHERE id = {old_id}"))
+                        .await
+                    {
+                        Ok(()) => *rows.get_mut(&old_id).unwrap() += 1,
+                        Err(e) => assert!(definite(&e), "update: {e}"),
+                    }
+                }
+                if i % 4 == 0 {
+                    let gone = (i * 101 * 3 + w) % ROWS;
+                    match conn
+                        .query_drop(format!("DELETE FROM nw WHERE id = {gone}"))
+                        .await
+                    {
+                        Ok(()) => {
+                            rows.remove(&gone);
+                        }
+                        Err(e) => assert!(definite(&e), "delete: {e}"),
+                    }
+                }
+                // An explicit transaction now and then: it commits, or a
+                // schema step under it fails it whole.
+                if i % 5 == 0 {
+                    let id = (i * 53 * 3 + w) % ROWS;
+                    let r = async {
+                        conn.query_drop("BEGIN").await?;
+                        conn.query_drop(format!("UPDATE nw SET v = -v WHERE id = {id}"))
+                            .await?;
+                        conn.query_drop("COMMIT").await
+                    }
+                    .await;
+                    match r {
+                        Ok(()) => {
+                            if let Some(v) = rows.get_mut(&id) {
+                                *v = -*v;
+                            }
+                        }
+                        Err(e) => {
+                            assert!(definite(&e), "transaction: {e}");
+                            let _ = conn.query_drop("ROLLBACK").await;
+                        }
+                    }
+                }
+            }
+            rows
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let before = acked.load(Ordering::Relaxed);
+    b.query_drop("ALTER TABLE nw MODIFY v INT NOT NULL")
+        .await
+        .unwrap();
+    let during = acked.load(Ordering::Relaxed) - before;
+    assert!(during > 20, "inserts while the job ran: {during}");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut expected = BTreeMap::new();
+    for w in writers {
+        expected.extend(w.await.unwrap());
+    }
+
+    let listed = jobs(&mut b).await;
+    let job = listed
+        .iter()
+        .find(|j| j.0 == "modify column" && j.1 == "nw")
+        .expect("the modify job is listed");
+    assert_eq!(job.4, "synced", "{listed:?}");
+    assert!(job.3 >= ROWS / 2, "rows converted: {listed:?}");
+
+    b.query_drop("ADMIN CHECK TABLE nw").await.unwrap();
+    let ddl = create_table(&mut b, "nw").await;
+    assert!(ddl.contains("`v` int NOT NULL"), "{ddl}");
+    assert!(!ddl.contains("bigint"), "{ddl}");
+    let columns: Vec<(String, String)> = b
+        .query(
+            "SELECT column_name, column_type FROM information_schema.columns \
+             WHERE table_schema = 'test' AND table_name = 'nw' ORDER BY ordinal_position",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        columns,
+        vec![
+            ("id".to_string(), "int".to_string()),
+            ("v".to_string(), "int".to_string()),
+            ("w".to_string(), "int".to_string()),
+        ]
+    );
+
+    let rows: Vec<(i64, i64, i64)> = b.query("SELECT * FROM nw ORDER BY id").await.unwrap();
+    let got: BTreeMap<i64, i64> = rows.iter().map(|(id, v, _)| (*id, *v)).collect();
+    assert_eq!(got.len(), expected.len());
+    for (id, v) in &expected {
+        assert_eq!(got.get(id), Some(v), "row {id}");
+    }
+    // Through the index: a range and single values.
+    let in_range = expected
+        .values()
+        .filter(|v| (1000..=9000).contains(*v))
+        .count() as i64;
+    let n: Option<i64> = b
+        .query_first("SELECT COUNT(*) FROM nw WHERE v BETWEEN 1000 AND 9000")
+        .await
+        .unwrap();
+    assert_eq!(n, Some(in_range));
+    for (id, v) in expected.iter().step_by(97) {
+        let found = ids(&mut b, &format!("SELECT id FROM nw WHERE v = {v}")).await;
+        assert!(found.contains(id), "v = {v}: {found:?}");
+    }
+    let err = b
+        .query_drop("INSERT INTO nw VALUES (-1, 3000000000, 0)")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), 1264, "{err}");
+    drop(b);
+    c.shutdown().await;
+}
+
+/// A conversion held in its backfill (a session locks a row): writes
+/// meanwhile must fit the new type (1264 otherwise), nothing shows the
+/// hidden column; cancelled, it rolls back (8214) and the table is as it
+/// was. A conversion that meets a value that does not fit after converting
+/// some batches fails with MySQL's error and leaves the table as it was;
+/// after the value is fixed it succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_column_conversion_cancelled_or_failing_mid_backfill_rolls_back() {
+    tests::cluster::init_logging();
+    let c = SqlCluster::start().await.unwrap();
+    let mut a = connect(&c, "test").await;
+    let mut b = connect(&c, "test").await;
+    a.query_drop("CREATE TABLE cc (id INT PRIMARY KEY, v VARCHAR(20), UNIQUE KEY uv (v))")
+        .await
+        .unwrap();
+    let values: Vec<String> = (1..=400).map(|i| format!("({i}, '{}')", i * 3)).collect();
+    a.query_drop(format!("INSERT INTO cc VALUES {}", values.join(",")))
+        .await
+        .unwrap();
+    a.query_drop("SET GLOBAL tidb_ddl_reorg_batch_size = 32")
+        .await
+        .unwrap();
+    let before = create_table(&mut b, "cc").await;
+    let mut locker = connect(&c, "test").await;
+    locker.query_drop("BEGIN").await.unwrap();
+    locker
+        .query_drop("SELECT v FROM cc WHERE id = 200 FOR UPDATE")
+        .await
+        .unwrap();
+    let ddl = tokio::spawn(async move {
+        let r = a.query_drop("ALTER TABLE cc MODIFY v INT").await;
+        (a, r)
+    });
+    let job_id = loop {
+        let rows: Vec<mysql_async::Row> = b.query("ADMIN SHOW DDL JOBS").await.unwrap();
+        let running = rows.into_iter().find(|r| {
+            r.get::<String, _>("JOB_TYPE").as_deref() == Some("modify column")
+                && r.get::<String, _>("SCHEMA_STATE").as_deref() == Some("write reorganization")
+                && r.get::<i64, _>("ROW_COUNT").is_some_and(|n| n > 0)
+        });
+        if let Some(r) = running {
+            break r.get::<i64, _>("JOB_ID").unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    // Writes now keep the converted column: what does not fit is refused.
+    let err = b
+        .query_drop("INSERT INTO cc VALUES (1000, 'abc')")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), 1366, "{err}");
+    let err = b
+        .query_drop("UPDATE cc SET v = '99999999999' WHERE id = 1")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), 1264, "{err}");
+    // A duplicate only in the new type's unique index is one too.
+    let err = b
+        .query_drop("INSERT INTO cc VALUES (1001, '06')")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), 1062, "{err}");
+    b.query_drop("INSERT INTO cc VALUES (1002, '2000')")
+        .await
+        .unwrap();
+    // Nothing shows the hidden column or indexes.
+    let row: Vec<mysql_async::Row> = b.query("SELECT * FROM cc WHERE id = 1").await.unwrap();
+    assert_eq!(row[0].len(), 2);
+    assert_eq!(create_table(&mut b, "cc").await, before);
+    let columns: Vec<mysql_async::Row> = b.query("SHOW COLUMNS FROM cc").await.unwrap();
+    assert_eq!(columns.len(), 2);
+    let indexes: Vec<mysql_async::Row> = b.query("SHOW INDEX FROM cc").await.unwrap();
+    assert_eq!(indexes.len(), 2, "PRIMARY and uv");
+
+    let mut canceller = connect(&c, "test").await;
+    let cancel = tokio::spawn(async move {
+        let rows: Vec<(i64, String)> = canceller
+            .query(format!("ADMIN CANCEL DDL JOBS {job_id}"))
+            .await
+            .unwrap();
+        rows
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    locker.query_drop("ROLLBACK").await.unwrap();
+    assert_eq!(
+        cancel.await.unwrap(),
+        vec![(job_id, "successful".to_string())]
+    );
+    let (mut a, r) = ddl.await.unwrap();
+    let err = r.unwrap_err();
+    assert_eq!(code(&err), 8214, "{err}");
+    assert_eq!(create_table(&mut b, "cc").await, before);
+    b.query_drop("ADMIN CHECK TABLE cc").await.unwrap();
+    let listed = jobs(&mut b).await;
+    assert_eq!(
+        (listed[0].0.as_str(), listed[0].4.as_str()),
+        ("modify column", "rollback done"),
+        "{listed:?}"
+    );
+    // The old type takes any string again.
+    b.query_drop("INSERT INTO cc VALUES (1000, 'abc')")
+        .await
+        .unwrap();
+
+    // A value that does not fit, found after some batches: MySQL's error,
+    // with the row it is at in key order, and the table as it was.
+    let err = a
+        .query_drop("ALTER TABLE cc MODIFY v INT")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), 1366, "{err}");
+    assert!(
+        err.to_string()
+            .contains("Incorrect integer value: 'abc' for column 'v' at row 401"),
+        "{err}"
+    );
+    assert_eq!(create_table(&mut b, "cc").await, before);
+    b.query_drop("ADMIN CHECK TABLE cc").await.unwrap();
+    let v: Option<String> = b
+        .query_first("SELECT v FROM cc WHERE id = 7")
+        .await
+        .unwrap();
+    assert_eq!(v.as_deref(), Some("21"));
+
+    // Fixed, the conversion goes through: a new column id, the values and
+    // the unique index as the new type.
+    b.query_drop("UPDATE cc SET v = '-5' WHERE id = 1000")
+        .await
+        .unwrap();
+    let err = a
+        .query_drop("ALTER TABLE cc CHANGE v n INT UNSIGNED NULL")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), 1264, "{err}");
+    a.query_drop("ALTER TABLE cc CHANGE v n INT NULL FIRST")
+        .await
+        .unwrap();
+    let after = create_table(&mut b, "cc").await;
+    assert!(after.contains("`n` int DEFAULT NULL"), "{after}");
+    assert!(after.contains("UNIQUE KEY `uv` (`n`)"), "{after}");
+    let rows: Vec<(i64, i64)> = b
+        .query("SELECT n, id FROM cc WHERE n < 10 ORDER BY n")
+        .await
+        .unwrap();
+    assert_eq!(rows, vec![(-5, 1000), (3, 1), (6, 2), (9, 3)]);
+    let dup = b
+        .query_drop("INSERT INTO cc VALUES (9, 5000)")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&dup), 1062, "{dup}");
+    b.query_drop("ADMIN CHECK TABLE cc").await.unwrap();
+    drop((a, b, locker));
+    c.shutdown().await;
+}

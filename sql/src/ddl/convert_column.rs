@@ -444,6 +444,13 @@ async fn backfill_batch(
         if job.state != JobState::Running {
             return Ok(Batch::Stopped);
         }
+        // Dropped or truncated meanwhile: the next step fails the job.
+        if meta::get_table(&txn, job.db_id, job.table_id)
+            .await?
+            .is_none()
+        {
+            return Ok(Batch::Stopped);
+        }
         let keys: Vec<Vec<u8>> = txn
             .scan(from, end, limit, false)
             .await?

@@ -33,7 +33,12 @@
 //! a server on the new version lacks it. Such a row is not read as the old
 //! column's default (which an update would then convert and write back):
 //! [`check_not_replaced`] fails the statement with 8028, and it runs again
-//! on the new schema.
+//! on the new schema. That check is made where the SQL layer decodes rows
+//! (point gets, the locking reads of UPDATE, DELETE and INSERT); a scan the
+//! stores decode (an optimistic transaction's UPDATE reading by a range)
+//! is not checked, so on a server that has not loaded the new version yet
+//! such a statement could still see the old column's default for a row
+//! written on the new one, for at most the schema lease.
 
 use codec::datum::Datum;
 use codec::row::{RawColumn, RowView};
