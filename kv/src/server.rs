@@ -34,7 +34,7 @@ use tokio::task::JoinHandle as TaskHandle;
 
 use crate::engine::{EngineRef, RocksEngine};
 use crate::raftstore::bootstrap::{bootstrap_cluster, ensure_store_id};
-use crate::raftstore::worker::{run_pd_worker, run_split_checker};
+use crate::raftstore::worker::{run_pd_worker, run_snap_generator, run_split_checker};
 use crate::raftstore::{Config, ReadFlow, Store, StoreIo, StoreMsg, StoreRouter};
 use crate::service::KvService;
 use crate::transport::{MessageFilter, RaftClient, RaftService};
@@ -78,6 +78,7 @@ pub struct KvServer {
     engine: EngineRef,
     store_thread: Option<JoinHandle<()>>,
     split_thread: Option<JoinHandle<()>>,
+    snap_thread: Option<JoinHandle<()>>,
     grpc_stop: Option<oneshot::Sender<()>>,
     grpc_task: Option<TaskHandle<()>>,
     pd_task: TaskHandle<()>,
@@ -135,6 +136,7 @@ impl KvServer {
 
         let (router, rx) = StoreRouter::new();
         let runtime = tokio::runtime::Handle::current();
+        let snapshots = crate::raftstore::snap::SnapshotSources::default();
         let transport = RaftClient::new(
             store_id,
             pd.clone(),
@@ -142,6 +144,7 @@ impl KvServer {
             filter,
             runtime,
             cfg.raftstore.snap_chunk_size,
+            snapshots.clone(),
         );
         let (pd_tx, pd_rx) = tokio::sync::mpsc::unbounded_channel();
         let pd_task = tokio::spawn(run_pd_worker(pd.clone(), pd_rx, router.clone()));
@@ -152,6 +155,13 @@ impl KvServer {
             .name(format!("split-check-{store_id}"))
             .spawn(move || run_split_checker(split_rx, split_router))
             .map_err(|e| Error::Other(e.to_string()))?;
+        let (snap_tx, snap_rx) = crossbeam::channel::unbounded();
+        let snap_router = router.clone();
+        let snap_sources = snapshots.clone();
+        let snap_thread = std::thread::Builder::new()
+            .name(format!("snap-gen-{store_id}"))
+            .spawn(move || run_snap_generator(snap_rx, snap_router, snap_sources))
+            .map_err(|e| Error::Other(e.to_string()))?;
         let io = StoreIo {
             rx,
             transport: Arc::new(transport),
@@ -159,6 +169,8 @@ impl KvServer {
             split_checker: split_tx,
             read_flow: read_flow.clone(),
             observer: cfg.apply_observer.clone(),
+            snap_gen: snap_tx,
+            snapshots,
         };
         let store = Store::new(store_id, cfg.raftstore.clone(), engine.clone(), io)?;
         let store_thread = std::thread::Builder::new()
@@ -210,6 +222,7 @@ impl KvServer {
             engine,
             store_thread: Some(store_thread),
             split_thread: Some(split_thread),
+            snap_thread: Some(snap_thread),
             grpc_stop: Some(grpc_stop),
             grpc_task: Some(grpc_task),
             pd_task,
@@ -253,8 +266,12 @@ impl KvServer {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
         self.pd_task.abort();
-        if let Some(t) = self.split_thread.take() {
-            // The split checker ends once the store loop dropped its sender.
+        // The split checker and the snapshot generator end once the store
+        // loop dropped their senders.
+        for t in [self.split_thread.take(), self.snap_thread.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
         tracing::info!(store_id = self.store_id, "kv store stopped");

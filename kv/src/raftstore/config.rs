@@ -9,6 +9,10 @@ pub struct Config {
     pub raft_base_tick_interval: Duration,
     /// Ticks without a leader before a follower campaigns.
     pub raft_election_timeout_ticks: usize,
+    /// A follower's election timeout is drawn from [election timeout, this)
+    /// ticks; 0 means twice the election timeout (raft-rs' default). The
+    /// store-loop harness pins it to make elections deterministic.
+    pub raft_max_election_timeout_ticks: usize,
     pub raft_heartbeat_ticks: usize,
     /// Entries per append message.
     pub raft_max_size_per_msg: u64,
@@ -38,6 +42,7 @@ impl Default for Config {
         Config {
             raft_base_tick_interval: Duration::from_millis(100),
             raft_election_timeout_ticks: 10,
+            raft_max_election_timeout_ticks: 0,
             raft_heartbeat_ticks: 2,
             raft_max_size_per_msg: 1024 * 1024,
             raft_max_inflight_msgs: 256,

@@ -23,11 +23,12 @@
 //! | [`store`] | the loop, message dispatch, peer creation and destruction, ticks |
 //! | `ready` | persisting readies, sending messages, applying, side effects |
 //! | [`peer`] | one peer: raft node, proposals, lease, liveness of others |
-//! | [`peer_storage`] | raft-rs `Storage` over the engine, snapshots |
+//! | [`peer_storage`] | raft-rs `Storage` over the engine, installing snapshots |
+//! | [`snap`] | snapshots generated off the loop, streamed in chunks |
 //! | [`apply`] | committed entries -> engine writes, epoch checks |
 //! | [`observer`] | a hook that sees applied writes (the columnar store's) |
 //! | [`operation`] | read, split, conf change, log GC, heartbeats |
-//! | [`worker`] | PD worker and split checker |
+//! | [`worker`] | PD worker, split checker, snapshot generator |
 //! | [`bootstrap`] | store identity and the cluster's first region |
 //!
 //! Invariants worth knowing:
@@ -41,6 +42,8 @@ pub mod apply;
 pub mod bootstrap;
 pub mod config;
 pub mod flow;
+#[cfg(test)]
+mod harness;
 pub mod msg;
 pub mod observer;
 pub mod operation;
@@ -48,6 +51,9 @@ pub mod peer;
 pub mod peer_storage;
 mod raft_log;
 mod ready;
+#[cfg(test)]
+mod scenario;
+pub mod snap;
 pub mod store;
 pub mod worker;
 

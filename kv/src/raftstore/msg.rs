@@ -107,6 +107,12 @@ pub enum StoreMsg {
     },
     /// An operator step from PD for a region this store leads.
     PdOperator(Box<RegionHeartbeatResponse>),
+    /// The generator built a snapshot raft-rs asked for (see `snap`).
+    SnapshotGenerated {
+        region_id: u64,
+        snapshot: Result<raft::eraftpb::Snapshot>,
+    },
+    /// The transport finished sending a snapshot.
     SnapshotStatus {
         region_id: u64,
         to_peer_id: u64,

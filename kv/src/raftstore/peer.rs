@@ -131,6 +131,7 @@ impl Peer {
         let raft_cfg = raft::Config {
             id: peer_id,
             election_tick: cfg.raft_election_timeout_ticks,
+            max_election_tick: cfg.raft_max_election_timeout_ticks,
             heartbeat_tick: cfg.raft_heartbeat_ticks,
             applied: storage.applied_index,
             max_size_per_msg: cfg.raft_max_size_per_msg,
@@ -296,14 +297,19 @@ impl Peer {
 
     /// Proposes a command; `cbs` hear the outcome once it is applied, or
     /// the error at once if it cannot be proposed.
-    pub fn propose(&mut self, cmd: RaftCmdRequest, cbs: Vec<WriteCallback>) -> Result<()> {
+    pub fn propose(
+        &mut self,
+        cmd: RaftCmdRequest,
+        cbs: Vec<WriteCallback>,
+        now: Instant,
+    ) -> Result<()> {
         match self.try_propose(cmd) {
             Ok(index) => {
                 self.proposals.push_back(Proposal {
                     index,
                     term: self.term(),
                     cbs,
-                    proposed_at: Instant::now(),
+                    proposed_at: now,
                 });
                 Ok(())
             }
@@ -342,6 +348,7 @@ impl Peer {
         ctx: &RequestContext,
         requests: Vec<Request>,
         cb: WriteCallback,
+        now: Instant,
     ) {
         let checked = self.check_request(ctx).and_then(|()| {
             if ctx.term != 0 && ctx.term != self.term() {
@@ -368,7 +375,7 @@ impl Peer {
             .sum::<usize>();
         self.pending_writes.push((requests, cb));
         if self.pending_write_bytes >= MAX_WRITE_BATCH_BYTES {
-            self.flush_writes();
+            self.flush_writes(now);
         }
     }
 
@@ -376,7 +383,7 @@ impl Peer {
     /// one log append, one replication round and one apply for all of them.
     /// They were checked against the same epoch (nothing is applied between
     /// receiving them and this flush), so they succeed or fail together.
-    pub fn flush_writes(&mut self) {
+    pub fn flush_writes(&mut self, now: Instant) {
         if self.pending_writes.is_empty() {
             return;
         }
@@ -392,7 +399,7 @@ impl Peer {
             requests,
             admin_request: None,
         };
-        if let Err(e) = self.propose(cmd, cbs) {
+        if let Err(e) = self.propose(cmd, cbs, now) {
             tracing::debug!(
                 region_id = self.region_id(),
                 "write batch not proposed: {e}"

@@ -14,8 +14,10 @@
 //! * `RaftApplyState` (applied index, truncated state) is written by the apply
 //!   step in the *apply batch*, atomically with the data it applied, so a
 //!   restart resumes after exactly the last applied entry.
-//! * A snapshot is generated from the engine at the applied index, and
-//!   installed by one batch that replaces the region's data and states.
+//! * A snapshot is generated off the store loop from one engine snapshot
+//!   (see [`super::snap`]): raft-rs hears `SnapshotTemporarilyUnavailable`
+//!   until it is ready. It is installed by one batch that replaces the
+//!   region's data and states.
 //!
 //! New regions (bootstrap, split) start with an empty log at index/term
 //! [`RAFT_INIT_LOG_INDEX`]/[`RAFT_INIT_LOG_TERM`], as in TiKV, so a peer that
@@ -24,14 +26,13 @@
 use prost::Message as _;
 use proto::metapb::{self, PeerRole};
 use proto::raft_serverpb::{
-    CfData, PeerState, RaftApplyState, RaftLocalState, RaftTruncatedState, RegionLocalState,
-    SnapshotData,
+    PeerState, RaftApplyState, RaftLocalState, RaftTruncatedState, RegionLocalState, SnapshotData,
 };
 use protobuf::Message as PbMessage;
 use raft::eraftpb::{ConfState, Entry, HardState, Snapshot};
 use raft::{GetEntriesContext, RaftState, StorageError};
 
-use crate::engine::{CF_RAFT, DATA_CFS, EngineRef, Peekable, WriteBatch};
+use crate::engine::{CF_RAFT, DATA_CFS, EngineRef, WriteBatch};
 use crate::{Result, keys};
 
 pub const RAFT_INIT_LOG_TERM: u64 = 5;
@@ -49,6 +50,20 @@ pub struct PeerStorage {
     pub applied_term: u64,
     pub truncated_index: u64,
     pub truncated_term: u64,
+    /// Where generating a snapshot for raft-rs stands. raft-rs asks
+    /// through `&self`, hence the cell.
+    generation: std::cell::RefCell<GenState>,
+}
+
+/// A snapshot's generation, from raft-rs asking to the snapshot it gets.
+#[derive(Debug, Default)]
+pub enum GenState {
+    #[default]
+    Idle,
+    /// raft-rs asked; the store loop has not handed it to the generator.
+    Wanted,
+    Running,
+    Ready(Snapshot),
 }
 
 pub fn conf_state_from_region(region: &metapb::Region) -> ConfState {
@@ -90,6 +105,7 @@ impl PeerStorage {
             applied_term: 0,
             truncated_index: 0,
             truncated_term: 0,
+            generation: Default::default(),
         };
         if let Some(v) = s.engine.get(CF_RAFT, &keys::apply_state_key(region_id))? {
             let st = RaftApplyState::decode(v.as_slice())?;
@@ -226,47 +242,38 @@ impl PeerStorage {
         );
     }
 
-    /// Builds a snapshot of the region from one consistent engine snapshot:
-    /// its data, and the applied index, term and membership as persisted
-    /// with that data. The in-memory applied index runs ahead of the engine
-    /// while an apply batch is not yet written (`ready.rs` advances raft,
-    /// which may ask for a snapshot, before writing it), so labelling the
-    /// live data with it could send a snapshot lacking writes it claims.
-    pub fn generate_snapshot(&self) -> Result<Snapshot> {
-        let engine = self.engine.snapshot();
-        let id = self.region.id;
-        let missing =
-            |what: &str| crate::Error::Engine(format!("region {id}: no {what} to snapshot"));
-        let apply = engine
-            .get(CF_RAFT, &keys::apply_state_key(id))?
-            .ok_or_else(|| missing("apply state"))?;
-        let apply = RaftApplyState::decode(apply.as_slice())?;
-        let region = engine
-            .get(CF_RAFT, &keys::region_state_key(id))?
-            .ok_or_else(|| missing("region state"))?;
-        let region = RegionLocalState::decode(region.as_slice())?
-            .region
-            .ok_or_else(|| missing("region"))?;
-        let index = apply.applied_index;
-        let truncated = apply.truncated_state.unwrap_or_default();
-        let term = if index == truncated.index {
-            truncated.term
-        } else {
-            let entry = engine
-                .get(CF_RAFT, &keys::raft_log_key(id, index))?
-                .ok_or_else(|| missing("raft log entry at the applied index"))?;
-            Entry::parse_from_bytes(&entry)?.term
+    /// Whether raft-rs wants a snapshot generated; the generation counts
+    /// as running from here.
+    pub fn take_gen_wanted(&self) -> bool {
+        let mut state = self.generation.borrow_mut();
+        if matches!(*state, GenState::Wanted) {
+            *state = GenState::Running;
+            return true;
+        }
+        false
+    }
+
+    /// The generator's answer: the snapshot raft-rs gets when it asks next,
+    /// or (None: failed, or the task was never sent) nothing, so that
+    /// asking again starts over.
+    pub fn on_generated(&self, snap: Option<Snapshot>) {
+        let mut state = self.generation.borrow_mut();
+        if !matches!(*state, GenState::Running) {
+            return;
+        }
+        *state = match snap {
+            Some(s) => GenState::Ready(s),
+            None => GenState::Idle,
         };
-        let data = region_snapshot_data(engine.as_ref(), &region)?;
-        let mut snap = Snapshot {
-            data: data.encode_to_vec().into(),
-            ..Default::default()
-        };
-        let meta = snap.mut_metadata();
-        meta.index = index;
-        meta.term = term;
-        meta.set_conf_state(conf_state_from_region(&region));
-        Ok(snap)
+    }
+
+    /// The last generated snapshot was sent (or failed): the next request
+    /// generates a fresh one.
+    pub fn reset_gen(&self) {
+        let mut state = self.generation.borrow_mut();
+        if matches!(*state, GenState::Ready(_)) {
+            *state = GenState::Idle;
+        }
     }
 
     /// Installs a received snapshot: replaces the region's data and states in
@@ -374,32 +381,6 @@ pub fn clear_raft_state(wb: &mut WriteBatch, region: &metapb::Region) {
     write_region_state(wb, region, PeerState::Tombstone);
 }
 
-/// Reads every key of the region's range in the data CFs.
-pub fn region_snapshot_data(
-    reader: &dyn Peekable,
-    region: &metapb::Region,
-) -> Result<SnapshotData> {
-    let start = keys::data_key(&region.start_key);
-    let end = keys::data_end_key(&region.end_key);
-    let mut data = Vec::new();
-    for cf in DATA_CFS {
-        let mut cf_data = CfData {
-            cf: cf.to_string(),
-            ..Default::default()
-        };
-        reader.scan(cf, &start, &end, &mut |k, v| {
-            cf_data.keys.push(k.to_vec());
-            cf_data.values.push(v.to_vec());
-            true
-        })?;
-        data.push(cf_data);
-    }
-    Ok(SnapshotData {
-        region: Some(region.clone()),
-        data,
-    })
-}
-
 impl raft::Storage for PeerStorage {
     fn initial_state(&self) -> raft::Result<RaftState> {
         let cs = if self.is_initialized() {
@@ -475,20 +456,23 @@ impl raft::Storage for PeerStorage {
         Ok(self.last_index)
     }
 
+    /// A generated snapshot at `request_index` or later; otherwise a
+    /// generation is wanted (the store loop starts it) and raft-rs hears
+    /// "temporarily unavailable" and asks again at its next probe.
     fn snapshot(&self, request_index: u64, _to: u64) -> raft::Result<Snapshot> {
-        if !self.is_initialized() || self.applied_index < request_index {
-            return Err(raft::Error::Store(
-                StorageError::SnapshotTemporarilyUnavailable,
-            ));
+        let unavailable = Err(raft::Error::Store(
+            StorageError::SnapshotTemporarilyUnavailable,
+        ));
+        if !self.is_initialized() {
+            return unavailable;
         }
-        let snap = self.generate_snapshot().map_err(raft_err)?;
-        // What is written may be behind what raft asks for: later.
-        if snap.get_metadata().index < request_index {
-            return Err(raft::Error::Store(
-                StorageError::SnapshotTemporarilyUnavailable,
-            ));
+        let mut state = self.generation.borrow_mut();
+        match &*state {
+            GenState::Ready(s) if s.get_metadata().index >= request_index => return Ok(s.clone()),
+            GenState::Wanted | GenState::Running => {}
+            GenState::Idle | GenState::Ready(_) => *state = GenState::Wanted,
         }
-        Ok(snap)
+        unavailable
     }
 }
 
@@ -579,9 +563,46 @@ mod tests {
         );
     }
 
+    /// A snapshot as the store and its generator make one, streamed in
+    /// chunks of `chunk_size` bytes and reassembled.
+    fn generate_and_stream(s: &PeerStorage, chunk_size: usize) -> (Snapshot, usize) {
+        assert!(s.take_gen_wanted(), "raft-rs asked for a snapshot");
+        let task = crate::raftstore::snap::GenTask {
+            region_id: s.region_id(),
+            snapshot: s.engine().snapshot(),
+        };
+        let (snap, source) = crate::raftstore::snap::generate(&task).unwrap();
+        let mut chunks = Vec::new();
+        crate::raftstore::snap::for_each_chunk(&source, chunk_size, &mut |c| {
+            chunks.push(c);
+            true
+        })
+        .unwrap();
+        let n = chunks.len();
+        let mut msg = raft::eraftpb::Message::default();
+        msg.set_snapshot(snap);
+        let head = proto::raft_serverpb::RaftMessage {
+            message: msg.write_to_bytes().unwrap(),
+            ..Default::default()
+        };
+        let full = crate::raftstore::snap::assemble(head, chunks).unwrap();
+        let msg = raft::eraftpb::Message::parse_from_bytes(&full.message).unwrap();
+        (msg.get_snapshot().clone(), n)
+    }
+
+    fn unavailable(r: raft::Result<Snapshot>) -> bool {
+        matches!(
+            r,
+            Err(raft::Error::Store(
+                StorageError::SnapshotTemporarilyUnavailable
+            ))
+        )
+    }
+
     /// While an apply batch is not yet written, the in-memory applied index
     /// is ahead of the engine: a snapshot is labelled with what its data
-    /// holds, never with the in-memory index.
+    /// holds, never with the in-memory index. raft-rs hears "temporarily
+    /// unavailable" until the generator answered.
     #[test]
     fn a_snapshot_is_labelled_with_what_its_data_holds() {
         let engine: EngineRef = Arc::new(MemoryEngine::new());
@@ -600,18 +621,26 @@ mod tests {
         engine.write(&wb, true).unwrap();
         s.applied_index = 6;
         s.applied_term = 6;
-        let snap = s.snapshot(0, 2).unwrap();
+        assert!(unavailable(s.snapshot(0, 2)));
+        assert!(unavailable(s.snapshot(0, 2)), "one generation at a time");
+        let (snap, _) = generate_and_stream(&s, 1024);
         assert_eq!(
             (snap.get_metadata().index, snap.get_metadata().term),
             (5, 5)
         );
-        // Asked for index 6: not yet.
-        assert!(matches!(
-            s.snapshot(6, 2),
-            Err(raft::Error::Store(
-                StorageError::SnapshotTemporarilyUnavailable
-            ))
-        ));
+        assert!(!s.take_gen_wanted(), "the generation is running");
+        let mut header = snap.clone();
+        header.data = proto::raft_serverpb::SnapshotData {
+            region: Some(region()),
+            data: vec![],
+        }
+        .encode_to_vec()
+        .into();
+        s.on_generated(Some(header));
+        assert_eq!(s.snapshot(0, 2).unwrap().get_metadata().index, 5);
+        // Asked for index 6: a newer one is wanted.
+        assert!(unavailable(s.snapshot(6, 2)));
+        assert!(s.take_gen_wanted());
     }
 
     #[test]
@@ -619,15 +648,16 @@ mod tests {
         let engine: EngineRef = Arc::new(MemoryEngine::new());
         let mut wb = WriteBatch::default();
         PeerStorage::write_initial_state(&mut wb, &region());
-        wb.put(
-            crate::engine::CF_DEFAULT,
-            keys::data_key(b"a"),
-            b"1".to_vec(),
-        );
+        for k in [&b"a"[..], b"b", b"c"] {
+            wb.put(crate::engine::CF_DEFAULT, keys::data_key(k), b"1".to_vec());
+        }
         engine.write(&wb, true).unwrap();
         let s = PeerStorage::load(engine.clone(), region()).unwrap();
-        let snap = s.snapshot(0, 2).unwrap();
+        assert!(unavailable(s.snapshot(0, 2)));
+        // Every key its own chunk: the stream reassembles them in order.
+        let (snap, chunks) = generate_and_stream(&s, 1);
         assert_eq!(snap.get_metadata().index, 5);
+        assert_eq!(chunks, 3);
 
         let other: EngineRef = Arc::new(MemoryEngine::new());
         let mut wb = WriteBatch::default();
@@ -646,12 +676,14 @@ mod tests {
         let r = t.apply_snapshot(&snap, &mut wb).unwrap();
         other.write(&wb, true).unwrap();
         assert_eq!(r.peers.len(), 1);
-        assert_eq!(
-            other
-                .get(crate::engine::CF_DEFAULT, &keys::data_key(b"a"))
-                .unwrap(),
-            Some(b"1".to_vec())
-        );
+        for k in [&b"a"[..], b"b", b"c"] {
+            assert_eq!(
+                other
+                    .get(crate::engine::CF_DEFAULT, &keys::data_key(k))
+                    .unwrap(),
+                Some(b"1".to_vec())
+            );
+        }
         assert_eq!(
             other
                 .get(crate::engine::CF_DEFAULT, &keys::data_key(b"stale"))

@@ -13,8 +13,6 @@
 //! 4. callbacks fire, reads waiting for their index are served, and side
 //!    effects run (new split peers, destroyed peers, heartbeats to PD).
 
-use std::time::Instant;
-
 use proto::raft_serverpb::RaftMessage;
 use protobuf::Message as _;
 use raft::{Ready, StateRole};
@@ -100,7 +98,7 @@ impl Store {
             if let Some(ss) = rd.ss() {
                 match ss.raft_state {
                     StateRole::Leader => {
-                        let now = Instant::now();
+                        let now = self.now;
                         for p in peer.region().peers.clone() {
                             peer.peer_heartbeats.insert(p.id, now);
                         }

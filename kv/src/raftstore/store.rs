@@ -32,6 +32,7 @@ use super::config::Config;
 use super::msg::{PeerStatus, StoreMsg};
 use super::peer::{Peer, clone_err};
 use super::peer_storage::{clear_raft_state, clear_region_data};
+use super::snap::{GenTask, SnapshotSources};
 use super::worker::{PdTask, SplitCheckTask};
 use crate::engine::{CF_RAFT, EngineRef, WriteBatch};
 use crate::transport::Transport;
@@ -70,6 +71,10 @@ pub struct StoreIo {
     pub read_flow: Arc<super::ReadFlow>,
     /// Sees applied writes and reset ranges (a columnar store's hook).
     pub observer: Option<Arc<dyn super::ApplyObserver>>,
+    /// The snapshot generator's queue, and the sources it registers (the
+    /// transport streams from them).
+    pub snap_gen: Sender<GenTask>,
+    pub snapshots: SnapshotSources,
 }
 
 /// Deadlines of the periodic work.
@@ -94,13 +99,30 @@ pub struct Store {
     split_checker: Sender<SplitCheckTask>,
     read_flow: Arc<super::ReadFlow>,
     pub(super) observer: Option<Arc<dyn super::ApplyObserver>>,
+    snap_gen: Sender<GenTask>,
+    snapshots: SnapshotSources,
     ticks: Ticks,
+    /// The loop's clock: read once per iteration by the shell ([`Store::run`])
+    /// or set by a test driving the core; every lease, timeout and liveness
+    /// decision uses it.
+    pub(super) now: Instant,
     started_at: u64,
     stopped: bool,
 }
 
 impl Store {
     pub fn new(store_id: u64, cfg: Config, engine: EngineRef, io: StoreIo) -> Result<Store> {
+        Store::new_at(store_id, cfg, engine, io, Instant::now())
+    }
+
+    /// A store whose clock reads `now` (a test's simulated time).
+    pub fn new_at(
+        store_id: u64,
+        cfg: Config,
+        engine: EngineRef,
+        io: StoreIo,
+        now: Instant,
+    ) -> Result<Store> {
         let StoreIo {
             rx,
             transport,
@@ -108,8 +130,9 @@ impl Store {
             split_checker,
             read_flow,
             observer,
+            snap_gen,
+            snapshots,
         } = io;
-        let now = Instant::now();
         let mut store = Store {
             store_id,
             cfg,
@@ -122,6 +145,8 @@ impl Store {
             split_checker,
             read_flow,
             observer,
+            snap_gen,
+            snapshots,
             ticks: Ticks {
                 raft: now,
                 gc: now,
@@ -129,6 +154,7 @@ impl Store {
                 pd_heartbeat: now,
                 store_heartbeat: now,
             },
+            now,
             started_at: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
@@ -167,7 +193,7 @@ impl Store {
             if voters == [me] {
                 peer.raft.campaign()?;
             } else {
-                peer.no_vote_until = Some(Instant::now() + self.cfg.election_timeout());
+                peer.no_vote_until = Some(self.now + self.cfg.election_timeout());
             }
             self.insert_peer(peer);
         }
@@ -236,27 +262,31 @@ impl Store {
         None
     }
 
+    /// The shell: a thread that feeds the core ([`Store::step`],
+    /// [`Store::tick`], [`Store::process`]) from the channel and the wall
+    /// clock. Everything else is the core's, and runs the same under a
+    /// test's simulated time (`harness`).
     pub fn run(mut self) {
         tracing::info!(store_id = self.store_id, "store loop started");
         while !self.stopped {
             let timeout = self.ticks.raft.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(timeout) {
-                Ok(msg) => self.handle_msg(msg),
-                Err(RecvTimeoutError::Timeout) => {}
+            let first = match self.rx.recv_timeout(timeout) {
+                Ok(msg) => Some(msg),
+                Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => break,
+            };
+            self.now = Instant::now();
+            if let Some(msg) = first {
+                self.step(msg);
             }
             for _ in 0..4096 {
                 match self.rx.try_recv() {
-                    Ok(msg) => self.handle_msg(msg),
+                    Ok(msg) => self.step(msg),
                     Err(_) => break,
                 }
             }
-            self.on_ticks();
-            for peer in self.peers.values_mut() {
-                peer.flush_writes();
-                peer.flush_reads();
-            }
-            if let Err(e) = self.handle_readies() {
+            self.tick(Instant::now());
+            if let Err(e) = self.process() {
                 // A failed engine write leaves raft state unknowable: stop
                 // rather than acknowledge anything more.
                 tracing::error!(store_id = self.store_id, "store loop stopping: {e}");
@@ -264,6 +294,42 @@ impl Store {
             }
         }
         self.shutdown();
+    }
+
+    /// Ends the iteration: proposes the writes and sends the reads that
+    /// queued up, then persists, sends and applies every peer's ready.
+    pub fn process(&mut self) -> Result<()> {
+        let now = self.now;
+        for peer in self.peers.values_mut() {
+            peer.flush_writes(now);
+            peer.flush_reads(now);
+        }
+        self.handle_readies()?;
+        self.start_snapshot_generations();
+        Ok(())
+    }
+
+    /// Hands the snapshots raft-rs asked for to the generator, each with an
+    /// engine snapshot taken now: between apply batches, though the
+    /// generator reads the label from the same engine snapshot anyway.
+    fn start_snapshot_generations(&mut self) {
+        for peer in self.peers.values() {
+            if !peer.storage().take_gen_wanted() {
+                continue;
+            }
+            let task = GenTask {
+                region_id: peer.region_id(),
+                snapshot: self.engine.snapshot(),
+            };
+            if self.snap_gen.send(task).is_err() {
+                peer.storage().on_generated(None);
+            }
+        }
+    }
+
+    /// Whether a `Shutdown` message was handled.
+    pub fn stopped(&self) -> bool {
+        self.stopped
     }
 
     fn shutdown(&mut self) {
@@ -287,7 +353,9 @@ impl Store {
         tracing::info!(store_id = self.store_id, "store loop stopped");
     }
 
-    fn handle_msg(&mut self, msg: StoreMsg) {
+    /// Handles one message; its effects leave at the next [`Store::process`].
+    pub fn step(&mut self, msg: StoreMsg) {
+        let now = self.now;
         match msg {
             StoreMsg::Raft(m) => {
                 if let Err(e) = self.on_raft_message(*m) {
@@ -301,13 +369,13 @@ impl Store {
                 let _ = cb.send(Err(self.store_not_match(&ctx)));
             }
             StoreMsg::Read { ctx, cb } => match self.peers.get_mut(&ctx.region_id) {
-                Some(peer) => peer.on_read(&ctx, cb, &self.engine),
+                Some(peer) => peer.on_read(&ctx, cb, &self.engine, now),
                 None => {
                     let _ = cb.send(Err(Error::RegionNotFound(ctx.region_id)));
                 }
             },
             StoreMsg::Write { ctx, requests, cb } => match self.peers.get_mut(&ctx.region_id) {
-                Some(peer) => peer.propose_write(&ctx, requests, cb),
+                Some(peer) => peer.propose_write(&ctx, requests, cb, now),
                 None => {
                     let _ = cb.send(Err(Error::RegionNotFound(ctx.region_id)));
                 }
@@ -349,7 +417,7 @@ impl Store {
             } => {
                 if let Some(peer) = self.peers.get_mut(&region_id)
                     && let Err(e) =
-                        peer.propose_split(epoch, split_key, new_region_id, new_peer_ids)
+                        peer.propose_split(epoch, split_key, new_region_id, new_peer_ids, now)
                 {
                     tracing::info!(region_id, "split not proposed: {e}");
                 }
@@ -361,12 +429,27 @@ impl Store {
                     tracing::debug!(region_id = resp.region_id, "operator step not taken: {e}");
                 }
             }
+            StoreMsg::SnapshotGenerated {
+                region_id,
+                snapshot,
+            } => {
+                let snapshot = snapshot
+                    .inspect_err(|e| tracing::warn!(region_id, "snapshot generation failed: {e}"))
+                    .ok();
+                if let Some(peer) = self.peers.get(&region_id) {
+                    peer.storage().on_generated(snapshot);
+                }
+            }
             StoreMsg::SnapshotStatus {
                 region_id,
                 to_peer_id,
                 ok,
             } => {
+                // The source's engine snapshot is released; a later request
+                // generates a fresh one.
+                self.snapshots.remove(region_id);
                 if let Some(peer) = self.peers.get_mut(&region_id) {
+                    peer.storage().reset_gen();
                     let status = if ok {
                         raft::SnapshotStatus::Finish
                     } else {
@@ -462,7 +545,7 @@ impl Store {
             self.transport.send(gc);
             return Ok(());
         }
-        if peer.refuses_vote(&raft_msg, Instant::now()) {
+        if peer.refuses_vote(&raft_msg, self.now) {
             tracing::debug!(
                 region_id,
                 from = from.id,
@@ -470,7 +553,7 @@ impl Store {
             );
             return Ok(());
         }
-        peer.peer_heartbeats.insert(from.id, Instant::now());
+        peer.peer_heartbeats.insert(from.id, self.now);
         peer.remember_peer(from);
         peer.raft.step(raft_msg)?;
         Ok(())
@@ -579,6 +662,7 @@ impl Store {
             return Ok(());
         };
         let region = peer.region().clone();
+        self.snapshots.remove(region_id);
         if peer.is_initialized() {
             let key = keys::data_end_key(&region.end_key);
             if self.region_ranges.get(&key) == Some(&region_id) {
@@ -608,8 +692,10 @@ impl Store {
         Ok(())
     }
 
-    fn on_ticks(&mut self) {
-        let now = Instant::now();
+    /// Advances the clock to `now` and runs the periodic work that is due:
+    /// raft ticks, log GC, split checks, heartbeats to PD.
+    pub fn tick(&mut self, now: Instant) {
+        self.now = now;
         if now >= self.ticks.raft {
             self.ticks.raft = now + self.cfg.raft_base_tick_interval;
             let mut caught_up = Vec::new();
@@ -629,7 +715,7 @@ impl Store {
         if now >= self.ticks.gc {
             self.ticks.gc = now + self.cfg.raft_log_gc_tick_interval;
             for peer in self.peers.values_mut() {
-                peer.on_raft_gc_tick(&self.cfg);
+                peer.on_raft_gc_tick(&self.cfg, now);
             }
         }
         if now >= self.ticks.split_check {
@@ -714,7 +800,7 @@ impl Store {
         let (bytes, keys) = self.read_flow.take(region_id);
         peer.read_bytes += bytes;
         peer.read_keys += keys;
-        let req = peer.region_heartbeat(&self.cfg);
+        let req = peer.region_heartbeat(&self.cfg, self.now);
         let _ = self.pd_tasks.send(PdTask::RegionHeartbeat(Box::new(req)));
     }
 

@@ -5,8 +5,10 @@
 //!                                                                  │ batches what queued up
 //!                                                                  v
 //!                                              client stream Raft(stream RaftMessageBatch)
-//!  MsgSnapshot ──> snapshot task: Snapshot(stream SnapshotChunk), data in chunks,
-//!                  then SnapshotStatus back to the store loop
+//!  MsgSnapshot ──> snapshot task: Snapshot(stream SnapshotChunk): the message,
+//!                  then the region's keys read from the snapshot's source
+//!                  (raftstore::snap) a chunk at a time, then SnapshotStatus
+//!                  back to the store loop
 //! ```
 //!
 //! A sender task resolves its store's address through PD, connects, and
@@ -21,13 +23,14 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use pd::PdClient;
+use prost::Message as _;
 use proto::raft_serverpb::raft_transport_client::RaftTransportClient;
 use proto::raft_serverpb::{RaftMessage, RaftMessageBatch, SnapshotChunk};
-use protobuf::Message as _;
 use tokio::sync::mpsc;
 use tonic::transport::{Channel, Endpoint};
 
 use super::{FilterAction, MessageFilter, Transport};
+use crate::raftstore::snap::{self, SnapshotSources};
 use crate::raftstore::{StoreMsg, StoreRouter};
 
 const MAX_BATCH: usize = 512;
@@ -45,6 +48,7 @@ struct Inner {
     runtime: tokio::runtime::Handle,
     queues: Mutex<HashMap<u64, mpsc::UnboundedSender<RaftMessage>>>,
     snap_chunk_size: usize,
+    snapshots: SnapshotSources,
 }
 
 impl RaftClient {
@@ -55,6 +59,7 @@ impl RaftClient {
         filter: Option<Arc<dyn MessageFilter>>,
         runtime: tokio::runtime::Handle,
         snap_chunk_size: usize,
+        snapshots: SnapshotSources,
     ) -> Self {
         RaftClient {
             inner: Arc::new(Inner {
@@ -65,6 +70,7 @@ impl RaftClient {
                 runtime,
                 queues: Mutex::new(HashMap::new()),
                 snap_chunk_size: snap_chunk_size.max(1),
+                snapshots,
             }),
         }
     }
@@ -229,36 +235,47 @@ async fn run_sender(
     }
 }
 
-/// Sends one snapshot message: the raft message without its data first,
-/// then the data in chunks; reports the outcome to the store loop.
-async fn send_snapshot(inner: Arc<Inner>, mut msg: RaftMessage) {
+/// How many chunks may be read ahead of the stream: the sender holds at
+/// most this many chunks of a region in memory.
+const SNAP_READ_AHEAD: usize = 4;
+
+/// Sends one snapshot message: the raft message (its snapshot data only the
+/// header) first, then the region's keys in chunks read from the snapshot's
+/// source as the stream takes them; reports the outcome to the store loop.
+async fn send_snapshot(inner: Arc<Inner>, msg: RaftMessage) {
     let to_store = msg.to_peer.as_ref().map_or(0, |p| p.store_id);
     let to_peer_id = msg.to_peer.as_ref().map_or(0, |p| p.id);
     let region_id = msg.region_id;
     let result = async {
-        let mut raft_msg =
-            raft::eraftpb::Message::parse_from_bytes(&msg.message).map_err(|e| e.to_string())?;
-        let data = std::mem::take(&mut raft_msg.mut_snapshot().data);
-        msg.message = raft_msg.write_to_bytes().map_err(|e| e.to_string())?;
-        let mut chunks = Vec::new();
-        let mut first = Some(msg);
-        let mut rest: &[u8] = &data;
-        loop {
-            let n = rest.len().min(inner.snap_chunk_size);
-            chunks.push(SnapshotChunk {
-                message: first.take(),
-                data: rest[..n].to_vec(),
-            });
-            rest = &rest[n..];
-            if rest.is_empty() {
-                break;
-            }
-        }
+        let (index, term) = snap::label(&msg).map_err(|e| e.to_string())?;
+        let source = inner
+            .snapshots
+            .get(region_id, index, term)
+            .ok_or_else(|| format!("no source for the snapshot at {index}/{term}"))?;
         let mut client = connect(&inner, to_store).await?;
-        client
-            .snapshot(tokio_stream::iter(chunks))
+        let (tx, rx) = mpsc::channel::<SnapshotChunk>(SNAP_READ_AHEAD);
+        let first = SnapshotChunk {
+            message: Some(msg),
+            data: Vec::new(),
+        };
+        tx.send(first).await.map_err(|e| e.to_string())?;
+        let chunk_size = inner.snap_chunk_size;
+        let reader = tokio::task::spawn_blocking(move || {
+            snap::for_each_chunk(&source, chunk_size, &mut |cf| {
+                let chunk = SnapshotChunk {
+                    message: None,
+                    data: cf.encode_to_vec(),
+                };
+                tx.blocking_send(chunk).is_ok()
+            })
+        });
+        let sent = client
+            .snapshot(tokio_stream::wrappers::ReceiverStream::new(rx))
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string());
+        let read = reader.await.map_err(|e| e.to_string())?;
+        read.map_err(|e| e.to_string())?;
+        sent?;
         Ok::<_, String>(())
     }
     .await;

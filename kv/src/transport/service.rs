@@ -1,9 +1,10 @@
 //! The receiving end of the raft transport: a tonic service that hands
-//! every message to the store loop, reassembling chunked snapshots first.
+//! every message to the store loop, reassembling chunked snapshots first
+//! (each chunk an encoded `CfData` of the region's keys).
 
+use prost::Message as _;
 use proto::raft_serverpb::raft_transport_server::RaftTransport;
-use proto::raft_serverpb::{Done, RaftMessageBatch, SnapshotChunk};
-use protobuf::Message as _;
+use proto::raft_serverpb::{CfData, Done, RaftMessageBatch, SnapshotChunk};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::raftstore::{StoreMsg, StoreRouter};
@@ -41,21 +42,21 @@ impl RaftTransport for RaftService {
     ) -> Result<Response<Done>, Status> {
         let mut stream = request.into_inner();
         let mut head = None;
-        let mut data = Vec::new();
+        let mut chunks = Vec::new();
         while let Some(chunk) = stream.message().await? {
             if head.is_none() {
                 head = chunk.message;
             }
-            data.extend_from_slice(&chunk.data);
+            if !chunk.data.is_empty() {
+                let cf = CfData::decode(&chunk.data[..])
+                    .map_err(|e| Status::invalid_argument(format!("bad snapshot chunk: {e}")))?;
+                chunks.push(cf);
+            }
         }
-        let mut msg =
+        let head =
             head.ok_or_else(|| Status::invalid_argument("snapshot stream without a message"))?;
-        let mut raft_msg = raft::eraftpb::Message::parse_from_bytes(&msg.message)
-            .map_err(|e| Status::invalid_argument(format!("bad raft message: {e}")))?;
-        raft_msg.mut_snapshot().data = data.into();
-        msg.message = raft_msg
-            .write_to_bytes()
-            .map_err(|e| Status::internal(format!("encode raft message: {e}")))?;
+        let msg = crate::raftstore::snap::assemble(head, chunks)
+            .map_err(|e| Status::invalid_argument(format!("bad snapshot message: {e}")))?;
         self.router
             .send(StoreMsg::Raft(Box::new(msg)))
             .map_err(|_| Status::unavailable("store is shutting down"))?;

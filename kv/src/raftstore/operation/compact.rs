@@ -28,7 +28,7 @@ pub fn compact_index(applied: u64, truncated: u64, min_matched: u64, cfg: &Confi
 }
 
 impl Peer {
-    pub fn on_raft_gc_tick(&mut self, cfg: &Config) {
+    pub fn on_raft_gc_tick(&mut self, cfg: &Config, now: std::time::Instant) {
         if !self.is_leader() || self.raft.raft.has_pending_conf() {
             return;
         }
@@ -68,7 +68,7 @@ impl Peer {
                 ..Default::default()
             }),
         };
-        if self.propose(cmd, Vec::new()).is_ok() {
+        if self.propose(cmd, Vec::new(), now).is_ok() {
             self.last_compacted_idx = idx;
         }
     }

@@ -14,8 +14,7 @@ use super::super::config::Config;
 use super::super::peer::Peer;
 
 impl Peer {
-    pub fn region_heartbeat(&mut self, cfg: &Config) -> RegionHeartbeatRequest {
-        let now = Instant::now();
+    pub fn region_heartbeat(&mut self, cfg: &Config, now: Instant) -> RegionHeartbeatRequest {
         let down_peers = self
             .down_peers(now, cfg.max_peer_down_duration)
             .into_iter()

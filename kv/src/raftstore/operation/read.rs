@@ -59,7 +59,13 @@ fn read_id(peer_id: u64, ctx: &[u8]) -> Option<u64> {
 }
 
 impl Peer {
-    pub fn on_read(&mut self, ctx: &RequestContext, cb: ReadCallback, engine: &EngineRef) {
+    pub fn on_read(
+        &mut self,
+        ctx: &RequestContext,
+        cb: ReadCallback,
+        engine: &EngineRef,
+        now: Instant,
+    ) {
         if ctx.replica_read && !self.is_leader() {
             match self.check_replica_request(ctx) {
                 Ok(()) => self.queued_reads.push((self.epoch().version, cb)),
@@ -73,7 +79,7 @@ impl Peer {
             let _ = cb.send(Err(e));
             return;
         }
-        if self.lease_valid(Instant::now()) {
+        if self.lease_valid(now) {
             let _ = cb.send(Ok(ReadResponse {
                 snapshot: engine.snapshot(),
                 region: self.region().clone(),
@@ -87,7 +93,7 @@ impl Peer {
     /// Sends one ReadIndex for the reads queued this iteration. A new leader
     /// must first commit an entry of its term (raft-rs drops the request
     /// otherwise), so reads stay queued until then.
-    pub fn flush_reads(&mut self) {
+    pub fn flush_reads(&mut self, now: Instant) {
         if self.queued_reads.is_empty() {
             return;
         }
@@ -109,7 +115,7 @@ impl Peer {
         self.inflight_reads.push_back(ReadIndexRequest {
             id,
             cbs: std::mem::take(&mut self.queued_reads),
-            sent_at: Instant::now(),
+            sent_at: now,
             read_index: None,
         });
     }

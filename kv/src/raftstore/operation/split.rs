@@ -162,6 +162,7 @@ impl Peer {
         split_key: Vec<u8>,
         new_region_id: u64,
         new_peer_ids: Vec<u64>,
+        now: std::time::Instant,
     ) -> Result<()> {
         if epoch.version != self.epoch().version || epoch.conf_ver != self.epoch().conf_ver {
             return Err(Error::EpochNotMatch(vec![self.region().clone()]));
@@ -180,7 +181,7 @@ impl Peer {
                 ..Default::default()
             }),
         };
-        self.propose(cmd, Vec::new())
+        self.propose(cmd, Vec::new(), now)
     }
 
     pub fn apply_split(
