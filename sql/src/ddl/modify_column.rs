@@ -32,7 +32,7 @@ use sqlparser::ast::{
 
 use crate::catalog::jobs::{Job, JobArgs, JobError, JobState, JobType};
 use crate::catalog::meta;
-use crate::catalog::model::{FieldType, SchemaState, SqlType, TableInfo};
+use crate::catalog::model::{ColumnInfo, FieldType, SchemaState, SqlType, TableInfo};
 use crate::ddl::owner::{Step, finish, job_error, publish};
 use crate::error::{Error, Result, code};
 use crate::session::Session;
@@ -62,7 +62,41 @@ pub async fn modify(
             })
             .collect(),
     };
-    let (mut new, keys) = super::create_table::column(&def, old.id)?;
+    let (new, convert) = definition(table, old, &def)?;
+    if let Some(MySQLColumnPosition::After(after)) = position
+        && table.column(&after.value).is_none()
+    {
+        return Err(Error::bad_field(&after.value, &table.name));
+    }
+    let position = position.clone();
+    let old_name = old.name.clone();
+    if convert || (old.nullable && !new.nullable) {
+        let mut job = super::index::table_job(session, table, JobType::ModifyColumn);
+        job.args = JobArgs::ModifyColumn {
+            column: new,
+            old_name,
+            first: matches!(position, Some(MySQLColumnPosition::First)),
+            after: match position {
+                Some(MySQLColumnPosition::After(a)) => Some(a.value),
+                _ => None,
+            },
+            convert,
+        };
+        super::job::run(&session.shared, job).await?;
+        return Ok(());
+    }
+    let id = old.id;
+    super::txn::update_table(session, table, JobType::ModifyColumn, move |t| {
+        super::column::place(t, id, &old_name, new, &position)
+    })
+    .await?;
+    Ok(())
+}
+
+/// The column `def` makes of `old`, checked against the table, and
+/// whether every row must be converted to it.
+fn definition(table: &TableInfo, old: &ColumnInfo, def: &ColumnDef) -> Result<(ColumnInfo, bool)> {
+    let (mut new, keys) = super::create_table::column(def, old.id)?;
     if !keys.is_empty() {
         return Err(Error::unsupported("MODIFY/CHANGE COLUMN with a key"));
     }
@@ -98,34 +132,7 @@ pub async fn modify(
     } else {
         old.origin_default.clone()
     };
-    if let Some(MySQLColumnPosition::After(after)) = position
-        && table.column(&after.value).is_none()
-    {
-        return Err(Error::bad_field(&after.value, &table.name));
-    }
-    let position = position.clone();
-    let old_name = old.name.clone();
-    if convert || (old.nullable && !new.nullable) {
-        let mut job = super::index::table_job(session, table, JobType::ModifyColumn);
-        job.args = JobArgs::ModifyColumn {
-            column: new,
-            old_name,
-            first: matches!(position, Some(MySQLColumnPosition::First)),
-            after: match position {
-                Some(MySQLColumnPosition::After(a)) => Some(a.value),
-                _ => None,
-            },
-            convert,
-        };
-        super::job::run(&session.shared, job).await?;
-        return Ok(());
-    }
-    let id = old.id;
-    super::txn::update_table(session, table, JobType::ModifyColumn, move |t| {
-        super::column::place(t, id, &old_name, new, &position)
-    })
-    .await?;
-    Ok(())
+    Ok((new, convert))
 }
 
 /// `ALTER COLUMN c DROP DEFAULT`: an insert that leaves the column out
@@ -217,6 +224,19 @@ pub(crate) async fn step(shared: &Shared, job: Job) -> Result<Step> {
                     &job.table_name,
                 ))));
             };
+            let mut id = id;
+            // The column by its name when the job starts: a job queued
+            // before this one may have given it a new id (a conversion).
+            if from == (JobState::Queueing, None)
+                && let JobArgs::ModifyColumn {
+                    column, old_name, ..
+                } = &mut job.args
+            {
+                let Some((_, c)) = t.column(old_name) else {
+                    return Ok(Err(job_error(&Error::bad_field(old_name, &t.name))));
+                };
+                (id, column.id) = (c.id, c.id);
+            }
             for c in t.columns.iter_mut().filter(|c| c.id == id) {
                 c.not_null_pending = pending;
             }

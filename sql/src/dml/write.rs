@@ -175,3 +175,114 @@ impl SeenKeys {
         self.0.insert(k.to_vec(), ()).is_none()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::model::{
+        ChangingColumn, ChangingIndex, ColumnInfo, FieldType, IndexColumn, SchemaState, SqlType,
+    };
+
+    fn column(id: i64, name: &str, tp: SqlType) -> ColumnInfo {
+        ColumnInfo {
+            id,
+            name: name.into(),
+            ft: FieldType::new(tp),
+            nullable: true,
+            default: None,
+            auto_increment: false,
+            on_update_now: false,
+            comment: String::new(),
+            origin_default: None,
+            no_default: false,
+            not_null_pending: false,
+        }
+    }
+
+    /// `t (id INT PRIMARY KEY, v BIGINT, KEY kv (v))` with `v` being
+    /// converted to INT (column 3, index copy 6) in `state`.
+    fn table(state: SchemaState) -> TableInfo {
+        let kv = IndexInfo {
+            id: 5,
+            name: "kv".into(),
+            columns: vec![IndexColumn {
+                name: "v".into(),
+                length: None,
+            }],
+            unique: false,
+            primary: false,
+            state: SchemaState::Public,
+            comment: String::new(),
+        };
+        TableInfo {
+            id: 42,
+            db_id: 1,
+            name: "t".into(),
+            columns: vec![
+                column(1, "id", SqlType::Int),
+                column(2, "v", SqlType::BigInt),
+            ],
+            indexes: vec![kv.clone()],
+            handle: HandleKind::IntPk(0),
+            next_column_id: 4,
+            comment: String::new(),
+            create_time: 0,
+            columnar_replica: 0,
+            changing: Some(ChangingColumn {
+                old_id: 2,
+                column: column(3, "v", SqlType::Int),
+                state,
+                indexes: vec![ChangingIndex {
+                    old_id: 5,
+                    index: IndexInfo { id: 6, ..kv },
+                }],
+            }),
+        }
+    }
+
+    fn copy_key(v: i64, h: &Handle) -> Vec<u8> {
+        codec::table::encode_index_key(42, 6, &[Datum::I64(v)], Some(h))
+    }
+
+    #[test]
+    fn writes_keep_the_converted_copy_once_it_writes() {
+        let h = Handle::Int(1);
+        let row = [Datum::I64(1), Datum::I64(7)];
+
+        // Delete-only: the copy is not written, but its entry is deleted.
+        let t = table(SchemaState::DeleteOnly);
+        let pairs = row_pairs(&t, &row, &h).unwrap();
+        assert_eq!(pairs.len(), 2);
+        let record = codec::row::RowView::new(&pairs[0].1).unwrap();
+        assert_eq!(record.column_ids(), vec![2]);
+        let keys = row_keys(&t, &row, &h);
+        assert_eq!(keys.len(), 3);
+        assert_eq!(keys[2], copy_key(7, &h));
+
+        // Write-only: the converted value under the new id, the copy's entry.
+        let t = table(SchemaState::WriteOnly);
+        let pairs = row_pairs(&t, &row, &h).unwrap();
+        assert_eq!(pairs.len(), 3);
+        let record = codec::row::RowView::new(&pairs[0].1).unwrap();
+        assert_eq!(record.column_ids(), vec![2, 3]);
+        assert_eq!(
+            record.get(3, codec::datum::DatumKind::I64).unwrap(),
+            Some(Datum::I64(7))
+        );
+        assert_eq!(pairs[2].0, copy_key(7, &h));
+    }
+
+    #[test]
+    fn a_value_the_new_type_cannot_hold_fails_the_write_but_not_a_delete() {
+        let h = Handle::Int(1);
+        let row = [Datum::I64(1), Datum::I64(5_000_000_000)];
+        let t = table(SchemaState::WriteReorganization);
+        let err = row_pairs(&t, &row, &h).unwrap_err();
+        assert_eq!(err.code(), code::ER_WARN_DATA_OUT_OF_RANGE);
+        // Never converted, so it has no copy entry to delete.
+        assert_eq!(row_keys(&t, &row, &h).len(), 2);
+        // Before the copy is written, the old type is all that counts.
+        let t = table(SchemaState::DeleteOnly);
+        assert_eq!(row_pairs(&t, &row, &h).unwrap().len(), 2);
+    }
+}
