@@ -324,6 +324,39 @@ impl Cluster {
         None
     }
 
+    /// Moves the leadership of the region holding `key` to the peer on
+    /// `to_store` (as PD's transfer-leader operator step would) and waits
+    /// until that peer leads.
+    pub async fn transfer_leader_of(&self, key: &[u8], to_store: u64) -> Result<PeerStatus> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (leader, st) = self.wait_leader_of(key, Duration::from_secs(10)).await?;
+            if leader == to_store {
+                return Ok(st);
+            }
+            if Instant::now() > deadline {
+                bail!("leadership of {key:?} did not move to store {to_store}");
+            }
+            let step = proto::pdpb::RegionHeartbeatResponse {
+                region_id: st.region.id,
+                region_epoch: st.region.region_epoch,
+                transfer_leader: Some(proto::pdpb::TransferLeader {
+                    peer: Some(proto::metapb::Peer {
+                        store_id: to_store,
+                        ..Default::default()
+                    }),
+                }),
+                ..Default::default()
+            };
+            if let Some(s) = &self.stores[self.slot(leader)?].server {
+                let _ = s
+                    .router()
+                    .send(kv::raftstore::StoreMsg::PdOperator(Box::new(step)));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn wait_leader_of(&self, key: &[u8], timeout: Duration) -> Result<(u64, PeerStatus)> {
         let deadline = Instant::now() + timeout;
         loop {

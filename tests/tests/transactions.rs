@@ -639,3 +639,55 @@ async fn a_restarted_store_knows_the_safe_point_at_once() -> Result<()> {
     cluster.shutdown().await;
     Ok(())
 }
+
+/// A 1PC write's snapshot, memory lock and commit ts belong to one
+/// leadership. If the leadership moves to another store and back after the
+/// commit ts was chosen, a reader at a later ts may have been served by the
+/// interim leader, which knew nothing of the write: the write must then be
+/// refused (its term is over) and retried above that read, never land below
+/// it (the read would not repeat).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_one_pc_write_never_lands_below_a_read_served_by_an_interim_leader() -> Result<()> {
+    let (cluster, client) = setup().await?;
+    put(&client, b"k", b"v0").await?;
+    let (home, _) = cluster
+        .wait_leader_of(b"k", Duration::from_secs(10))
+        .await?;
+    let other = *cluster
+        .store_ids()
+        .iter()
+        .find(|s| **s != home)
+        .expect("three stores");
+
+    let held = cluster
+        .faults
+        .hold_next_on(txn::storage::ONE_PC_TS_CHOSEN, b"k");
+    let writer = tokio::spawn({
+        let client = client.clone();
+        async move {
+            let mut t = client.begin().await?;
+            t.put(b"k".to_vec(), b"v1".to_vec()).await?;
+            t.commit().await
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(10), held.reached()).await?;
+
+    // Away and back while the 1PC write waits with its commit ts chosen.
+    cluster.transfer_leader_of(b"k", other).await?;
+    let read_ts = client.current_ts().await?;
+    let seen = client.snapshot(read_ts).await?.get(b"k").await?;
+    assert_eq!(seen, Some(b"v0".to_vec()), "the interim leader's view");
+    cluster.transfer_leader_of(b"k", home).await?;
+    held.release();
+
+    let commit_ts = tokio::time::timeout(Duration::from_secs(20), writer).await???;
+    let again = client.snapshot(read_ts).await?.get(b"k").await?;
+    assert_eq!(again, seen, "the read at {read_ts:?} did not repeat");
+    ensure!(
+        commit_ts > read_ts,
+        "committed at {commit_ts:?}, below the read at {read_ts:?}"
+    );
+    assert_eq!(read(&client, b"k").await?, Some(b"v1".to_vec()));
+    cluster.shutdown().await;
+    Ok(())
+}

@@ -34,7 +34,7 @@ pub fn extension(gc: GcConfig) -> kv::server::Extension {
 /// [`extension`] with injected faults (tests).
 pub fn extension_with_faults(gc: GcConfig, faults: Option<Arc<Faults>>) -> kv::server::Extension {
     Box::new(move |ctx, routes| {
-        let storage = Storage::new(ctx);
+        let storage = Storage::with_faults(ctx, faults.clone());
         tokio::spawn(run_gc_worker(storage.clone(), gc));
         routes.add_service(
             TxnServer::new(TxnService { storage, faults })

@@ -128,10 +128,24 @@ pub struct Storage {
     /// store cannot tell a read below the safe point (whose versions may
     /// be collected) from one above, and answers none.
     safe_point_known: std::sync::atomic::AtomicBool,
+    /// Hold points for tests (none in production).
+    faults: Option<Arc<crate::faults::Faults>>,
 }
+
+/// The hold point between choosing a 1PC commit ts and writing (tests).
+pub const ONE_PC_TS_CHOSEN: &str = "prewrite: 1PC commit ts chosen";
 
 impl Storage {
     pub fn new(ctx: &StoreContext) -> Arc<Storage> {
+        Storage::with_faults(ctx, None)
+    }
+
+    /// A storage that stops at the hold points a test sets in `faults`
+    /// (see [`crate::faults::Faults::hold_next_on`]).
+    pub fn with_faults(
+        ctx: &StoreContext,
+        faults: Option<Arc<crate::faults::Faults>>,
+    ) -> Arc<Storage> {
         Arc::new(Storage {
             ctx: StoreHandle::from(ctx),
             latches: Latches::new(4096),
@@ -139,6 +153,7 @@ impl Storage {
             lock_waits: LockWaits::new(1024),
             safe_point: AtomicU64::new(0),
             safe_point_known: std::sync::atomic::AtomicBool::new(false),
+            faults,
         })
     }
 
@@ -187,7 +202,7 @@ impl Storage {
     ) -> Result<Option<Value>> {
         self.check_ts(ts)?;
         let key = Key::from_raw(key);
-        self.wait_memory_locks(ts, std::slice::from_ref(key.as_encoded()), None)
+        self.wait_memory_locks(ctx, ts, std::slice::from_ref(key.as_encoded()), None)
             .await?;
         let snap = self.snapshot(ctx).await?;
         check_key_in_region(&snap.region, key.as_encoded())?;
@@ -211,7 +226,7 @@ impl Storage {
         self.check_ts(ts)?;
         let keys: Vec<Key> = keys.iter().map(|k| Key::from_raw(k)).collect();
         let encoded: Vec<Vec<u8>> = keys.iter().map(|k| k.as_encoded().clone()).collect();
-        self.wait_memory_locks(ts, &encoded, None).await?;
+        self.wait_memory_locks(ctx, ts, &encoded, None).await?;
         let snap = self.snapshot(ctx).await?;
         for k in &keys {
             check_key_in_region(&snap.region, k.as_encoded())?;
@@ -248,7 +263,8 @@ impl Storage {
         self.check_ts(ts)?;
         // The requested range covers the clamped one: waiting on it is at
         // worst a short wait for a 1PC just outside the region.
-        self.wait_memory_locks(ts, &[], Some((start, end))).await?;
+        self.wait_memory_locks(ctx, ts, &[], Some((start, end)))
+            .await?;
         let snap = self.snapshot(ctx).await?;
         let (lo, hi) = clamp_to_region(&snap.region, start, end);
         let end_key = (!hi.is_empty()).then(|| Key::from_encoded(hi));
@@ -374,7 +390,8 @@ impl Storage {
         end: &[u8],
     ) -> Result<()> {
         self.check_ts(ts)?;
-        self.wait_memory_locks(ts, &[], Some((start, end))).await?;
+        self.wait_memory_locks(ctx, ts, &[], Some((start, end)))
+            .await?;
         // Only the leader's memory locks count: confirm it still leads.
         self.snapshot(ctx).await?;
         Ok(())
@@ -429,6 +446,12 @@ impl Storage {
                 }
                 None => None,
             };
+            if let (Some(f), Some(_)) = (&this.faults, &_memory_locks) {
+                // A test's hold point: the 1PC commit ts is chosen, the
+                // write not yet proposed.
+                let first = args.mutations.first().and_then(|m| m.key().to_raw().ok());
+                f.hold(ONE_PC_TS_CHOSEN, &first.unwrap_or_default()).await;
+            }
             let snap = match snap {
                 Some(snap) => snap,
                 None => this.snapshot(ctx).await?,
@@ -804,14 +827,23 @@ impl Storage {
         }
     }
 
+    /// Waits out the 1PC memory locks a read at `ts` must not pass. A
+    /// store that holds such a lock but no longer leads the region (the
+    /// 1PC write will be refused as stale) answers `NotLeader` at once,
+    /// so the reader goes to the leader instead of waiting here.
     async fn wait_memory_locks(
         &self,
+        ctx: Context,
         ts: TimeStamp,
         keys: &[Vec<u8>],
         range: Option<(&[u8], &[u8])>,
     ) -> Result<()> {
-        if self
-            .memory_locks
+        let locks = &self.memory_locks;
+        if locks.wait_readable(ts, keys, range, Duration::ZERO).await {
+            return Ok(());
+        }
+        self.snapshot(ctx).await?;
+        if locks
             .wait_readable(ts, keys, range, self.ctx.request_timeout)
             .await
         {
