@@ -703,7 +703,36 @@ async fn a_column_narrowed_under_concurrent_writes_converts_every_row() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_column_conversion_cancelled_or_failing_mid_backfill_rolls_back() {
     tests::cluster::init_logging();
-    let c = SqlCluster::start().await.unwrap();
+    // A short GC life: the entries of dropped index copies are freed soon.
+    let cluster = tests::cluster::Cluster::start_with(
+        3,
+        |pd| {
+            pd.gc_life_time = std::time::Duration::from_secs(3);
+            pd.gc_interval = std::time::Duration::from_millis(200);
+        },
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let c = SqlCluster::start_on(cluster).await.unwrap();
+    let client = txn::client::TxnClient::connect(&c.cluster.pd_addr.to_string())
+        .await
+        .unwrap();
+    // The ids of the indexes that have entries in the KV.
+    let index_ids = async |table_id: i64| {
+        let start = codec::table::index_prefix(table_id, 0);
+        let end = codec::table::record_prefix(table_id);
+        let txn = client.begin().await.unwrap();
+        let mut ids: Vec<i64> = txn
+            .scan(&start, &end, 0, false)
+            .await
+            .unwrap()
+            .iter()
+            .map(|(k, _)| codec::table::decode_index_key(k, 0).unwrap().1)
+            .collect();
+        ids.dedup();
+        ids
+    };
     let mut a = connect(&c, "test").await;
     let mut b = connect(&c, "test").await;
     a.query_drop("CREATE TABLE cc (id INT PRIMARY KEY, v VARCHAR(20), UNIQUE KEY uv (v))")
@@ -717,6 +746,13 @@ async fn a_column_conversion_cancelled_or_failing_mid_backfill_rolls_back() {
         .await
         .unwrap();
     let before = create_table(&mut b, "cc").await;
+    let table_id: Option<i64> = b
+        .query_first("SELECT TIDB_TABLE_ID FROM information_schema.tables WHERE table_name = 'cc'")
+        .await
+        .unwrap();
+    let table_id = table_id.unwrap();
+    let uv = index_ids(table_id).await;
+    assert_eq!(uv.len(), 1, "the entries of uv: {uv:?}");
     let mut locker = connect(&c, "test").await;
     locker.query_drop("BEGIN").await.unwrap();
     locker
@@ -793,6 +829,15 @@ async fn a_column_conversion_cancelled_or_failing_mid_backfill_rolls_back() {
         ("modify column", "rollback done"),
         "{listed:?}"
     );
+    // The copy's entries the backfill wrote are freed once GC allows.
+    assert!(index_ids(table_id).await.len() > 1, "the copy had entries");
+    tests::cluster::wait_until(
+        "the copy's entries freed",
+        std::time::Duration::from_secs(60),
+        || async { index_ids(table_id).await == uv },
+    )
+    .await
+    .unwrap();
     // The old type takes any string again.
     b.query_drop("INSERT INTO cc VALUES (1000, 'abc')")
         .await
@@ -844,6 +889,18 @@ async fn a_column_conversion_cancelled_or_failing_mid_backfill_rolls_back() {
         .await
         .unwrap_err();
     assert_eq!(code(&dup), 1062, "{dup}");
+    b.query_drop("ADMIN CHECK TABLE cc").await.unwrap();
+    // The old uv's entries go too: only the new one's are left.
+    tests::cluster::wait_until(
+        "the old index's entries freed",
+        std::time::Duration::from_secs(60),
+        || async {
+            let ids = index_ids(table_id).await;
+            ids.len() == 1 && ids != uv
+        },
+    )
+    .await
+    .unwrap();
     b.query_drop("ADMIN CHECK TABLE cc").await.unwrap();
     drop((a, b, locker));
     c.shutdown().await;
