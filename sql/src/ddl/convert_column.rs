@@ -50,8 +50,8 @@ use sqlparser::ast::MySQLColumnPosition;
 use crate::catalog::jobs::{self, Job, JobArgs, JobError, JobState};
 use crate::catalog::meta;
 use crate::catalog::model::{
-    ChangingColumn, ChangingIndex, ColumnId, ColumnInfo, FieldType, HandleKind, SchemaState,
-    SqlType, TableInfo,
+    ChangingColumn, ChangingIndex, ColumnId, ColumnInfo, FieldType, HandleKind, IndexColumn,
+    IndexInfo, SchemaState, SqlType, TableInfo,
 };
 use crate::ddl::index::{BACKFILL_RETRIES, job_table, reorg_batch_size, retry_backfill};
 use crate::ddl::owner::{self, Step, claim, finish, job_error, publish};
@@ -65,8 +65,7 @@ use crate::table::changing::{Changing, convert_value};
 /// a string or longer than the new type (1089), a TEXT or BLOB in an
 /// index without a prefix (1170).
 pub(crate) fn check_convertible(t: &TableInfo, old: &ColumnInfo, new: &FieldType) -> Result<()> {
-    let over_old =
-        |ic: &crate::catalog::model::IndexColumn| ic.name.eq_ignore_ascii_case(&old.name);
+    let over_old = |ic: &IndexColumn| ic.name.eq_ignore_ascii_case(&old.name);
     if t.primary().is_some_and(|p| p.columns.iter().any(over_old)) {
         return Err(super::column::unsupported(
             "this column has primary key flag",
@@ -237,7 +236,7 @@ async fn start(shared: &Shared, job: &Job) -> Result<()> {
             .zip(first_id..)
             .map(|(old_index, id)| ChangingIndex {
                 old_id: old_index.id,
-                index: crate::catalog::model::IndexInfo {
+                index: IndexInfo {
                     id,
                     state: SchemaState::Public,
                     ..old_index
@@ -353,7 +352,7 @@ async fn swap(shared: &Shared, job: &Job) -> Result<()> {
         for ci in ch.indexes {
             if let Some(i) = t.indexes.iter().position(|i| i.id == ci.old_id) {
                 old_ranges.push(codec::table::index_range(t.id, ci.old_id));
-                t.indexes[i] = crate::catalog::model::IndexInfo {
+                t.indexes[i] = IndexInfo {
                     name: t.indexes[i].name.clone(),
                     state: SchemaState::Public,
                     ..ci.index
@@ -495,9 +494,8 @@ async fn backfill_batch(
     result
 }
 
-/// A batch's rows converted: the rewritten records, and the copies'
-/// entries (key, value, and for an entry of a unique copy the key name
-/// and values shown in a 1062).
+/// A batch's rows converted: the rewritten records and the copies'
+/// entries.
 struct Converted {
     records: Vec<(Vec<u8>, Vec<u8>)>,
     entries: Vec<Entry>,
