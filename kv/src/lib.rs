@@ -12,10 +12,13 @@
 //!    driven by one store loop that batches ticks, proposals and readies
 //!    across regions (one fsync per iteration), applies committed entries,
 //!    serves linearizable reads (lease, ReadIndex), splits regions, changes
-//!    membership on PD's orders and reports to PD.
+//!    membership on PD's orders and reports to PD. Snapshots are generated
+//!    off the loop and streamed from an engine snapshot. The loop's logic
+//!    is a core (`Store::step`/`tick`/`process`) under a thin thread; the
+//!    store-loop scenarios drive that core with simulated time.
 //! 4. [`transport`] — raft messages between stores: batched per destination
-//!    store over a gRPC stream, snapshots in chunks; a filter hook lets
-//!    tests drop, delay and partition.
+//!    store over a gRPC stream, snapshots in chunks read as they are sent; a
+//!    filter hook lets tests drop, delay and partition.
 //! 5. [`service`] — the raw KV gRPC API; [`server`] assembles a store.
 //! 6. [`client`] — region cache, backoff, and the raw KV client that every
 //!    later layer (transactions, SQL) routes through.

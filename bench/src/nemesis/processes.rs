@@ -63,6 +63,18 @@ impl Node {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::CommandExt;
+            // Each process leads its own process group, whose parent (this
+            // driver) stays in the session: the group is never orphaned
+            // while paused, so the kernel's SIGHUP to orphaned groups with
+            // a stopped member cannot kill it if the driver's own group is
+            // orphaned (a driver started in the background of a shell that
+            // then exits). A process that dies of a signal is reported with
+            // the signal's name.
+            cmd.process_group(0);
+        }
         #[cfg(target_os = "linux")]
         {
             use std::os::unix::process::CommandExt;
