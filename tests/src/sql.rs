@@ -40,25 +40,29 @@ impl SqlCluster {
     /// A SQL server in front of `cluster` (one started with its own PD or
     /// raft settings).
     pub async fn start_on(cluster: Cluster) -> Result<SqlCluster> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let port = listener.local_addr()?.port();
-        let cfg = sql::SqlConfig {
-            pd_addr: cluster.pd_addr.to_string(),
-            schema_lease: Duration::from_millis(100),
-            txn: crate::txn::test_txn_config(),
-            ..Default::default()
-        };
-        let status = TcpListener::bind("127.0.0.1:0").await?;
-        let status_port = status.local_addr()?.port();
-        let server = sql::SqlServer::start(cfg, listener, Some(status))
-            .await
-            .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+        Self::start_with_lease(cluster, Duration::from_millis(100)).await
+    }
+
+    /// [`Self::start_on`] with the server's schema lease: a DDL step waits
+    /// at most two of them for the other servers ([`Self::another_server`])
+    /// to load the previous version.
+    pub async fn start_with_lease(cluster: Cluster, schema_lease: Duration) -> Result<SqlCluster> {
+        let (server, port, status_port) =
+            start_server(&cluster.pd_addr.to_string(), schema_lease).await?;
         Ok(SqlCluster {
             cluster,
             server,
             port,
             status_port,
         })
+    }
+
+    /// One more SQL server in front of the same cluster, with its own
+    /// schema lease, and its port; the caller shuts it down.
+    pub async fn another_server(&self, schema_lease: Duration) -> Result<(sql::SqlServer, u16)> {
+        let (server, port, _) =
+            start_server(&self.cluster.pd_addr.to_string(), schema_lease).await?;
+        Ok((server, port))
     }
 
     /// A metric's value from the status port's `/metrics` (the line that
@@ -112,4 +116,23 @@ impl SqlCluster {
         self.server.shutdown().await;
         self.cluster.shutdown().await;
     }
+}
+
+/// A SQL server for the cluster at `pd_addr`: the server, its MySQL port
+/// and its status port.
+async fn start_server(pd_addr: &str, schema_lease: Duration) -> Result<(sql::SqlServer, u16, u16)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let cfg = sql::SqlConfig {
+        pd_addr: pd_addr.to_string(),
+        schema_lease,
+        txn: crate::txn::test_txn_config(),
+        ..Default::default()
+    };
+    let status = TcpListener::bind("127.0.0.1:0").await?;
+    let status_port = status.local_addr()?.port();
+    let server = sql::SqlServer::start(cfg, listener, Some(status))
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+    Ok((server, port, status_port))
 }

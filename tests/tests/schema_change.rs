@@ -905,3 +905,162 @@ async fn a_column_conversion_cancelled_or_failing_mid_backfill_rolls_back() {
     drop((a, b, locker));
     c.shutdown().await;
 }
+
+/// Right after a conversion's public step a server may still run the
+/// previous version (write reorganization) for up to a lease, reading the
+/// old column id — also through the scans the stores decode. Server B is
+/// held there (a test hook: it loads no newer version) while server A,
+/// the DDL owner, runs the public version: A's inserts and updates must
+/// still write the old column (converted back) and the old index, so B's
+/// range scans, aggregates, point gets and index reads show the right
+/// values, not the old column's default. The owner's long lease keeps the
+/// job from going on while B is behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_server_one_version_behind_a_finished_conversion_reads_every_row_right() {
+    use sql::catalog::model::SchemaState;
+    use std::time::Duration;
+    tests::cluster::init_logging();
+    let cluster = tests::cluster::Cluster::start(3).await.unwrap();
+    let c = SqlCluster::start_with_lease(cluster, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let mut a = connect(&c, "test").await;
+    a.query_drop("CREATE TABLE lag (id INT PRIMARY KEY, v BIGINT, w INT, KEY kv (v))")
+        .await
+        .unwrap();
+    a.query_drop("INSERT INTO lag VALUES (1, 10, 1), (2, 20, 2), (3, 30, 3)")
+        .await
+        .unwrap();
+    // B reloads every 50ms, so every step finds it at once until held.
+    let (server_b, port_b) = c.another_server(Duration::from_millis(100)).await.unwrap();
+    let mut b =
+        Conn::new(Opts::from_url(&format!("mysql://root@127.0.0.1:{port_b}/test")).unwrap())
+            .await
+            .unwrap();
+    let table_state = |server: &sql::SqlServer| {
+        let schema = server.shared().catalog.schema();
+        let t = schema.table("test", "lag").unwrap().clone();
+        (
+            schema.version,
+            t.changing.as_ref().map(|ch| ch.state),
+            t.removing.as_ref().map(|rm| rm.state),
+        )
+    };
+
+    // The backfill waits for a locked row: the job stays in write
+    // reorganization until B is held there.
+    let mut locker = connect(&c, "test").await;
+    locker.query_drop("BEGIN").await.unwrap();
+    locker
+        .query_drop("SELECT v FROM lag WHERE id = 2 FOR UPDATE")
+        .await
+        .unwrap();
+    let mut alter = connect(&c, "test").await;
+    let ddl = tokio::spawn(async move {
+        let r = alter.query_drop("ALTER TABLE lag MODIFY v INT").await;
+        (alter, r)
+    });
+    let held = loop {
+        let (version, changing, _) = table_state(&server_b);
+        if changing == Some(SchemaState::WriteReorganization) {
+            break version;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    server_b.shared().catalog.hold_at(Some(held));
+    locker.query_drop("ROLLBACK").await.unwrap();
+
+    // A reaches public; B is still on the version before.
+    loop {
+        let (_, changing, removing) = table_state(&c.server);
+        if changing.is_none() && removing.is_some() {
+            assert_eq!(removing, Some(SchemaState::WriteOnly));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        table_state(&server_b),
+        (held, Some(SchemaState::WriteReorganization), None)
+    );
+
+    // Written on the public version.
+    a.query_drop("INSERT INTO lag VALUES (4, 40, 4)")
+        .await
+        .unwrap();
+    a.query_drop("UPDATE lag SET v = 25 WHERE id = 2")
+        .await
+        .unwrap();
+    // Read on the version before: scans the stores decode, an aggregate,
+    // a point get, the old index.
+    let rows: Vec<(i64, Option<i64>, i64)> = b
+        .query("SELECT id, v, w FROM lag WHERE id > 0 ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (1, Some(10), 1),
+            (2, Some(25), 2),
+            (3, Some(30), 3),
+            (4, Some(40), 4)
+        ]
+    );
+    let agg: Option<(i64, i64)> = b
+        .query_first("SELECT SUM(v), COUNT(v) FROM lag WHERE id > 0")
+        .await
+        .unwrap();
+    assert_eq!(agg, Some((105, 4)));
+    let v: Option<Option<i64>> = b
+        .query_first("SELECT v FROM lag WHERE id = 4")
+        .await
+        .unwrap();
+    assert_eq!(v, Some(Some(40)));
+    assert_eq!(
+        ids(&mut b, "SELECT id FROM lag WHERE v = 40").await,
+        vec![4]
+    );
+    assert_eq!(
+        ids(&mut b, "SELECT id FROM lag WHERE v = 25").await,
+        vec![2]
+    );
+    assert_eq!(
+        ids(&mut b, "SELECT id FROM lag WHERE v = 20").await,
+        Vec::<i64>::new()
+    );
+
+    // An UPDATE by a range on B (autocommit: optimistic) reads the rows
+    // the stores decode and writes them back, both columns, on its
+    // version: row 4 keeps its value.
+    b.query_drop("UPDATE lag SET w = w + 10 WHERE id > 2")
+        .await
+        .unwrap();
+
+    // B catches up; the old column goes, the job finishes.
+    server_b.shared().catalog.hold_at(None);
+    let (mut alter, r) = ddl.await.unwrap();
+    r.unwrap();
+    let (_, changing, removing) = table_state(&c.server);
+    assert_eq!((changing, removing), (None, None));
+    alter.query_drop("ADMIN CHECK TABLE lag").await.unwrap();
+    let rows: Vec<(i64, Option<i64>, i64)> = a
+        .query("SELECT id, v, w FROM lag ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (1, Some(10), 1),
+            (2, Some(25), 2),
+            (3, Some(30), 13),
+            (4, Some(40), 14)
+        ]
+    );
+    assert_eq!(
+        ids(&mut a, "SELECT id FROM lag WHERE v >= 25").await,
+        vec![2, 3, 4]
+    );
+    drop((a, b, alter, locker));
+    server_b.shutdown().await;
+    c.shutdown().await;
+}

@@ -32,6 +32,7 @@ pub mod validator;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use parking_lot::RwLock;
@@ -111,6 +112,8 @@ pub struct Catalog {
     client: TxnClient,
     current: RwLock<Arc<InfoSchema>>,
     validator: validator::Validator,
+    /// [`Catalog::hold_at`]: no version above this is loaded.
+    held_at: AtomicI64,
 }
 
 impl Catalog {
@@ -122,6 +125,7 @@ impl Catalog {
             client,
             current: RwLock::new(Arc::default()),
             validator: validator::Validator::new(lease),
+            held_at: AtomicI64::new(i64::MAX),
         });
         catalog.reload().await?;
         Ok(catalog)
@@ -131,12 +135,28 @@ impl Catalog {
         self.current.read().clone()
     }
 
+    /// A test hook: from now on this server loads no schema version above
+    /// `version` and keeps serving the one it has (None: it loads again),
+    /// as a server one version behind does until its lease runs out —
+    /// here for as long as a test needs. Each reload confirms the held
+    /// version as if it were current, so the server also commits on it.
+    #[doc(hidden)]
+    pub fn hold_at(&self, version: Option<i64>) {
+        self.held_at
+            .store(version.unwrap_or(i64::MAX), Ordering::SeqCst);
+    }
+
     /// Reads the whole catalog at a fresh snapshot and installs it.
     pub async fn reload(&self) -> Result<Arc<InfoSchema>> {
         let txn = self.client.begin().await?;
         let at = txn.start_ts();
         let version = meta::schema_version(&txn).await?;
         let loaded = self.schema();
+        let held_at = self.held_at.load(Ordering::SeqCst);
+        if version > held_at && loaded.version >= held_at {
+            self.validator.loaded(loaded.version, BTreeSet::new, at);
+            return Ok(loaded);
+        }
         if version == loaded.version && version != 0 {
             self.validator.loaded(version, BTreeSet::new, at);
             return Ok(loaded);

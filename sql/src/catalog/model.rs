@@ -404,6 +404,13 @@ pub struct TableInfo {
     /// `indexes` so no read ever sees them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changing: Option<ChangingColumn>,
+    /// The column a conversion replaced, on its way out: still written
+    /// (write-only) so that a server one schema version behind, which
+    /// reads it, finds it in every row, then only deleted from (delete
+    /// only), then gone. Outside `columns` and `indexes`, so no read on
+    /// this version sees it ([`RemovingColumn`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removing: Option<RemovingColumn>,
 }
 
 /// A column whose values are being converted to a new type (TiDB's
@@ -411,7 +418,7 @@ pub struct TableInfo {
 /// copy of the column under a new id, and hidden copies of the indexes
 /// over it under new index ids, from the moment `state` writes; at the
 /// end the copies take the old ones' places and names, and the old
-/// column and indexes are gone.
+/// column and indexes leave as the table's `removing`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangingColumn {
     /// The column being changed.
@@ -426,6 +433,15 @@ pub struct ChangingColumn {
     /// with the old one's name and columns (those name the old column).
     pub indexes: Vec<ChangingIndex>,
 }
+
+/// The old column of a finished conversion on its way out (TiDB keeps
+/// the changing column's counterpart the same way): a [`ChangingColumn`]
+/// seen from the other side. `old_id` is the public column it follows
+/// (the converted one, whose values writes convert back), `column` the
+/// old column as it was (its id, type and name), `state` WriteOnly then
+/// DeleteOnly, and each of `indexes` an old index (`index`, with its old
+/// id and columns) beside the public index that replaced it (`old_id`).
+pub type RemovingColumn = ChangingColumn;
 
 /// An index over a changing column, and its copy over the new values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

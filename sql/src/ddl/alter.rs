@@ -482,8 +482,9 @@ pub async fn truncate(session: &mut Session, name: &ObjectName) -> Result<Output
         jobs::add_delete_ranges(txn, job.id, &[codec::table::table_range(old)]).await?;
         t.id = meta::alloc_ids(txn, 1).await?;
         // A conversion under way is of the old table: its job finds the
-        // table gone and stops.
+        // table gone and stops (or, past public, has nothing left to do).
         t.changing = None;
+        t.removing = None;
         meta::put_table(txn, &t).await?;
         Ok(t.id)
     })

@@ -6,9 +6,11 @@
 //!  none --> delete only --> write only --> write reorganization
 //!     (the hidden new column and index copies added; their state)
 //!       --> backfill, in batches, checkpointed in the job
-//!       --> public: in one version the new column takes the old one's
-//!           place, name and options, the copies the old indexes' places
-//!           and names; the old indexes' entries are freed after GC
+//!       --> public: the new column takes the old one's place, name and
+//!           options, the copies the old indexes' places and names; the
+//!           old column and indexes stay hidden and write only
+//!       --> the old column and indexes delete only
+//!       --> they are gone; the old indexes' entries freed after GC
 //!  a value that does not fit, a duplicate in a unique copy, or a cancel
 //!  before public: back to delete only, then none (the copies' entries
 //!  freed after GC); the table is as it was
@@ -36,6 +38,15 @@
 //! range, 1265 data truncated, 1366 incorrect value, 1138 a NULL for NOT
 //! NULL, "at row N" counting rows in key order), and it rolls back.
 //!
+//! The old column leaves as a dropped index does (TiDB keeps a changed
+//! column's old counterpart the same way): a server one version behind
+//! public still reads the old column id, also through the scans the
+//! stores decode, so public writes still write it — the new value
+//! converted back, exactly — and the old indexes' entries, and only the
+//! next version, once every server has public, stops writing them
+//! (delete only); the one after that removes them. The job's schema state
+//! stays "public" through these two steps, and it cannot be cancelled.
+//!
 //! Rows store values by column id, so the old column's values left in the
 //! rows are ignored once it is gone, and the new one's left by a rolled
 //! back job likewise (ids are never reused).
@@ -51,7 +62,7 @@ use crate::catalog::jobs::{self, Job, JobArgs, JobError, JobState};
 use crate::catalog::meta;
 use crate::catalog::model::{
     ChangingColumn, ChangingIndex, ColumnId, ColumnInfo, FieldType, HandleKind, IndexColumn,
-    IndexInfo, SchemaState, SqlType, TableInfo,
+    IndexInfo, RemovingColumn, SchemaState, SqlType, TableInfo,
 };
 use crate::ddl::index::{BACKFILL_RETRIES, job_table, reorg_batch_size, retry_backfill};
 use crate::ddl::owner::{self, Step, claim, finish, job_error, publish};
@@ -164,6 +175,14 @@ pub(crate) async fn step(shared: &Shared, job: Job) -> Result<Step> {
                 Step::Continue
             }
         },
+        (JobState::Running, Some(Public)) => {
+            // Each of these steps goes by the table's state, not the
+            // job's: make sure the last one is everywhere first, also
+            // when resuming after an error or as a new owner.
+            crate::ddl::txn::wait_schema_synced(shared, job.schema_version).await;
+            retire_old(shared, &job).await?;
+            Step::Wait
+        }
         (JobState::Done, _) => {
             finish(shared, job.id, JobState::Synced, None).await?;
             Step::Finished
@@ -202,7 +221,7 @@ async fn start(shared: &Shared, job: &Job) -> Result<()> {
             Ok(t) => t,
             Err(e) => return Ok(Err(e)),
         };
-        if t.changing.is_some() {
+        if t.changing.is_some() || t.removing.is_some() {
             return Ok(Err(job_error(&Error::internal(
                 "another column of the table is being converted",
             ))));
@@ -326,7 +345,9 @@ async fn remove_copies(shared: &Shared, job: &Job) -> Result<()> {
 
 /// The point of no return: the new column takes the old one's place (or
 /// the one asked for), name and options; each copy takes its old index's
-/// place and name; the old indexes' entries are freed after GC.
+/// place and name. The old column and indexes stay, hidden and
+/// write-only, as the table's `removing`: a server still on the previous
+/// version reads them ([`crate::table::changing`]).
 async fn swap(shared: &Shared, job: &Job) -> Result<()> {
     let (_, _, position) = args(job)?;
     let from = (job.state, job.schema_state);
@@ -348,24 +369,72 @@ async fn swap(shared: &Shared, job: &Job) -> Result<()> {
                 "the column being converted is gone",
             ))));
         };
-        let mut old_ranges = Vec::new();
+        let mut old_indexes = Vec::new();
         for ci in ch.indexes {
             if let Some(i) = t.indexes.iter().position(|i| i.id == ci.old_id) {
-                old_ranges.push(codec::table::index_range(t.id, ci.old_id));
-                t.indexes[i] = IndexInfo {
+                let copy = IndexInfo {
                     name: t.indexes[i].name.clone(),
                     state: SchemaState::Public,
                     ..ci.index
                 };
+                let was = std::mem::replace(&mut t.indexes[i], copy);
+                old_indexes.push(ChangingIndex {
+                    old_id: t.indexes[i].id,
+                    index: was,
+                });
             }
         }
+        let new_id = ch.column.id;
         if let Err(e) = super::column::place(&mut t, old.id, &old.name, ch.column, &position) {
             return Ok(Err(job_error(&e)));
         }
+        t.removing = Some(RemovingColumn {
+            old_id: new_id,
+            column: old,
+            state: SchemaState::WriteOnly,
+            indexes: old_indexes,
+        });
         meta::put_table(txn, &t).await?;
-        jobs::add_delete_ranges(txn, job.id, &old_ranges).await?;
-        job.state = JobState::Done;
         job.schema_state = Some(SchemaState::Public);
+        Ok(Ok(true))
+    })
+    .await
+}
+
+/// After public, one step each: the old column and indexes go from write
+/// only to delete only, then leave the table (their entries freed after
+/// GC) and the job is done. A table dropped or truncated meanwhile has
+/// nothing left to retire.
+async fn retire_old(shared: &Shared, job: &Job) -> Result<()> {
+    let from = (job.state, job.schema_state);
+    publish(shared, job.id, async move |txn, job| {
+        if (job.state, job.schema_state) != from {
+            return Ok(Ok(false));
+        }
+        let mut done = true;
+        if let Ok(mut t) = job_table(txn, job).await? {
+            match t.removing.as_mut() {
+                Some(rm) if rm.state.writes() => {
+                    rm.state = SchemaState::DeleteOnly;
+                    meta::put_table(txn, &t).await?;
+                    done = false;
+                }
+                Some(_) => {
+                    let rm = t.removing.take().expect("matched");
+                    meta::put_table(txn, &t).await?;
+                    let ranges: Vec<_> = rm
+                        .indexes
+                        .iter()
+                        .map(|ci| codec::table::index_range(t.id, ci.index.id))
+                        .collect();
+                    jobs::add_delete_ranges(txn, job.id, &ranges).await?;
+                }
+                None => {}
+            }
+        }
+        if done {
+            job.state = JobState::Done;
+        }
         Ok(Ok(true))
     })
     .await

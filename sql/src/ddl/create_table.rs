@@ -199,6 +199,7 @@ pub fn build(name: &str, db_id: i64, ct: &CreateTable) -> Result<TableInfo> {
             .unwrap_or(0),
         columnar_replica: 0,
         changing: None,
+        removing: None,
     })
 }
 

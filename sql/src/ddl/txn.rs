@@ -136,17 +136,30 @@ pub(crate) async fn update_table(
             )
         })?;
         describe_job(session, job, &t);
-        if let Some(ch) = &t.changing {
+        // Converting: the old column is public, the new type the hidden
+        // one's. Converted, the old column still leaving: the converted
+        // column is public and has its type.
+        let converting = match (&t.changing, &t.removing) {
+            (Some(ch), _) => Some((ch.old_id, ch.column.ft.sql())),
+            (None, Some(rm)) => Some((
+                rm.old_id,
+                t.columns
+                    .iter()
+                    .find(|c| c.id == rm.old_id)
+                    .map_or_else(|| rm.column.ft.sql(), |c| c.ft.sql()),
+            )),
+            (None, None) => None,
+        };
+        if let Some((column_id, to)) = converting {
             return Err(Error::new(
                 code::TIDB_UNSUPPORTED_DDL,
                 format!(
-                    "Unsupported ALTER TABLE while column '{}' of table '{}' is being converted to {}; try again when that job has finished",
+                    "Unsupported ALTER TABLE while column '{}' of table '{}' is being converted to {to}; try again when that job has finished",
                     t.columns
                         .iter()
-                        .find(|c| c.id == ch.old_id)
+                        .find(|c| c.id == column_id)
                         .map_or("?", |c| c.name.as_str()),
                     t.name,
-                    ch.column.ft.sql()
                 ),
             ));
         }

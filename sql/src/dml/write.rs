@@ -13,8 +13,9 @@ use crate::table::changing::Changing;
 /// The KV pairs writing one row puts: its record and its entries in the
 /// indexes writes maintain (not those in `DeleteOnly`). While a column's
 /// type is being changed, also its converted value and the entries of
-/// the index copies ([`table::changing`]); a value that does not convert
-/// fails the write.
+/// the index copies; while the old column of a finished change is
+/// write-only, its value converted back and the old indexes' entries
+/// ([`table::changing`]). A value that does not convert fails the write.
 pub fn row_pairs(t: &TableInfo, row: &[Datum], handle: &Handle) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     entries(t, row, handle, true)
 }
@@ -38,21 +39,26 @@ fn entries(
     handle: &Handle,
     writing: bool,
 ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    let changing = Changing::of(t);
-    let copies = match &changing {
-        Some(ch) if ch.writes() || !writing => match ch.convert(row) {
-            Ok(v) => Some((ch, v)),
+    let mut hidden = Vec::new();
+    for ch in Changing::all(t) {
+        if writing && !ch.writes() {
+            continue;
+        }
+        match ch.convert(row) {
+            Ok(v) => hidden.push((ch, v)),
             Err(e) if writing => return Err(e),
             // Never written with entries: none to delete.
-            Err(_) => None,
-        },
-        _ => None,
-    };
+            Err(_) => {}
+        }
+    }
     let mut pairs = Vec::with_capacity(1 + t.indexes.len());
-    let extra = copies.as_ref().map(|(ch, v)| (ch.info.column.id, v));
+    let extra: Vec<(i64, &Datum)> = hidden
+        .iter()
+        .map(|(ch, v)| (ch.info.column.id, v))
+        .collect();
     pairs.push((
         table::record_key(t, handle),
-        table::encode_record_with(t, row, extra),
+        table::encode_record_with(t, row, &extra),
     ));
     for idx in &t.indexes {
         if idx.primary && !matches!(t.handle, HandleKind::RowId) {
@@ -63,7 +69,7 @@ fn entries(
         }
         pairs.push(table::index_entry(t, idx, row, handle));
     }
-    if let Some((ch, v)) = copies {
+    for (ch, v) in hidden {
         let shadow_row = ch.shadow_row(row, v);
         for idx in &ch.shadow.indexes {
             pairs.push(table::index_entry(&ch.shadow, idx, &shadow_row, handle));
@@ -74,9 +80,9 @@ fn entries(
 
 /// The keys whose existence makes a row a duplicate: its record (when the
 /// handle is the primary key) and its distinct unique-index entries, each
-/// with the key name and shown value for ER_DUP_ENTRY — the copies of
-/// unique indexes over a changing column included, once writes maintain
-/// them (a value that does not convert fails here).
+/// with the key name and shown value for ER_DUP_ENTRY — the hidden
+/// unique indexes of a changing or removing column included while writes
+/// maintain them (a value that does not convert fails here).
 pub fn unique_keys(
     t: &TableInfo,
     row: &[Datum],
@@ -88,7 +94,7 @@ pub fn unique_keys(
         row,
         handle,
     );
-    if let Some(ch) = Changing::of(t).filter(|ch| ch.writes()) {
+    for ch in Changing::all(t).filter(|ch| ch.writes()) {
         let shadow_row = ch.shadow_row(row, ch.convert(row)?);
         keys.extend(unique_keys_of(
             &ch.shadow,
@@ -237,7 +243,126 @@ mod tests {
                     index: IndexInfo { id: 6, ..kv },
                 }],
             }),
+            removing: None,
         }
+    }
+
+    /// The same table once the conversion is public, the column renamed
+    /// too (`CHANGE v w INT`): `w` (column 3) with `KEY kv (w)` (index 6)
+    /// public, the old `v BIGINT` (column 2) and its `kv (v)` (index 5)
+    /// removing, in `state`. `old` is the old column's type.
+    fn converted(state: SchemaState, old: SqlType, new: SqlType) -> TableInfo {
+        let kv = |id: i64, column: &str| IndexInfo {
+            id,
+            name: "kv".into(),
+            columns: vec![IndexColumn {
+                name: column.into(),
+                length: None,
+            }],
+            unique: false,
+            primary: false,
+            state: SchemaState::Public,
+            comment: String::new(),
+        };
+        TableInfo {
+            columns: vec![column(1, "id", SqlType::Int), column(3, "w", new)],
+            indexes: vec![kv(6, "w")],
+            changing: None,
+            removing: Some(ChangingColumn {
+                old_id: 3,
+                column: column(2, "v", old),
+                state,
+                indexes: vec![ChangingIndex {
+                    old_id: 6,
+                    index: kv(5, "v"),
+                }],
+            }),
+            ..table(SchemaState::Public)
+        }
+    }
+
+    fn old_key(v: i64, h: &Handle) -> Vec<u8> {
+        codec::table::encode_index_key(42, 5, &[Datum::I64(v)], Some(h))
+    }
+
+    #[test]
+    fn public_writes_keep_the_old_column_while_it_is_write_only() {
+        let h = Handle::Int(1);
+        let row = [Datum::I64(1), Datum::I64(7)];
+
+        // Write-only: the value converted back under the old id, so a
+        // server one version behind reads it, and the old index's entry.
+        let t = converted(SchemaState::WriteOnly, SqlType::BigInt, SqlType::Int);
+        let pairs = row_pairs(&t, &row, &h).unwrap();
+        assert_eq!(pairs.len(), 3);
+        let record = codec::row::RowView::new(&pairs[0].1).unwrap();
+        assert_eq!(record.column_ids(), vec![2, 3]);
+        assert_eq!(
+            record.get(2, codec::datum::DatumKind::I64).unwrap(),
+            Some(Datum::I64(7))
+        );
+        assert_eq!(pairs[1].0, copy_key(7, &h));
+        assert_eq!(pairs[2].0, old_key(7, &h));
+        assert_eq!(
+            row_keys(&t, &row, &h),
+            vec![pairs[0].0.clone(), copy_key(7, &h), old_key(7, &h)]
+        );
+
+        // Delete-only: the old column and entry no longer written, the
+        // entry still deleted.
+        let t = converted(SchemaState::DeleteOnly, SqlType::BigInt, SqlType::Int);
+        let pairs = row_pairs(&t, &row, &h).unwrap();
+        assert_eq!(pairs.len(), 2);
+        let record = codec::row::RowView::new(&pairs[0].1).unwrap();
+        assert_eq!(record.column_ids(), vec![3]);
+        assert_eq!(row_keys(&t, &row, &h)[2], old_key(7, &h));
+    }
+
+    #[test]
+    fn a_value_the_old_type_cannot_hold_exactly_fails_while_the_old_column_is_written() {
+        // INT converted to BIGINT (a signedness or family change would do
+        // the same): a value past INT would be clamped for the server
+        // behind, and its next update would write the clamped value back.
+        let h = Handle::Int(1);
+        let row = [Datum::I64(1), Datum::I64(5_000_000_000)];
+        let t = converted(SchemaState::WriteOnly, SqlType::Int, SqlType::BigInt);
+        let err = row_pairs(&t, &row, &h).unwrap_err();
+        assert_eq!(err.code(), code::ER_WARN_DATA_OUT_OF_RANGE);
+        // No old entry was ever written for it: none to delete.
+        assert_eq!(row_keys(&t, &row, &h).len(), 2);
+        // A value that fits goes in both.
+        let fits = [Datum::I64(1), Datum::I64(-5)];
+        assert_eq!(row_pairs(&t, &fits, &h).unwrap().len(), 3);
+        // Once the old column is delete-only, the new type is all that
+        // counts.
+        let t = converted(SchemaState::DeleteOnly, SqlType::Int, SqlType::BigInt);
+        assert_eq!(row_pairs(&t, &row, &h).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_value_that_converts_back_with_a_loss_fails_while_the_old_column_is_written() {
+        // INT converted to VARCHAR: '007' is 7 back in INT, and 7 is '7'
+        // forward again.
+        let varchar = |n| FieldType {
+            length: n,
+            ..FieldType::new(SqlType::VarChar)
+        };
+        let mut t = converted(SchemaState::WriteOnly, SqlType::Int, SqlType::VarChar);
+        t.columns[1].ft = varchar(10);
+        let h = Handle::Int(1);
+        let lossy = [Datum::I64(1), Datum::Bytes(b"007".to_vec())];
+        assert_eq!(
+            row_pairs(&t, &lossy, &h).unwrap_err().code(),
+            code::ER_WARN_DATA_TRUNCATED
+        );
+        let exact = [Datum::I64(1), Datum::Bytes(b"7".to_vec())];
+        let pairs = row_pairs(&t, &exact, &h).unwrap();
+        let record = codec::row::RowView::new(&pairs[0].1).unwrap();
+        assert_eq!(
+            record.get(2, codec::datum::DatumKind::I64).unwrap(),
+            Some(Datum::I64(7))
+        );
+        assert_eq!(pairs[2].0, old_key(7, &h));
     }
 
     fn copy_key(v: i64, h: &Handle) -> Vec<u8> {

@@ -316,6 +316,7 @@ mod tests {
             create_time: 0,
             columnar_replica: 0,
             changing: None,
+            removing: None,
         };
         let mut decimal = FieldType::new(SqlType::Decimal);
         decimal.length = 15;

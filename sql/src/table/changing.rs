@@ -6,13 +6,25 @@
 //! under a new column id, and a copy of every index over the column, under
 //! new index ids. Neither is in `columns` or `indexes`, so no read sees
 //! them. What writes do with them follows the copy's state, as for an
-//! index being added:
+//! index being added. Once the conversion is done, the old column and its
+//! indexes leave the same way, hidden in the table's `removing` (a
+//! [`RemovingColumn`]), as an index being dropped:
 //!
 //! ```text
-//!  state            write a row                      delete a row
-//!  delete only      old column only                  + the copies' entries
-//!  write only,      + the converted value under the  + the copies' entries
-//!  write reorg.       new id, the copies' entries
+//!  table's          state            write a row            delete a row
+//!  changing         delete only      old column only        + the copies'
+//!                                                             entries
+//!                   write only,      + the value converted  + the copies'
+//!                   write reorg.       under the new id,      entries
+//!                                      the copies' entries
+//!  -- public: the new column and the copies replace the old ones --
+//!  removing         write only       + the value converted  + the old
+//!                                      back under the old     indexes'
+//!                                      id, the old indexes'   entries
+//!                                      entries
+//!                   delete only      new column only        + the old
+//!                                                             indexes'
+//!                                                             entries
 //! ```
 //!
 //! The converted value is the old column's value converted to the new type
@@ -24,37 +36,69 @@
 //! way; a value that does not convert never had any.
 //!
 //! The copies' entries are computed on a *shadow* of the table: its
-//! columns with the old column replaced by the new one under the old
-//! column's name (the copies' columns name it), and the copies as its
-//! indexes, so the ordinary index encoding ([`super::index_entry`]) serves.
+//! columns with the public column replaced by the hidden one under the
+//! name the hidden indexes' columns use, and the hidden indexes as its
+//! indexes, so the ordinary index encoding ([`super::index_entry`])
+//! serves.
 //!
-//! At the end the new column replaces the old one in one schema version.
-//! A server one version behind still reads the old id; a row written by
-//! a server on the new version lacks it. Such a row is not read as the old
-//! column's default (which an update would then convert and write back):
-//! [`check_not_replaced`] fails the statement with 8028, and it runs again
-//! on the new schema. That check is made where the SQL layer decodes rows
-//! (point gets, the locking reads of UPDATE, DELETE and INSERT); a scan the
-//! stores decode (an optimistic transaction's UPDATE reading by a range)
-//! is not checked, so on a server that has not loaded the new version yet
-//! such a statement could still see the old column's default for a row
-//! written on the new one, for at most the schema lease.
+//! Why the old column is still written after public: a server one schema
+//! version behind (F1: every step waits until all servers have the
+//! previous version, so at most two adjacent versions run) still reads
+//! the old column id, also through the scans the stores decode. While
+//! writes on the public version keep the old id in every row (and the old
+//! indexes' entries), such a server reads the right value for each row
+//! whichever version wrote it; only once every server is on the public
+//! version does the old column go to delete only. The value written back
+//! is the new one converted to the old type strictly, and it must convert
+//! back to exactly the new value: a server behind that updates the row
+//! converts its old value forward again, so a clamped or otherwise lossy
+//! value would silently change the new column. A write whose value the
+//! old type cannot hold exactly therefore fails (the conversion's error,
+//! or 1265) while the old column is write-only — one schema step.
+//!
+//! A delete or update on the public version finds the old indexes' entries
+//! by converting the new value back; a row whose stored old value is not
+//! that (one written before the swap whose value converts forward with a
+//! loss, such as `'0123'` to 123) leaves its old entry behind until the
+//! old indexes' ranges are freed at the end. Rows are still right for a
+//! server behind; only its lookup through that stale entry, while the old
+//! column is write-only, could find the row under the value it had.
+//!
+//! [`check_not_replaced`] stays as a defence: a row that has the new
+//! column and lacks the old one, read on a schema where the old column is
+//! public, fails the statement with 8028 (it runs again on the new
+//! schema) rather than reading the old column's default. With the old
+//! column written until every server is past it, no such row meets such a
+//! server; the check is made where the SQL layer decodes rows.
 
 use codec::datum::Datum;
 use codec::row::{RawColumn, RowView};
 
-use crate::catalog::model::{ChangingColumn, ColumnInfo, SchemaState, TableInfo};
+use crate::catalog::model::{ChangingColumn, ColumnInfo, RemovingColumn, SchemaState, TableInfo};
 use crate::error::{Error, Result, code};
 use crate::types::{self, Target};
 
-/// A table's changing column, ready for writes.
+/// Which way a hidden column's value comes from the public one's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// The changing column: the old value converted to the new type.
+    Forward,
+    /// The removing column: the new value converted back to the old type,
+    /// exactly (see the module doc).
+    Back,
+}
+
+/// A table's changing or removing column, ready for writes.
 pub struct Changing<'a> {
     pub info: &'a ChangingColumn,
-    /// The table as the copies see it (see the module doc).
+    /// The table as the hidden indexes see it (see the module doc).
     pub shadow: TableInfo,
-    /// The old column's position in `columns`, the new one's in the
+    /// The public column's position in `columns`, the hidden one's in the
     /// shadow's.
     pub at: usize,
+    /// The public column the hidden one follows.
+    pub public: ColumnInfo,
+    pub direction: Direction,
 }
 
 impl<'a> Changing<'a> {
@@ -62,10 +106,38 @@ impl<'a> Changing<'a> {
     pub fn of(t: &'a TableInfo) -> Option<Changing<'a>> {
         let info = t.changing.as_ref()?;
         let at = t.columns.iter().position(|c| c.id == info.old_id)?;
+        // The copies' columns name the old column.
+        let name = t.columns[at].name.clone();
+        Some(Self::new(t, info, at, name, Direction::Forward))
+    }
+
+    /// The table's removing column: the old column of a finished
+    /// conversion, on its way out.
+    pub fn removing(t: &'a TableInfo) -> Option<Changing<'a>> {
+        let info: &RemovingColumn = t.removing.as_ref()?;
+        let at = t.columns.iter().position(|c| c.id == info.old_id)?;
+        // The old indexes' columns name the old column as it was.
+        let name = info.column.name.clone();
+        Some(Self::new(t, info, at, name, Direction::Back))
+    }
+
+    /// The table's changing and removing columns.
+    pub fn all(t: &'a TableInfo) -> impl Iterator<Item = Changing<'a>> {
+        Self::of(t).into_iter().chain(Self::removing(t))
+    }
+
+    fn new(
+        t: &TableInfo,
+        info: &'a ChangingColumn,
+        at: usize,
+        name: String,
+        direction: Direction,
+    ) -> Changing<'a> {
         let mut shadow = t.clone();
         shadow.changing = None;
+        shadow.removing = None;
         shadow.columns[at] = ColumnInfo {
-            name: t.columns[at].name.clone(),
+            name,
             ..info.column.clone()
         };
         shadow.indexes = info
@@ -77,22 +149,38 @@ impl<'a> Changing<'a> {
                 idx
             })
             .collect();
-        Some(Changing { info, shadow, at })
+        Changing {
+            info,
+            shadow,
+            at,
+            public: t.columns[at].clone(),
+            direction,
+        }
     }
 
-    /// Whether writes put the converted value and the copies' entries.
+    /// Whether writes put the hidden value and the hidden indexes' entries.
     pub fn writes(&self) -> bool {
         self.info.state.writes()
     }
 
-    /// The new column's value for `row` (in the table's column order).
+    /// The hidden column's value for `row` (in the table's column order).
     pub fn convert(&self, row: &[Datum]) -> Result<Datum> {
-        let c = &self.shadow.columns[self.at];
-        convert_value(row[self.at].clone(), &self.info.column, &c.name, 1)
+        let name = &self.public.name;
+        let v = convert_value(row[self.at].clone(), &self.info.column, name, 1)?;
+        if self.direction == Direction::Back {
+            let again = convert_value(v.clone(), &self.public, name, 1);
+            if again.as_ref().ok() != Some(&row[self.at]) {
+                return Err(Error::new(
+                    code::ER_WARN_DATA_TRUNCATED,
+                    format!("Data truncated for column '{name}' at row 1"),
+                ));
+            }
+        }
+        Ok(v)
     }
 
-    /// `row` as the shadow has it: the old column's value replaced by the
-    /// new one.
+    /// `row` as the shadow has it: the public column's value replaced by
+    /// the hidden one's.
     pub fn shadow_row(&self, row: &[Datum], converted: Datum) -> Vec<Datum> {
         let mut r = row.to_vec();
         r[self.at] = converted;
@@ -123,8 +211,8 @@ pub fn convert_value(v: Datum, column: &ColumnInfo, name: &str, row: usize) -> R
 
 /// Called when a row lacks column `c`: fails with 8028 if `c` is being
 /// replaced and the row has the new column instead — written by a server
-/// that already runs the schema where the change is done (see the module
-/// doc).
+/// two schema versions ahead, which cannot run beside this one: a
+/// defence (see the module doc).
 pub fn check_not_replaced(t: &TableInfo, c: &ColumnInfo, row: &RowView<'_>) -> Result<()> {
     match &t.changing {
         Some(ch) if ch.old_id == c.id && row.raw(ch.column.id) != RawColumn::Absent => {

@@ -14,7 +14,8 @@
 //! any number of NULLs in a unique index.
 //!
 //! While a column's type is being changed, writes also keep its hidden
-//! copy and the copies of its indexes ([`changing`]).
+//! copy and the copies of its indexes, and then for a while the old
+//! column and indexes ([`changing`]).
 
 pub mod changing;
 
@@ -60,12 +61,12 @@ pub fn handle_of(t: &TableInfo, row: &[Datum], row_id: Option<i64>) -> Result<Ha
 /// The row value: every column but an integer primary key (which is the
 /// handle).
 pub fn encode_record(t: &TableInfo, row: &[Datum]) -> Vec<u8> {
-    encode_record_with(t, row, None)
+    encode_record_with(t, row, &[])
 }
 
-/// The row value with one more column that is not in `t.columns` (a
-/// changing column's hidden copy, [`changing`]).
-pub fn encode_record_with(t: &TableInfo, row: &[Datum], extra: Option<(i64, &Datum)>) -> Vec<u8> {
+/// The row value with more columns that are not in `t.columns` (a
+/// changing column's hidden copy, a removing column, [`changing`]).
+pub fn encode_record_with(t: &TableInfo, row: &[Datum], extra: &[(i64, &Datum)]) -> Vec<u8> {
     let skip = match t.handle {
         HandleKind::IntPk(i) => Some(i),
         _ => None,
@@ -77,7 +78,7 @@ pub fn encode_record_with(t: &TableInfo, row: &[Datum], extra: Option<(i64, &Dat
         .enumerate()
         .filter(|(i, _)| Some(*i) != skip)
         .map(|(_, (c, v))| (c.id, v))
-        .chain(extra)
+        .chain(extra.iter().copied())
         .collect();
     let mut buf = Vec::with_capacity(16 + row.len() * 8);
     codec::row::encode_row(&mut buf, &cols);
