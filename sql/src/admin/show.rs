@@ -20,6 +20,7 @@ pub fn is_show(s: &Statement) -> bool {
             | Statement::ShowVariables { .. }
             | Statement::ShowStatus { .. }
             | Statement::ShowColumns { .. }
+            | Statement::ExplainTable { .. }
             | Statement::ShowCreate { .. }
             | Statement::ShowProcessList { .. }
             | Statement::ShowCollation { .. }
@@ -91,6 +92,14 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<ResultSet
         Statement::ShowColumns {
             full, show_options, ..
         } => columns(session, full, &show_options),
+        // `DESCRIBE t`, `DESC t`, `EXPLAIN t`: MySQL's shorthand for
+        // `SHOW COLUMNS FROM t`.
+        Statement::ExplainTable {
+            hive_format: None,
+            has_table_keyword: false,
+            table_name,
+            ..
+        } => table_columns(session, &table_name, false, None),
         Statement::ShowVariable { variable } => {
             let words: Vec<String> = variable.iter().map(|i| i.value.clone()).collect();
             let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
@@ -326,10 +335,20 @@ fn columns(session: &Session, full: bool, options: &ShowStatementOptions) -> Res
         .as_ref()
         .and_then(|i| i.parent_name.as_ref())
         .ok_or_else(|| Error::parse("near 'SHOW COLUMNS'"))?;
+    table_columns(session, name, full, options_filter(options)?)
+}
+
+/// The columns of table `name` whose names match `pat`, as `SHOW [FULL]
+/// COLUMNS` and `DESCRIBE` list them.
+fn table_columns(
+    session: &Session,
+    name: &sqlparser::ast::ObjectName,
+    full: bool,
+    pat: Option<String>,
+) -> Result<ResultSet> {
     let (db, table) = session.qualified(name)?;
     let schema = session.schema();
     let t = schema.require_table(&db, &table)?;
-    let pat = options_filter(options)?;
     let rows = (0..t.columns.len())
         .filter(|&i| pat.as_ref().is_none_or(|p| like(p, &t.columns[i].name)))
         .map(|i| column_row(t, i, full))
