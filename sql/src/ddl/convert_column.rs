@@ -65,7 +65,7 @@ use crate::catalog::model::{
     IndexInfo, RemovingColumn, SchemaState, SqlType, TableInfo,
 };
 use crate::ddl::index::{BACKFILL_RETRIES, job_table, reorg_batch_size, retry_backfill};
-use crate::ddl::owner::{self, Step, claim, finish, job_error, publish};
+use crate::ddl::owner::{self, Step, claim, finish, job_error, publish_from};
 use crate::error::{Error, Result, code};
 use crate::session::shared::Shared;
 use crate::table::changing::{Changing, convert_value};
@@ -212,11 +212,7 @@ pub(crate) async fn step(shared: &Shared, job: Job) -> Result<Step> {
 /// ids) join the table in delete-only state.
 async fn start(shared: &Shared, job: &Job) -> Result<()> {
     let (column, old_name, _) = args(job)?;
-    let from = (job.state, job.schema_state);
-    publish(shared, job.id, async move |txn, job| {
-        if (job.state, job.schema_state) != from {
-            return Ok(Ok(false));
-        }
+    publish_from(shared, job, async move |txn, job| {
         let mut t = match job_table(txn, job).await? {
             Ok(t) => t,
             Err(e) => return Ok(Err(e)),
@@ -290,11 +286,7 @@ async fn set_state(
     state: SchemaState,
     job_state: JobState,
 ) -> Result<()> {
-    let from = (job.state, job.schema_state);
-    publish(shared, job.id, async move |txn, job| {
-        if (job.state, job.schema_state) != from {
-            return Ok(Ok(false));
-        }
+    publish_from(shared, job, async move |txn, job| {
         match job_table(txn, job).await? {
             Ok(mut t) => match t.changing.as_mut() {
                 Some(ch) => {
@@ -321,11 +313,7 @@ async fn set_state(
 /// Rolled back: the new column and the copies leave the table, the
 /// copies' entries are freed after GC.
 async fn remove_copies(shared: &Shared, job: &Job) -> Result<()> {
-    let from = (job.state, job.schema_state);
-    publish(shared, job.id, async move |txn, job| {
-        if (job.state, job.schema_state) != from {
-            return Ok(Ok(false));
-        }
+    publish_from(shared, job, async move |txn, job| {
         if let Ok(mut t) = job_table(txn, job).await?
             && let Some(ch) = t.changing.take()
         {
@@ -350,11 +338,7 @@ async fn remove_copies(shared: &Shared, job: &Job) -> Result<()> {
 /// version reads them ([`crate::table::changing`]).
 async fn swap(shared: &Shared, job: &Job) -> Result<()> {
     let (_, _, position) = args(job)?;
-    let from = (job.state, job.schema_state);
-    publish(shared, job.id, async move |txn, job| {
-        if (job.state, job.schema_state) != from {
-            return Ok(Ok(false));
-        }
+    publish_from(shared, job, async move |txn, job| {
         let mut t = match job_table(txn, job).await? {
             Ok(t) => t,
             Err(e) => return Ok(Err(e)),
@@ -406,11 +390,7 @@ async fn swap(shared: &Shared, job: &Job) -> Result<()> {
 /// GC) and the job is done. A table dropped or truncated meanwhile has
 /// nothing left to retire.
 async fn retire_old(shared: &Shared, job: &Job) -> Result<()> {
-    let from = (job.state, job.schema_state);
-    publish(shared, job.id, async move |txn, job| {
-        if (job.state, job.schema_state) != from {
-            return Ok(Ok(false));
-        }
+    publish_from(shared, job, async move |txn, job| {
         let mut done = true;
         if let Ok(mut t) = job_table(txn, job).await? {
             match t.removing.as_mut() {

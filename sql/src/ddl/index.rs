@@ -32,7 +32,7 @@ use txn::client::Transaction;
 use crate::catalog::jobs::{self, Job, JobArgs, JobError, JobState, JobType};
 use crate::catalog::meta;
 use crate::catalog::model::{HandleKind, IndexInfo, SchemaState, TableInfo};
-use crate::ddl::owner::{self, Step, claim, finish, job_error, publish};
+use crate::ddl::owner::{self, Step, claim, finish, job_error, publish, publish_from};
 use crate::error::{Error, Result, code};
 use crate::session::Session;
 use crate::session::shared::Shared;
@@ -125,11 +125,7 @@ async fn set_states(
     state: SchemaState,
     job_state: JobState,
 ) -> Result<()> {
-    let from = (job.state, job.schema_state);
-    publish(shared, job.id, async move |txn, job| {
-        if (job.state, job.schema_state) != from {
-            return Ok(Ok(false));
-        }
+    publish_from(shared, job, async move |txn, job| {
         if let Some(mut t) = meta::get_table(txn, job.db_id, job.table_id).await? {
             for i in t.indexes.iter_mut().filter(|i| ids.contains(&i.id)) {
                 i.state = state;
@@ -152,11 +148,7 @@ async fn remove(
     column_id: Option<i64>,
     job_state: JobState,
 ) -> Result<()> {
-    let from = (job.state, job.schema_state);
-    publish(shared, job.id, async move |txn, job| {
-        if (job.state, job.schema_state) != from {
-            return Ok(Ok(false));
-        }
+    publish_from(shared, job, async move |txn, job| {
         if let Some(mut t) = meta::get_table(txn, job.db_id, job.table_id).await? {
             t.indexes.retain(|i| !ids.contains(&i.id));
             if let Some(c) = column_id {

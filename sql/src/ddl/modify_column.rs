@@ -33,7 +33,7 @@ use sqlparser::ast::{
 use crate::catalog::jobs::{Job, JobArgs, JobError, JobState, JobType};
 use crate::catalog::meta;
 use crate::catalog::model::{ColumnInfo, FieldType, SchemaState, SqlType, TableInfo};
-use crate::ddl::owner::{Step, finish, job_error, publish};
+use crate::ddl::owner::{Step, finish, job_error, publish_from};
 use crate::error::{Error, Result, code};
 use crate::session::Session;
 use crate::session::shared::Shared;
@@ -214,10 +214,7 @@ pub(crate) async fn step(shared: &Shared, job: Job) -> Result<Step> {
     let id = column.id;
     let from = (job.state, job.schema_state);
     let set_pending = async |pending: bool, state: JobState, schema: Option<SchemaState>| {
-        publish(shared, job.id, async move |txn, job| {
-            if (job.state, job.schema_state) != from {
-                return Ok(Ok(false));
-            }
+        publish_from(shared, &job, async move |txn, job| {
             let Some(mut t) = meta::get_table(txn, job.db_id, job.table_id).await? else {
                 return Ok(Err(job_error(&Error::no_such_table(
                     &job.db_name,
@@ -275,10 +272,7 @@ pub(crate) async fn step(shared: &Shared, job: Job) -> Result<Step> {
                 }
                 None => {
                     let position = super::column::position(first, after);
-                    publish(shared, job.id, async move |txn, job| {
-                        if (job.state, job.schema_state) != from {
-                            return Ok(Ok(false));
-                        }
+                    publish_from(shared, &job, async move |txn, job| {
                         let Some(mut t) = meta::get_table(txn, job.db_id, job.table_id).await?
                         else {
                             return Ok(Err(job_error(&Error::no_such_table(

@@ -208,6 +208,23 @@ pub(crate) async fn publish(
     Ok(())
 }
 
+/// [`publish`] for a step the owner decided on `seen`: nothing changes if
+/// the job moved on since (cancelled, or taken further by another owner).
+pub(crate) async fn publish_from(
+    shared: &Shared,
+    seen: &Job,
+    change: impl AsyncFnOnce(&mut Transaction, &mut Job) -> Result<std::result::Result<bool, JobError>>,
+) -> Result<()> {
+    let from = (seen.state, seen.schema_state);
+    publish(shared, seen.id, async move |txn, job| {
+        if (job.state, job.schema_state) != from {
+            return Ok(Ok(false));
+        }
+        change(txn, job).await
+    })
+    .await
+}
+
 /// Changes only the job (no schema version): `change` returns false to
 /// leave it.
 pub(crate) async fn update_job(
